@@ -1,0 +1,278 @@
+//! `GET /v1/admin/quarantine`, `POST …/replay`, `POST …/discard` (SPEC §8). Replay runs the whole
+//! ingestion pipeline again with the source's current mapping and the active manifest, dedup
+//! included; an item that fails again stays in the quarantine with its new reason.
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{IdsRequest, MAX_ITEMS_PER_CALL, parse_document};
+use crate::http::ApiError;
+use crate::http::auth::{Reader, Writer};
+use crate::http::page::{Page, PageQuery};
+use crate::ingest::admit::{self, Admission};
+use crate::ingest::outcome::{EventResult, Results, Status};
+use crate::ingest::plan::{self, Planned, Registry};
+use crate::ingest::store::Versions;
+use crate::normalize::Reason;
+use crate::registry;
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_quarantine)
+        .service(replay_quarantine)
+        .service(discard_quarantine);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantinedItem {
+    pub id: Uuid,
+    pub source: String,
+    pub reason: String,
+    pub detail: String,
+    pub received_at: DateTime<Utc>,
+    /// The payload as received (a malformed NDJSON line as a string).
+    #[schema(value_type = Object)]
+    pub raw: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReasonFilter {
+    /// Only items quarantined for this reason code.
+    pub reason: Option<String>,
+}
+
+/// Open quarantined items, oldest first.
+#[utoipa::path(tag = "quarantine", security(("bearer" = [])),
+    params(PageQuery, ReasonFilter),
+    responses((status = 200, body = Page<QuarantinedItem>), (status = 401, body = crate::http::problem::Problem),
+        (status = 422, body = crate::http::problem::Problem)))]
+#[get("/v1/admin/quarantine")]
+pub async fn list_quarantine(
+    _: Reader,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+    filter: web::Query<ReasonFilter>,
+) -> Result<web::Json<Page<QuarantinedItem>>, ApiError> {
+    let limit = page.limit()?;
+    let rows = sqlx::query!(
+        r#"SELECT seq, id, source, reason, detail, raw, received_at FROM quarantine
+           WHERE state = 'open' AND seq > $1 AND ($2::text IS NULL OR reason = $2)
+           ORDER BY seq LIMIT $3"#,
+        page.after()?,
+        filter.reason.as_deref(),
+        limit + 1
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.seq,
+                QuarantinedItem {
+                    id: r.id,
+                    source: r.source,
+                    reason: r.reason,
+                    detail: r.detail,
+                    received_at: r.received_at,
+                    raw: r.raw,
+                },
+            )
+        })
+        .collect();
+    Ok(web::Json(Page::from_rows(rows, limit)))
+}
+
+struct OpenItem {
+    id: Uuid,
+    source: String,
+    reason: String,
+    raw: serde_json::Value,
+}
+
+/// Locks the open items named by `ids` (in that order) or by `reason` (oldest first, at most 1,000).
+async fn lock_open(
+    tx: &mut sqlx::PgConnection,
+    req: &IdsRequest,
+) -> Result<Vec<(Option<Uuid>, Option<OpenItem>)>, ApiError> {
+    req.check_ids()?;
+    if req.ids.is_empty() && req.reason.is_none() {
+        return Err(ApiError::invalid("ids", "give `ids` or `reason`"));
+    }
+    let rows = sqlx::query_as!(
+        OpenItem,
+        r#"SELECT id, source, reason, raw FROM quarantine
+           WHERE state = 'open' AND (id = ANY($1) OR ($2::text IS NOT NULL AND reason = $2))
+           ORDER BY seq LIMIT $3 FOR UPDATE"#,
+        &req.ids,
+        req.reason.as_deref(),
+        (MAX_ITEMS_PER_CALL + req.ids.len()) as i64
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut by_id: BTreeMap<Uuid, OpenItem> = rows.into_iter().map(|r| (r.id, r)).collect();
+    // Named ids first, in the caller's order (a missing one answers not_found), then the reason's.
+    let mut out: Vec<(Option<Uuid>, Option<OpenItem>)> = req
+        .ids
+        .iter()
+        .map(|id| (Some(*id), by_id.remove(id)))
+        .collect();
+    let mut rest: Vec<OpenItem> = by_id.into_values().collect();
+    rest.truncate(MAX_ITEMS_PER_CALL);
+    out.extend(rest.into_iter().map(|r| (Some(r.id), Some(r))));
+    Ok(out)
+}
+
+fn not_found(index: usize, id: Option<Uuid>) -> EventResult {
+    let mut r = EventResult::new(index, Status::NotFound);
+    r.id = id;
+    r
+}
+
+/// Replay quarantined items through the whole pipeline (after a mapping or manifest fix).
+#[utoipa::path(tag = "quarantine", security(("bearer" = [])),
+    request_body = IdsRequest,
+    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
+        (status = 422, body = crate::http::problem::Problem)))]
+#[post("/v1/admin/quarantine/replay")]
+pub async fn replay_quarantine(
+    _: Writer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<web::Json<Results>, ApiError> {
+    let req: IdsRequest = parse_document(&body)?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let items = lock_open(&mut tx, &req).await?;
+    let (manifest_version, manifest) = registry::manifests::active(&mut *tx).await?;
+    let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
+
+    let mut results: Vec<EventResult> = Vec::with_capacity(items.len());
+    // Events to admit, grouped by source (each source has its own mapping version).
+    let mut admits: BTreeMap<String, Vec<(usize, Uuid, Planned)>> = BTreeMap::new();
+    let mut sources = BTreeMap::new();
+    for (index, (id, item)) in items.into_iter().enumerate() {
+        let Some(item) = item else {
+            results.push(not_found(index, id));
+            continue;
+        };
+        if !sources.contains_key(&item.source) {
+            let s = registry::sources::find(&mut *tx, &item.source).await?;
+            sources.insert(item.source.clone(), s);
+        }
+        let Some(source) = sources[&item.source].as_ref() else {
+            results.push(not_found(index, id));
+            continue;
+        };
+        let reg = Registry {
+            source: &source.name,
+            mapping: &source.mapping,
+            mapping_version: source.mapping_version,
+            manifest: &manifest,
+            manifest_version,
+            thresholds: &thresholds,
+        };
+        let reason = item.reason.parse().unwrap_or(Reason::InvalidEnvelope);
+        match plan::plan(plan::item_from_raw(item.raw, reason), &reg, now) {
+            Planned::Quarantine { reason, detail, .. } => {
+                // Still failing: the item stays where it is, with the reason it fails for now.
+                sqlx::query!(
+                    "UPDATE quarantine SET reason = $2, detail = $3 WHERE id = $1",
+                    item.id,
+                    reason.as_str(),
+                    &detail
+                )
+                .execute(&mut *tx)
+                .await?;
+                let mut r = EventResult::new(index, Status::Quarantined);
+                r.id = Some(item.id);
+                r.reason = Some(reason.as_str().to_owned());
+                r.detail = Some(detail);
+                results.push(r);
+            }
+            planned => {
+                results.push(not_found(index, id)); // placeholder, replaced below
+                admits
+                    .entry(item.source.clone())
+                    .or_default()
+                    .push((index, item.id, planned));
+            }
+        }
+    }
+    for (source_name, batch) in admits {
+        let source = sources[&source_name].as_ref().expect("looked up above");
+        let adm = Admission {
+            source: &source.name,
+            versions: Versions {
+                mapping: source.mapping_version,
+                manifest: manifest_version,
+            },
+            thresholds: &thresholds,
+            now,
+        };
+        let ids: Vec<Uuid> = batch.iter().map(|(_, id, _)| *id).collect();
+        let (indexes, planned): (Vec<usize>, Vec<Planned>) =
+            batch.into_iter().map(|(i, _, p)| (i, p)).unzip();
+        let admitted = admit::admit(&mut tx, planned, &adm).await?;
+        for ((index, id), mut r) in indexes.into_iter().zip(&ids).zip(admitted) {
+            r.index = index;
+            r.id = Some(*id);
+            results[index] = r;
+        }
+        sqlx::query!(
+            "UPDATE quarantine SET state = 'replayed', resolved_at = $2 WHERE id = ANY($1)",
+            &ids,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(web::Json(Results { results }))
+}
+
+/// Discard quarantined items for good.
+#[utoipa::path(tag = "quarantine", security(("bearer" = [])),
+    request_body = IdsRequest,
+    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
+        (status = 422, body = crate::http::problem::Problem)))]
+#[post("/v1/admin/quarantine/discard")]
+pub async fn discard_quarantine(
+    _: Writer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<web::Json<Results>, ApiError> {
+    let req: IdsRequest = parse_document(&body)?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let items = lock_open(&mut tx, &req).await?;
+    let mut results = Vec::with_capacity(items.len());
+    let mut ids = Vec::new();
+    for (index, (id, item)) in items.into_iter().enumerate() {
+        match item {
+            Some(item) => {
+                let mut r = EventResult::new(index, Status::Discarded);
+                r.id = Some(item.id);
+                r.reason = Some(item.reason);
+                ids.push(item.id);
+                results.push(r);
+            }
+            None => results.push(not_found(index, id)),
+        }
+    }
+    sqlx::query!(
+        "UPDATE quarantine SET state = 'discarded', resolved_at = $2 WHERE id = ANY($1)",
+        &ids,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(web::Json(Results { results }))
+}

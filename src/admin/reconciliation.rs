@@ -1,0 +1,240 @@
+//! `GET /v1/admin/reconciliation`, `POST …/release`, `POST …/discard` (SPEC §8): events dated more
+//! than the future tolerance ahead wait here for an operator. Release sends them on: they compete
+//! for their dedup key then (they never claimed it while parked) and go to the lane their timestamp
+//! calls for now.
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, post, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{IdsRequest, parse_document};
+use crate::delivery::{Lane, queue};
+use crate::http::ApiError;
+use crate::http::auth::{Reader, Writer};
+use crate::http::page::{Page, PageQuery};
+use crate::ingest::outcome::{EventResult, Results, Status};
+use crate::ingest::store::claim_dedup_keys;
+use crate::registry;
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_reconciliation)
+        .service(release_reconciliation)
+        .service(discard_reconciliation);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReconciliationItem {
+    /// The event id.
+    pub id: Uuid,
+    pub source: String,
+    pub contact_id: String,
+    pub event_type: String,
+    pub event_timestamp: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub request_id: Uuid,
+    #[schema(value_type = Object)]
+    pub raw: serde_json::Value,
+}
+
+/// Future-dated events waiting for a decision, oldest first.
+#[utoipa::path(tag = "reconciliation", security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, body = Page<ReconciliationItem>), (status = 401, body = crate::http::problem::Problem)))]
+#[get("/v1/admin/reconciliation")]
+pub async fn list_reconciliation(
+    _: Reader,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<ReconciliationItem>>, ApiError> {
+    let limit = page.limit()?;
+    let rows = sqlx::query!(
+        r#"SELECT seq, id, source, contact_id, event_type, event_timestamp, received_at, request_id, raw
+           FROM events WHERE state = 'reconciliation' AND seq > $1 ORDER BY seq LIMIT $2"#,
+        page.after()?,
+        limit + 1
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.seq,
+                ReconciliationItem {
+                    id: r.id,
+                    source: r.source,
+                    contact_id: r.contact_id,
+                    event_type: r.event_type,
+                    event_timestamp: r.event_timestamp,
+                    received_at: r.received_at,
+                    request_id: r.request_id,
+                    raw: r.raw,
+                },
+            )
+        })
+        .collect();
+    Ok(web::Json(Page::from_rows(rows, limit)))
+}
+
+struct Parked {
+    id: Uuid,
+    contact_id: String,
+    event_timestamp: DateTime<Utc>,
+    request_id: Uuid,
+    dedup_key: Vec<u8>,
+}
+
+async fn lock_parked(
+    tx: &mut sqlx::PgConnection,
+    req: &IdsRequest,
+) -> Result<Vec<(Uuid, Option<Parked>)>, ApiError> {
+    req.check_ids()?;
+    if req.ids.is_empty() {
+        return Err(ApiError::invalid("ids", "give the ids of the events"));
+    }
+    if req.reason.is_some() {
+        return Err(ApiError::invalid(
+            "reason",
+            "reconciliation items are chosen by id",
+        ));
+    }
+    let rows = sqlx::query_as!(
+        Parked,
+        r#"SELECT id, contact_id, event_timestamp, request_id, dedup_key FROM events
+           WHERE state = 'reconciliation' AND id = ANY($1) ORDER BY id FOR UPDATE"#,
+        &req.ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut by_id: BTreeMap<Uuid, Parked> = rows.into_iter().map(|r| (r.id, r)).collect();
+    Ok(req.ids.iter().map(|id| (*id, by_id.remove(id))).collect())
+}
+
+/// Send parked events on to delivery.
+#[utoipa::path(tag = "reconciliation", security(("bearer" = [])),
+    request_body = IdsRequest,
+    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
+        (status = 422, body = crate::http::problem::Problem)))]
+#[post("/v1/admin/reconciliation/release")]
+pub async fn release_reconciliation(
+    _: Writer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<web::Json<Results>, ApiError> {
+    let req: IdsRequest = parse_document(&body)?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let items = lock_parked(&mut tx, &req).await?;
+    let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
+
+    let mut keys: Vec<([u8; 32], Uuid)> = items
+        .iter()
+        .filter_map(|(_, p)| p.as_ref())
+        .filter_map(|p| {
+            <[u8; 32]>::try_from(p.dedup_key.as_slice())
+                .ok()
+                .map(|k| (k, p.id))
+        })
+        .collect();
+    keys.sort();
+    keys.dedup_by_key(|(k, _)| *k);
+    let won = claim_dedup_keys(
+        &mut tx,
+        &keys,
+        now,
+        Duration::seconds(thresholds.dedup_window_seconds),
+    )
+    .await?;
+    let winners: std::collections::HashSet<Uuid> = keys
+        .iter()
+        .filter(|(k, _)| won.contains(k))
+        .map(|(_, id)| *id)
+        .collect();
+
+    let backfill_before = now - Duration::seconds(thresholds.backfill_age_seconds);
+    let hold = Duration::seconds(thresholds.ordering_hold_seconds);
+    let mut results = Vec::with_capacity(items.len());
+    let mut enqueue = Vec::new();
+    for (index, (id, parked)) in items.into_iter().enumerate() {
+        let mut r = EventResult::new(index, Status::NotFound);
+        r.id = Some(id);
+        if let Some(p) = parked {
+            r.request_id = Some(p.request_id);
+            if winners.contains(&p.id) {
+                let lane = if p.event_timestamp < backfill_before {
+                    Lane::Backfill
+                } else {
+                    Lane::Realtime
+                };
+                sqlx::query!(
+                    r#"UPDATE events SET state = 'pending', lane = $2, route_reason = 'released',
+                       received_at = $3 WHERE id = $1"#,
+                    p.id,
+                    lane.as_str(),
+                    now
+                )
+                .execute(&mut *tx)
+                .await?;
+                r.status = if lane == Lane::Backfill {
+                    Status::Backfill
+                } else {
+                    Status::Accepted
+                };
+                r.event_id = Some(p.id);
+                enqueue.push((p.contact_id, lane, now + hold));
+            } else {
+                set_discarded(&mut tx, p.id, "duplicate").await?;
+                r.status = Status::Duplicate;
+            }
+        }
+        results.push(r);
+    }
+    queue::enqueue(&mut tx, enqueue).await?;
+    tx.commit().await?;
+    Ok(web::Json(Results { results }))
+}
+
+async fn set_discarded(tx: &mut sqlx::PgConnection, id: Uuid, why: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE events SET state = 'discarded', route_reason = $2 WHERE id = $1",
+        id,
+        why
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Drop parked events for good.
+#[utoipa::path(tag = "reconciliation", security(("bearer" = [])),
+    request_body = IdsRequest,
+    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
+        (status = 422, body = crate::http::problem::Problem)))]
+#[post("/v1/admin/reconciliation/discard")]
+pub async fn discard_reconciliation(
+    _: Writer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<web::Json<Results>, ApiError> {
+    let req: IdsRequest = parse_document(&body)?;
+    let mut tx = state.pool.begin().await?;
+    let items = lock_parked(&mut tx, &req).await?;
+    let mut results = Vec::with_capacity(items.len());
+    for (index, (id, parked)) in items.into_iter().enumerate() {
+        let mut r = EventResult::new(index, Status::NotFound);
+        r.id = Some(id);
+        if let Some(p) = parked {
+            set_discarded(&mut tx, p.id, "discarded").await?;
+            r.status = Status::Discarded;
+            r.event_id = Some(p.id);
+        }
+        results.push(r);
+    }
+    tx.commit().await?;
+    Ok(web::Json(Results { results }))
+}

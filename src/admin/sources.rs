@@ -1,0 +1,171 @@
+//! `GET/PUT /v1/admin/sources/{name}`, `GET /v1/admin/sources` (SPEC §6, §8). The signing secret is
+//! write-only: no answer ever contains it.
+
+use actix_web::{get, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::parse_document;
+use crate::http::ApiError;
+use crate::http::auth::{Reader, Writer};
+use crate::http::problem::FieldProblem;
+use crate::normalize::mapping::Mapping;
+use crate::registry::sources as store;
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_sources)
+        .service(get_source)
+        .service(put_source);
+}
+
+/// Shortest signing secret we accept: HMAC keys shorter than this are guessable.
+pub const MIN_SECRET_LEN: usize = 16;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDocument {
+    pub signing_secret: String,
+    #[serde(default)]
+    pub mapping: Mapping,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceView {
+    pub name: String,
+    pub mapping: Mapping,
+    pub mapping_version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingVersionView {
+    pub version: i32,
+    pub mapping: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceDetail {
+    #[serde(flatten)]
+    pub source: SourceView,
+    /// Every mapping this source has had; events record the version they used.
+    pub mapping_versions: Vec<MappingVersionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceList {
+    pub items: Vec<SourceView>,
+}
+
+fn view(s: store::Source) -> SourceView {
+    SourceView {
+        name: s.name,
+        mapping: s.mapping,
+        mapping_version: s.mapping_version,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+pub fn validate_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "name",
+            "1–64 characters of A–Z, a–z, 0–9, '-', '_' or '.'",
+        ))
+    }
+}
+
+/// List sources (never their secrets).
+#[utoipa::path(tag = "sources", security(("bearer" = [])),
+    responses((status = 200, body = SourceList), (status = 401, body = crate::http::problem::Problem)))]
+#[get("/v1/admin/sources")]
+pub async fn list_sources(
+    _: Reader,
+    state: web::Data<AppState>,
+) -> Result<web::Json<SourceList>, ApiError> {
+    let items = store::list(&state.pool)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect();
+    Ok(web::Json(SourceList { items }))
+}
+
+/// A source, its current mapping and every mapping version (never its secret).
+#[utoipa::path(tag = "sources", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = SourceDetail), (status = 404, body = crate::http::problem::Problem)))]
+#[get("/v1/admin/sources/{name}")]
+pub async fn get_source(
+    _: Reader,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<web::Json<SourceDetail>, ApiError> {
+    let s = store::find(&state.pool, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no source named {:?}", name.as_str())))?;
+    let versions = store::mapping_versions(&state.pool, &name).await?;
+    Ok(web::Json(SourceDetail {
+        source: view(s),
+        mapping_versions: versions
+            .into_iter()
+            .map(|v| MappingVersionView {
+                version: v.version,
+                mapping: v.mapping,
+                created_at: v.created_at,
+            })
+            .collect(),
+    }))
+}
+
+/// Create or replace a source. A changed mapping becomes a new mapping version.
+#[utoipa::path(tag = "sources", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    request_body = SourceDocument,
+    responses((status = 200, body = SourceView), (status = 400, body = crate::http::problem::Problem),
+        (status = 403, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+#[put("/v1/admin/sources/{name}")]
+pub async fn put_source(
+    _: Writer,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<web::Json<SourceView>, ApiError> {
+    validate_name(&name)?;
+    let doc: SourceDocument = parse_document(&body)?;
+    let mut problems: Vec<FieldProblem> = Vec::new();
+    if doc.signing_secret.chars().count() < MIN_SECRET_LEN {
+        problems.push(FieldProblem::new(
+            "signing_secret",
+            format!("must be at least {MIN_SECRET_LEN} characters"),
+        ));
+    }
+    problems.extend(
+        doc.mapping
+            .validate()
+            .into_iter()
+            .map(|m| FieldProblem::new("mapping", m)),
+    );
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid(problems));
+    }
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    store::upsert(&mut tx, &name, &doc.signing_secret, &doc.mapping, now).await?;
+    let s = store::find(&mut *tx, &name)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("source vanished after upsert")))?;
+    tx.commit().await?;
+    Ok(web::Json(view(s)))
+}

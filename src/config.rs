@@ -1,0 +1,251 @@
+//! Settings (SPEC §1): environment variables, optionally a TOML file given with `--config`; env wins.
+//!
+//! Secrets are `SecretString`s so that `Debug`, logs and error messages can never print them.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/pesync";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_CRON: &str = "0 * * * * *";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: SecretString,
+    pub listen: SocketAddr,
+    pub admin_token: Option<SecretString>,
+    pub viewer_token: Option<SecretString>,
+    pub pe_base_url: Option<String>,
+    pub pe_token_url: Option<String>,
+    pub pe_client_id: Option<String>,
+    pub pe_client_secret: Option<SecretString>,
+    pub pe_rate_limit: f64,
+    pub dialer_base_url: Option<String>,
+    pub poll_cron: String,
+    pub evaluate_cron: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: SecretString::from(DEFAULT_DATABASE_URL),
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            admin_token: None,
+            viewer_token: None,
+            pe_base_url: None,
+            pe_token_url: None,
+            pe_client_id: None,
+            pe_client_secret: None,
+            pe_rate_limit: 5.0,
+            dialer_base_url: None,
+            poll_cron: DEFAULT_CRON.into(),
+            evaluate_cron: DEFAULT_CRON.into(),
+        }
+    }
+}
+
+/// The TOML file: the same settings, named like the variables without the `PESYNC_` prefix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<SecretString>,
+    listen: Option<String>,
+    admin_token: Option<SecretString>,
+    viewer_token: Option<SecretString>,
+    pe_base_url: Option<String>,
+    pe_token_url: Option<String>,
+    pe_client_id: Option<String>,
+    pe_client_secret: Option<SecretString>,
+    pe_rate_limit: Option<f64>,
+    dialer_base_url: Option<String>,
+    poll_cron: Option<String>,
+    evaluate_cron: Option<String>,
+}
+
+impl Settings {
+    /// Defaults, then the file, then the process environment.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_from(config_file, |name| std::env::var(name).ok())
+    }
+
+    /// `load` with the environment injected, so tests need not touch the process environment.
+    pub fn load_from(
+        config_file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let mut s = Settings::default();
+        if let Some(path) = config_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let f: FileSettings = toml::from_str(&text)
+                .with_context(|| format!("parsing config file {}", path.display()))?;
+            s.apply_file(f)?;
+        }
+        s.apply_env(env)?;
+        s.check()?;
+        Ok(s)
+    }
+
+    fn apply_file(&mut self, f: FileSettings) -> anyhow::Result<()> {
+        if let Some(v) = f.database_url {
+            self.database_url = v;
+        }
+        if let Some(v) = f.listen {
+            self.listen = parse_listen(&v)?;
+        }
+        self.admin_token = f.admin_token.or(self.admin_token.take());
+        self.viewer_token = f.viewer_token.or(self.viewer_token.take());
+        self.pe_base_url = f.pe_base_url.or(self.pe_base_url.take());
+        self.pe_token_url = f.pe_token_url.or(self.pe_token_url.take());
+        self.pe_client_id = f.pe_client_id.or(self.pe_client_id.take());
+        self.pe_client_secret = f.pe_client_secret.or(self.pe_client_secret.take());
+        self.dialer_base_url = f.dialer_base_url.or(self.dialer_base_url.take());
+        if let Some(v) = f.pe_rate_limit {
+            self.pe_rate_limit = v;
+        }
+        if let Some(v) = f.poll_cron {
+            self.poll_cron = v;
+        }
+        if let Some(v) = f.evaluate_cron {
+            self.evaluate_cron = v;
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        // An empty variable counts as unset, as shells and compose files often leave them empty.
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("DATABASE_URL") {
+            self.database_url = SecretString::from(v);
+        }
+        if let Some(v) = get("PESYNC_LISTEN") {
+            self.listen = parse_listen(&v)?;
+        }
+        if let Some(v) = get("PESYNC_ADMIN_TOKEN") {
+            self.admin_token = Some(SecretString::from(v));
+        }
+        if let Some(v) = get("PESYNC_VIEWER_TOKEN") {
+            self.viewer_token = Some(SecretString::from(v));
+        }
+        if let Some(v) = get("PESYNC_PE_BASE_URL") {
+            self.pe_base_url = Some(v);
+        }
+        if let Some(v) = get("PESYNC_PE_TOKEN_URL") {
+            self.pe_token_url = Some(v);
+        }
+        if let Some(v) = get("PESYNC_PE_CLIENT_ID") {
+            self.pe_client_id = Some(v);
+        }
+        if let Some(v) = get("PESYNC_PE_CLIENT_SECRET") {
+            self.pe_client_secret = Some(SecretString::from(v));
+        }
+        if let Some(v) = get("PESYNC_PE_RATE_LIMIT") {
+            self.pe_rate_limit = v
+                .trim()
+                .parse()
+                .with_context(|| format!("PESYNC_PE_RATE_LIMIT must be a number, got {v:?}"))?;
+        }
+        if let Some(v) = get("PESYNC_DIALER_BASE_URL") {
+            self.dialer_base_url = Some(v);
+        }
+        if let Some(v) = get("PESYNC_POLL_CRON") {
+            self.poll_cron = v;
+        }
+        if let Some(v) = get("PESYNC_EVALUATE_CRON") {
+            self.evaluate_cron = v;
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if !(self.pe_rate_limit.is_finite() && self.pe_rate_limit > 0.0) {
+            bail!(
+                "PESYNC_PE_RATE_LIMIT must be a positive number, got {}",
+                self.pe_rate_limit
+            );
+        }
+        Ok(())
+    }
+
+    /// The dialer defaults to the PE base URL (SPEC §1).
+    pub fn dialer_base_url(&self) -> Option<&str> {
+        self.dialer_base_url
+            .as_deref()
+            .or(self.pe_base_url.as_deref())
+    }
+}
+
+fn parse_listen(v: &str) -> anyhow::Result<SocketAddr> {
+    v.trim()
+        .parse()
+        .with_context(|| format!("PESYNC_LISTEN must be host:port, got {v:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.pe_rate_limit, 5.0);
+        assert_eq!(s.poll_cron, "0 * * * * *");
+        assert!(s.admin_token.is_none());
+    }
+
+    #[test]
+    fn env_wins_over_file_and_dialer_defaults_to_pe() {
+        let dir = std::env::temp_dir().join(format!("pesync-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &dir,
+            "pe_rate_limit = 9\npe_base_url = \"http://file\"\nadmin_token = \"from-file\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&dir), env(&[("PESYNC_PE_RATE_LIMIT", "3")])).unwrap();
+        std::fs::remove_file(&dir).ok();
+        assert_eq!(s.pe_rate_limit, 3.0);
+        assert_eq!(s.pe_base_url.as_deref(), Some("http://file"));
+        assert_eq!(s.dialer_base_url(), Some("http://file"));
+        assert_eq!(s.admin_token.unwrap().expose_secret(), "from-file");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("PESYNC_ADMIN_TOKEN", "hunter2"),
+                ("PESYNC_PE_CLIENT_SECRET", "s3cr3t"),
+            ]),
+        )
+        .unwrap();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains("s3cr3t"), "{dbg}");
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let e = Settings::load_from(None, env(&[("PESYNC_PE_RATE_LIMIT", "fast")])).unwrap_err();
+        assert!(e.to_string().contains("PESYNC_PE_RATE_LIMIT"));
+        let e = Settings::load_from(None, env(&[("PESYNC_PE_RATE_LIMIT", "0")])).unwrap_err();
+        assert!(e.to_string().contains("positive"));
+        let e = Settings::load_from(None, env(&[("PESYNC_LISTEN", "nope")])).unwrap_err();
+        assert!(e.to_string().contains("PESYNC_LISTEN"));
+    }
+}

@@ -1,0 +1,195 @@
+//! The campaign document (SPEC §8) and the score tiers it targets (SPEC §7 rule 2).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::score::at_least;
+use super::window::{Window, parse_time_zone};
+use crate::thresholds::{Invalid, Problem, Thresholds};
+
+/// Longest campaign id: it appears in URLs and in the dialer contact id.
+pub const MAX_ID_LEN: usize = 64;
+/// Longest campaign name.
+pub const MAX_NAME_LEN: usize = 200;
+/// Longest channel name or contact-list id.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// A score tier. Ordered high first, the way operators read them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    High,
+    Moderate,
+    Low,
+}
+
+impl Tier {
+    /// high ≥ `high_tier`; moderate ≥ `moderate_tier`; low below, each with the score tolerance
+    /// (0.75 − 1e-10 is high). A contact with no effective score has no tier.
+    pub fn of(score: f64, thresholds: &Thresholds) -> Tier {
+        if at_least(score, thresholds.high_tier) {
+            Tier::High
+        } else if at_least(score, thresholds.moderate_tier) {
+            Tier::Moderate
+        } else {
+            Tier::Low
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::High => "high",
+            Tier::Moderate => "moderate",
+            Tier::Low => "low",
+        }
+    }
+}
+
+/// How eligible contacts reach the dialer (SPEC §7 "The dialer").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// pesync posts them to the dialer's contact-list API.
+    Push,
+    /// The dialer leases them from `GET /v1/dialer/feed`.
+    Pull,
+}
+
+fn default_enabled() -> bool {
+    true
+}
+
+fn default_tiers() -> Vec<Tier> {
+    vec![Tier::High, Tier::Moderate]
+}
+
+/// A campaign: which contacts it takes and where it sends them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    /// URL-safe (`A–Z a–z 0–9 . _ -`), at most 64 characters.
+    #[schema(example = "spring-renewals")]
+    pub id: String,
+    #[schema(example = "Spring renewals")]
+    pub name: String,
+    /// Disabled campaigns are not evaluated by the scheduled run. Default true.
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    /// When one run finds a contact eligible for several campaigns, the highest priority takes
+    /// it; equal priorities are ordered by campaign id. Default 0.
+    #[serde(default)]
+    #[schema(example = 10)]
+    pub priority: i32,
+    /// Tiers the campaign takes. Default high and moderate.
+    #[serde(default = "default_tiers")]
+    pub tiers: Vec<Tier>,
+    pub mode: Mode,
+    /// Channel → dialer contact-list id. A contact is routed by its channel preference.
+    #[schema(example = json!({"voice": "7f3c2a10-list-voice", "email": "7f3c2a10-list-email"}))]
+    pub channels: BTreeMap<String, String>,
+    /// Window of contacts that have none of their own.
+    pub default_window: Window,
+}
+
+/// Characters allowed in ids that travel in URL paths: RFC 3986 unreserved, minus `~`.
+fn url_safe(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl Campaign {
+    /// Every problem with the document; empty when it is valid.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut push = |field: String, message: String| problems.push(Problem::new(field, message));
+
+        let id = &self.id;
+        if id.is_empty() {
+            push("id".into(), "must not be empty".into());
+        } else {
+            if id.chars().count() > MAX_ID_LEN {
+                push(
+                    "id".into(),
+                    format!("must be at most {MAX_ID_LEN} characters"),
+                );
+            }
+            if !url_safe(id) {
+                push(
+                    "id".into(),
+                    "may contain only letters, digits, '.', '_' and '-'".into(),
+                );
+            } else if id.bytes().all(|b| b == b'.') {
+                // "." and ".." are path segments that HTTP clients rewrite away.
+                push("id".into(), "must not consist of dots only".into());
+            }
+        }
+        if self.name.trim().is_empty() {
+            push("name".into(), "must not be blank".into());
+        } else if self.name.chars().count() > MAX_NAME_LEN {
+            push(
+                "name".into(),
+                format!("must be at most {MAX_NAME_LEN} characters"),
+            );
+        }
+
+        if self.tiers.is_empty() {
+            push("tiers".into(), "must list at least one tier".into());
+        }
+        let mut seen = BTreeSet::new();
+        for tier in &self.tiers {
+            if !seen.insert(*tier) {
+                push("tiers".into(), format!("lists {} twice", tier.as_str()));
+            }
+        }
+
+        if self.channels.is_empty() {
+            push("channels".into(), "must map at least one channel".into());
+        }
+        for (channel, list) in &self.channels {
+            let field = format!("channels.{channel}");
+            if channel.trim().is_empty() || channel.trim() != channel {
+                push(
+                    field.clone(),
+                    "channel name must be non-blank, without surrounding spaces".into(),
+                );
+            } else if channel.chars().count() > MAX_KEY_LEN {
+                push(
+                    field.clone(),
+                    format!("channel name must be at most {MAX_KEY_LEN} characters"),
+                );
+            }
+            if list.is_empty() || list.len() > MAX_KEY_LEN || !url_safe(list) {
+                // It becomes a path segment of the dialer API.
+                push(
+                    field,
+                    format!(
+                        "contact list id must be 1–{MAX_KEY_LEN} letters, digits, '.', '_' or '-'"
+                    ),
+                );
+            }
+        }
+
+        if let Err(e) = parse_time_zone(&self.default_window.timezone) {
+            push("default_window.timezone".into(), e.to_string());
+        }
+        problems
+    }
+
+    /// `Ok(self)` when valid, else every problem.
+    pub fn validated(self) -> Result<Self, Invalid> {
+        let problems = self.validate();
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(Invalid { problems })
+        }
+    }
+
+    pub fn targets(&self, tier: Tier) -> bool {
+        self.tiers.contains(&tier)
+    }
+}

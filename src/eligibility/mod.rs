@@ -1,0 +1,35 @@
+//! Eligibility: which contacts a campaign takes now, and why (SPEC §7, §11.10–15).
+//!
+//! Every rule is a pure function over plain data and an injected `now`: no database, no clock, no
+//! HTTP. The scheduled run and the dry run (`POST /v1/admin/evaluate`) load the facts, call
+//! [`evaluate`] per contact and campaign, then [`assign()`] per contact across campaigns, and store
+//! what comes back. That is what makes each rule testable in microseconds and explainable to an
+//! operator: an [`Evaluation`] carries the outcome of every rule, not only the first failure.
+//!
+//! * [`score`] — effective score and dampening (rule 1);
+//! * [`campaign`] — the campaign document and tiers (rule 2);
+//! * [`rise`] — the rise over the trailing window (rule 3);
+//! * [`rules`] — all rules in order, cooldown and channel included (rules 2–6);
+//! * [`reason`] — reason codes and rule outcomes, the record of a decision;
+//! * [`mod@assign`] — one run, several campaigns: the highest priority takes the contact (rule 4);
+//! * [`window`] — local wall-clock windows across daylight-saving changes (rule 6).
+
+pub mod assign;
+pub mod campaign;
+pub mod reason;
+pub mod rise;
+pub mod rules;
+pub mod score;
+pub mod window;
+
+#[cfg(test)]
+mod tests;
+
+pub use assign::{assign, campaign_order};
+pub use campaign::{Campaign, Mode, Tier};
+pub use reason::{Reason, Rule, RuleOutcome, first_failure};
+pub use rules::{ContactFacts, Evaluation, evaluate};
+pub use score::{
+    Observation, ObservationView, SCORE_TOLERANCE, ScoreSeries, validate_observations,
+};
+pub use window::{InvalidTimeZone, Window, WindowState, ZonedWindow, parse_time_zone};

@@ -1,0 +1,88 @@
+//! The reason codes and rule outcomes of a decision (SPEC §7): what is stored for every contact
+//! looked at, and what the operator reads.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Why a contact is or is not handed over, in the SPEC's order: the first failing rule wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    NoProfile,
+    TierNotTargeted,
+    InsufficientRise,
+    Cooldown,
+    ChannelUnsupported,
+    InvalidTimezone,
+    DeferredOutsideWindow,
+    Eligible,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoProfile => "no_profile",
+            Reason::TierNotTargeted => "tier_not_targeted",
+            Reason::InsufficientRise => "insufficient_rise",
+            Reason::Cooldown => "cooldown",
+            Reason::ChannelUnsupported => "channel_unsupported",
+            Reason::InvalidTimezone => "invalid_timezone",
+            Reason::DeferredOutsideWindow => "deferred_outside_window",
+            Reason::Eligible => "eligible",
+        }
+    }
+}
+
+/// The rules, in evaluation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Profile,
+    Tier,
+    Rise,
+    Cooldown,
+    Channel,
+    Timezone,
+    Window,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 7] = [
+        Rule::Profile,
+        Rule::Tier,
+        Rule::Rise,
+        Rule::Cooldown,
+        Rule::Channel,
+        Rule::Timezone,
+        Rule::Window,
+    ];
+
+    /// The reason recorded when this rule is the first to fail.
+    pub fn failure(self) -> Reason {
+        match self {
+            Rule::Profile => Reason::NoProfile,
+            Rule::Tier => Reason::TierNotTargeted,
+            Rule::Rise => Reason::InsufficientRise,
+            Rule::Cooldown => Reason::Cooldown,
+            Rule::Channel => Reason::ChannelUnsupported,
+            Rule::Timezone => Reason::InvalidTimezone,
+            Rule::Window => Reason::DeferredOutsideWindow,
+        }
+    }
+}
+
+/// One rule's verdict, with a sentence for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RuleOutcome {
+    pub rule: Rule,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// The reason implied by a list of outcomes: the first failing rule, else eligible.
+pub fn first_failure(outcomes: &[RuleOutcome]) -> Reason {
+    outcomes
+        .iter()
+        .find(|o| !o.passed)
+        .map_or(Reason::Eligible, |o| o.rule.failure())
+}

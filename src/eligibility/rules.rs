@@ -1,0 +1,252 @@
+//! All eligibility rules of SPEC §7, in order, for one contact and one campaign.
+//!
+//! Every rule is evaluated every time, even after one has failed, so the operator sees the whole
+//! picture (a contact in cooldown whose window is also closed shows both). The reason is the first
+//! failing rule in the SPEC's order, or `eligible`.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::campaign::{Campaign, Tier};
+use super::reason::{Reason, Rule, RuleOutcome, first_failure};
+use super::rise::{for_display, rise};
+use super::score::{Observation, ObservationView, ScoreSeries, at_least};
+use super::window::{Window, WindowState, hms_text};
+use crate::thresholds::Thresholds;
+
+/// What pesync knows about a contact when it evaluates it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ContactFacts {
+    /// Every score observation, in any order.
+    #[serde(default)]
+    pub observations: Vec<Observation>,
+    /// PE's channel preference; missing or null is `channel_unsupported`.
+    #[serde(default)]
+    pub channel_preference: Option<String>,
+    /// PE's best contact window; missing or null takes the campaign's default window.
+    #[serde(default)]
+    pub best_contact_window: Option<Window>,
+    /// When the contact was last handed to the dialer, by any campaign.
+    #[serde(default)]
+    pub last_handover_at: Option<DateTime<Utc>>,
+}
+
+/// Everything decided about one contact for one campaign at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Evaluation {
+    pub reason: Reason,
+    /// Tier of the effective score, whether or not the campaign targets it.
+    pub tier: Option<Tier>,
+    pub effective_score: Option<f64>,
+    /// Null with fewer than two applied observations.
+    pub rise: Option<f64>,
+    /// Observations up to `now`, in time order, dampened ones marked.
+    pub observations: Vec<ObservationView>,
+    /// Every rule, in order.
+    pub outcomes: Vec<RuleOutcome>,
+    /// Null when the time zone is invalid; computed whatever the earlier rules decided.
+    pub window: Option<WindowState>,
+    /// End of the cooldown; null when the contact is not in cooldown.
+    pub cooldown_until: Option<DateTime<Utc>>,
+    /// The contact's channel, when the campaign serves it.
+    pub channel: Option<String>,
+    /// The dialer contact list of that channel.
+    pub contact_list_id: Option<String>,
+    /// The window applied: the contact's own, else the campaign's default (always present).
+    pub effective_window: Option<Window>,
+    /// Set by [`super::assign()`] on an evaluation that was eligible but lost the contact to a
+    /// higher-priority campaign in the same run; its reason is then `cooldown`.
+    #[serde(default)]
+    pub taken_by: Option<String>,
+}
+
+impl Evaluation {
+    pub fn is_eligible(&self) -> bool {
+        self.reason == Reason::Eligible
+    }
+}
+
+/// Evaluates every rule for `facts` against `campaign` at `now`. Total: never panics, whatever
+/// the input (unvalidated thresholds or campaign included). Does not look at
+/// `campaign.enabled`: the scheduled run skips disabled campaigns, the dry run may try one.
+pub fn evaluate(
+    facts: &ContactFacts,
+    campaign: &Campaign,
+    thresholds: &Thresholds,
+    now: DateTime<Utc>,
+) -> Evaluation {
+    let series = ScoreSeries::compute(&facts.observations, now, thresholds);
+    let effective = series.effective();
+    let tier = effective.map(|s| Tier::of(s, thresholds));
+    let rise_now = rise(&series.applied, now, thresholds.rise_window());
+    let mut outcomes = Vec::with_capacity(Rule::ALL.len());
+    let mut record = |rule, passed, detail: String| {
+        outcomes.push(RuleOutcome {
+            rule,
+            passed,
+            detail,
+        })
+    };
+
+    // 1. Profile: at least one applied observation.
+    match effective {
+        Some(score) => record(
+            Rule::Profile,
+            true,
+            format!(
+                "effective score {score} ({} of {} observations applied)",
+                series.applied.len(),
+                series.observations.len()
+            ),
+        ),
+        None if facts.observations.is_empty() => {
+            record(Rule::Profile, false, "no score observed yet".into())
+        }
+        None => record(
+            Rule::Profile,
+            false,
+            "no finite score observed at or before now".into(),
+        ),
+    }
+
+    // 2. Tier.
+    let targeted: Vec<&str> = campaign.tiers.iter().map(|t| t.as_str()).collect();
+    match tier {
+        Some(t) => record(
+            Rule::Tier,
+            campaign.targets(t),
+            format!(
+                "tier {}; campaign takes [{}]",
+                t.as_str(),
+                targeted.join(", ")
+            ),
+        ),
+        None => record(Rule::Tier, false, "no effective score, no tier".into()),
+    }
+
+    // 3. Rise over the trailing window.
+    let window_text = duration_text(thresholds.rise_window());
+    match (rise_now, effective) {
+        (Some(r), Some(score)) => record(
+            Rule::Rise,
+            at_least(r, thresholds.min_rise),
+            format!(
+                "rose {} over the last {window_text} (lowest {} → {score}); minimum {}",
+                for_display(r),
+                for_display(score - r),
+                thresholds.min_rise
+            ),
+        ),
+        (_, Some(_)) => record(
+            Rule::Rise,
+            false,
+            "a single applied observation shows no rise".into(),
+        ),
+        _ => record(Rule::Rise, false, "no effective score, no rise".into()),
+    }
+
+    // 4. Cooldown: [hand-over, hand-over + cooldown). A hand-over later than `now` (another
+    //    instance's clock, or a dry run set in the past) also blocks: the contact must not be
+    //    handed over twice within the cooldown, whichever came first.
+    let cooldown_until = facts.last_handover_at.and_then(|at| {
+        let until = at
+            .checked_add_signed(thresholds.cooldown())
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        (now < until).then_some(until)
+    });
+    match (facts.last_handover_at, cooldown_until) {
+        (Some(at), Some(until)) => record(
+            Rule::Cooldown,
+            false,
+            format!("handed over at {at}; cooldown until {until}"),
+        ),
+        (Some(at), None) => record(
+            Rule::Cooldown,
+            true,
+            format!("last handed over at {at}, cooldown over"),
+        ),
+        _ => record(Rule::Cooldown, true, "never handed over".into()),
+    }
+
+    // 5. Channel: the preference must be one of the campaign's channels (exact match).
+    let route = facts
+        .channel_preference
+        .as_ref()
+        .and_then(|c| campaign.channels.get_key_value(c));
+    let channels: Vec<&str> = campaign.channels.keys().map(String::as_str).collect();
+    match (&facts.channel_preference, route) {
+        (_, Some((channel, list))) => record(
+            Rule::Channel,
+            true,
+            format!("channel {channel} → contact list {list}"),
+        ),
+        (Some(pref), None) => record(
+            Rule::Channel,
+            false,
+            format!("channel {pref:?} not among [{}]", channels.join(", ")),
+        ),
+        (None, None) => record(Rule::Channel, false, "no channel preference".into()),
+    }
+
+    // 6. Time zone of the window in force, then 7. the window itself. The window state is
+    //    computed whenever the zone is valid, whatever the earlier rules decided (§11.15), so a
+    //    deferred contact can be scheduled and an operator sees when it would open.
+    let (window, source) = match &facts.best_contact_window {
+        Some(w) => (w, "contact's best contact window"),
+        None => (&campaign.default_window, "campaign default window"),
+    };
+    let span = format!(
+        "{}–{} {}",
+        hms_text(window.start_time),
+        hms_text(window.end_time),
+        window.timezone
+    );
+    let zoned = window.zoned();
+    let state = zoned.as_ref().ok().map(|z| z.state(now));
+    match &zoned {
+        Ok(_) => record(Rule::Timezone, true, format!("{source} {span}")),
+        Err(e) => record(Rule::Timezone, false, format!("{source}: {e}")),
+    }
+    match (&zoned, state) {
+        (Ok(z), Some(s)) => {
+            let local = z
+                .local(now)
+                .map_or_else(|| "?".into(), |l| hms_text(l.time()));
+            let detail = match s.next_opening {
+                _ if s.open => format!("open: local time {local} is inside {span}"),
+                Some(next) => format!("closed: local time {local}; opens at {next}"),
+                None => format!("closed: local time {local}; no opening found"),
+            };
+            record(Rule::Window, s.open, detail);
+        }
+        _ => record(Rule::Window, false, "no valid time zone".into()),
+    }
+
+    Evaluation {
+        reason: first_failure(&outcomes),
+        tier,
+        effective_score: effective,
+        rise: rise_now.map(for_display),
+        observations: series.observations,
+        outcomes,
+        window: state,
+        cooldown_until,
+        channel: route.map(|(c, _)| c.clone()),
+        contact_list_id: route.map(|(_, l)| l.clone()),
+        effective_window: Some(window.clone()),
+        taken_by: None,
+    }
+}
+
+/// "24 h", "90 min", "45 s": durations as operators write them.
+fn duration_text(d: TimeDelta) -> String {
+    let s = d.num_seconds();
+    if s != 0 && s % 3600 == 0 {
+        format!("{} h", s / 3600)
+    } else if s != 0 && s % 60 == 0 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
+}

@@ -1,0 +1,247 @@
+//! Contact windows (SPEC §7 rule 6, §11.13–14): a daily `[start_time, end_time)` range of local
+//! wall-clock time in an IANA time zone.
+//!
+//! Everything is computed on the *local wall clock*, so a window is right across daylight-saving
+//! changes: on the spring-forward day a window may be shorter, on the fall-back day a local time
+//! that occurs twice is inside the window both times.
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A daily window as documents carry it (campaign default window, a contact's best contact
+/// window). The zone is kept as text: an unknown zone is a decision (`invalid_timezone`), not a
+/// parse error, so it must survive deserialization. [`ZonedWindow`] is the checked form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Window {
+    /// Local opening time, `HH:MM:SS`.
+    #[serde(with = "hms")]
+    #[schema(value_type = String, example = "09:00:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")]
+    pub start_time: NaiveTime,
+    /// Local closing time, `HH:MM:SS`, excluded. Before `start_time`: the window runs over
+    /// midnight. Equal to `start_time`: open all day.
+    #[serde(with = "hms")]
+    #[schema(value_type = String, example = "20:00:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")]
+    pub end_time: NaiveTime,
+    /// IANA time-zone name, case-sensitive (`America/New_York`, links such as `US/Eastern`).
+    #[schema(example = "America/New_York")]
+    pub timezone: String,
+}
+
+/// Whether a window is open at an instant and, when it is not, when it next opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WindowState {
+    pub open: bool,
+    /// Earliest instant after `now` at which the window is open; null while it is open.
+    pub next_opening: Option<DateTime<Utc>>,
+}
+
+/// The time-zone name is not one the tz database knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown time zone {0:?}")]
+pub struct InvalidTimeZone(pub String);
+
+/// Parses an IANA name exactly as the tz database spells it. chrono-tz's `FromStr` is a
+/// case-sensitive lookup that includes the backward-compatible links, which is the SPEC's rule.
+pub fn parse_time_zone(name: &str) -> Result<Tz, InvalidTimeZone> {
+    name.parse::<Tz>()
+        .map_err(|_| InvalidTimeZone(name.to_owned()))
+}
+
+impl Window {
+    pub fn zoned(&self) -> Result<ZonedWindow, InvalidTimeZone> {
+        Ok(ZonedWindow {
+            start: self.start_time,
+            end: self.end_time,
+            tz: parse_time_zone(&self.timezone)?,
+        })
+    }
+}
+
+/// A window whose zone is known to exist. Cheap to copy; all methods are pure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZonedWindow {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    pub tz: Tz,
+}
+
+/// How far ahead [`ZonedWindow::next_opening`] looks, in local days after today. The opening is
+/// normally within a day; a window wholly inside a spring-forward gap pushes it to the next day,
+/// and a zone that skipped a whole calendar day (Pacific/Apia, 2011-12-30) one more.
+const DAYS_AHEAD: u64 = 3;
+
+impl ZonedWindow {
+    pub fn all_day(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Whether a local wall-clock time is inside `[start, end)`.
+    pub fn contains(&self, local: NaiveTime) -> bool {
+        if self.start == self.end {
+            true
+        } else if self.start < self.end {
+            self.start <= local && local < self.end
+        } else {
+            // Over midnight: [start, 24:00) ∪ [00:00, end).
+            local >= self.start || local < self.end
+        }
+    }
+
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.all_day() || self.local(now).is_some_and(|l| self.contains(l.time()))
+    }
+
+    pub fn state(&self, now: DateTime<Utc>) -> WindowState {
+        let open = self.is_open(now);
+        WindowState {
+            open,
+            next_opening: if open { None } else { self.next_opening(now) },
+        }
+    }
+
+    /// The earliest instant after `now` at which the local wall clock is inside the window;
+    /// `None` while the window is open.
+    ///
+    /// While the clock runs continuously, the window can only be entered when the local time
+    /// reaches `start`; otherwise it is entered by a jump of the clock at a UTC-offset transition.
+    /// So the candidates are (a) every instant whose local time is `start` (both of them when the
+    /// local time occurs twice) on the days around today and (b) the transitions before the
+    /// earliest of those; the answer is the earliest candidate at which the window is open. (b)
+    /// gives "a local opening in the gap opens at the first instant after it", "a window wholly
+    /// inside the gap does not open that day" (the clock lands past its end) and the fall-back
+    /// re-entry of a window containing the repeated hour.
+    ///
+    /// Cost: a handful of binary searches in the zone's transition table; the bisection for a
+    /// transition runs only when the offset changes before the next opening, a few days a year.
+    pub fn next_opening(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.is_open(now) {
+            return None;
+        }
+        let today = self.local(now)?.date();
+        let mut best: Option<DateTime<Utc>> = None;
+        let days = (0..=DAYS_AHEAD + 1).filter_map(|i| {
+            // From yesterday: on a fall-back past midnight, yesterday's `start` may occur again.
+            today.pred_opt()?.checked_add_days(chrono::Days::new(i))
+        });
+        for day in days {
+            let (first, second) = match self.tz.from_local_datetime(&day.and_time(self.start)) {
+                LocalResult::Single(t) => (Some(t), None),
+                LocalResult::Ambiguous(a, b) => (Some(a), Some(b)),
+                // In a gap: the transition candidate below covers it.
+                LocalResult::None => (None, None),
+            };
+            for t in [first, second].into_iter().flatten() {
+                let t = t.with_timezone(&Utc);
+                if t > now && best.is_none_or(|b| t < b) {
+                    best = Some(t);
+                }
+            }
+        }
+        let horizon = match best {
+            Some(b) => b,
+            None => now.checked_add_signed(TimeDelta::days(DAYS_AHEAD as i64 + 1))?,
+        };
+        match self.opening_at_transition(now, horizon) {
+            Some(t) if best.is_none_or(|b| t < b) => Some(t),
+            _ => best,
+        }
+    }
+
+    /// The first offset transition in `(now, horizon]` at which the window is open.
+    ///
+    /// Assumes the offset never changes and changes back within the span searched (a few days at
+    /// most): a scan of every zone chrono-tz knows, 1900–2100, found no two such changes within
+    /// five days of each other.
+    fn opening_at_transition(
+        &self,
+        now: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let hi = horizon.timestamp();
+        let mut lo = now.timestamp();
+        let mut lo_offset = self.offset_at(lo)?;
+        while lo < hi && self.offset_at(hi)? != lo_offset {
+            // Bisect for the first second whose offset differs: invariant offset(a) == lo_offset,
+            // offset(b) != lo_offset. Transitions fall on whole seconds.
+            let (mut a, mut b) = (lo, hi);
+            while b - a > 1 {
+                let mid = a + (b - a) / 2;
+                if self.offset_at(mid)? == lo_offset {
+                    a = mid;
+                } else {
+                    b = mid;
+                }
+            }
+            let at = DateTime::from_timestamp(b, 0)?;
+            if at > now && self.is_open(at) {
+                return Some(at);
+            }
+            lo = b;
+            lo_offset = self.offset_at(lo)?;
+        }
+        None
+    }
+
+    /// Total UTC offset in seconds at a UTC timestamp.
+    fn offset_at(&self, timestamp: i64) -> Option<i32> {
+        let utc = DateTime::from_timestamp(timestamp, 0)?.naive_utc();
+        Some(
+            self.tz
+                .offset_from_utc_datetime(&utc)
+                .fix()
+                .local_minus_utc(),
+        )
+    }
+
+    /// Local wall-clock time at an instant. chrono's `naive_local` panics at the edges of its
+    /// range; this returns `None` there instead, so arbitrary input never panics.
+    pub fn local(&self, at: DateTime<Utc>) -> Option<NaiveDateTime> {
+        let utc = at.naive_utc();
+        utc.checked_add_offset(self.tz.offset_from_utc_datetime(&utc).fix())
+    }
+}
+
+/// Parses `HH:MM:SS` strictly (two digits each, 00–23, 00–59, 00–59): no fraction, no leap
+/// second, no `24:00:00`; `09:00` is refused rather than guessed.
+pub fn parse_hms(text: &str) -> Option<NaiveTime> {
+    let b = text.as_bytes();
+    if b.len() != 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    let two = |i: usize| -> Option<u32> {
+        let (hi, lo) = (b[i], b[i + 1]);
+        (hi.is_ascii_digit() && lo.is_ascii_digit())
+            .then(|| u32::from(hi - b'0') * 10 + u32::from(lo - b'0'))
+    };
+    NaiveTime::from_hms_opt(two(0)?, two(3)?, two(6)?)
+}
+
+/// `HH:MM:SS` text of a time (sub-seconds dropped). Written by hand: chrono's `format` parses
+/// its pattern on every call, which shows up when a run explains a million contacts.
+pub fn hms_text(time: NaiveTime) -> String {
+    use chrono::Timelike;
+    format!(
+        "{:02}:{:02}:{:02}",
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
+}
+
+/// serde for `NaiveTime` as `HH:MM:SS` (chrono's own form accepts fractions and `HH:MM`).
+pub(crate) mod hms {
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(time: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::hms_text(*time))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_hms(&text)
+            .ok_or_else(|| D::Error::custom(format!("expected a time as HH:MM:SS, got {text:?}")))
+    }
+}

@@ -1,0 +1,121 @@
+//! The ingestion stage (SPEC §2): signed HTTP intake, body splitting, normalization, dedup and the
+//! durable write, all committed before the answer.
+
+pub mod admit;
+pub mod body;
+pub mod outcome;
+pub mod plan;
+pub mod signature;
+pub mod store;
+
+use actix_web::{HttpRequest, post, web};
+use secrecy::ExposeSecret;
+
+use crate::http::ApiError;
+use crate::registry;
+use crate::startup::AppState;
+use admit::Admission;
+use outcome::Results;
+use plan::Registry;
+use store::Versions;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(ingest_events);
+}
+
+/// Receive events from a source.
+///
+/// The body is one event object, a JSON array of events, or NDJSON (`application/x-ndjson`), at most
+/// 1,000 events and 5 MiB. Every request is signed: `X-Pesync-Signature: t=<unix seconds>,v1=<hex>`,
+/// HMAC-SHA256 with the source's signing secret over `"<t>." + raw body`. The answer lists one result
+/// per event, in request order; everything in it is committed before it is sent.
+#[utoipa::path(
+    tag = "ingestion",
+    params(("source" = String, Path, description = "Configured source name")),
+    request_body(description = "An event, an array of events, or NDJSON", content(
+        (serde_json::Value = "application/json"),
+        (String = "application/x-ndjson"))),
+    responses(
+        (status = 200, description = "One result per event", body = Results),
+        (status = 400, description = "The body cannot be parsed at all", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong signature, or a stale `t`", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown source", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "More than 1,000 events or 5 MiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor NDJSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable; retry", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/sources/{source}/events")]
+pub async fn ingest_events(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<web::Json<Results>, ApiError> {
+    let source_name = path.into_inner();
+    let now = state.clock.now();
+    let source = registry::sources::find(&state.pool, &source_name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no source named {source_name:?}")))?;
+
+    // Authenticate before looking at the body at all: nothing is stored for a bad signature.
+    let header = req
+        .headers()
+        .get(signature::HEADER)
+        .and_then(|v| v.to_str().ok());
+    signature::verify(
+        header,
+        source.signing_secret.expose_secret().as_bytes(),
+        &body,
+        now,
+    )
+    .map_err(|e| ApiError::BadSignature(e.to_string()))?;
+
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let format = body::Format::from_content_type(content_type).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(
+            "send application/json (an event or an array) or application/x-ndjson".into(),
+        )
+    })?;
+    let items = body::split(format, &body).map_err(|e| match e {
+        body::BodyError::TooMany(_) => ApiError::PayloadTooLarge(e.to_string()),
+        body::BodyError::Unparseable(_) => ApiError::BadRequest(e.to_string()),
+    })?;
+    if items.is_empty() {
+        return Ok(web::Json(Results { results: vec![] }));
+    }
+
+    let mut tx = state.pool.begin().await?;
+    // The manifest and thresholds are read in the transaction that stores the events, so the
+    // versions recorded are the ones actually used.
+    let (manifest_version, manifest) = registry::manifests::active(&mut *tx).await?;
+    let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
+    let reg = Registry {
+        source: &source.name,
+        mapping: &source.mapping,
+        mapping_version: source.mapping_version,
+        manifest: &manifest,
+        manifest_version,
+        thresholds: &thresholds,
+    };
+    let planned = items
+        .into_iter()
+        .map(|item| plan::plan(item, &reg, now))
+        .collect();
+    let adm = Admission {
+        source: &source.name,
+        versions: Versions {
+            mapping: source.mapping_version,
+            manifest: manifest_version,
+        },
+        thresholds: &thresholds,
+        now,
+    };
+    let results = admit::admit(&mut tx, planned, &adm).await?;
+    tx.commit().await?;
+    metrics::counter!("pesync_events_received_total").increment(results.len() as u64);
+    Ok(web::Json(Results { results }))
+}

@@ -1,0 +1,21 @@
+//! pesync: offline CRM events → Genesys Cloud Predictive Engagement → outbound campaigns.
+//!
+//! The modules follow the data's journey: `ingest` (signed HTTP intake) → `normalize` (mapping,
+//! manifest, time routing; pure) → `delivery` (lanes, order, rate ceiling, retries) → `genesys` (the
+//! API client) → `scoring` (profile polling, snapshots) → `eligibility` (the rules; pure) → `dialer`
+//! (push and pull). `admin` is the operator's API, `simulator` a stand-in Genesys for tests and demos.
+
+pub mod admin;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod delivery;
+pub mod eligibility;
+pub mod http;
+pub mod ingest;
+pub mod normalize;
+pub mod registry;
+pub mod startup;
+pub mod telemetry;
+pub mod thresholds;

@@ -1,0 +1,331 @@
+//! Stage 4 of SPEC §3: the (renamed, flat) attributes checked against the manifest's declaration
+//! for the event type.
+//!
+//! Inside the manifest stage the checks run as three passes, in the order SPEC §11.1 lists them:
+//! every required attribute (`missing_required`), then every present value (`type_mismatch`), then
+//! every undeclared name (`unknown_attribute`). Each pass walks names in sorted order, so the same
+//! event always gets the same verdict. A missing-required detail also names the undeclared
+//! attributes present, because "required X missing, unknown Y present" is what a renamed CRM field
+//! looks like, and that is the first thing an operator should see.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::normalize::coerce::{coerce, describe};
+use crate::normalize::manifest::{AttrType, AttributeSpec, CRM_RECORD_ID, EventTypeSpec, Presence};
+use crate::normalize::mapping::Renamed;
+use crate::normalize::reason::{Reason, Rejection};
+
+/// The attributes as PE will receive them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// Canonical names, coerced values; optional nulls and deprecated attributes removed.
+    pub attributes: Map<String, Value>,
+    /// The deprecated attributes the event carried (canonical names, sorted), for metrics.
+    pub stripped: Vec<String>,
+    pub crm_record_id: String,
+}
+
+/// Stage 4. `event_type` is the canonical name, used in details only.
+pub fn check_manifest(
+    event_type: &str,
+    spec: &EventTypeSpec,
+    attributes: &BTreeMap<&str, Renamed<'_>>,
+) -> Result<Checked, Rejection> {
+    let declared = declared(spec);
+    let undeclared: Vec<&str> = attributes
+        .keys()
+        .copied()
+        .filter(|name| !declared.contains_key(name))
+        .collect();
+
+    for (&name, attr) in &declared {
+        if attr.presence != Presence::Required {
+            continue;
+        }
+        let sent = attributes.get(name);
+        let problem = match sent.map(|r| r.value) {
+            None => Some("missing"),
+            Some(Value::Null) => Some("null"),
+            // A blank record id would give every such event of a contact the same dedup key, so
+            // all but the first would be dropped as duplicates: treat it as missing.
+            Some(Value::String(text)) if name == CRM_RECORD_ID && text.trim().is_empty() => {
+                Some("empty")
+            }
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            let sent_as = sent.map(|r| sent_as(name, r)).unwrap_or_default();
+            let mut detail =
+                format!("attributes.{name}{sent_as} is required for {event_type} but {problem}");
+            if !undeclared.is_empty() {
+                detail.push_str(&format!(
+                    " (undeclared attributes present: {})",
+                    undeclared.join(", ")
+                ));
+            }
+            return Err(Rejection::new(Reason::MissingRequired, detail));
+        }
+    }
+
+    let mut out = Map::new();
+    let mut stripped = Vec::new();
+    for (&name, renamed) in attributes {
+        let Some(attr) = declared.get(name) else {
+            continue;
+        };
+        match (attr.presence, renamed.value) {
+            (Presence::Deprecated, _) => stripped.push(name.to_owned()),
+            (_, Value::Null) => {} // optional and null: omitted (required nulls were caught above)
+            (_, value) => {
+                let coerced = coerce(attr.kind, value).ok_or_else(|| {
+                    Rejection::new(
+                        Reason::TypeMismatch,
+                        format!(
+                            "attributes.{}{} must be {}, not {}",
+                            name,
+                            sent_as(name, renamed),
+                            article(attr.kind),
+                            describe(value)
+                        ),
+                    )
+                })?;
+                out.insert(name.to_owned(), coerced);
+            }
+        }
+    }
+
+    if let Some(&name) = undeclared.first() {
+        let renamed = &attributes[name];
+        return Err(Rejection::new(
+            Reason::UnknownAttribute,
+            format!(
+                "attributes.{name}{} is not declared for {event_type}",
+                sent_as(name, renamed)
+            ),
+        ));
+    }
+
+    // The required-string declaration forced by `declared` means the passes above leave a string
+    // here; the fallback only keeps this function free of panics should that ever change.
+    let Some(Value::String(crm_record_id)) = out.get(CRM_RECORD_ID).cloned() else {
+        return Err(Rejection::new(
+            Reason::MissingRequired,
+            format!("attributes.{CRM_RECORD_ID} is required for {event_type} but missing"),
+        ));
+    };
+    Ok(Checked {
+        attributes: out,
+        stripped,
+        crm_record_id,
+    })
+}
+
+/// The event type's declarations, with `crm_record_id` forced to a required string. A validated
+/// manifest already says so; forcing it here means an unvalidated one can never produce an event
+/// without a dedup key.
+fn declared(spec: &EventTypeSpec) -> BTreeMap<&str, AttributeSpec> {
+    let mut declared: BTreeMap<&str, AttributeSpec> = spec
+        .attributes
+        .iter()
+        .map(|(name, attr)| (name.as_str(), *attr))
+        .collect();
+    declared.insert(
+        CRM_RECORD_ID,
+        AttributeSpec::new(AttrType::String, Presence::Required),
+    );
+    declared
+}
+
+fn sent_as(canonical: &str, renamed: &Renamed<'_>) -> String {
+    if renamed.source_key == canonical {
+        String::new()
+    } else {
+        format!(" (sent as {})", renamed.source_key)
+    }
+}
+
+fn article(kind: AttrType) -> &'static str {
+    match kind {
+        AttrType::String => "a string",
+        AttrType::Number => "a number",
+        AttrType::Integer => "an integer",
+        AttrType::Boolean => "a boolean",
+        AttrType::Timestamp => "an RFC 3339 timestamp with an offset",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::manifest::Manifest;
+    use crate::normalize::mapping::Mapping;
+    use serde_json::json;
+
+    /// A manifest with one event type `t` covering every type and presence.
+    fn spec() -> EventTypeSpec {
+        let manifest: Manifest =
+            serde_json::from_value(json!({"event_types": {"t": {"attributes": {
+            "crm_record_id": {"type": "string", "presence": "required"},
+            "amount": {"type": "number", "presence": "required"},
+            "count": {"type": "integer", "presence": "optional"},
+            "flag": {"type": "boolean", "presence": "optional"},
+            "seen_at": {"type": "timestamp", "presence": "optional"},
+            "legacy": {"type": "number", "presence": "deprecated"}}}}}))
+            .unwrap();
+        manifest.event_types["t"].clone()
+    }
+
+    fn check_with(
+        mapping: &Mapping,
+        spec: &EventTypeSpec,
+        attrs: Value,
+    ) -> Result<Checked, Rejection> {
+        let renamed = mapping
+            .rename_attributes(attrs.as_object().unwrap())
+            .unwrap();
+        check_manifest("t", spec, &renamed)
+    }
+
+    fn check(attrs: Value) -> Result<Checked, Rejection> {
+        check_with(&Mapping::default(), &spec(), attrs)
+    }
+
+    fn rejected(attrs: Value) -> (Reason, String) {
+        let err = check(attrs).unwrap_err();
+        (err.reason, err.detail)
+    }
+
+    #[test]
+    fn values_are_coerced_and_deprecated_or_null_optional_ones_dropped() {
+        let checked = check(
+            json!({"crm_record_id": 88421, "amount": "2450.00", "count": "3",
+            "flag": "true", "seen_at": "2024-11-15T15:32:00+01:00", "legacy": "not even a number"}),
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(checked.attributes),
+            json!({"crm_record_id": "88421", "amount": 2450.0, "count": 3, "flag": true,
+                   "seen_at": "2024-11-15T14:32:00Z"})
+        );
+        assert_eq!(checked.stripped, ["legacy"]);
+        assert_eq!(checked.crm_record_id, "88421");
+
+        let checked =
+            check(json!({"crm_record_id": "R", "amount": 1, "count": null, "legacy": null}))
+                .unwrap();
+        assert_eq!(
+            Value::Object(checked.attributes),
+            json!({"crm_record_id": "R", "amount": 1})
+        );
+        assert_eq!(checked.stripped, ["legacy"]);
+    }
+
+    #[test]
+    fn missing_required_covers_absent_null_and_blank_record_ids() {
+        assert_eq!(
+            rejected(json!({"crm_record_id": "R"})),
+            (
+                Reason::MissingRequired,
+                "attributes.amount is required for t but missing".into()
+            )
+        );
+        assert_eq!(
+            rejected(json!({"crm_record_id": "R", "amount": null})),
+            (
+                Reason::MissingRequired,
+                "attributes.amount is required for t but null".into()
+            )
+        );
+        let m: Mapping = serde_json::from_value(json!({"fields": {"amt": "amount"}})).unwrap();
+        let err = check_with(&m, &spec(), json!({"crm_record_id": "R", "amt": null})).unwrap_err();
+        assert_eq!(
+            err.detail,
+            "attributes.amount (sent as amt) is required for t but null"
+        );
+        assert_eq!(
+            rejected(json!({"crm_record_id": " ", "amount": 1})),
+            (
+                Reason::MissingRequired,
+                "attributes.crm_record_id is required for t but empty".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_missing_required_detail_names_the_undeclared_attributes() {
+        assert_eq!(
+            rejected(json!({"crm_record_id": "R", "amt": 1, "zz": 2})),
+            (
+                Reason::MissingRequired,
+                "attributes.amount is required for t but missing (undeclared attributes present: amt, zz)".into()
+            )
+        );
+    }
+
+    #[test]
+    fn type_mismatch_names_the_expected_type_and_the_sent_key() {
+        assert_eq!(
+            rejected(json!({"crm_record_id": "R", "amount": 1, "count": "4.5"})),
+            (
+                Reason::TypeMismatch,
+                "attributes.count must be an integer, not the string \"4.5\"".into()
+            )
+        );
+        let m: Mapping = serde_json::from_value(json!({"fields": {"is_vip": "flag"}})).unwrap();
+        let err = check_with(
+            &m,
+            &spec(),
+            json!({"crm_record_id": "R", "amount": 1, "is_vip": "yes"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.detail,
+            "attributes.flag (sent as is_vip) must be a boolean, not the string \"yes\""
+        );
+    }
+
+    #[test]
+    fn unknown_attributes_are_refused_even_when_null() {
+        assert_eq!(
+            rejected(json!({"crm_record_id": "R", "amount": 1, "new_field": null})),
+            (
+                Reason::UnknownAttribute,
+                "attributes.new_field is not declared for t".into()
+            )
+        );
+    }
+
+    #[test]
+    fn passes_run_in_spec_order_and_names_in_sorted_order() {
+        // missing_required beats type_mismatch and unknown_attribute...
+        let all_three = json!({"crm_record_id": "R", "count": "x", "zzz": 1});
+        assert_eq!(rejected(all_three).0, Reason::MissingRequired);
+        // ...type_mismatch beats unknown_attribute, even when the unknown name sorts first...
+        let both = json!({"crm_record_id": "R", "amount": 1, "aaa": 1, "count": "x"});
+        assert_eq!(rejected(both).0, Reason::TypeMismatch);
+        // ...and among equals the first name in sorted order is reported.
+        let (_, detail) = rejected(json!({"crm_record_id": "R", "amount": "x", "count": "y"}));
+        assert!(detail.starts_with("attributes.amount "), "{detail}");
+        let (_, detail) = rejected(json!({"crm_record_id": "R", "amount": 1, "b": 1, "a": 1}));
+        assert_eq!(detail, "attributes.a is not declared for t");
+    }
+
+    #[test]
+    fn crm_record_id_is_required_even_when_the_manifest_forgets_it() {
+        let lax: Manifest = serde_json::from_value(json!({"event_types": {"t": {"attributes": {
+            "crm_record_id": {"type": "integer", "presence": "optional"}}}}}))
+        .unwrap();
+        let lax = &lax.event_types["t"];
+        let err = check_with(&Mapping::default(), lax, json!({})).unwrap_err();
+        assert_eq!(err.reason, Reason::MissingRequired);
+        let ok = check_with(&Mapping::default(), lax, json!({"crm_record_id": "OPP-1"})).unwrap();
+        assert_eq!(ok.crm_record_id, "OPP-1");
+        let empty = EventTypeSpec {
+            attributes: BTreeMap::new(),
+        };
+        let ok = check_with(&Mapping::default(), &empty, json!({"crm_record_id": 7})).unwrap();
+        assert_eq!(ok.crm_record_id, "7");
+    }
+}

@@ -1,0 +1,156 @@
+//! Builds the application: the HTTP server and every background job, as sibling tasks that stop
+//! together on SIGTERM/Ctrl-C (STYLE: svix-server's `lib.rs`).
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{App, HttpServer, web};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_scalar::Servable;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::http::auth::Tokens;
+use crate::http::problem;
+
+/// What every handler and job shares.
+pub struct AppState {
+    pub pool: PgPool,
+    pub clock: SharedClock,
+}
+
+/// Largest request body we read at all (ingestion's 5 MiB limit, SPEC §2).
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Admin documents are small; anything larger is a mistake or an attack.
+pub const MAX_ADMIN_BODY_BYTES: usize = 256 * 1024;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one, for tests) and prepares the server.
+    pub fn build(settings: &Settings, pool: PgPool, clock: SharedClock) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState { pool, clock });
+        let tokens = web::Data::new(Tokens {
+            admin: settings.admin_token.clone(),
+            viewer: settings.viewer_token.clone(),
+        });
+        let openapi = openapi_document();
+        let server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(tokens.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(MAX_ADMIN_BODY_BYTES)
+                        .error_handler(|e, _| problem::json_error(e)),
+                )
+                .app_data(web::QueryConfig::default().error_handler(|e, _| problem::query_error(e)))
+                .app_data(web::PathConfig::default().error_handler(|e, _| problem::path_error(e)))
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .configure(routes)
+                .split_for_parts();
+            app.service(web::resource("/openapi.json").route(web::get().to({
+                let doc = openapi.clone();
+                move || {
+                    let doc = doc.clone();
+                    async move { web::Json(doc) }
+                }
+            })))
+            .service(utoipa_scalar::Scalar::with_url("/docs", openapi.clone()))
+            .wrap(ErrorHandlers::new().default_handler(problem::problem_for_framework_error))
+            .wrap(TracingLogger::default())
+        })
+        // Time limits on every connection: slow or stalled clients cannot hold workers.
+        .client_request_timeout(Duration::from_secs(30))
+        .client_disconnect_timeout(Duration::from_secs(5))
+        .keep_alive(Duration::from_secs(75))
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .disable_signals()
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs the server until `shutdown` is cancelled, then stops it gracefully.
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let stopper = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            handle.stop(true).await;
+        });
+        self.server.await?;
+        stopper.abort();
+        Ok(())
+    }
+}
+
+/// Every documented route. Registering through `utoipa_actix_web` keeps the OpenAPI document and
+/// the router from drifting apart.
+fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(crate::http::health::healthz)
+        .service(crate::http::health::readyz);
+    crate::ingest::routes(cfg);
+    crate::admin::routes(cfg);
+}
+
+/// The OpenAPI document of every route (served at `/openapi.json`, committed at `openapi/openapi.json`).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    #[derive(OpenApi)]
+    #[openapi(
+        info(title = "pesync", description = "Syncs offline CRM events into Genesys Cloud Predictive Engagement and feeds outbound campaigns from the scores."),
+        modifiers(&SecurityAddon),
+        components(schemas(crate::http::problem::Problem))
+    )]
+    struct ApiDoc;
+    struct SecurityAddon;
+    impl utoipa::Modify for SecurityAddon {
+        fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+            use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+            let components = openapi.components.get_or_insert_with(Default::default);
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    doc
+}
+
+/// Waits for SIGTERM or Ctrl-C and cancels `token`.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing the SIGTERM handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}

@@ -1,0 +1,240 @@
+//! `spawn_app()`: the real application on port 0 against a fresh database, with an injected clock.
+
+use std::sync::{Arc, Once};
+
+use chrono::{DateTime, Utc};
+use pesync::clock::{Clock, ManualClock};
+use pesync::config::Settings;
+use pesync::ingest::signature;
+use pesync::startup::Application;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN: &str = "test-admin-token";
+pub const VIEWER: &str = "test-viewer-token";
+pub const SECRET: &str = "a-signing-secret-of-some-length";
+
+/// Where test databases are created: `PESYNC_TEST_DATABASE_URL`, else local PostgreSQL.
+fn server_url() -> String {
+    std::env::var("PESYNC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+static CLEANUP: Once = Once::new();
+
+/// Drops the databases earlier test runs left behind (once per test binary, before any test made one).
+fn drop_stale_databases() {
+    CLEANUP.call_once(|| {
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let Ok(mut c) = PgConnection::connect(&format!("{}/postgres", server_url())).await
+                else {
+                    return;
+                };
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE 'pesync\\_test\\_%'",
+                )
+                .fetch_all(&mut c)
+                .await
+                .unwrap_or_default();
+                for n in names {
+                    let _ = c
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)"
+                        )))
+                        .await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+    });
+}
+
+pub async fn fresh_database() -> (String, PgPool) {
+    drop_stale_databases();
+    let name = format!("pesync_test_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{}/{name}", server_url());
+    let pool = pesync::db::connect_and_migrate(&SecretString::from(url.clone()))
+        .await
+        .expect("test database");
+    (url, pool)
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn test_settings(db_url: &str) -> Settings {
+    Settings {
+        database_url: SecretString::from(db_url.to_owned()),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_token: Some(SecretString::from(ADMIN)),
+        viewer_token: Some(SecretString::from(VIEWER)),
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let (db_url, pool) = fresh_database().await;
+    spawn_app_on(db_url, pool).await
+}
+
+pub async fn spawn_app_on(db_url: String, pool: PgPool) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        pesync::telemetry::init();
+    }
+    let clock = ManualClock::new(Utc::now());
+    let settings = test_settings(&db_url);
+    let app = Application::build(&settings, pool.clone(), clock.clone()).expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until(shutdown.clone()));
+    TestApp {
+        address,
+        pool,
+        clock,
+        client: reqwest::Client::new(),
+        shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(ADMIN)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(ADMIN)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates (or replaces) a source with the test secret and a mapping.
+    pub async fn create_source(&self, name: &str, mapping: Value) {
+        let r = self
+            .admin_put(
+                &format!("/v1/admin/sources/{name}"),
+                &json!({"signing_secret": SECRET, "mapping": mapping}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    /// Posts a raw body to a source, signed with the test secret at the app's clock time.
+    pub async fn post_raw(
+        &self,
+        source: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let t = self.now().timestamp();
+        self.post_signed_at(source, content_type, body, t).await
+    }
+
+    /// Posts a raw body signed as of unix time `t`.
+    pub async fn post_signed_at(
+        &self,
+        source: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        t: i64,
+    ) -> reqwest::Response {
+        let header = signature::header_value(SECRET.as_bytes(), t, &body);
+        self.client
+            .post(self.url(&format!("/v1/sources/{source}/events")))
+            .header("Content-Type", content_type)
+            .header(signature::HEADER, header)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a JSON body and returns the `results` array (asserting 200).
+    pub async fn ingest(&self, source: &str, body: &Value) -> Vec<Value> {
+        let r = self
+            .post_raw(
+                source,
+                "application/json",
+                serde_json::to_vec(body).unwrap(),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        v["results"].as_array().unwrap().clone()
+    }
+}
+
+/// An event in the shape a source sends, with a timestamp relative to `now`.
+pub fn event(contact: &str, record: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "contact_id": contact,
+        "event_type": "crm.transaction",
+        "event_timestamp": at.to_rfc3339(),
+        "attributes": {"transaction_value": 2450.00, "product_category": "enterprise_license",
+                       "payment_status": "captured", "crm_record_id": record, "channel_origin": "web_portal"}
+    })
+}
+
+/// Asserts a response is a problem document with this status and returns it.
+pub async fn assert_problem(r: reqwest::Response, status: u16) -> Value {
+    assert_eq!(r.status().as_u16(), status);
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(ct.as_deref(), Some("application/problem+json"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], status);
+    assert!(
+        v["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://pesync.dev/problems/")
+    );
+    v
+}

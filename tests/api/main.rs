@@ -1,0 +1,6 @@
+//! Integration tests: the real app over real HTTP, a fresh PostgreSQL database per test.
+
+mod admin;
+mod helpers;
+mod ingest;
+mod openapi;
