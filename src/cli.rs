@@ -33,6 +33,9 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Stream a CSV or NDJSON export file into a source, with a progress bar.
+    #[command(long_about = crate::import::LONG_ABOUT)]
+    Import(crate::import::ImportArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", doc.to_pretty_json().context("serializing OpenAPI")?);
             Ok(())
         }
+        Command::Import(args) => crate::import::run(args).await,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod db;
 pub mod delivery;
 pub mod eligibility;
 pub mod http;
+pub mod import;
 pub mod ingest;
 pub mod normalize;
 pub mod registry;

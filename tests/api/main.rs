@@ -2,5 +2,6 @@
 
 mod admin;
 mod helpers;
+mod import;
 mod ingest;
 mod openapi;

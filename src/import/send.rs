@@ -1,0 +1,331 @@
+//! Sends one batch to `POST /v1/sources/{source}/events`, signed, with retries.
+//!
+//! The server's answer is all-or-nothing per batch and dedup makes a resend harmless, so a batch is
+//! simply sent again after a 5xx, a 408/429, a timeout or a connection error, with exponential
+//! backoff and a fresh signature. Any other refusal (401, 404, 413, 415, 400, …) is the same for
+//! every batch, so it stops the import with the server's explanation.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::ingest::signature;
+
+/// One per-event result of the ingestion API (SPEC §2), as much as the importer needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventResult {
+    pub index: usize,
+    pub status: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Results {
+    results: Vec<EventResult>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The server refused the batch for a reason a resend cannot fix.
+    #[error("{0}")]
+    Refused(String),
+    /// Still failing after every retry.
+    #[error("gave up after {attempts} attempts; last: {last}")]
+    GaveUp { attempts: u32, last: String },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+    /// Attempts after the first one.
+    pub retries: u32,
+}
+
+impl Backoff {
+    /// The wait before retry number `retry` (0-based): doubling from `first`, capped at `max`, with
+    /// jitter (a random point in the upper half) so concurrent senders do not retry in lockstep.
+    pub fn delay(&self, retry: u32, jitter: f64) -> Duration {
+        let full = self
+            .first
+            .saturating_mul(2u32.saturating_pow(retry.min(30)))
+            .min(self.max);
+        full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+pub struct Sender {
+    http: reqwest::Client,
+    endpoint: reqwest::Url,
+    source: String,
+    secret: SecretString,
+    backoff: Backoff,
+}
+
+/// What to do with an answer other than 200.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Retry,
+    Stop,
+}
+
+pub fn verdict(status: StatusCode) -> Verdict {
+    if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+    {
+        Verdict::Retry
+    } else {
+        Verdict::Stop
+    }
+}
+
+impl Sender {
+    pub fn new(
+        base_url: &str,
+        source: &str,
+        secret: SecretString,
+        backoff: Backoff,
+    ) -> anyhow::Result<Self> {
+        let mut endpoint = reqwest::Url::parse(base_url)
+            .map_err(|e| anyhow::anyhow!("--url {base_url:?} is not a URL: {e}"))?;
+        endpoint
+            .path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("--url {base_url:?} cannot have a path"))?
+            .pop_if_empty()
+            .extend(["v1", "sources", source, "events"]);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Generous: a 5 MiB batch is committed before the answer.
+            .timeout(Duration::from_secs(120))
+            .build()?;
+        Ok(Self {
+            http,
+            endpoint,
+            source: source.to_owned(),
+            secret,
+            backoff,
+        })
+    }
+
+    pub fn endpoint(&self) -> &reqwest::Url {
+        &self.endpoint
+    }
+
+    /// Sends `body` (NDJSON of `events` events) until it is answered, and returns the results.
+    pub async fn send(&self, body: &[u8], events: usize) -> Result<Vec<EventResult>, SendError> {
+        let mut retry = 0;
+        loop {
+            let (last, retry_after) = match self.attempt(body, events).await {
+                Ok(results) => return Ok(results),
+                Err(Attempt::Stop(message)) => return Err(SendError::Refused(message)),
+                Err(Attempt::Retry { message, after }) => (message, after),
+            };
+            if retry >= self.backoff.retries {
+                return Err(SendError::GaveUp {
+                    attempts: retry + 1,
+                    last,
+                });
+            }
+            let wait = retry_after
+                .unwrap_or_else(|| self.backoff.delay(retry, rand::rng().random()))
+                .min(self.backoff.max);
+            tracing::warn!(attempt = retry + 1, ?wait, error = %last, "a batch was not taken; sending it again");
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+
+    async fn attempt(&self, body: &[u8], events: usize) -> Result<Vec<EventResult>, Attempt> {
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let header = signature::header_value(self.secret.expose_secret().as_bytes(), t, body);
+        let response = self
+            .http
+            .post(self.endpoint.clone())
+            .header(CONTENT_TYPE, "application/x-ndjson")
+            .header(signature::HEADER, header)
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| Attempt::Retry {
+                message: error_chain(&e),
+                after: None,
+            })?;
+        let status = response.status();
+        if status == StatusCode::OK {
+            let results: Results = response.json().await.map_err(|e| Attempt::Retry {
+                message: format!("reading the answer: {}", error_chain(&e)),
+                after: None,
+            })?;
+            return check_results(results.results, events).map_err(Attempt::Stop);
+        }
+        let after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let detail = problem_detail(&response.text().await.unwrap_or_default());
+        let message = self.explain(status, &detail);
+        match verdict(status) {
+            Verdict::Retry => Err(Attempt::Retry { message, after }),
+            Verdict::Stop => Err(Attempt::Stop(message)),
+        }
+    }
+
+    /// An operator-facing message for a refusal, with what usually fixes it.
+    fn explain(&self, status: StatusCode, detail: &str) -> String {
+        let hint = match status.as_u16() {
+            401 => format!(
+                " (is the secret the signing secret of source {:?}, and this machine's clock right?)",
+                self.source
+            ),
+            404 => format!(
+                " (create the source first: PUT /v1/admin/sources/{})",
+                self.source
+            ),
+            413 => " (try a smaller --batch-size)".to_owned(),
+            _ => String::new(),
+        };
+        format!("the server answered {status}: {detail}{hint}")
+    }
+}
+
+enum Attempt {
+    Retry {
+        message: String,
+        after: Option<Duration>,
+    },
+    Stop(String),
+}
+
+/// One result per event, in order: anything else means we cannot tell what happened to which line.
+fn check_results(results: Vec<EventResult>, events: usize) -> Result<Vec<EventResult>, String> {
+    if results.len() != events || results.iter().enumerate().any(|(i, r)| r.index != i) {
+        return Err(format!(
+            "the server answered {} results for {events} events; is --url a pesync server?",
+            results.len()
+        ));
+    }
+    Ok(results)
+}
+
+/// The `detail` (else `title`) of a problem document, else the body itself, shortened.
+fn problem_detail(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let text = parsed
+        .as_ref()
+        .and_then(|v| v.get("detail").or_else(|| v.get("title")))
+        .and_then(|v| v.as_str())
+        .unwrap_or(body)
+        .trim();
+    let mut short: String = text.chars().take(300).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    if short.is_empty() {
+        "(no details)".to_owned()
+    } else {
+        short
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
+        let b = Backoff {
+            first: Duration::from_millis(200),
+            max: Duration::from_secs(5),
+            retries: 10,
+        };
+        assert_eq!(b.delay(0, 1.0), Duration::from_millis(200));
+        assert_eq!(b.delay(0, 0.0), Duration::from_millis(100));
+        assert_eq!(b.delay(3, 1.0), Duration::from_millis(1600));
+        assert_eq!(b.delay(10, 1.0), Duration::from_secs(5));
+        assert_eq!(b.delay(u32::MAX, 1.0), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn server_trouble_is_retried_and_refusals_stop() {
+        for s in [500, 502, 503, 504, 429, 408] {
+            assert_eq!(
+                verdict(StatusCode::from_u16(s).unwrap()),
+                Verdict::Retry,
+                "{s}"
+            );
+        }
+        for s in [400, 401, 403, 404, 413, 415, 422] {
+            assert_eq!(
+                verdict(StatusCode::from_u16(s).unwrap()),
+                Verdict::Stop,
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_endpoint_is_built_from_the_base_url_and_source() {
+        let b = Backoff {
+            first: Duration::ZERO,
+            max: Duration::ZERO,
+            retries: 0,
+        };
+        for base in ["http://h:8080", "http://h:8080/"] {
+            let s = Sender::new(base, "crm", SecretString::from("k"), b).unwrap();
+            assert_eq!(s.endpoint().as_str(), "http://h:8080/v1/sources/crm/events");
+        }
+        let s = Sender::new("https://h/pesync/", "a b", SecretString::from("k"), b).unwrap();
+        assert_eq!(
+            s.endpoint().as_str(),
+            "https://h/pesync/v1/sources/a%20b/events"
+        );
+        assert!(Sender::new("not a url", "crm", SecretString::from("k"), b).is_err());
+    }
+
+    #[test]
+    fn problem_details_are_shown_and_bodies_shortened() {
+        assert_eq!(
+            problem_detail(r#"{"type":"x","title":"Not found","detail":"no source named \"x\""}"#),
+            "no source named \"x\""
+        );
+        assert_eq!(problem_detail(r#"{"title":"Bad"}"#), "Bad");
+        assert_eq!(problem_detail(""), "(no details)");
+        assert_eq!(problem_detail(&"z".repeat(1000)).chars().count(), 301);
+    }
+
+    #[test]
+    fn results_must_match_the_batch() {
+        let r = |i| EventResult {
+            index: i,
+            status: "accepted".into(),
+            reason: None,
+            detail: None,
+        };
+        assert!(check_results(vec![r(0), r(1)], 2).is_ok());
+        assert!(check_results(vec![r(0)], 2).is_err());
+        assert!(check_results(vec![r(1), r(0)], 2).is_err());
+    }
+}
