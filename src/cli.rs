@@ -36,6 +36,8 @@ pub enum Command {
     /// Stream a CSV or NDJSON export file into a source, with a progress bar.
     #[command(long_about = crate::import::LONG_ABOUT)]
     Import(crate::import::ImportArgs),
+    /// Run a benchmark of SPEC §9 (build with --release).
+    Bench(crate::bench::BenchArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -53,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(args) => crate::import::run(args).await,
+        Command::Bench(args) => crate::bench::run(&settings, args).await,
     }
 }
 
