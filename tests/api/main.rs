@@ -1,6 +1,8 @@
 //! Integration tests: the real app over real HTTP, a fresh PostgreSQL database per test.
 
 mod admin;
+mod delivery;
 mod helpers;
 mod ingest;
 mod openapi;
+mod simulator;
