@@ -33,6 +33,44 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Run the stand-alone Genesys simulator (OAuth, PE events and profiles, outbound contact lists).
+    Simulate(SimulateArgs),
+    /// Service + simulator in one process, with a seeded source and sample events, for a first look.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: std::net::SocketAddr,
+    /// OAuth client id the simulator accepts.
+    #[arg(long, default_value = "pesync-simulator")]
+    pub client_id: String,
+    /// OAuth client secret the simulator accepts (from the environment, so it never shows in `ps`).
+    #[arg(
+        long,
+        env = "PESYNC_SIM_CLIENT_SECRET",
+        default_value = "pesync-simulator-secret",
+        hide_env_values = true
+    )]
+    pub client_secret: String,
+    /// Ceiling in requests per second (429 beyond it); unthrottled when absent.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Lifetime of issued tokens in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub token_ttl: u64,
+    /// Added latency per request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Sample events to post at start (through the signed ingestion API).
+    #[arg(long, default_value_t = 200)]
+    pub events: usize,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -44,6 +82,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Simulate(a) => crate::simulator::run_forever(a.into_config()).await,
+        Command::Demo(a) => crate::demo::run(settings, a.events).await,
         Command::Openapi => {
             let doc = crate::startup::openapi_document();
             println!("{}", doc.to_pretty_json().context("serializing OpenAPI")?);
@@ -62,4 +102,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
     app.run_until(shutdown).await
+}
+
+impl SimulateArgs {
+    fn into_config(self) -> crate::simulator::SimulatorConfig {
+        crate::simulator::SimulatorConfig {
+            listen: self.listen,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            token_ttl_secs: self.token_ttl,
+            rate_limit_per_sec: self.rate_limit,
+            latency_ms: self.latency_ms,
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod delivery;
+pub mod demo;
 pub mod eligibility;
 pub mod genesys;
 pub mod http;

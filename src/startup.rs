@@ -59,9 +59,10 @@ impl Application {
                 None
             }
         };
-        let worker = genesys
-            .as_ref()
-            .map(|_| WorkerConfig::for_rate(settings.pe_rate_limit));
+        let worker = genesys.as_ref().map(|_| WorkerConfig {
+            lease: chrono::Duration::seconds(settings.delivery_lease_seconds),
+            ..WorkerConfig::for_rate(settings.pe_rate_limit)
+        });
         let state = web::Data::new(AppState {
             pool,
             clock,
