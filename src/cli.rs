@@ -37,6 +37,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Service + simulator in one process, with a seeded source and sample events, for a first look.
     Demo(DemoArgs),
+    /// Benchmarks (build with --release); figures go to docs/BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Simulate(a) => crate::simulator::run_forever(a.into_config()).await,
         Command::Demo(a) => crate::demo::run(settings, a.events).await,
+        Command::Bench(b) => crate::bench::run(b, settings).await,
         Command::Openapi => {
             let doc = crate::startup::openapi_document();
             println!("{}", doc.to_pretty_json().context("serializing OpenAPI")?);

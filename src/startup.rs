@@ -141,8 +141,10 @@ impl Application {
         });
         let mut jobs = tokio::task::JoinSet::new();
         if let (Some(cfg), Some(client)) = (self.worker, self.state.genesys.clone()) {
-            let worker = Worker::new(self.state.clone().into_inner(), client, cfg);
-            jobs.spawn(worker.run(shutdown.clone()));
+            let worker = Worker::new(self.state.clone().into_inner(), client, cfg.clone());
+            for _ in 0..cfg.workers.max(1) {
+                jobs.spawn(worker.clone().run(shutdown.clone()));
+            }
         }
         let result = self.server.await;
         shutdown.cancel();

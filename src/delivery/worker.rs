@@ -29,26 +29,31 @@ pub struct WorkerConfig {
     pub realtime_batch: i64,
     /// Most backfill contacts per round: small, so real-time work never waits long behind it.
     pub backfill_batch: i64,
-    /// Requests in flight at once.
+    /// Requests in flight at once, per worker.
     pub concurrency: usize,
+    /// Worker loops per instance. More than one keeps requests flowing while another loop does its
+    /// bookkeeping: the bucket holds at most one token at low ceilings, so a pause wastes budget.
+    pub workers: usize,
     /// Sleep when there is nothing to do.
     pub idle: StdDuration,
 }
 
 impl WorkerConfig {
-    /// Batches sized to about two seconds of the rate ceiling (real-time) and 0.1 s (backfill), so
-    /// a batch never outlives its lease waiting for rate permits.
+    /// Batches sized to about two seconds of the rate ceiling (real-time, shared by the loops) and
+    /// 0.1 s (backfill), so a batch never outlives its lease waiting for rate permits.
     pub fn for_rate(rate: f64) -> Self {
         Self {
             lease: Duration::seconds(30),
             realtime_batch: (rate * 2.0).ceil().clamp(1.0, 500.0) as i64,
             backfill_batch: (rate / 10.0).ceil().clamp(1.0, 500.0) as i64,
             concurrency: 64,
+            workers: 4,
             idle: StdDuration::from_millis(100),
         }
     }
 }
 
+#[derive(Clone)]
 pub struct Worker {
     state: Arc<AppState>,
     client: GenesysClient,

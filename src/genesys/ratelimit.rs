@@ -1,53 +1,97 @@
 //! The cluster-wide ceiling on requests to Genesys (`PESYNC_PE_RATE_LIMIT`, SPEC §5, §11.7).
 //!
-//! Why a token bucket in one PostgreSQL row: PostgreSQL is already the one thing every instance
-//! shares, so the ceiling holds for any number of instances with no extra infrastructure, and the
-//! bucket's refill uses the database's clock, the one clock they all agree on. An instance takes a
-//! small chunk of tokens per round trip (about 20 ms of budget) so high ceilings do not turn the row
-//! into a hot spot, and spends them at once. A leader-elected sender (advisory lock) was the other
-//! option; it idles every other instance and needs fail-over, the bucket needs neither.
+//! Why a sliding log in one PostgreSQL row: PostgreSQL is already the one thing every instance
+//! shares, so the ceiling holds for any number of instances with no extra infrastructure, and its
+//! clock is the one clock they all agree on. The row lists what was sent in the last window as
+//! (instant, count) pairs; a request may go when fewer than the ceiling were sent in that window.
+//! Unlike a token bucket of capacity one, a pause (a worker doing its bookkeeping) is made up right
+//! after instead of wasting budget, and unlike a bigger bucket it never lets a burst exceed the
+//! ceiling in any one-second window. At high ceilings an instance takes a chunk (~20 ms of budget)
+//! per round trip so the row does not become a hot spot. A leader-elected sender (advisory lock) was
+//! the other option; it idles every other instance and needs fail-over, the row needs neither.
 //!
-//! Never exceeding the ceiling in any 1-second window: a bucket of capacity C refilled at r tokens/s
-//! lets through at most C + r − 1 requests in a half-open second, so r is set to R − C + 1 and, for
-//! the single-token case, to 98 % of R, which leaves room for network jitter between our send and
-//! the server's count while keeping utilisation above 95 %.
+//! The window is a little longer than a second: it covers the time a taken permit may wait before
+//! use and the jitter between our send and the server's count.
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-/// How long tokens taken from the bucket may be held before they are spent (a chunk is ~20 ms of budget).
-const LOCAL_TOKEN_LIFETIME: Duration = Duration::from_millis(50);
+/// Permits taken in a chunk must be used within this, or they are dropped.
+const LOCAL_PERMIT_LIFETIME: Duration = Duration::from_millis(20);
+/// Allowance for network jitter between our send and the server's count.
+const JITTER_MARGIN: Duration = Duration::from_millis(20);
 
 pub struct RateLimiter {
     pool: PgPool,
     name: String,
-    /// Refill rate in tokens per second.
-    rate: f64,
-    /// Bucket capacity, which is also the largest chunk one instance takes at once.
-    chunk: f64,
-    /// Tokens this process took from the bucket and has not spent yet, and when it took them.
-    local: Mutex<(u64, Instant)>,
+    limit: i64,
+    chunk: i64,
+    window: chrono::Duration,
+    /// Permits this process took and has not used yet, and when it took them.
+    local: Mutex<(i64, Instant)>,
 }
 
-/// Capacity/chunk and refill rate for a ceiling of `ceiling` requests per second (see module docs).
-pub fn bucket_shape(ceiling: f64) -> (f64, f64) {
-    let chunk = (ceiling / 50.0).floor().max(1.0);
-    let rate = if chunk <= 1.0 {
-        ceiling * 0.98
-    } else {
-        (ceiling - chunk + 1.0).min(ceiling * 0.98)
-    };
-    (chunk, rate.max(0.001))
+/// What one round trip to the row decides.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Take(i64),
+    Wait(chrono::Duration),
+}
+
+/// Chunk size for a ceiling: about 20 ms of budget, at least one permit.
+pub fn chunk_for(limit: i64) -> i64 {
+    (limit / 50).max(1)
+}
+
+/// The window: one second, plus the margins above (the permit lifetime only matters for chunks).
+pub fn window_for(chunk: i64) -> chrono::Duration {
+    let mut w = Duration::from_secs(1) + JITTER_MARGIN;
+    if chunk > 1 {
+        w += LOCAL_PERMIT_LIFETIME;
+    }
+    chrono::Duration::from_std(w).expect("small duration")
+}
+
+/// Pure decision over the log: `sent` holds (instant, count) pairs, oldest first.
+pub fn decide(
+    sent: &[(DateTime<Utc>, i64)],
+    now: DateTime<Utc>,
+    paused_until: DateTime<Utc>,
+    limit: i64,
+    chunk: i64,
+    window: chrono::Duration,
+) -> Decision {
+    if paused_until > now {
+        return Decision::Wait(paused_until - now);
+    }
+    let live: Vec<&(DateTime<Utc>, i64)> =
+        sent.iter().filter(|(at, _)| *at > now - window).collect();
+    let used: i64 = live.iter().map(|(_, n)| n).sum();
+    let free = limit - used;
+    if free > 0 {
+        return Decision::Take(free.min(chunk));
+    }
+    // Wait until enough of the oldest sends leave the window to free one permit.
+    let mut over = used - limit + 1;
+    for (at, n) in &live {
+        over -= n;
+        if over <= 0 {
+            return Decision::Wait((*at + window - now).max(chrono::Duration::milliseconds(1)));
+        }
+    }
+    Decision::Wait(chrono::Duration::milliseconds(5))
 }
 
 impl RateLimiter {
     pub async fn new(pool: PgPool, name: &str, ceiling: f64) -> sqlx::Result<Self> {
-        let (chunk, rate) = bucket_shape(ceiling);
+        // A fractional ceiling below one still allows one request per window.
+        let limit = (ceiling.floor() as i64).max(1);
+        let chunk = chunk_for(limit);
         sqlx::query!(
-            r#"INSERT INTO rate_buckets (name, tokens, refilled_at) VALUES ($1, 0, now())
-               ON CONFLICT (name) DO NOTHING"#,
+            "INSERT INTO rate_buckets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
             name
         )
         .execute(&pool)
@@ -55,8 +99,9 @@ impl RateLimiter {
         Ok(Self {
             pool,
             name: name.to_owned(),
-            rate,
+            limit,
             chunk,
+            window: window_for(chunk),
             local: Mutex::new((0, Instant::now())),
         })
     }
@@ -65,26 +110,29 @@ impl RateLimiter {
     pub async fn acquire(&self) -> sqlx::Result<()> {
         let mut local = self.local.lock().await;
         loop {
-            // Unspent tokens go stale quickly: saved up, they would add a burst on top of the
-            // bucket's own and break the ceiling.
-            if local.0 > 0 && local.1.elapsed() < LOCAL_TOKEN_LIFETIME {
+            if local.0 > 0 && local.1.elapsed() < LOCAL_PERMIT_LIFETIME {
                 local.0 -= 1;
                 return Ok(());
             }
             match self.take().await? {
-                Taken::Tokens(n) => *local = (n, Instant::now()),
-                Taken::Wait(d) => tokio::time::sleep(d).await,
+                Decision::Take(n) => {
+                    *local = (n - 1, Instant::now());
+                    return Ok(());
+                }
+                Decision::Wait(d) => {
+                    let d = d.to_std().unwrap_or(Duration::from_millis(5));
+                    tokio::time::sleep(d.min(Duration::from_secs(5))).await;
+                }
             }
         }
     }
 
-    /// Stops every instance from sending for `d` (a 429's `Retry-After`), and empties the bucket.
+    /// Stops every instance from sending for `d` (a 429's `Retry-After`).
     pub async fn pause(&self, d: Duration) -> sqlx::Result<()> {
         self.local.lock().await.0 = 0;
         sqlx::query!(
             r#"UPDATE rate_buckets
-               SET paused_until = GREATEST(paused_until, now() + make_interval(secs => $2)),
-                   tokens = 0, refilled_at = now()
+               SET paused_until = GREATEST(paused_until, now() + make_interval(secs => $2))
                WHERE name = $1"#,
             self.name,
             d.as_secs_f64()
@@ -94,60 +142,111 @@ impl RateLimiter {
         Ok(())
     }
 
-    async fn take(&self) -> sqlx::Result<Taken> {
+    async fn take(&self) -> sqlx::Result<Decision> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query!(
-            r#"WITH b AS (
-                 SELECT name, paused_until,
-                        LEAST($2::float8, tokens + $3::float8 * EXTRACT(EPOCH FROM now() - refilled_at)::float8) AS avail
-                 FROM rate_buckets WHERE name = $1 FOR UPDATE
-               ), t AS (
-                 SELECT name, avail, paused_until,
-                        CASE WHEN paused_until <= now() AND avail >= 1 THEN LEAST($2::float8, floor(avail)) ELSE 0 END AS take
-                 FROM b
-               )
-               UPDATE rate_buckets r
-               SET tokens = t.avail - t.take, refilled_at = now()
-               FROM t WHERE r.name = t.name
-               RETURNING t.take AS "take!", t.avail AS "avail!",
-                         EXTRACT(EPOCH FROM GREATEST(t.paused_until, now()) - now())::float8 AS "paused_for!""#,
-            self.name,
-            self.chunk,
-            self.rate
+            r#"SELECT now() AS "now!", sent_at, sent_n,
+                      -- '-infinity' (never paused) does not fit a chrono instant.
+                      GREATEST(paused_until, 'epoch') AS "paused_until!"
+               FROM rate_buckets
+               WHERE name = $1 FOR UPDATE"#,
+            self.name
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        if row.take >= 1.0 {
-            return Ok(Taken::Tokens(row.take as u64));
+        let now = row.now;
+        let sent: Vec<(DateTime<Utc>, i64)> = row
+            .sent_at
+            .iter()
+            .zip(&row.sent_n)
+            .map(|(at, n)| (*at, *n as i64))
+            .filter(|(at, _)| *at > now - self.window)
+            .collect();
+        let decision = decide(
+            &sent,
+            now,
+            row.paused_until,
+            self.limit,
+            self.chunk,
+            self.window,
+        );
+        if let Decision::Take(n) = decision {
+            let (mut at, mut counts): (Vec<DateTime<Utc>>, Vec<i32>) =
+                sent.iter().map(|(a, n)| (*a, *n as i32)).unzip();
+            at.push(now);
+            counts.push(n as i32);
+            sqlx::query!(
+                "UPDATE rate_buckets SET sent_at = $2, sent_n = $3 WHERE name = $1",
+                self.name,
+                &at,
+                &counts
+            )
+            .execute(&mut *tx)
+            .await?;
         }
-        let until_token = (1.0 - row.avail).max(0.0) / self.rate;
-        let wait = row.paused_for.max(until_token).clamp(0.002, 5.0);
-        Ok(Taken::Wait(Duration::from_secs_f64(wait)))
+        tx.commit().await?;
+        Ok(decision)
     }
-}
-
-enum Taken {
-    Tokens(u64),
-    Wait(Duration),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+
+    fn t(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(1_800_000_000_000 + ms).unwrap()
+    }
+
+    /// Simulates a greedy sender against `decide` and checks every sliding second.
+    fn simulate(limit: i64, horizon_ms: i64) -> Vec<i64> {
+        let chunk = chunk_for(limit);
+        let window = window_for(chunk);
+        let mut log: Vec<(DateTime<Utc>, i64)> = vec![];
+        let mut sends = vec![];
+        let mut now = 0;
+        while now < horizon_ms {
+            match decide(&log, t(now), t(-1), limit, chunk, window) {
+                Decision::Take(n) => {
+                    log.push((t(now), n));
+                    sends.extend(std::iter::repeat_n(now, n as usize));
+                }
+                Decision::Wait(d) => now += d.num_milliseconds().max(1),
+            }
+        }
+        sends
+    }
 
     #[test]
-    fn bucket_never_allows_more_than_the_ceiling_per_second() {
-        for ceiling in [1.0, 5.0, 10.0, 49.0, 50.0, 100.0, 1000.0, 100_000.0] {
-            let (chunk, rate) = bucket_shape(ceiling);
-            assert!(chunk >= 1.0);
-            // Worst case in a half-open second: a full bucket plus what refills, minus the last.
-            assert!(
-                chunk + rate - 1.0 <= ceiling,
-                "ceiling {ceiling}: chunk {chunk} rate {rate}"
-            );
-            assert!(
-                rate >= 0.95 * ceiling,
-                "ceiling {ceiling}: rate {rate} wastes budget"
-            );
+    fn never_more_than_the_ceiling_in_any_second_and_close_to_it_overall() {
+        for limit in [1, 5, 20, 300, 5000] {
+            let sends = simulate(limit, 20_000);
+            for (i, start) in sends.iter().enumerate() {
+                let in_window = sends[i..].iter().take_while(|s| **s < start + 1000).count() as i64;
+                assert!(
+                    in_window <= limit,
+                    "limit {limit}: {in_window} in [{start}, +1 s)"
+                );
+            }
+            let rate = sends.len() as f64 / 20.0;
+            assert!(rate >= 0.95 * limit as f64, "limit {limit}: only {rate}/s");
         }
+    }
+
+    #[test]
+    fn a_pause_blocks_until_it_ends() {
+        let d = decide(&[], t(0), t(1500), 5, 1, window_for(1));
+        assert_eq!(d, Decision::Wait(chrono::Duration::milliseconds(1500)));
+    }
+
+    #[test]
+    fn full_window_waits_for_the_oldest_to_leave() {
+        let log = vec![(t(0), 3), (t(500), 2)];
+        let w = window_for(1);
+        assert_eq!(
+            decide(&log, t(600), t(-1), 5, 1, w),
+            Decision::Wait(t(0) + w - t(600))
+        );
+        assert_eq!(decide(&log, t(600), t(-1), 6, 1, w), Decision::Take(1));
     }
 }
