@@ -26,7 +26,7 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_open ON dead_letters (seq) WHERE state = 'open';
 
--- The token bucket behind PESYNC_PE_RATE_LIMIT, shared by every instance (see genesys/ratelimit.rs).
+-- The rate ceiling behind PESYNC_PE_RATE_LIMIT, shared by every instance (see genesys/ratelimit.rs).
 -- Times here are the database's clock, the one clock all instances share.
 CREATE TABLE rate_buckets (
     name         text PRIMARY KEY,

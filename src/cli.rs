@@ -33,11 +33,50 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Run the stand-alone Genesys simulator (OAuth, PE events and profiles, outbound contact lists).
+    Simulate(SimulateArgs),
+    /// Service + simulator in one process, with a seeded source and sample events, for a first look.
+    Demo(DemoArgs),
     /// Stream a CSV or NDJSON export file into a source, with a progress bar.
     #[command(long_about = crate::import::LONG_ABOUT)]
     Import(crate::import::ImportArgs),
-    /// Run a benchmark of SPEC §9 (build with --release).
-    Bench(crate::bench::BenchArgs),
+    /// Benchmarks (build with --release); figures go to docs/BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: std::net::SocketAddr,
+    /// OAuth client id the simulator accepts.
+    #[arg(long, default_value = "pesync-simulator")]
+    pub client_id: String,
+    /// OAuth client secret the simulator accepts (from the environment, so it never shows in `ps`).
+    #[arg(
+        long,
+        env = "PESYNC_SIM_CLIENT_SECRET",
+        default_value = "pesync-simulator-secret",
+        hide_env_values = true
+    )]
+    pub client_secret: String,
+    /// Ceiling in requests per second (429 beyond it); unthrottled when absent.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Lifetime of issued tokens in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub token_ttl: u64,
+    /// Added latency per request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Sample events to post at start (through the signed ingestion API).
+    #[arg(long, default_value_t = 200)]
+    pub events: usize,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -49,13 +88,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Simulate(a) => crate::simulator::run_forever(a.into_config()).await,
+        Command::Demo(a) => crate::demo::run(settings, a.events).await,
+        Command::Bench(b) => crate::bench::run(b, settings).await,
+        Command::Import(args) => crate::import::run(args).await,
         Command::Openapi => {
             let doc = crate::startup::openapi_document();
             println!("{}", doc.to_pretty_json().context("serializing OpenAPI")?);
             Ok(())
         }
-        Command::Import(args) => crate::import::run(args).await,
-        Command::Bench(args) => crate::bench::run(&settings, args).await,
     }
 }
 
@@ -64,9 +105,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         bail!("PESYNC_ADMIN_TOKEN must be set: the admin API is never open without a token");
     }
     let pool = crate::db::connect_and_migrate(&settings.database_url).await?;
-    let app = Application::build(&settings, pool, std::sync::Arc::new(SystemClock))?;
+    let app = Application::build(&settings, pool, std::sync::Arc::new(SystemClock)).await?;
     tracing::info!(address = %settings.listen, port = app.port(), "pesync listening");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
     app.run_until(shutdown).await
+}
+
+impl SimulateArgs {
+    fn into_config(self) -> crate::simulator::SimulatorConfig {
+        crate::simulator::SimulatorConfig {
+            listen: self.listen,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            token_ttl_secs: self.token_ttl,
+            rate_limit_per_sec: self.rate_limit,
+            latency_ms: self.latency_ms,
+        }
+    }
 }

@@ -27,6 +27,9 @@ pub struct Settings {
     pub dialer_base_url: Option<String>,
     pub poll_cron: String,
     pub evaluate_cron: String,
+    /// How long a delivery worker holds a claimed contact before another instance may take it over
+    /// (what a crashed instance costs in delay).
+    pub delivery_lease_seconds: i64,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
             dialer_base_url: None,
             poll_cron: DEFAULT_CRON.into(),
             evaluate_cron: DEFAULT_CRON.into(),
+            delivery_lease_seconds: 30,
         }
     }
 }
@@ -64,6 +68,7 @@ struct FileSettings {
     dialer_base_url: Option<String>,
     poll_cron: Option<String>,
     evaluate_cron: Option<String>,
+    delivery_lease_seconds: Option<i64>,
 }
 
 impl Settings {
@@ -113,6 +118,9 @@ impl Settings {
         if let Some(v) = f.evaluate_cron {
             self.evaluate_cron = v;
         }
+        if let Some(v) = f.delivery_lease_seconds {
+            self.delivery_lease_seconds = v;
+        }
         Ok(())
     }
 
@@ -158,10 +166,18 @@ impl Settings {
         if let Some(v) = get("PESYNC_EVALUATE_CRON") {
             self.evaluate_cron = v;
         }
+        if let Some(v) = get("PESYNC_DELIVERY_LEASE_SECONDS") {
+            self.delivery_lease_seconds = v.trim().parse().with_context(|| {
+                format!("PESYNC_DELIVERY_LEASE_SECONDS must be whole seconds, got {v:?}")
+            })?;
+        }
         Ok(())
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        if !(1..=3600).contains(&self.delivery_lease_seconds) {
+            bail!("PESYNC_DELIVERY_LEASE_SECONDS must be 1–3600");
+        }
         if !(self.pe_rate_limit.is_finite() && self.pe_rate_limit > 0.0) {
             bail!(
                 "PESYNC_PE_RATE_LIMIT must be a positive number, got {}",

@@ -13,8 +13,12 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_scalar::Servable;
 
+use anyhow::Context;
+
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::delivery::{Worker, WorkerConfig};
+use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::auth::Tokens;
 use crate::http::problem;
 
@@ -22,6 +26,8 @@ use crate::http::problem;
 pub struct AppState {
     pub pool: PgPool,
     pub clock: SharedClock,
+    /// `None` when no Genesys tenant is configured: events are accepted and wait in their lanes.
+    pub genesys: Option<GenesysClient>,
 }
 
 /// Largest request body we read at all (ingestion's 5 MiB limit, SPEC §2).
@@ -32,14 +38,37 @@ pub const MAX_ADMIN_BODY_BYTES: usize = 256 * 1024;
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
+    worker: Option<WorkerConfig>,
 }
 
 impl Application {
     /// Binds the listener (port 0 picks a free one, for tests) and prepares the server.
-    pub fn build(settings: &Settings, pool: PgPool, clock: SharedClock) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.listen)?;
+    pub async fn build(
+        settings: &Settings,
+        pool: PgPool,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { pool, clock });
+        let genesys = match GenesysConfig::from_settings(settings)? {
+            Some(cfg) => Some(GenesysClient::new(cfg, pool.clone()).await?),
+            None => {
+                tracing::warn!("PESYNC_PE_* not set: events are stored but not delivered");
+                None
+            }
+        };
+        let worker = genesys.as_ref().map(|_| WorkerConfig {
+            lease: chrono::Duration::seconds(settings.delivery_lease_seconds),
+            ..WorkerConfig::for_rate(settings.pe_rate_limit)
+        });
+        let state = web::Data::new(AppState {
+            pool,
+            clock,
+            genesys,
+        });
+        let app_state = state.clone();
         let tokens = web::Data::new(Tokens {
             admin: settings.admin_token.clone(),
             viewer: settings.viewer_token.clone(),
@@ -79,23 +108,49 @@ impl Application {
         .listen(listener)?
         .disable_signals()
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            state: app_state,
+            worker,
+        })
+    }
+
+    /// Overrides the delivery worker's tuning (tests shorten the lease).
+    pub fn with_worker_config(mut self, f: impl FnOnce(&mut WorkerConfig)) -> Self {
+        if let Some(w) = self.worker.as_mut() {
+            f(w);
+        }
+        self
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Runs the server until `shutdown` is cancelled, then stops it gracefully.
+    /// Runs the server and the background jobs until `shutdown` is cancelled, then stops them
+    /// gracefully: the server finishes in-flight requests, workers finish their round.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
-        let stopper = tokio::spawn(async move {
-            shutdown.cancelled().await;
-            handle.stop(true).await;
+        let stopper = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                handle.stop(true).await;
+            }
         });
-        self.server.await?;
+        let mut jobs = tokio::task::JoinSet::new();
+        if let (Some(cfg), Some(client)) = (self.worker, self.state.genesys.clone()) {
+            let worker = Worker::new(self.state.clone().into_inner(), client, cfg.clone());
+            for _ in 0..cfg.workers.max(1) {
+                jobs.spawn(worker.clone().run(shutdown.clone()));
+            }
+        }
+        let result = self.server.await;
+        shutdown.cancel();
+        while jobs.join_next().await.is_some() {}
         stopper.abort();
-        Ok(())
+        result.context("HTTP server")
     }
 }
 

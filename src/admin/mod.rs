@@ -1,9 +1,11 @@
 //! The admin API (SPEC §8): bearer-authenticated; the viewer token may only read.
 
+pub mod dead_letters;
 pub mod manifests;
 pub mod quarantine;
 pub mod reconciliation;
 pub mod sources;
+pub mod stats;
 pub mod thresholds;
 
 use serde::Deserialize;
@@ -16,6 +18,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     quarantine::routes(cfg);
     reconciliation::routes(cfg);
     thresholds::routes(cfg);
+    dead_letters::routes(cfg);
+    stats::routes(cfg);
 }
 
 /// Body of replay / release / discard: the items to act on.

@@ -21,7 +21,8 @@ use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{ScratchDb, median, rate};
+use super::median;
+use super::scratch::ScratchDb;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::ingest::signature;
@@ -70,7 +71,7 @@ impl Shape {
     }
 }
 
-pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
+pub async fn run(args: IngestArgs, settings: Settings) -> anyhow::Result<()> {
     ensure!(
         args.batches > 0 && args.runs > 0,
         "--batches and --runs must be positive"
@@ -82,9 +83,9 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency.into(),
         contacts: args.contacts,
     };
-    let db = ScratchDb::create(settings).await?;
+    let db = ScratchDb::create(&settings.database_url).await?;
     let outcome = measure(&db, shape, args.runs).await;
-    let dropped = db.drop().await;
+    let dropped = db.drop_db().await;
     outcome?;
     dropped
 }
@@ -94,14 +95,13 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
         .fetch_one(&db.pool)
         .await?;
     println!(
-        "pesync bench ingest: {} runs × {} batches × {} events, concurrency {}, {} contacts; PostgreSQL {version}, {} CPUs, scratch database {}",
+        "pesync bench ingest: {} runs × {} batches × {} events, concurrency {}, {} contacts; PostgreSQL {version}, {} CPUs",
         runs,
         shape.batches,
         shape.batch_size,
         shape.concurrency,
         shape.contacts,
         std::thread::available_parallelism().map_or(0, usize::from),
-        db.name()
     );
     create_baseline_tables(&db.pool).await?;
     let baseline_pool = PgPoolOptions::new()
@@ -142,7 +142,7 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
             ingested.push(ir);
             inserted.push(br);
         }
-        let (mi, mb) = (median(&ingested), median(&inserted));
+        let (mi, mb) = (median(ingested), median(inserted));
         println!(
             "median: ingestion {mi:.0} events/s, baseline {mb:.0} rows/s, ratio {:.2} (bar: ≥ 0.50)",
             mi / mb
@@ -173,7 +173,7 @@ impl BenchApp {
             admin_token: Some(SecretString::from(admin.clone())),
             ..Settings::default()
         };
-        let app = Application::build(&settings, db.pool.clone(), Arc::new(SystemClock))?;
+        let app = Application::build(&settings, db.pool.clone(), Arc::new(SystemClock)).await?;
         let base = format!("http://127.0.0.1:{}", app.port());
         let shutdown = CancellationToken::new();
         tokio::spawn(app.run_until(shutdown.clone()));
@@ -293,6 +293,11 @@ async fn create_baseline_tables(pool: &PgPool) -> anyhow::Result<()> {
     .await
     .context("creating the baseline tables")?;
     Ok(())
+}
+
+/// Items per second.
+fn rate(items: usize, elapsed: Duration) -> f64 {
+    items as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
 /// One batch's rows, column by column, as the ingestion path binds them.

@@ -1,0 +1,196 @@
+//! `pesync bench delivery`: (1) delivery throughput to an unthrottled simulator, (2) how much of a
+//! throttled ceiling delivery uses while a backlog exists, and whether it ever exceeds it.
+//!
+//! Events are ingested through the real HTTP API by an instance without delivery, then a second
+//! instance with delivery workers starts on the same database and the clock runs until the
+//! simulator has them all: what is measured is delivery alone.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use secrecy::SecretString;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::median;
+use super::scratch::ScratchDb;
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::ingest::signature;
+use crate::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+use crate::startup::Application;
+
+#[derive(Debug, clap::Args)]
+pub struct DeliveryArgs {
+    /// Events per throughput run.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: usize,
+    /// Distinct contacts the events are spread over.
+    #[arg(long, default_value_t = 2_000)]
+    pub contacts: usize,
+    /// The throttled ceiling (requests/s) for the utilisation run.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Seconds the utilisation run measures (after a 2 s warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Repetitions of each measurement.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+}
+
+const SECRET: &str = "bench-signing-secret-0123456789";
+
+pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
+    let mut throughput = Vec::new();
+    for i in 0..a.runs {
+        let eps = throughput_run(&settings, a.events, a.contacts).await?;
+        println!(
+            "throughput run {}: {} events in {:.0} events/s",
+            i + 1,
+            a.events,
+            eps
+        );
+        throughput.push(eps);
+    }
+    let mut utilisation = Vec::new();
+    for i in 0..a.runs {
+        let (u, max) = utilisation_run(&settings, a.rate, a.seconds).await?;
+        println!(
+            "utilisation run {}: {:.1} % of {} req/s, busiest second {} requests",
+            i + 1,
+            u * 100.0,
+            a.rate,
+            max
+        );
+        utilisation.push(u);
+    }
+    println!(
+        "median delivery throughput (unthrottled sink): {:.0} events/s",
+        median(throughput)
+    );
+    println!(
+        "median utilisation of a {} req/s ceiling with a backlog: {:.1} %",
+        a.rate,
+        median(utilisation) * 100.0
+    );
+    Ok(())
+}
+
+fn settings_for(
+    base: &Settings,
+    db: &ScratchDb,
+    sim: Option<&SimulatorHandle>,
+    rate: f64,
+) -> Settings {
+    let sim_cfg = SimulatorConfig::default();
+    Settings {
+        database_url: db.url.clone(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        admin_token: Some(SecretString::from("bench-admin")),
+        pe_base_url: sim.map(|s| s.base_url.clone()),
+        pe_token_url: sim.map(|s| s.token_url()),
+        pe_client_id: sim.map(|_| sim_cfg.client_id.clone()),
+        pe_client_secret: sim.map(|_| SecretString::from(sim_cfg.client_secret.clone())),
+        pe_rate_limit: rate,
+        ..base.clone()
+    }
+}
+
+/// Ingests `n` events over `contacts` contacts through an instance without delivery.
+async fn ingest(base: &Settings, db: &ScratchDb, n: usize, contacts: usize) -> anyhow::Result<()> {
+    let s = settings_for(base, db, None, 1.0);
+    let app = Application::build(&s, db.pool.clone(), Arc::new(SystemClock)).await?;
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(app.run_until(stop.clone()));
+    let http = reqwest::Client::new();
+    http.put(format!("{url}/v1/admin/sources/bench"))
+        .bearer_auth("bench-admin")
+        .json(&json!({"signing_secret": SECRET}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let now = Utc::now();
+    let events: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            json!({"contact_id": format!("c-{}", i % contacts.max(1)), "event_type": "crm.transaction",
+                   "event_timestamp": (now - chrono::Duration::seconds(3600) + chrono::Duration::milliseconds(i as i64)).to_rfc3339(),
+                   "attributes": {"crm_record_id": format!("R{i}"), "transaction_value": i}})
+        })
+        .collect();
+    for chunk in events.chunks(500) {
+        let body = serde_json::to_vec(chunk)?;
+        http.post(format!("{url}/v1/sources/bench/events"))
+            .header("Content-Type", "application/json")
+            .header(
+                signature::HEADER,
+                signature::header_value(SECRET.as_bytes(), Utc::now().timestamp(), &body),
+            )
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    stop.cancel();
+    server.await??;
+    Ok(())
+}
+
+async fn start_delivery(
+    base: &Settings,
+    db: &ScratchDb,
+    sim: &SimulatorHandle,
+    rate: f64,
+) -> anyhow::Result<CancellationToken> {
+    let s = settings_for(base, db, Some(sim), rate);
+    let app = Application::build(&s, db.pool.clone(), Arc::new(SystemClock)).await?;
+    let stop = CancellationToken::new();
+    tokio::spawn(app.run_until(stop.clone()));
+    Ok(stop)
+}
+
+async fn throughput_run(base: &Settings, n: usize, contacts: usize) -> anyhow::Result<f64> {
+    let db = ScratchDb::create(&base.database_url).await?;
+    ingest(base, &db, n, contacts).await?;
+    // Let every event's ordering hold pass so only delivery is timed.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let sim = Simulator::start(SimulatorConfig::default()).await?;
+    let started = Instant::now();
+    let stop = start_delivery(base, &db, &sim, 1_000_000.0).await?;
+    while sim.state.stats().events_accepted < n as u64 {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "delivery stalled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    stop.cancel();
+    sim.stop().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    db.drop_db().await?;
+    Ok(n as f64 / secs)
+}
+
+async fn utilisation_run(base: &Settings, rate: f64, seconds: u64) -> anyhow::Result<(f64, u64)> {
+    let db = ScratchDb::create(&base.database_url).await?;
+    // A backlog larger than the run can drain.
+    let backlog = (rate * (seconds as f64 + 10.0)) as usize;
+    ingest(base, &db, backlog, backlog).await?;
+    let sim = Simulator::start(SimulatorConfig::default()).await?;
+    let stop = start_delivery(base, &db, &sim, rate).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = sim.state.stats().events_accepted;
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let delivered = sim.state.stats().events_accepted - before;
+    let achieved = delivered as f64 / t0.elapsed().as_secs_f64();
+    let busiest = sim.state.max_admitted_in_any_second();
+    stop.cancel();
+    sim.stop().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    db.drop_db().await?;
+    Ok((achieved / rate, busiest as u64))
+}
