@@ -32,7 +32,7 @@ pub struct DeliveryArgs {
     /// The throttled ceiling (requests/s) for the utilisation run.
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
-    /// Seconds the utilisation run measures (after a 2 s warm-up).
+    /// Seconds the utilisation run measures (after the first delivery plus a 1 s warm-up).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
     /// Repetitions of each measurement.
@@ -101,7 +101,9 @@ fn settings_for(
 /// Ingests `n` events over `contacts` contacts through an instance without delivery.
 async fn ingest(base: &Settings, db: &ScratchDb, n: usize, contacts: usize) -> anyhow::Result<()> {
     let s = settings_for(base, db, None, 1.0);
-    let app = Application::build(&s, db.pool.clone(), Arc::new(SystemClock)).await?;
+    // A pool of its own: connections opened on the server's worker runtimes die with them.
+    let pool = crate::db::connect(&db.url).await?;
+    let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
     let url = format!("http://127.0.0.1:{}", app.port());
     let stop = CancellationToken::new();
     let server = tokio::spawn(app.run_until(stop.clone()));
@@ -145,7 +147,8 @@ async fn start_delivery(
     rate: f64,
 ) -> anyhow::Result<CancellationToken> {
     let s = settings_for(base, db, Some(sim), rate);
-    let app = Application::build(&s, db.pool.clone(), Arc::new(SystemClock)).await?;
+    let pool = crate::db::connect(&db.url).await?;
+    let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
     let stop = CancellationToken::new();
     tokio::spawn(app.run_until(stop.clone()));
     Ok(stop)
@@ -181,13 +184,30 @@ async fn utilisation_run(base: &Settings, rate: f64, seconds: u64) -> anyhow::Re
     ingest(base, &db, backlog, backlog).await?;
     let sim = Simulator::start(SimulatorConfig::default()).await?;
     let stop = start_delivery(base, &db, &sim, rate).await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Warm up until sending is under way (the first events wait out their ordering hold), then
+    // one more second, so the measured window is all steady state.
+    while sim.state.stats().events_accepted < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let before = sim.state.stats().events_accepted;
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let delivered = sim.state.stats().events_accepted - before;
     let achieved = delivered as f64 / t0.elapsed().as_secs_f64();
     let busiest = sim.state.max_admitted_in_any_second();
+    if std::env::var("PESYNC_BENCH_TRACE").is_ok() {
+        let reqs = sim.state.requests();
+        let first = reqs.first().map_or(0, |r| r.at_ms);
+        let secs: Vec<usize> = (0..(seconds as i64 + 3))
+            .map(|s| {
+                reqs.iter()
+                    .filter(|r| (r.at_ms - first) / 1000 == s)
+                    .count()
+            })
+            .collect();
+        println!("requests per second since the first: {secs:?}");
+    }
     stop.cancel();
     sim.stop().await;
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 /// Permits taken in a chunk must be used within this, or they are dropped.
 const LOCAL_PERMIT_LIFETIME: Duration = Duration::from_millis(20);
 /// Allowance for network jitter between our send and the server's count.
-const JITTER_MARGIN: Duration = Duration::from_millis(20);
+const JITTER_MARGIN: Duration = Duration::from_millis(30);
 
 pub struct RateLimiter {
     pool: PgPool,
@@ -145,16 +145,19 @@ impl RateLimiter {
     async fn take(&self) -> sqlx::Result<Decision> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query!(
-            r#"SELECT now() AS "now!", sent_at, sent_n,
+            r#"SELECT sent_at, sent_n,
                       -- '-infinity' (never paused) does not fit a chrono instant.
                       GREATEST(paused_until, 'epoch') AS "paused_until!"
-               FROM rate_buckets
-               WHERE name = $1 FOR UPDATE"#,
+               FROM rate_buckets WHERE name = $1 FOR UPDATE"#,
             self.name
         )
         .fetch_one(&mut *tx)
         .await?;
-        let now = row.now;
+        // The time is read once the row lock is held: `now()` would be the transaction's start, which
+        // can be long before when another instance holds the lock, and would date the send too early.
+        let now = sqlx::query_scalar!(r#"SELECT clock_timestamp() AS "now!""#)
+            .fetch_one(&mut *tx)
+            .await?;
         let sent: Vec<(DateTime<Utc>, i64)> = row
             .sent_at
             .iter()
