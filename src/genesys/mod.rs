@@ -1,0 +1,242 @@
+//! The one Genesys Cloud client, shared by delivery, profile polling and the dialer (SPEC §5, §7).
+//!
+//! Every request waits for a permit of the cluster-wide rate ceiling (`ratelimit`), carries a cached
+//! OAuth token (`oauth`), and on a 401 gets a fresh token and retries once (SPEC §11.8: a second 401
+//! is the caller's to back off from). What to do with an answer is decided by the pure `retry::verdict`.
+
+pub mod oauth;
+pub mod ratelimit;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub use ratelimit::RateLimiter;
+pub use retry::{RetryCause, Verdict, backoff, verdict};
+
+/// Paths of the Genesys API (SPEC §5, §7).
+pub const EVENTS_PATH: &str = "/api/v2/analytics/predictiveengagement/events";
+pub const PROFILE_PATH: &str = "/api/v2/analytics/predictiveengagement/contacts";
+
+/// Connection settings, from `PESYNC_PE_*` (see `config.rs`).
+#[derive(Debug, Clone)]
+pub struct GenesysConfig {
+    pub base_url: String,
+    pub dialer_base_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub rate_limit: f64,
+    /// Per-request time limit; a request that takes longer is retried like a 5xx.
+    pub request_timeout: Duration,
+}
+
+impl GenesysConfig {
+    /// `None` when the settings name no Genesys tenant (the service then ingests but does not deliver).
+    pub fn from_settings(s: &crate::config::Settings) -> anyhow::Result<Option<Self>> {
+        let (Some(base), Some(token_url), Some(id), Some(secret)) = (
+            s.pe_base_url.clone(),
+            s.pe_token_url.clone(),
+            s.pe_client_id.clone(),
+            s.pe_client_secret.clone(),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            dialer_base_url: s
+                .dialer_base_url()
+                .unwrap_or(&base)
+                .trim_end_matches('/')
+                .into(),
+            base_url: base.trim_end_matches('/').into(),
+            token_url,
+            client_id: id,
+            client_secret: secret,
+            rate_limit: s.pe_rate_limit,
+            request_timeout: Duration::from_secs(10),
+        }))
+    }
+}
+
+/// One answer of the API, kept whole for dead letters and snapshots.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: String,
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("request timed out")]
+    Timeout,
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("getting an OAuth token failed: {0}")]
+    Token(String),
+    #[error("rate limiter unavailable: {0}")]
+    Limiter(String),
+}
+
+#[derive(Clone)]
+pub struct GenesysClient(Arc<Inner>);
+
+struct Inner {
+    http: reqwest::Client,
+    cfg: GenesysConfig,
+    tokens: oauth::TokenCache,
+    limiter: RateLimiter,
+}
+
+impl GenesysClient {
+    pub async fn new(cfg: GenesysConfig, pool: PgPool) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.request_timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(64)
+            .build()
+            .context("building the HTTP client")?;
+        let limiter = RateLimiter::new(pool, "genesys", cfg.rate_limit).await?;
+        let tokens = oauth::TokenCache::new(
+            cfg.token_url.clone(),
+            cfg.client_id.clone(),
+            cfg.client_secret.clone(),
+        );
+        Ok(Self(Arc::new(Inner {
+            http,
+            cfg,
+            tokens,
+            limiter,
+        })))
+    }
+
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.0.limiter
+    }
+
+    /// `POST …/predictiveengagement/events` with the event's `X-Request-Id` (the same on every attempt).
+    pub async fn post_event(
+        &self,
+        request_id: Uuid,
+        body: &serde_json::Value,
+    ) -> Result<ApiResponse, TransportError> {
+        let url = format!("{}{EVENTS_PATH}", self.0.cfg.base_url);
+        self.send(Method::POST, url, Some(body), Some(request_id))
+            .await
+    }
+
+    /// `GET …/predictiveengagement/contacts/{contactId}`.
+    pub async fn get_profile(&self, contact_id: &str) -> Result<ApiResponse, TransportError> {
+        let mut url = reqwest::Url::parse(&format!("{}{PROFILE_PATH}/", self.0.cfg.base_url))
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|_| TransportError::Connect("base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .push(contact_id);
+        self.send(Method::GET, url.to_string(), None, None).await
+    }
+
+    /// `POST /api/v2/outbound/contactlists/{contactListId}/contacts` with an array of contacts.
+    pub async fn push_contacts(
+        &self,
+        contact_list_id: &str,
+        contacts: &serde_json::Value,
+    ) -> Result<ApiResponse, TransportError> {
+        let mut url = reqwest::Url::parse(&format!("{}/", self.0.cfg.dialer_base_url))
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|_| TransportError::Connect("base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend([
+                "api",
+                "v2",
+                "outbound",
+                "contactlists",
+                contact_list_id,
+                "contacts",
+            ]);
+        self.send(Method::POST, url.to_string(), Some(contacts), None)
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: String,
+        body: Option<&serde_json::Value>,
+        request_id: Option<Uuid>,
+    ) -> Result<ApiResponse, TransportError> {
+        let mut fresh_token = false;
+        loop {
+            let token = self
+                .0
+                .tokens
+                .get(&self.0.http)
+                .await
+                .map_err(|e| TransportError::Token(format!("{e:#}")))?;
+            // Every request counts against the ceiling, whatever its answer (SPEC §11.7).
+            self.0
+                .limiter
+                .acquire()
+                .await
+                .map_err(|e| TransportError::Limiter(e.to_string()))?;
+            let mut req = self
+                .0
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(token.expose_secret());
+            if let Some(id) = request_id {
+                req = req.header("X-Request-Id", id.to_string());
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req.send().await.map_err(|e| {
+                if e.is_timeout() {
+                    TransportError::Timeout
+                } else {
+                    TransportError::Connect(format!("{e:#}"))
+                }
+            })?;
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && !fresh_token {
+                // The token may have been revoked or expired early: one retry with a new one.
+                self.0.tokens.invalidate(&token).await;
+                fresh_token = true;
+                continue;
+            }
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                // The tenant is throttled: every instance holds off, not just this request.
+                tracing::debug!("429 from Genesys");
+                let pause = retry_after.unwrap_or(Duration::from_secs(1));
+                if let Err(e) = self.0.limiter.pause(pause).await {
+                    tracing::warn!(error = %e, "could not record the rate-limit pause");
+                }
+            }
+            let body = resp.text().await.map_err(|e| {
+                if e.is_timeout() {
+                    TransportError::Timeout
+                } else {
+                    TransportError::Connect(e.to_string())
+                }
+            })?;
+            return Ok(ApiResponse {
+                status: status.as_u16(),
+                body,
+                retry_after,
+            });
+        }
+    }
+}
