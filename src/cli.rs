@@ -57,7 +57,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         bail!("PESYNC_ADMIN_TOKEN must be set: the admin API is never open without a token");
     }
     let pool = crate::db::connect_and_migrate(&settings.database_url).await?;
-    let app = Application::build(&settings, pool, std::sync::Arc::new(SystemClock))?;
+    let app = Application::build(&settings, pool, std::sync::Arc::new(SystemClock)).await?;
     tracing::info!(address = %settings.listen, port = app.port(), "pesync listening");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());

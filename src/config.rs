@@ -27,7 +27,12 @@ pub struct Settings {
     pub dialer_base_url: Option<String>,
     pub poll_cron: String,
     pub evaluate_cron: String,
+    /// How long a pull-feed lease lasts before unacknowledged contacts return to the feed.
+    pub feed_lease_seconds: u64,
 }
+
+/// Default pull-feed lease: 5 min (SPEC §7).
+pub const DEFAULT_FEED_LEASE_SECONDS: u64 = 300;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -44,6 +49,7 @@ impl Default for Settings {
             dialer_base_url: None,
             poll_cron: DEFAULT_CRON.into(),
             evaluate_cron: DEFAULT_CRON.into(),
+            feed_lease_seconds: DEFAULT_FEED_LEASE_SECONDS,
         }
     }
 }
@@ -64,6 +70,7 @@ struct FileSettings {
     dialer_base_url: Option<String>,
     poll_cron: Option<String>,
     evaluate_cron: Option<String>,
+    feed_lease_seconds: Option<u64>,
 }
 
 impl Settings {
@@ -113,6 +120,9 @@ impl Settings {
         if let Some(v) = f.evaluate_cron {
             self.evaluate_cron = v;
         }
+        if let Some(v) = f.feed_lease_seconds {
+            self.feed_lease_seconds = v;
+        }
         Ok(())
     }
 
@@ -158,10 +168,23 @@ impl Settings {
         if let Some(v) = get("PESYNC_EVALUATE_CRON") {
             self.evaluate_cron = v;
         }
+        if let Some(v) = get("PESYNC_FEED_LEASE_SECONDS") {
+            self.feed_lease_seconds = v.trim().parse().with_context(|| {
+                format!("PESYNC_FEED_LEASE_SECONDS must be a whole number of seconds, got {v:?}")
+            })?;
+        }
         Ok(())
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        if !(1..=crate::thresholds::MAX_DURATION_SECONDS as u64).contains(&self.feed_lease_seconds)
+        {
+            bail!(
+                "PESYNC_FEED_LEASE_SECONDS must be between 1 and {}, got {}",
+                crate::thresholds::MAX_DURATION_SECONDS,
+                self.feed_lease_seconds
+            );
+        }
         if !(self.pe_rate_limit.is_finite() && self.pe_rate_limit > 0.0) {
             bail!(
                 "PESYNC_PE_RATE_LIMIT must be a positive number, got {}",

@@ -15,13 +15,18 @@ use utoipa_scalar::Servable;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::dialer::http::FeedSettings;
+use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::auth::Tokens;
 use crate::http::problem;
+use crate::jobs::Schedules;
 
 /// What every handler and job shares.
 pub struct AppState {
     pub pool: PgPool,
     pub clock: SharedClock,
+    /// `None` when no Genesys tenant is configured.
+    pub genesys: Option<GenesysClient>,
 }
 
 /// Largest request body we read at all (ingestion's 5 MiB limit, SPEC §2).
@@ -32,14 +37,34 @@ pub const MAX_ADMIN_BODY_BYTES: usize = 256 * 1024;
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
+    schedules: Schedules,
 }
 
 impl Application {
     /// Binds the listener (port 0 picks a free one, for tests) and prepares the server.
-    pub fn build(settings: &Settings, pool: PgPool, clock: SharedClock) -> anyhow::Result<Self> {
+    pub async fn build(
+        settings: &Settings,
+        pool: PgPool,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen)?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { pool, clock });
+        let schedules = Schedules::from_settings(settings);
+        schedules.check()?;
+        let genesys = match GenesysConfig::from_settings(settings)? {
+            Some(cfg) => Some(GenesysClient::new(cfg, pool.clone()).await?),
+            None => None,
+        };
+        let state = web::Data::new(AppState {
+            pool,
+            clock,
+            genesys,
+        });
+        let app_state = state.clone();
+        let feed = web::Data::new(FeedSettings {
+            lease: chrono::TimeDelta::seconds(settings.feed_lease_seconds as i64),
+        });
         let tokens = web::Data::new(Tokens {
             admin: settings.admin_token.clone(),
             viewer: settings.viewer_token.clone(),
@@ -50,6 +75,7 @@ impl Application {
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(tokens.clone())
+                .app_data(feed.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(MAX_ADMIN_BODY_BYTES)
@@ -79,23 +105,51 @@ impl Application {
         .listen(listener)?
         .disable_signals()
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            state: app_state,
+            schedules,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Runs the server until `shutdown` is cancelled, then stops it gracefully.
+    /// What the handlers and jobs share (tests drive the jobs' `*_once` functions with it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Runs the server and the scheduled jobs until `shutdown` is cancelled, then stops them
+    /// gracefully.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
-        let stopper = tokio::spawn(async move {
-            shutdown.cancelled().await;
-            handle.stop(true).await;
+        let stopper = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                handle.stop(true).await;
+            }
         });
-        self.server.await?;
+        let mut jobs = tokio::task::JoinSet::new();
+        if self.schedules.poll.is_some() || self.schedules.evaluate.is_some() {
+            jobs.spawn(crate::jobs::run(
+                self.state.clone().into_inner(),
+                self.schedules.clone(),
+                shutdown.clone(),
+            ));
+        }
+        let result = self.server.await;
+        shutdown.cancel();
+        while let Some(done) = jobs.join_next().await {
+            if let Ok(Err(e)) = done {
+                tracing::error!(error = ?e, "scheduled jobs stopped with an error");
+            }
+        }
         stopper.abort();
-        Ok(())
+        Ok(result?)
     }
 }
 
@@ -106,6 +160,7 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(crate::http::health::readyz);
     crate::ingest::routes(cfg);
     crate::admin::routes(cfg);
+    crate::dialer::http::routes(cfg);
 }
 
 /// The OpenAPI document of every route (served at `/openapi.json`, committed at `openapi/openapi.json`).

@@ -1,5 +1,9 @@
 //! The admin API (SPEC §8): bearer-authenticated; the viewer token may only read.
 
+pub mod campaigns;
+pub mod contacts;
+pub mod document;
+pub mod evaluate;
 pub mod manifests;
 pub mod quarantine;
 pub mod reconciliation;
@@ -16,6 +20,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     quarantine::routes(cfg);
     reconciliation::routes(cfg);
     thresholds::routes(cfg);
+    campaigns::routes(cfg);
+    evaluate::routes(cfg);
+    contacts::routes(cfg);
 }
 
 /// Body of replay / release / discard: the items to act on.

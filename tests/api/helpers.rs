@@ -70,6 +70,8 @@ pub async fn fresh_database() -> (String, PgPool) {
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
+    /// What the handlers and jobs share: tests drive `poll_once` / `evaluate_once` with it.
+    pub state: actix_web::web::Data<pesync::startup::AppState>,
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
@@ -87,6 +89,10 @@ pub fn test_settings(db_url: &str) -> Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_token: Some(SecretString::from(ADMIN)),
         viewer_token: Some(SecretString::from(VIEWER)),
+        // Tests drive the scheduled jobs themselves (`poll_once`, `evaluate_once`); a cron firing
+        // mid-test would race them.
+        poll_cron: "off".into(),
+        evaluate_cron: "off".into(),
         ..Settings::default()
     }
 }
@@ -102,13 +108,17 @@ pub async fn spawn_app_on(db_url: String, pool: PgPool) -> TestApp {
     }
     let clock = ManualClock::new(Utc::now());
     let settings = test_settings(&db_url);
-    let app = Application::build(&settings, pool.clone(), clock.clone()).expect("app builds");
+    let app = Application::build(&settings, pool.clone(), clock.clone())
+        .await
+        .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
     let shutdown = CancellationToken::new();
     tokio::spawn(app.run_until(shutdown.clone()));
     TestApp {
         address,
         pool,
+        state,
         clock,
         client: reqwest::Client::new(),
         shutdown,
