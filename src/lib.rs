@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod normalize;
 pub mod registry;
 pub mod scoring;
+pub mod simulator;
 pub mod startup;
 pub mod telemetry;
 pub mod thresholds;

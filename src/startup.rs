@@ -13,8 +13,11 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_scalar::Servable;
 
+use anyhow::Context;
+
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::delivery::{Worker, WorkerConfig};
 use crate::dialer::http::FeedSettings;
 use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::auth::Tokens;
@@ -25,7 +28,7 @@ use crate::jobs::Schedules;
 pub struct AppState {
     pub pool: PgPool,
     pub clock: SharedClock,
-    /// `None` when no Genesys tenant is configured.
+    /// `None` when no Genesys tenant is configured: events are accepted and wait in their lanes.
     pub genesys: Option<GenesysClient>,
 }
 
@@ -38,6 +41,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    worker: Option<WorkerConfig>,
     schedules: Schedules,
 }
 
@@ -48,14 +52,21 @@ impl Application {
         pool: PgPool,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.listen)?;
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let schedules = Schedules::from_settings(settings);
         schedules.check()?;
         let genesys = match GenesysConfig::from_settings(settings)? {
             Some(cfg) => Some(GenesysClient::new(cfg, pool.clone()).await?),
-            None => None,
+            None => {
+                tracing::warn!("PESYNC_PE_* not set: events are stored but not delivered");
+                None
+            }
         };
+        let worker = genesys
+            .as_ref()
+            .map(|_| WorkerConfig::for_rate(settings.pe_rate_limit));
         let state = web::Data::new(AppState {
             pool,
             clock,
@@ -109,8 +120,17 @@ impl Application {
             port,
             server,
             state: app_state,
+            worker,
             schedules,
         })
+    }
+
+    /// Overrides the delivery worker's tuning (tests shorten the lease).
+    pub fn with_worker_config(mut self, f: impl FnOnce(&mut WorkerConfig)) -> Self {
+        if let Some(w) = self.worker.as_mut() {
+            f(w);
+        }
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -122,8 +142,9 @@ impl Application {
         self.state.clone()
     }
 
-    /// Runs the server and the scheduled jobs until `shutdown` is cancelled, then stops them
-    /// gracefully.
+    /// Runs the server and the background jobs (delivery workers, the scheduled poller and
+    /// evaluation run) until `shutdown` is cancelled, then stops them gracefully: the server
+    /// finishes in-flight requests, workers finish their round.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let stopper = tokio::spawn({
@@ -134,22 +155,27 @@ impl Application {
             }
         });
         let mut jobs = tokio::task::JoinSet::new();
+        if let (Some(cfg), Some(client)) = (self.worker, self.state.genesys.clone()) {
+            let worker = Worker::new(self.state.clone().into_inner(), client, cfg);
+            jobs.spawn(worker.run(shutdown.clone()));
+        }
         if self.schedules.poll.is_some() || self.schedules.evaluate.is_some() {
-            jobs.spawn(crate::jobs::run(
+            let (state, schedules, shutdown) = (
                 self.state.clone().into_inner(),
                 self.schedules.clone(),
                 shutdown.clone(),
-            ));
+            );
+            jobs.spawn(async move {
+                if let Err(e) = crate::jobs::run(state, schedules, shutdown).await {
+                    tracing::error!(error = ?e, "scheduled jobs stopped with an error");
+                }
+            });
         }
         let result = self.server.await;
         shutdown.cancel();
-        while let Some(done) = jobs.join_next().await {
-            if let Ok(Err(e)) = done {
-                tracing::error!(error = ?e, "scheduled jobs stopped with an error");
-            }
-        }
+        while jobs.join_next().await.is_some() {}
         stopper.abort();
-        Ok(result?)
+        result.context("HTTP server")
     }
 }
 

@@ -2,12 +2,14 @@
 
 pub mod campaigns;
 pub mod contacts;
+pub mod dead_letters;
 pub mod document;
 pub mod evaluate;
 pub mod manifests;
 pub mod quarantine;
 pub mod reconciliation;
 pub mod sources;
+pub mod stats;
 pub mod thresholds;
 
 use serde::Deserialize;
@@ -23,6 +25,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     campaigns::routes(cfg);
     evaluate::routes(cfg);
     contacts::routes(cfg);
+    dead_letters::routes(cfg);
+    stats::routes(cfg);
 }
 
 /// Body of replay / release / discard: the items to act on.

@@ -1,5 +1,8 @@
 //! The delivery stage: lanes, per-contact order, rate ceiling, retries (SPEC §5).
 
 pub mod queue;
+pub mod store;
+pub mod worker;
 
 pub use queue::Lane;
+pub use worker::{Worker, WorkerConfig};

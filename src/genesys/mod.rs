@@ -219,7 +219,7 @@ impl GenesysClient {
                 .map(Duration::from_secs);
             if status == StatusCode::TOO_MANY_REQUESTS {
                 // The tenant is throttled: every instance holds off, not just this request.
-                tracing::debug!("429 from Genesys");
+                crate::telemetry::counters::COUNTERS.response_429();
                 let pause = retry_after.unwrap_or(Duration::from_secs(1));
                 if let Err(e) = self.0.limiter.pause(pause).await {
                     tracing::warn!(error = %e, "could not record the rate-limit pause");

@@ -109,7 +109,7 @@ impl RateLimiter {
                SET tokens = t.avail - t.take, refilled_at = now()
                FROM t WHERE r.name = t.name
                RETURNING t.take AS "take!", t.avail AS "avail!",
-                         GREATEST(EXTRACT(EPOCH FROM t.paused_until - now())::float8, 0) AS "paused_for!""#,
+                         EXTRACT(EPOCH FROM GREATEST(t.paused_until, now()) - now())::float8 AS "paused_for!""#,
             self.name,
             self.chunk,
             self.rate

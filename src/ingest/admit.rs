@@ -112,8 +112,8 @@ pub async fn admit(
                     r.request_id = Some(e.request_id);
                 }
                 if !e.normalized.stripped.is_empty() {
-                    metrics::counter!("pesync_deprecated_attributes_stripped_total")
-                        .increment(e.normalized.stripped.len() as u64);
+                    crate::telemetry::counters::COUNTERS
+                        .deprecated_stripped(e.normalized.stripped.len() as u64);
                 }
                 events.push(new_event(*e, lane_of(route), reason));
             }

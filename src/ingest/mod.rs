@@ -116,6 +116,6 @@ pub async fn ingest_events(
     };
     let results = admit::admit(&mut tx, planned, &adm).await?;
     tx.commit().await?;
-    metrics::counter!("pesync_events_received_total").increment(results.len() as u64);
+    crate::telemetry::counters::COUNTERS.received(results.len() as u64);
     Ok(web::Json(Results { results }))
 }

@@ -1,11 +1,13 @@
 //! `spawn_app()`: the real application on port 0 against a fresh database, with an injected clock.
 
 use std::sync::{Arc, Once};
+use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
-use pesync::clock::{Clock, ManualClock};
+use pesync::clock::{Clock, ManualClock, OffsetClock};
 use pesync::config::Settings;
 use pesync::ingest::signature;
+use pesync::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use pesync::startup::Application;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -67,12 +69,34 @@ pub async fn fresh_database() -> (String, PgPool) {
     (url, pool)
 }
 
+/// The app's clock: standing still (ingestion tests) or running from a movable offset (tests with
+/// background workers, which need time to pass).
+pub enum TestClock {
+    Manual(Arc<ManualClock>),
+    Offset(Arc<OffsetClock>),
+}
+
+impl TestClock {
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Self::Manual(c) => c.now(),
+            Self::Offset(c) => c.now(),
+        }
+    }
+    pub fn advance(&self, by: chrono::Duration) {
+        match self {
+            Self::Manual(c) => c.advance(by),
+            Self::Offset(c) => c.advance(by),
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     /// What the handlers and jobs share: tests drive `poll_once` / `evaluate_once` with it.
     pub state: actix_web::web::Data<pesync::startup::AppState>,
-    pub clock: Arc<ManualClock>,
+    pub clock: TestClock,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
 }
@@ -103,14 +127,63 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_on(db_url: String, pool: PgPool) -> TestApp {
+    let clock = ManualClock::new(Utc::now());
+    let settings = test_settings(&db_url);
+    start(settings, pool, TestClock::Manual(clock)).await
+}
+
+/// A simulator with the test credentials and no ceiling of its own unless `sim_rate` is given.
+pub async fn spawn_simulator(sim_rate: Option<u32>) -> SimulatorHandle {
+    Simulator::start(SimulatorConfig {
+        rate_limit_per_sec: sim_rate,
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("simulator starts")
+}
+
+/// Settings pointing at a simulator, with pesync's own ceiling at `rate` requests/s.
+pub fn settings_for_sim(db_url: &str, sim: &SimulatorHandle, rate: f64) -> Settings {
+    let defaults = SimulatorConfig::default();
+    Settings {
+        pe_base_url: Some(sim.base_url.clone()),
+        pe_token_url: Some(sim.token_url()),
+        pe_client_id: Some(defaults.client_id.clone()),
+        pe_client_secret: Some(SecretString::from(defaults.client_secret.clone())),
+        pe_rate_limit: rate,
+        ..test_settings(db_url)
+    }
+}
+
+/// The app with delivery workers talking to `sim`, on a fresh database and a running clock.
+pub async fn spawn_app_with_sim(sim: &SimulatorHandle, rate: f64) -> TestApp {
+    let (db_url, pool) = fresh_database().await;
+    spawn_app_with_sim_on(sim, rate, db_url, pool).await
+}
+
+pub async fn spawn_app_with_sim_on(
+    sim: &SimulatorHandle,
+    rate: f64,
+    db_url: String,
+    pool: PgPool,
+) -> TestApp {
+    let settings = settings_for_sim(&db_url, sim, rate);
+    start(settings, pool, TestClock::Offset(OffsetClock::new())).await
+}
+
+/// The app with these settings (see `test_settings`, `settings_for_sim`) and clock.
+pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         pesync::telemetry::init();
     }
-    let clock = ManualClock::new(Utc::now());
-    let settings = test_settings(&db_url);
-    let app = Application::build(&settings, pool.clone(), clock.clone())
+    let shared: pesync::clock::SharedClock = match &clock {
+        TestClock::Manual(c) => c.clone(),
+        TestClock::Offset(c) => c.clone(),
+    };
+    let app = Application::build(&settings, pool.clone(), shared)
         .await
-        .expect("app builds");
+        .expect("app builds")
+        .with_worker_config(|w| w.lease = chrono::Duration::seconds(5));
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let shutdown = CancellationToken::new();
@@ -247,4 +320,23 @@ pub async fn assert_problem(r: reqwest::Response, status: u16) -> Value {
             .starts_with("https://pesync.dev/problems/")
     );
     v
+}
+
+/// Polls `check` every 50 ms until it holds or `timeout` passes; panics with `what` on timeout.
+pub async fn eventually<F, Fut>(timeout: StdDuration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
 }

@@ -2,9 +2,12 @@
 
 mod admin;
 mod campaigns;
+mod delivery;
 mod dry_run;
 mod evaluation;
 mod helpers;
 mod ingest;
 mod openapi;
+mod scoring;
 mod scoring_support;
+mod simulator;

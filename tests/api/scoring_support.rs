@@ -138,3 +138,33 @@ pub fn assert_instant(actual: &Value, expected: DateTime<Utc>) {
         .abs();
     assert!(off < 1, "{got} is not {expected}");
 }
+
+/// A Genesys client talking to `sim` with a ceiling of `rate` requests/s, for driving `poll_once`
+/// and the push of `evaluate_once` by hand in an app that has none of its own (a standing clock).
+pub async fn sim_client(
+    app: &TestApp,
+    sim: &pesync::simulator::SimulatorHandle,
+    rate: f64,
+) -> pesync::genesys::GenesysClient {
+    let settings = settings_for_sim("postgres://unused", sim, rate);
+    let cfg = pesync::genesys::GenesysConfig::from_settings(&settings)
+        .unwrap()
+        .unwrap();
+    pesync::genesys::GenesysClient::new(cfg, app.pool.clone())
+        .await
+        .unwrap()
+}
+
+/// Marks contacts as delivered to PE now (what the delivery workers do), so the poller picks them.
+pub async fn delivered(app: &TestApp, contacts: &[&str]) {
+    let ids: Vec<String> = contacts.iter().map(|c| c.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO contacts (contact_id, last_delivered_at) SELECT c, $2 FROM UNNEST($1::text[]) c
+         ON CONFLICT (contact_id) DO UPDATE SET last_delivered_at = EXCLUDED.last_delivered_at",
+    )
+    .bind(&ids)
+    .bind(app.now())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}

@@ -13,3 +13,5 @@ pub fn init() {
         builder.try_init()
     };
 }
+
+pub mod counters;

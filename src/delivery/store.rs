@@ -1,0 +1,303 @@
+//! Database side of delivery: claim contacts with leases, find their head events, record outcomes.
+//! Each function is one statement over arrays, so a batch of contacts costs a few round trips.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::Lane;
+
+pub struct Claimed {
+    pub contact_id: String,
+    pub generation: i64,
+    pub failures: i32,
+}
+
+/// Leases up to `limit` contacts of `lane` whose work is ready. `SKIP LOCKED` lets instances claim
+/// side by side; the lease keeps a contact with one worker until it is released or expires.
+pub async fn claim(
+    pool: &PgPool,
+    lane: Lane,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<Claimed>> {
+    sqlx::query_as!(
+        Claimed,
+        r#"WITH c AS (
+             SELECT contact_id, lane FROM delivery_queue
+             WHERE lane = $1 AND ready_at <= $2 AND lease_until < $2
+             ORDER BY ready_at LIMIT $4 FOR UPDATE SKIP LOCKED
+           )
+           UPDATE delivery_queue q SET lease_until = $3
+           FROM c WHERE q.contact_id = c.contact_id AND q.lane = c.lane
+           RETURNING q.contact_id, q.generation, q.failures"#,
+        lane.as_str(),
+        now,
+        now + lease,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether any real-time work is ready anywhere in the cluster (the backfill lane yields to it).
+pub async fn realtime_ready(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM delivery_queue
+           WHERE lane = 'realtime' AND ready_at <= $1 AND lease_until < $1) AS "ready!""#,
+        now
+    )
+    .fetch_one(pool)
+    .await
+}
+
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub id: Uuid,
+    pub contact_id: String,
+    pub event_type: String,
+    pub event_timestamp: DateTime<Utc>,
+    pub attributes: serde_json::Value,
+    pub request_id: Uuid,
+    pub received_at: DateTime<Utc>,
+    /// Newest timestamp already delivered on the real-time lane for this contact.
+    pub newest_realtime_ts: Option<DateTime<Utc>>,
+}
+
+/// The next event of each contact: smallest timestamp, then arrival, among its pending events. The
+/// caller sends it only once its own ordering hold is over, so an older event arriving in a burst
+/// still goes first.
+pub async fn heads(pool: &PgPool, lane: Lane, contacts: &[String]) -> sqlx::Result<Vec<Head>> {
+    sqlx::query_as!(
+        Head,
+        r#"SELECT DISTINCT ON (e.contact_id)
+                  e.id, e.contact_id, e.event_type, e.event_timestamp, e.attributes, e.request_id,
+                  e.received_at, c.newest_realtime_ts
+           FROM events e LEFT JOIN contacts c ON c.contact_id = e.contact_id
+           WHERE e.contact_id = ANY($1) AND e.lane = $2 AND e.state = 'pending'
+           ORDER BY e.contact_id, e.event_timestamp, e.seq"#,
+        contacts,
+        lane.as_str()
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Releases contacts whose head is still in its ordering hold, ready when the hold ends.
+pub async fn defer(
+    pool: &PgPool,
+    lane: Lane,
+    until: &[(String, DateTime<Utc>)],
+) -> sqlx::Result<()> {
+    if until.is_empty() {
+        return Ok(());
+    }
+    let contacts: Vec<String> = until.iter().map(|(c, _)| c.clone()).collect();
+    let at: Vec<DateTime<Utc>> = until.iter().map(|(_, t)| *t).collect();
+    sqlx::query!(
+        r#"UPDATE delivery_queue q SET lease_until = '-infinity', ready_at = t.at
+           FROM UNNEST($1::text[], $2::timestamptz[]) AS t(contact_id, at)
+           WHERE q.contact_id = t.contact_id AND q.lane = $3"#,
+        &contacts,
+        &at,
+        lane.as_str()
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Releases contacts that had no pending event: the row goes unless an enqueue bumped its
+/// generation meanwhile, in which case it is ready again at once.
+pub async fn settle_idle(
+    pool: &PgPool,
+    lane: Lane,
+    idle: &[(String, i64)],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if idle.is_empty() {
+        return Ok(());
+    }
+    let contacts: Vec<String> = idle.iter().map(|(c, _)| c.clone()).collect();
+    let gens: Vec<i64> = idle.iter().map(|(_, g)| *g).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        r#"DELETE FROM delivery_queue q
+           USING UNNEST($1::text[], $2::int8[]) AS t(contact_id, generation)
+           WHERE q.contact_id = t.contact_id AND q.lane = $3 AND q.generation = t.generation
+             AND NOT EXISTS (SELECT 1 FROM events e
+                             WHERE e.contact_id = q.contact_id AND e.lane = q.lane AND e.state = 'pending')"#,
+        &contacts,
+        &gens,
+        lane.as_str()
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"UPDATE delivery_queue SET lease_until = '-infinity', ready_at = $3
+           WHERE contact_id = ANY($1) AND lane = $2"#,
+        &contacts,
+        lane.as_str(),
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// One contact's outcome for its head event.
+pub struct Outcome {
+    pub contact_id: String,
+    pub event_id: Uuid,
+    pub request_id: Uuid,
+    pub event_timestamp: DateTime<Utc>,
+    pub kind: OutcomeKind,
+}
+
+pub enum OutcomeKind {
+    Delivered,
+    /// Retry no earlier than this; `failures` is the contact's new consecutive-failure count.
+    Retry {
+        at: DateTime<Utc>,
+        failures: i32,
+    },
+    DeadLetter {
+        status: i32,
+        body: String,
+    },
+    /// The event is a late arrival: it moves to the backfill lane without being sent.
+    Late,
+    /// Not attempted (no rate permit in time): released untouched.
+    Skipped,
+}
+
+/// Records a batch of outcomes in one transaction and releases the contacts' leases.
+pub async fn record(
+    pool: &PgPool,
+    lane: Lane,
+    outcomes: &[Outcome],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    let delivered: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| matches!(o.kind, OutcomeKind::Delivered))
+        .collect();
+    if !delivered.is_empty() {
+        let ids: Vec<Uuid> = delivered.iter().map(|o| o.event_id).collect();
+        let contacts: Vec<String> = delivered.iter().map(|o| o.contact_id.clone()).collect();
+        let ts: Vec<DateTime<Utc>> = delivered.iter().map(|o| o.event_timestamp).collect();
+        sqlx::query!(
+            r#"UPDATE events SET state = 'delivered', delivered_at = $2, attempts = attempts + 1
+               WHERE id = ANY($1) AND state = 'pending'"#,
+            &ids,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        upsert_contacts(&mut tx, lane, &contacts, &ts, now).await?;
+    }
+    for o in outcomes {
+        match &o.kind {
+            OutcomeKind::Retry { .. } => {
+                sqlx::query!(
+                    "UPDATE events SET attempts = attempts + 1 WHERE id = $1",
+                    o.event_id
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            OutcomeKind::DeadLetter { status, body } => {
+                sqlx::query!(
+                    "UPDATE events SET state = 'dead_letter', attempts = attempts + 1 WHERE id = $1",
+                    o.event_id
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query!(
+                    r#"INSERT INTO dead_letters (id, event_id, contact_id, request_id, status, response_body, failed_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+                    Uuid::new_v4(),
+                    o.event_id,
+                    o.contact_id,
+                    o.request_id,
+                    status,
+                    body,
+                    now
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            OutcomeKind::Late => {
+                sqlx::query!(
+                    r#"UPDATE events SET lane = 'backfill', route_reason = 'late_arrival'
+                       WHERE id = $1 AND state = 'pending'"#,
+                    o.event_id
+                )
+                .execute(&mut *tx)
+                .await?;
+                super::queue::enqueue(&mut tx, [(o.contact_id.clone(), Lane::Backfill, now)])
+                    .await?;
+            }
+            OutcomeKind::Delivered | OutcomeKind::Skipped => {}
+        }
+    }
+    // Release every lease: a retrying contact waits for its backoff (the barrier), the others are
+    // ready again at once for their next event.
+    let contacts: Vec<String> = outcomes.iter().map(|o| o.contact_id.clone()).collect();
+    let ready: Vec<DateTime<Utc>> = outcomes
+        .iter()
+        .map(|o| match o.kind {
+            OutcomeKind::Retry { at, .. } => at,
+            _ => now,
+        })
+        .collect();
+    let failures: Vec<i32> = outcomes
+        .iter()
+        .map(|o| match o.kind {
+            OutcomeKind::Retry { failures, .. } => failures,
+            OutcomeKind::Skipped => -1, // keep as is
+            _ => 0,
+        })
+        .collect();
+    sqlx::query!(
+        r#"UPDATE delivery_queue q
+           SET lease_until = '-infinity', ready_at = t.ready_at,
+               failures = CASE WHEN t.failures < 0 THEN q.failures ELSE t.failures END
+           FROM UNNEST($1::text[], $2::timestamptz[], $3::int4[]) AS t(contact_id, ready_at, failures)
+           WHERE q.contact_id = t.contact_id AND q.lane = $4"#,
+        &contacts,
+        &ready,
+        &failures,
+        lane.as_str()
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+async fn upsert_contacts(
+    tx: &mut PgConnection,
+    lane: Lane,
+    contacts: &[String],
+    ts: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    // Only the real-time lane moves the late-arrival reference; any delivery tells the poller.
+    let realtime = lane == Lane::Realtime;
+    sqlx::query!(
+        r#"INSERT INTO contacts (contact_id, newest_realtime_ts, last_delivered_at)
+           SELECT c, CASE WHEN $3 THEN t END, $4 FROM UNNEST($1::text[], $2::timestamptz[]) AS u(c, t)
+           ON CONFLICT (contact_id) DO UPDATE
+           SET newest_realtime_ts = GREATEST(contacts.newest_realtime_ts, EXCLUDED.newest_realtime_ts),
+               last_delivered_at = EXCLUDED.last_delivered_at"#,
+        contacts,
+        ts,
+        realtime,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

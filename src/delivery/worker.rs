@@ -1,0 +1,273 @@
+//! The delivery worker (SPEC §5): claims contacts, sends each one's head event, records the outcome.
+//!
+//! Order: only the lease holder touches a contact, and a contact's next event is sent only after the
+//! previous one is delivered or dead-lettered (a retrying one keeps the contact waiting: the barrier).
+//! Lanes: the real-time lane is served first; the backfill lane is claimed only when no real-time
+//! work is ready anywhere in the cluster, in small batches, so it uses only the budget left over.
+//! Crash safety: the event is marked delivered only after PE answered; a crash in between lets the
+//! lease expire and the event is resent with the same `X-Request-Id`, which PE deduplicates.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::Lane;
+use super::store::{self, Claimed, Head, Outcome, OutcomeKind};
+use crate::genesys::{GenesysClient, RetryCause, Verdict, backoff, verdict};
+use crate::startup::AppState;
+use crate::telemetry::counters::COUNTERS;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How long a claimed contact stays with this worker if it never reports back (a crash).
+    pub lease: Duration,
+    /// Most real-time contacts handled per round.
+    pub realtime_batch: i64,
+    /// Most backfill contacts per round: small, so real-time work never waits long behind it.
+    pub backfill_batch: i64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Sleep when there is nothing to do.
+    pub idle: StdDuration,
+}
+
+impl WorkerConfig {
+    /// Batches sized to about two seconds of the rate ceiling (real-time) and 0.1 s (backfill), so
+    /// a batch never outlives its lease waiting for rate permits.
+    pub fn for_rate(rate: f64) -> Self {
+        Self {
+            lease: Duration::seconds(30),
+            realtime_batch: (rate * 2.0).ceil().clamp(1.0, 500.0) as i64,
+            backfill_batch: (rate / 10.0).ceil().clamp(1.0, 500.0) as i64,
+            concurrency: 64,
+            idle: StdDuration::from_millis(100),
+        }
+    }
+}
+
+pub struct Worker {
+    state: Arc<AppState>,
+    client: GenesysClient,
+    cfg: WorkerConfig,
+}
+
+impl Worker {
+    pub fn new(state: Arc<AppState>, client: GenesysClient, cfg: WorkerConfig) -> Self {
+        Self { state, client, cfg }
+    }
+
+    /// Runs rounds until shutdown; errors (e.g. the database restarting) are logged and retried.
+    pub async fn run(self, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let pause = match self.run_once().await {
+                Ok(0) => self.cfg.idle,
+                Ok(_) => StdDuration::ZERO,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "delivery round failed; retrying");
+                    StdDuration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// One round: the real-time lane if it has ready work, else a small backfill batch. Returns how
+    /// many contacts were handled (0 = nothing to do).
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let pool = &self.state.pool;
+        let now = self.state.clock.now();
+        let claimed = store::claim(
+            pool,
+            Lane::Realtime,
+            now,
+            self.cfg.lease,
+            self.cfg.realtime_batch,
+        )
+        .await?;
+        if !claimed.is_empty() {
+            return self.handle(Lane::Realtime, claimed).await;
+        }
+        let claimed = store::claim(
+            pool,
+            Lane::Backfill,
+            now,
+            self.cfg.lease,
+            self.cfg.backfill_batch,
+        )
+        .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        self.handle(Lane::Backfill, claimed).await
+    }
+
+    async fn handle(&self, lane: Lane, claimed: Vec<Claimed>) -> anyhow::Result<usize> {
+        let pool = &self.state.pool;
+        let n = claimed.len();
+        let now = self.state.clock.now();
+        let (_, thresholds) = crate::registry::thresholds::current(pool).await?;
+        let hold = Duration::seconds(thresholds.ordering_hold_seconds);
+        let skew = Duration::seconds(thresholds.skew_tolerance_seconds);
+
+        let ids: Vec<String> = claimed.iter().map(|c| c.contact_id.clone()).collect();
+        let mut heads = store::heads(pool, lane, &ids).await?;
+        let idle: Vec<(String, i64)> = claimed
+            .iter()
+            .filter(|c| !heads.iter().any(|h| h.contact_id == c.contact_id))
+            .map(|c| (c.contact_id.clone(), c.generation))
+            .collect();
+        store::settle_idle(pool, lane, &idle, now).await?;
+        // A head still in its ordering hold waits, and so does everything behind it.
+        let (held, ready): (Vec<Head>, Vec<Head>) =
+            heads.drain(..).partition(|h| h.received_at + hold > now);
+        let held: Vec<_> = held
+            .into_iter()
+            .map(|h| (h.contact_id, h.received_at + hold))
+            .collect();
+        store::defer(pool, lane, &held).await?;
+        let heads = ready;
+
+        let failures = |contact: &str| {
+            claimed
+                .iter()
+                .find(|c| c.contact_id == contact)
+                .map_or(0, |c| c.failures)
+        };
+        let outcomes: Vec<Outcome> = futures_util::stream::iter(heads)
+            .map(|head| {
+                let prior = failures(&head.contact_id);
+                async move { self.deliver(lane, head, prior, skew).await }
+            })
+            .buffer_unordered(self.cfg.concurrency)
+            .collect()
+            .await;
+        store::record(pool, lane, &outcomes, self.state.clock.now()).await?;
+        Ok(n)
+    }
+
+    async fn deliver(
+        &self,
+        lane: Lane,
+        head: Head,
+        prior_failures: i32,
+        skew: Duration,
+    ) -> Outcome {
+        let mut outcome = Outcome {
+            contact_id: head.contact_id.clone(),
+            event_id: head.id,
+            request_id: head.request_id,
+            event_timestamp: head.event_timestamp,
+            kind: OutcomeKind::Skipped,
+        };
+        if lane == Lane::Realtime && is_late(&head, skew) {
+            COUNTERS.late_arrival();
+            outcome.kind = OutcomeKind::Late;
+            return outcome;
+        }
+        if lane == Lane::Backfill {
+            // Yield to real-time work that became ready since this round began.
+            match store::realtime_ready(&self.state.pool, self.state.clock.now()).await {
+                Ok(false) => {}
+                _ => return outcome,
+            }
+        }
+        let body = json!({
+            "contact_id": head.contact_id,
+            "event_type": head.event_type,
+            "event_timestamp": head.event_timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            "attributes": head.attributes,
+        });
+        let result = self.client.post_event(head.request_id, &body).await;
+        let now = self.state.clock.now();
+        outcome.kind = match verdict(&result) {
+            Verdict::Done => {
+                COUNTERS.delivered(lane);
+                OutcomeKind::Delivered
+            }
+            Verdict::Reject => {
+                let (status, body) = result
+                    .map(|r| (r.status as i32, r.body))
+                    .unwrap_or((0, String::new()));
+                tracing::warn!(event_id = %head.id, status, "PE refused an event; dead-lettered");
+                COUNTERS.dead_letter();
+                OutcomeKind::DeadLetter { status, body }
+            }
+            Verdict::RetryAfter(wait) => {
+                COUNTERS.retry(RetryCause::RateLimited);
+                OutcomeKind::Retry {
+                    at: now + Duration::from_std(wait).unwrap_or(Duration::seconds(1)),
+                    failures: prior_failures + 1,
+                }
+            }
+            Verdict::Backoff(cause) => {
+                COUNTERS.retry(cause);
+                let failures = prior_failures + 1;
+                let wait = backoff(failures as u32);
+                let detail = match &result {
+                    Ok(r) => format!("HTTP {}", r.status),
+                    Err(e) => e.to_string(),
+                };
+                tracing::debug!(event_id = %head.id, cause = cause.as_str(), %detail, failures, ?wait, "delivery will be retried");
+                OutcomeKind::Retry {
+                    at: now + Duration::from_std(wait).unwrap_or(Duration::seconds(1)),
+                    failures,
+                }
+            }
+        };
+        outcome
+    }
+}
+
+/// SPEC §5: an event more than the skew tolerance older than the newest one already delivered on
+/// the real-time lane for its contact is a late arrival. Exactly the tolerance is still delivered.
+pub fn is_late(head: &Head, skew: Duration) -> bool {
+    head.newest_realtime_ts
+        .is_some_and(|newest| head.event_timestamp < newest - skew)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn head(ts_secs: i64, newest: Option<i64>) -> Head {
+        let at = |s| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();
+        Head {
+            id: uuid::Uuid::nil(),
+            contact_id: "c".into(),
+            event_type: "t".into(),
+            event_timestamp: at(ts_secs),
+            attributes: json!({}),
+            request_id: uuid::Uuid::nil(),
+            received_at: at(0),
+            newest_realtime_ts: newest.map(at),
+        }
+    }
+
+    #[test]
+    fn late_arrival_is_strictly_beyond_the_skew_tolerance() {
+        let skew = Duration::seconds(300);
+        assert!(!is_late(&head(0, None), skew), "nothing delivered yet");
+        assert!(
+            !is_late(&head(0, Some(300)), skew),
+            "exactly 300 s earlier is delivered"
+        );
+        assert!(is_late(&head(0, Some(301)), skew), "301 s earlier is late");
+        assert!(!is_late(&head(500, Some(100)), skew), "newer is never late");
+    }
+
+    #[test]
+    fn batches_follow_the_rate() {
+        let c = WorkerConfig::for_rate(5.0);
+        assert_eq!((c.realtime_batch, c.backfill_batch), (10, 1));
+        let c = WorkerConfig::for_rate(100_000.0);
+        assert_eq!((c.realtime_batch, c.backfill_batch), (500, 500));
+    }
+}
