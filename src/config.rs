@@ -30,7 +30,12 @@ pub struct Settings {
     /// How long a delivery worker holds a claimed contact before another instance may take it over
     /// (what a crashed instance costs in delay).
     pub delivery_lease_seconds: i64,
+    /// How long a pull-feed lease lasts before unacknowledged contacts return to the feed.
+    pub feed_lease_seconds: u64,
 }
+
+/// Default pull-feed lease: 5 min (SPEC §7).
+pub const DEFAULT_FEED_LEASE_SECONDS: u64 = 300;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -48,6 +53,7 @@ impl Default for Settings {
             poll_cron: DEFAULT_CRON.into(),
             evaluate_cron: DEFAULT_CRON.into(),
             delivery_lease_seconds: 30,
+            feed_lease_seconds: DEFAULT_FEED_LEASE_SECONDS,
         }
     }
 }
@@ -69,6 +75,7 @@ struct FileSettings {
     poll_cron: Option<String>,
     evaluate_cron: Option<String>,
     delivery_lease_seconds: Option<i64>,
+    feed_lease_seconds: Option<u64>,
 }
 
 impl Settings {
@@ -121,6 +128,9 @@ impl Settings {
         if let Some(v) = f.delivery_lease_seconds {
             self.delivery_lease_seconds = v;
         }
+        if let Some(v) = f.feed_lease_seconds {
+            self.feed_lease_seconds = v;
+        }
         Ok(())
     }
 
@@ -171,12 +181,25 @@ impl Settings {
                 format!("PESYNC_DELIVERY_LEASE_SECONDS must be whole seconds, got {v:?}")
             })?;
         }
+        if let Some(v) = get("PESYNC_FEED_LEASE_SECONDS") {
+            self.feed_lease_seconds = v.trim().parse().with_context(|| {
+                format!("PESYNC_FEED_LEASE_SECONDS must be a whole number of seconds, got {v:?}")
+            })?;
+        }
         Ok(())
     }
 
     fn check(&self) -> anyhow::Result<()> {
         if !(1..=3600).contains(&self.delivery_lease_seconds) {
             bail!("PESYNC_DELIVERY_LEASE_SECONDS must be 1–3600");
+        }
+        if !(1..=crate::thresholds::MAX_DURATION_SECONDS as u64).contains(&self.feed_lease_seconds)
+        {
+            bail!(
+                "PESYNC_FEED_LEASE_SECONDS must be between 1 and {}, got {}",
+                crate::thresholds::MAX_DURATION_SECONDS,
+                self.feed_lease_seconds
+            );
         }
         if !(self.pe_rate_limit.is_finite() && self.pe_rate_limit > 0.0) {
             bail!(

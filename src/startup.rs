@@ -18,9 +18,11 @@ use anyhow::Context;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::delivery::{Worker, WorkerConfig};
+use crate::dialer::http::FeedSettings;
 use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::auth::Tokens;
 use crate::http::problem;
+use crate::jobs::Schedules;
 
 /// What every handler and job shares.
 pub struct AppState {
@@ -40,6 +42,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     worker: Option<WorkerConfig>,
+    schedules: Schedules,
 }
 
 impl Application {
@@ -52,6 +55,8 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
+        let schedules = Schedules::from_settings(settings);
+        schedules.check()?;
         let genesys = match GenesysConfig::from_settings(settings)? {
             Some(cfg) => Some(GenesysClient::new(cfg, pool.clone()).await?),
             None => {
@@ -69,6 +74,9 @@ impl Application {
             genesys,
         });
         let app_state = state.clone();
+        let feed = web::Data::new(FeedSettings {
+            lease: chrono::TimeDelta::seconds(settings.feed_lease_seconds as i64),
+        });
         let tokens = web::Data::new(Tokens {
             admin: settings.admin_token.clone(),
             viewer: settings.viewer_token.clone(),
@@ -79,6 +87,7 @@ impl Application {
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(tokens.clone())
+                .app_data(feed.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(MAX_ADMIN_BODY_BYTES)
@@ -113,6 +122,7 @@ impl Application {
             server,
             state: app_state,
             worker,
+            schedules,
         })
     }
 
@@ -128,8 +138,14 @@ impl Application {
         self.port
     }
 
-    /// Runs the server and the background jobs until `shutdown` is cancelled, then stops them
-    /// gracefully: the server finishes in-flight requests, workers finish their round.
+    /// What the handlers and jobs share (tests drive the jobs' `*_once` functions with it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Runs the server and the background jobs (delivery workers, the scheduled poller and
+    /// evaluation run) until `shutdown` is cancelled, then stops them gracefully: the server
+    /// finishes in-flight requests, workers finish their round.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let stopper = tokio::spawn({
@@ -146,6 +162,18 @@ impl Application {
                 jobs.spawn(worker.clone().run(shutdown.clone()));
             }
         }
+        if self.schedules.poll.is_some() || self.schedules.evaluate.is_some() {
+            let (state, schedules, shutdown) = (
+                self.state.clone().into_inner(),
+                self.schedules.clone(),
+                shutdown.clone(),
+            );
+            jobs.spawn(async move {
+                if let Err(e) = crate::jobs::run(state, schedules, shutdown).await {
+                    tracing::error!(error = ?e, "scheduled jobs stopped with an error");
+                }
+            });
+        }
         let result = self.server.await;
         shutdown.cancel();
         while jobs.join_next().await.is_some() {}
@@ -161,6 +189,7 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(crate::http::health::readyz);
     crate::ingest::routes(cfg);
     crate::admin::routes(cfg);
+    crate::dialer::http::routes(cfg);
 }
 
 /// The OpenAPI document of every route (served at `/openapi.json`, committed at `openapi/openapi.json`).

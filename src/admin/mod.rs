@@ -1,6 +1,10 @@
 //! The admin API (SPEC §8): bearer-authenticated; the viewer token may only read.
 
+pub mod campaigns;
+pub mod contacts;
 pub mod dead_letters;
+pub mod document;
+pub mod evaluate;
 pub mod manifests;
 pub mod quarantine;
 pub mod reconciliation;
@@ -18,6 +22,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     quarantine::routes(cfg);
     reconciliation::routes(cfg);
     thresholds::routes(cfg);
+    campaigns::routes(cfg);
+    evaluate::routes(cfg);
+    contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
 }

@@ -66,7 +66,8 @@ pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
     let other = sqlx::query!(
         r#"SELECT (SELECT count(*) FROM events WHERE state = 'reconciliation') AS "reconciliation!",
                   (SELECT count(*) FROM quarantine WHERE state = 'open') AS "quarantine!",
-                  (SELECT count(*) FROM dead_letters WHERE state = 'open') AS "dead_letters!""#
+                  (SELECT count(*) FROM dead_letters WHERE state = 'open') AS "dead_letters!",
+                  (SELECT count(*) FROM handovers) AS "dispatched!""#
     )
     .fetch_one(&state.pool)
     .await?;
@@ -76,7 +77,7 @@ pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
         reconciliation_depth: other.reconciliation,
         quarantine_open: other.quarantine,
         dead_letters_open: other.dead_letters,
-        dispatched: 0,
+        dispatched: other.dispatched,
         instance: COUNTERS.snapshot(),
     })
 }
@@ -97,9 +98,11 @@ pub async fn stats(_: Reader, state: web::Data<AppState>) -> Result<web::Json<St
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let s = collect(&state).await?;
+    let mut body = render(&s);
+    crate::jobs::counters::SCORING.render(&mut body);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(render(&s)))
+        .body(body))
 }
 
 pub fn render(s: &Stats) -> String {

@@ -2,6 +2,7 @@
 //! versions, and versioned thresholds. Small functions over an executor or a transaction; callers own
 //! the transaction.
 
+pub mod campaigns;
 pub mod manifests;
 pub mod sources;
 pub mod thresholds;

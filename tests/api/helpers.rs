@@ -94,6 +94,8 @@ impl TestClock {
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
+    /// What the handlers and jobs share: tests drive `poll_once` / `evaluate_once` with it.
+    pub state: actix_web::web::Data<pesync::startup::AppState>,
     pub clock: TestClock,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
@@ -111,6 +113,10 @@ pub fn test_settings(db_url: &str) -> Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_token: Some(SecretString::from(ADMIN)),
         viewer_token: Some(SecretString::from(VIEWER)),
+        // Tests drive the scheduled jobs themselves (`poll_once`, `evaluate_once`); a cron firing
+        // mid-test would race them.
+        poll_cron: "off".into(),
+        evaluate_cron: "off".into(),
         ..Settings::default()
     }
 }
@@ -165,7 +171,8 @@ pub async fn spawn_app_with_sim_on(
     start(settings, pool, TestClock::Offset(OffsetClock::new())).await
 }
 
-async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestApp {
+/// The app with these settings (see `test_settings`, `settings_for_sim`) and clock.
+pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         pesync::telemetry::init();
     }
@@ -178,11 +185,13 @@ async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestApp {
         .expect("app builds")
         .with_worker_config(|w| w.lease = chrono::Duration::seconds(5));
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
     let shutdown = CancellationToken::new();
     tokio::spawn(app.run_until(shutdown.clone()));
     TestApp {
         address,
         pool,
+        state,
         clock,
         client: reqwest::Client::new(),
         shutdown,

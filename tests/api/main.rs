@@ -1,10 +1,15 @@
 //! Integration tests: the real app over real HTTP, a fresh PostgreSQL database per test.
 
 mod admin;
+mod campaigns;
 mod crash;
 mod delivery;
+mod dry_run;
+mod evaluation;
 mod helpers;
 mod import;
 mod ingest;
 mod openapi;
+mod scoring;
+mod scoring_support;
 mod simulator;

@@ -1,0 +1,139 @@
+//! Loading one batch of the run: the candidates and everything the rules need about them, in a
+//! handful of queries per batch (never one per contact).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use super::plan::Pending;
+use crate::eligibility::{ContactFacts, Observation, Window};
+
+/// A contact the run evaluates, with the observation watermark it is evaluated at.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub contact_id: String,
+    pub observed_seq: i64,
+    pub facts: ContactFacts,
+    pub pending: Option<Pending>,
+}
+
+/// The next `limit` candidates after `after` (by contact id): contacts with an observation newer
+/// than their last decision, and deferred contacts whose window has opened (SPEC §7).
+pub async fn candidates(
+    db: &mut sqlx::PgConnection,
+    after: &str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<Candidate>> {
+    let rows = sqlx::query!(
+        r#"SELECT s.contact_id, s.observed_seq, s.channel, s.best_window
+           FROM contact_scores s
+           WHERE s.contact_id IN (
+               (SELECT contact_id FROM contact_scores
+                WHERE observed_seq > evaluated_seq AND contact_id > $1
+                ORDER BY contact_id LIMIT $3)
+               UNION
+               (SELECT contact_id FROM deferrals
+                WHERE next_opening <= $2 AND contact_id > $1
+                ORDER BY contact_id LIMIT $3))
+           ORDER BY s.contact_id LIMIT $3"#,
+        after,
+        now,
+        limit
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.contact_id.clone()).collect();
+    let mut observations = observations_of(&mut *db, &ids, now).await?;
+    let handovers = last_handovers(&mut *db, &ids).await?;
+    let mut pending = pending_of(&mut *db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Candidate {
+            facts: ContactFacts {
+                observations: observations.remove(&r.contact_id).unwrap_or_default(),
+                channel_preference: r.channel,
+                best_contact_window: r.best_window.and_then(window_of),
+                last_handover_at: handovers.get(&r.contact_id).copied(),
+            },
+            pending: pending.remove(&r.contact_id),
+            observed_seq: r.observed_seq,
+            contact_id: r.contact_id,
+        })
+        .collect())
+}
+
+/// A stored window; one that does not read as a window counts as none (the poller only stores
+/// windows it could read, so this is a guard, not a rule).
+pub fn window_of(v: serde_json::Value) -> Option<Window> {
+    serde_json::from_value(v).ok()
+}
+
+/// Every observation of these contacts at or before `now`, in time order per contact.
+pub async fn observations_of(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
+    let rows = sqlx::query!(
+        r#"SELECT contact_id, observed_at, score FROM score_observations
+           WHERE contact_id = ANY($1) AND observed_at <= $2
+           ORDER BY contact_id, observed_at, source"#,
+        ids,
+        now
+    )
+    .fetch_all(db)
+    .await?;
+    let mut out: HashMap<String, Vec<Observation>> = HashMap::with_capacity(ids.len());
+    for r in rows {
+        out.entry(r.contact_id)
+            .or_default()
+            .push(Observation::new(r.observed_at, r.score));
+    }
+    Ok(out)
+}
+
+/// The newest hand-over of each contact, by any campaign.
+pub async fn last_handovers(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+) -> sqlx::Result<HashMap<String, DateTime<Utc>>> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (contact_id) contact_id, at FROM handovers
+           WHERE contact_id = ANY($1) ORDER BY contact_id, at DESC"#,
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.contact_id, r.at)).collect())
+}
+
+/// The oldest hand-over still queued for the dialer, per contact.
+async fn pending_of(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+) -> sqlx::Result<HashMap<String, Pending>> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (contact_id) contact_id, campaign_id, queued_at FROM dialer_queue
+           WHERE state = 'pending' AND contact_id = ANY($1) ORDER BY contact_id, queued_at, id"#,
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.contact_id,
+                Pending {
+                    campaign_id: r.campaign_id,
+                    since: r.queued_at,
+                },
+            )
+        })
+        .collect())
+}

@@ -1,0 +1,11 @@
+//! Decisions: the evaluation run around the pure rules of [`crate::eligibility`]. It loads the
+//! facts ([`load`]), decides ([`plan`], pure), and stores every decision with its rule outcomes
+//! ([`store`]); [`run`] is the scheduled job.
+
+pub mod load;
+pub mod plan;
+pub mod run;
+pub mod store;
+
+pub use plan::{ContactPlan, Pending, plan};
+pub use run::{RunReport, evaluate_contacts, evaluate_once};

@@ -1,0 +1,192 @@
+//! Storing one batch of the run in one transaction: every decision, the deferrals, the contacts
+//! queued for the dialer, and the watermark that says the contacts were evaluated. Columns travel
+//! as arrays (`UNNEST`): one statement per table per batch, not one per row.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::dialer::contact::DialerContact;
+use crate::eligibility::{Campaign, Evaluation, Mode, Reason};
+
+/// The rows one batch writes, column by column.
+#[derive(Debug, Default)]
+pub struct BatchWrite {
+    // decisions
+    d_contact: Vec<String>,
+    d_campaign: Vec<String>,
+    d_reason: Vec<String>,
+    d_tier: Vec<Option<String>>,
+    d_score: Vec<Option<f64>>,
+    d_rise: Vec<Option<f64>>,
+    d_channel: Vec<Option<String>>,
+    d_open: Vec<Option<bool>>,
+    d_next: Vec<Option<DateTime<Utc>>>,
+    d_cooldown: Vec<Option<DateTime<Utc>>>,
+    d_taken: Vec<Option<String>>,
+    d_outcomes: Vec<String>,
+    // deferrals
+    f_contact: Vec<String>,
+    f_campaign: Vec<String>,
+    f_next: Vec<DateTime<Utc>>,
+    // dialer queue
+    q_campaign: Vec<String>,
+    q_contact: Vec<String>,
+    q_mode: Vec<String>,
+    q_dialer_id: Vec<String>,
+    q_list: Vec<String>,
+    q_channel: Vec<String>,
+    q_body: Vec<String>,
+    // evaluated contacts
+    e_contact: Vec<String>,
+    e_seq: Vec<i64>,
+}
+
+impl BatchWrite {
+    pub fn decisions(&self) -> usize {
+        self.d_contact.len()
+    }
+
+    pub fn queued(&self) -> usize {
+        self.q_contact.len()
+    }
+
+    pub fn deferred(&self) -> usize {
+        self.f_contact.len()
+    }
+
+    /// Records a contact as evaluated at `observed_seq`.
+    pub fn evaluated(&mut self, contact_id: &str, observed_seq: i64) {
+        self.e_contact.push(contact_id.to_owned());
+        self.e_seq.push(observed_seq);
+    }
+
+    /// Records one decision, and the deferral it implies.
+    pub fn decision(&mut self, contact_id: &str, campaign: &Campaign, e: &Evaluation) {
+        self.d_contact.push(contact_id.to_owned());
+        self.d_campaign.push(campaign.id.clone());
+        self.d_reason.push(e.reason.as_str().to_owned());
+        self.d_tier.push(e.tier.map(|t| t.as_str().to_owned()));
+        self.d_score.push(e.effective_score);
+        self.d_rise.push(e.rise);
+        self.d_channel.push(e.channel.clone());
+        self.d_open.push(e.window.map(|w| w.open));
+        self.d_next.push(e.window.and_then(|w| w.next_opening));
+        self.d_cooldown.push(e.cooldown_until);
+        self.d_taken.push(e.taken_by.clone());
+        self.d_outcomes
+            .push(serde_json::to_string(&e.outcomes).expect("outcomes serialize"));
+        if e.reason == Reason::DeferredOutsideWindow
+            && let Some(next) = e.window.and_then(|w| w.next_opening)
+        {
+            self.f_contact.push(contact_id.to_owned());
+            self.f_campaign.push(campaign.id.clone());
+            self.f_next.push(next);
+        }
+    }
+
+    /// Queues a contact for the dialer (push outbox or pull feed, by the campaign's mode).
+    pub fn queue(&mut self, campaign: &Campaign, contact_id: &str, contact: &DialerContact) {
+        self.q_campaign.push(campaign.id.clone());
+        self.q_contact.push(contact_id.to_owned());
+        self.q_mode.push(
+            match campaign.mode {
+                Mode::Push => "push",
+                Mode::Pull => "pull",
+            }
+            .to_owned(),
+        );
+        self.q_dialer_id.push(contact.id.clone());
+        self.q_list.push(contact.contact_list_id.clone());
+        self.q_channel.push(contact.data.channel.clone());
+        self.q_body
+            .push(serde_json::to_string(contact).expect("a dialer contact serializes"));
+    }
+
+    /// Writes the batch. The deferrals of the evaluated contacts are replaced by the new ones; a
+    /// contact already queued for a campaign has its queued document refreshed, not duplicated.
+    pub async fn write(&self, tx: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query!(
+            r#"INSERT INTO decisions (contact_id, campaign_id, evaluated_at, reason, tier,
+                   effective_score, rise, channel, window_open, next_opening, cooldown_until,
+                   taken_by, outcomes)
+               SELECT c, k, $1, r, t, s, ri, ch, o, n, cd, tb, oc::jsonb
+               FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
+                           $7::float8[], $8::text[], $9::bool[], $10::timestamptz[],
+                           $11::timestamptz[], $12::text[], $13::text[])
+                    AS x(c, k, r, t, s, ri, ch, o, n, cd, tb, oc)"#,
+            now,
+            &self.d_contact,
+            &self.d_campaign,
+            &self.d_reason,
+            &self.d_tier as &[Option<String>],
+            &self.d_score as &[Option<f64>],
+            &self.d_rise as &[Option<f64>],
+            &self.d_channel as &[Option<String>],
+            &self.d_open as &[Option<bool>],
+            &self.d_next as &[Option<DateTime<Utc>>],
+            &self.d_cooldown as &[Option<DateTime<Utc>>],
+            &self.d_taken as &[Option<String>],
+            &self.d_outcomes,
+        )
+        .execute(&mut *tx)
+        .await?;
+
+        sqlx::query!(
+            "DELETE FROM deferrals WHERE contact_id = ANY($1)",
+            &self.e_contact
+        )
+        .execute(&mut *tx)
+        .await?;
+        if !self.f_contact.is_empty() {
+            sqlx::query!(
+                r#"INSERT INTO deferrals (contact_id, campaign_id, next_opening, deferred_at)
+                   SELECT c, k, n, $1 FROM UNNEST($2::text[], $3::text[], $4::timestamptz[]) AS x(c, k, n)
+                   WHERE EXISTS (SELECT 1 FROM campaigns WHERE id = x.k)"#,
+                now,
+                &self.f_contact,
+                &self.f_campaign,
+                &self.f_next,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        if !self.q_contact.is_empty() {
+            // A campaign deleted since the run loaded it has no queue any more: skip its contacts.
+            sqlx::query!(
+                r#"INSERT INTO dialer_queue (campaign_id, contact_id, mode, dialer_id,
+                       contact_list_id, channel, contact, queued_at, ready_at)
+                   SELECT k, c, m, d, l, ch, b::jsonb, $1, $1
+                   FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                               $7::text[], $8::text[]) AS x(k, c, m, d, l, ch, b)
+                   WHERE EXISTS (SELECT 1 FROM campaigns WHERE id = x.k)
+                   ON CONFLICT (campaign_id, contact_id) WHERE state = 'pending' DO UPDATE
+                   SET contact = EXCLUDED.contact, contact_list_id = EXCLUDED.contact_list_id,
+                       channel = EXCLUDED.channel, mode = EXCLUDED.mode"#,
+                now,
+                &self.q_campaign,
+                &self.q_contact,
+                &self.q_mode,
+                &self.q_dialer_id,
+                &self.q_list,
+                &self.q_channel,
+                &self.q_body,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        sqlx::query!(
+            r#"UPDATE contact_scores s SET evaluated_seq = GREATEST(s.evaluated_seq, x.seq),
+                   last_evaluated_at = $1
+               FROM UNNEST($2::text[], $3::int8[]) AS x(c, seq)
+               WHERE s.contact_id = x.c"#,
+            now,
+            &self.e_contact,
+            &self.e_seq,
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}

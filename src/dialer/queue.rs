@@ -1,0 +1,93 @@
+//! The dialer queue's storage: contacts on their way to the dialer (the push outbox and the pull
+//! feed), and the hand-overs that end their way there.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+/// A pending push, as the pusher reads it.
+#[derive(Debug, Clone)]
+pub struct PushItem {
+    pub id: i64,
+    pub contact_list_id: String,
+    pub contact: serde_json::Value,
+    pub failures: i32,
+}
+
+/// The oldest pushes due at `now`, at most `limit`.
+pub async fn ready_pushes(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<PushItem>> {
+    sqlx::query_as!(
+        PushItem,
+        r#"SELECT id, contact_list_id, contact, failures FROM dialer_queue
+           WHERE mode = 'push' AND state = 'pending' AND ready_at <= $1
+           ORDER BY ready_at, id LIMIT $2"#,
+        now,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Hands the pending items `ids` over at `at`: each gets a hand-over record, which starts the
+/// contact's cooldown. Items no longer pending are left alone. Returns how many were handed over.
+pub async fn hand_over(tx: &mut PgConnection, ids: &[i64], at: DateTime<Utc>) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        r#"WITH done AS (
+               UPDATE dialer_queue SET state = 'handed_over', handed_over_at = $2
+               WHERE id = ANY($1) AND state = 'pending'
+               RETURNING contact_id, campaign_id, channel, mode)
+           INSERT INTO handovers (contact_id, campaign_id, channel, mode, at)
+           SELECT contact_id, campaign_id, channel, mode, $2 FROM done"#,
+        ids,
+        at
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The dialer refused the items for good (a 4xx other than 401/408/429): they leave the queue with
+/// the answer recorded, and the contact may be offered again by a later run.
+pub async fn reject(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+    status: Option<i32>,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"UPDATE dialer_queue SET state = 'rejected', last_status = $2, last_error = $3,
+               failures = failures + 1
+           WHERE id = ANY($1) AND state = 'pending'"#,
+        ids,
+        status,
+        error
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A retryable failure: the items wait until `ready_at` and count one more failure.
+pub async fn retry_later(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+    ready_at: DateTime<Utc>,
+    status: Option<i32>,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"UPDATE dialer_queue SET ready_at = $2, last_status = $3, last_error = $4,
+               failures = failures + 1
+           WHERE id = ANY($1) AND state = 'pending'"#,
+        ids,
+        ready_at,
+        status,
+        error
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The scheduled jobs (SPEC §1, §7): the profile poller on `PESYNC_POLL_CRON` and the evaluation
+//! run on `PESYNC_EVALUATE_CRON`, driven by tokio-cron-scheduler. Every instance schedules both;
+//! each run takes a cluster-wide advisory lock first ([`lock`]), so a tick runs once however many
+//! instances there are. The jobs are a sibling task of the HTTP server and stop with it.
+
+pub mod counters;
+pub mod lock;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::startup::AppState;
+
+/// A schedule set to this (any case) is switched off.
+pub const OFF: &str = "off";
+
+/// The crons of the two jobs; `None` is off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedules {
+    pub poll: Option<String>,
+    pub evaluate: Option<String>,
+}
+
+impl Schedules {
+    pub fn from_settings(s: &Settings) -> Self {
+        let on =
+            |cron: &str| (!cron.trim().eq_ignore_ascii_case(OFF)).then(|| cron.trim().to_owned());
+        Self {
+            poll: on(&s.poll_cron),
+            evaluate: on(&s.evaluate_cron),
+        }
+    }
+
+    /// Checks both crons (6 fields, seconds first), so `serve` refuses a bad one at start.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (name, cron) in [
+            ("PESYNC_POLL_CRON", &self.poll),
+            ("PESYNC_EVALUATE_CRON", &self.evaluate),
+        ] {
+            if let Some(c) = cron {
+                Job::new_async(c.as_str(), |_, _| Box::pin(async {})).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{name} must be a 6-field cron, seconds first (e.g. \"0 * * * * *\"), or \"off\"; got {c:?}: {e}"
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the jobs until `shutdown` is cancelled. A run in progress at shutdown is abandoned: each
+/// batch it stored is committed, the rest is picked up by the next tick of any instance.
+pub async fn run(
+    state: Arc<AppState>,
+    schedules: Schedules,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    schedules.check()?;
+    let mut scheduler = JobScheduler::new()
+        .await
+        .context("starting the job scheduler")?;
+    if let Some(cron) = &schedules.poll {
+        let (state, stop) = (state.clone(), shutdown.clone());
+        let job = Job::new_async(cron.as_str(), move |_, _| {
+            let (state, stop) = (state.clone(), stop.clone());
+            Box::pin(async move { poll_tick(&state, &stop).await })
+        })
+        .context("PESYNC_POLL_CRON")?;
+        scheduler.add(job).await.context("scheduling the poller")?;
+    }
+    if let Some(cron) = &schedules.evaluate {
+        let (state, stop) = (state.clone(), shutdown.clone());
+        let job = Job::new_async(cron.as_str(), move |_, _| {
+            let (state, stop) = (state.clone(), stop.clone());
+            Box::pin(async move { evaluate_tick(&state, &stop).await })
+        })
+        .context("PESYNC_EVALUATE_CRON")?;
+        scheduler
+            .add(job)
+            .await
+            .context("scheduling the evaluation run")?;
+    }
+    scheduler
+        .start()
+        .await
+        .context("starting the job scheduler")?;
+    tracing::info!(?schedules, "scheduled jobs started");
+    shutdown.cancelled().await;
+    scheduler.shutdown().await.ok();
+    Ok(())
+}
+
+async fn poll_tick(state: &AppState, stop: &CancellationToken) {
+    let Some(client) = state.genesys.as_ref() else {
+        tracing::debug!("poll skipped: no Genesys tenant configured");
+        return;
+    };
+    tokio::select! {
+        r = crate::scoring::poll_once(state, client) => {
+            if let Err(e) = r {
+                tracing::error!(error = ?e, "profile poll failed");
+            }
+        }
+        _ = stop.cancelled() => {}
+    }
+}
+
+async fn evaluate_tick(state: &AppState, stop: &CancellationToken) {
+    tokio::select! {
+        r = crate::decisions::evaluate_once(state, state.genesys.as_ref()) => {
+            if let Err(e) = r {
+                tracing::error!(error = ?e, "evaluation run failed");
+            }
+        }
+        _ = stop.cancelled() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedules(poll: &str, evaluate: &str) -> Schedules {
+        Schedules::from_settings(&Settings {
+            poll_cron: poll.into(),
+            evaluate_cron: evaluate.into(),
+            ..Settings::default()
+        })
+    }
+
+    #[test]
+    fn crons_are_checked_and_off_switches_a_job_off() {
+        let s = schedules("*/5 * * * * *", "OFF");
+        assert_eq!(s.poll.as_deref(), Some("*/5 * * * * *"));
+        assert_eq!(s.evaluate, None);
+        s.check().unwrap();
+        schedules("0 * * * * *", "0 * * * * *").check().unwrap();
+        let e = schedules("every minute", "off").check().unwrap_err();
+        assert!(e.to_string().contains("PESYNC_POLL_CRON"), "{e}");
+    }
+}

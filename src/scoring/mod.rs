@@ -1,0 +1,8 @@
+//! Scoring (SPEC §7 "Polling"): the profile poller turns PE contact profiles into score snapshots
+//! and observations, which the evaluation run ([`crate::decisions`]) reads.
+
+pub mod poll;
+pub mod profile;
+pub mod store;
+
+pub use poll::{PollReport, poll_once};

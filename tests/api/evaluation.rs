@@ -1,0 +1,348 @@
+//! The evaluation run through the database (SPEC §7): decisions with reasons for every contact and
+//! campaign, priority and the cooldown across campaigns, deferrals re-evaluated when the window
+//! opens, the pull feed's lease, acknowledgement and expiry, and the contact explanation.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::scoring_support::*;
+
+#[tokio::test]
+async fn every_evaluation_is_a_decision_and_only_new_observations_are_evaluated_again() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    create_campaign(&app, &campaign("pull-two", 0, "pull")).await;
+    let mut disabled = campaign("off", 99, "pull");
+    disabled["enabled"] = json!(false);
+    create_campaign(&app, &disabled).await;
+    seed_rising(&app, "rising", 0.8).await;
+    seed_rising(&app, "flat", 0.52).await;
+    seed_rising(&app, "low", 0.3).await;
+
+    let r = evaluate(&app).await;
+    assert_eq!(
+        (r.contacts, r.decisions, r.queued),
+        (3, 6, 1),
+        "two enabled campaigns"
+    );
+    assert_eq!(reasons(&app, "rising", "pull-one").await, ["eligible"]);
+    assert_eq!(reasons(&app, "rising", "pull-two").await, ["cooldown"]);
+    assert_eq!(
+        reasons(&app, "flat", "pull-one").await,
+        ["insufficient_rise"]
+    );
+    assert_eq!(
+        reasons(&app, "low", "pull-two").await,
+        ["tier_not_targeted"]
+    );
+    assert!(reasons(&app, "rising", "off").await.is_empty());
+
+    // Nothing new: nothing to evaluate.
+    assert_eq!(evaluate(&app).await.contacts, 0);
+    // A new observation makes the contact a candidate again, and only it.
+    app.clock.advance(Duration::minutes(90));
+    let now = app.now();
+    seed_profile(
+        &app,
+        "flat",
+        &profile(&[(now - Duration::minutes(1), 0.7)], "voice", None),
+    )
+    .await;
+    let r = evaluate(&app).await;
+    assert_eq!((r.contacts, r.decisions), (1, 2));
+    assert_eq!(
+        reasons(&app, "flat", "pull-one").await,
+        ["eligible", "insufficient_rise"],
+        "newest first"
+    );
+}
+
+#[tokio::test]
+async fn priority_across_campaigns_and_the_cooldown_from_the_hand_over() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("low-priority", 1, "pull")).await;
+    create_campaign(&app, &campaign("high-priority", 5, "pull")).await;
+    seed_rising(&app, "c-1", 0.8).await;
+    evaluate(&app).await;
+
+    // The higher priority takes the contact; the other one records why it did not.
+    let v = explain(&app, "c-1").await;
+    let low = v["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["campaign_id"] == "low-priority")
+        .unwrap();
+    assert_eq!(low["reason"], "cooldown");
+    let detail = low["outcomes"][3]["detail"].as_str().unwrap();
+    assert!(detail.contains("high-priority"), "{detail}");
+    assert!(lease(&app, "low-priority", 10).await.is_empty());
+
+    // While it waits in the feed, no campaign takes it again.
+    app.clock.advance(Duration::minutes(61));
+    seed_rising(&app, "c-1", 0.9).await;
+    evaluate(&app).await;
+    assert_eq!(reasons(&app, "c-1", "low-priority").await[0], "cooldown");
+    let items = lease(&app, "high-priority", 10).await;
+    assert_eq!(items.len(), 1, "one item, refreshed rather than duplicated");
+    assert_eq!(items[0]["data"]["propensity_score"], "0.9");
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let acked_at = app.now();
+    assert_eq!(ack(&app, &[&id]).await, ["acknowledged"]);
+
+    // The cooldown runs from the acknowledgement, across both campaigns.
+    let v = explain(&app, "c-1").await;
+    assert_eq!(v["last_handover"]["campaign_id"], "high-priority");
+    assert_eq!(v["last_handover"]["channel"], "voice");
+    let until = acked_at + Duration::hours(72);
+    assert_instant(&v["cooldown_until"], until);
+    app.clock
+        .advance(Duration::hours(72) - Duration::seconds(1));
+    seed_rising(&app, "c-1", 0.85).await;
+    evaluate(&app).await;
+    assert_eq!(reasons(&app, "c-1", "high-priority").await[0], "cooldown");
+    assert_eq!(reasons(&app, "c-1", "low-priority").await[0], "cooldown");
+    assert!(lease(&app, "high-priority", 10).await.is_empty());
+
+    // Exactly 72 h after the hand-over it may be handed over again.
+    app.clock.advance(Duration::seconds(1));
+    seed_rising(&app, "c-1", 0.95).await;
+    evaluate(&app).await;
+    assert_eq!(reasons(&app, "c-1", "high-priority").await[0], "eligible");
+    assert_eq!(lease(&app, "high-priority", 10).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_lease_that_is_not_acknowledged_returns_to_the_feed() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    for c in ["c-1", "c-2", "c-3"] {
+        seed_rising(&app, c, 0.8).await;
+    }
+    evaluate(&app).await;
+
+    let first = lease(&app, "pull-one", 2).await;
+    assert_eq!(first.len(), 2);
+    let item = &first[0];
+    assert_eq!(item["callable"], true);
+    assert_eq!(item["contactListId"], "pull-one-voice");
+    let data = item["data"].as_object().unwrap();
+    for k in [
+        "contact_id",
+        "campaign",
+        "channel",
+        "propensity_score",
+        "tier",
+        "window_start",
+        "window_end",
+        "timezone",
+    ] {
+        assert!(data[k].is_string(), "{k} must be a string: {data:?}");
+    }
+    assert_eq!(data["tier"], "high");
+    assert_eq!(data["timezone"], "Asia/Kathmandu");
+    // The third contact is the only one left; leased contacts are hidden.
+    let second = lease(&app, "pull-one", 10).await;
+    assert_eq!(second.len(), 1);
+    assert!(lease(&app, "pull-one", 10).await.is_empty());
+
+    // Acknowledge one of the first lease; the other one's lease runs out after 5 min.
+    let acked = first[0]["id"].as_str().unwrap();
+    assert_eq!(ack(&app, &[acked]).await, ["acknowledged"]);
+    app.clock
+        .advance(Duration::minutes(5) - Duration::seconds(1));
+    assert!(lease(&app, "pull-one", 10).await.is_empty());
+    app.clock.advance(Duration::seconds(1));
+    let back = lease(&app, "pull-one", 10).await;
+    let mut back_ids: Vec<&str> = back.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    back_ids.sort();
+    let mut expected = vec![
+        first[1]["id"].as_str().unwrap(),
+        second[0]["id"].as_str().unwrap(),
+    ];
+    expected.sort();
+    assert_eq!(back_ids, expected, "both unacknowledged contacts are back");
+
+    // Results per id, in order.
+    let statuses = ack(&app, &[expected[0], acked, "no-such-id", expected[0]]).await;
+    assert_eq!(
+        statuses,
+        [
+            "acknowledged",
+            "already_acknowledged",
+            "not_found",
+            "already_acknowledged"
+        ]
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM handovers").await, 2);
+
+    // Errors.
+    assert_problem(app.admin_get("/v1/dialer/feed?campaign=nope").await, 404).await;
+    assert_problem(
+        app.admin_get("/v1/dialer/feed?campaign=pull-one&limit=0")
+            .await,
+        422,
+    )
+    .await;
+    assert_problem(app.admin_get("/v1/dialer/feed").await, 400).await;
+    create_campaign(&app, &campaign("pushy", 0, "push")).await;
+    assert_problem(app.admin_get("/v1/dialer/feed?campaign=pushy").await, 409).await;
+    assert_problem(
+        app.admin_post("/v1/dialer/feed/ack", &json!({"ids": "x"}))
+            .await,
+        422,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_deferred_contact_is_evaluated_again_when_its_window_opens() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    let now = app.now();
+    let opens = now + Duration::hours(2);
+    let window = json!({"start_time": hms(opens), "end_time": hms(opens + Duration::hours(1)), "timezone": "UTC"});
+    let p = profile(
+        &[
+            (now - Duration::hours(5), 0.5),
+            (now - Duration::hours(1), 0.8),
+        ],
+        "voice",
+        Some(window),
+    );
+    seed_profile(&app, "c-1", &p).await;
+    let r = evaluate(&app).await;
+    assert_eq!(r.deferred, 1);
+    let v = explain(&app, "c-1").await;
+    assert_eq!(v["decisions"][0]["reason"], "deferred_outside_window");
+    assert!(lease(&app, "pull-one", 10).await.is_empty());
+
+    // Nothing new and the window still closed: not evaluated.
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(evaluate(&app).await.contacts, 0);
+    // The window opens: evaluated again without any new observation, and taken.
+    app.clock.advance(Duration::hours(1));
+    let r = evaluate(&app).await;
+    assert_eq!((r.contacts, r.queued, r.deferred), (1, 1, 0));
+    assert_eq!(
+        reasons(&app, "c-1", "pull-one").await,
+        ["eligible", "deferred_outside_window"]
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM deferrals").await, 0);
+}
+
+#[tokio::test]
+async fn the_contact_explained() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    let now = app.now();
+    // 0.60, then 0.62 thirty minutes later (dampened: a small change within the hour), then 0.75.
+    let p = profile(
+        &[
+            (now - Duration::hours(3), 0.60),
+            (now - Duration::hours(3) + Duration::minutes(30), 0.62),
+            (now - Duration::hours(1), 0.75),
+        ],
+        "email",
+        None,
+    );
+    seed_profile(&app, "c-1", &p).await;
+    evaluate(&app).await;
+
+    let v = explain(&app, "c-1").await;
+    assert_eq!(v["contact_id"], "c-1");
+    assert_eq!(v["tier"], "high");
+    assert_eq!(v["effective_score"], 0.75);
+    let dampened: Vec<bool> = v["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["dampened"].as_bool().unwrap())
+        .collect();
+    // The three history points and the score observed at the fetch (equal to the last point, an
+    // hour later: applied).
+    assert_eq!(dampened, [false, true, false, false]);
+    let d = &v["decisions"][0];
+    assert_eq!(d["campaign_id"], "pull-one");
+    assert_eq!(d["reason"], "eligible");
+    assert_eq!(d["tier"], "high");
+    assert_eq!(d["rise"], 0.15);
+    assert_eq!(d["effective_score"], 0.75);
+    assert!(d["evaluated_at"].is_string());
+    assert_eq!(d["outcomes"].as_array().unwrap().len(), 7);
+    assert_eq!(v["last_handover"], Value::Null);
+    assert_eq!(v["cooldown_until"], Value::Null);
+    assert_eq!(v["events"], json!([]));
+    assert_eq!(v["snapshots"].as_array().unwrap().len(), 1);
+    assert_eq!(v["snapshots"][0]["channel"], "email");
+
+    // A contact known only by its events is explained too; one never seen is 404.
+    app.create_source("crm", json!({})).await;
+    app.ingest("crm", &event("c-2", "OPP-1", now - Duration::minutes(1)))
+        .await;
+    let v = explain(&app, "c-2").await;
+    assert_eq!(v["events"][0]["state"], "pending");
+    assert_eq!(v["events"][0]["event_type"], "crm.transaction");
+    assert_eq!(v["tier"], Value::Null);
+    assert_eq!(v["decisions"], json!([]));
+    assert_problem(app.admin_get("/v1/contacts/never-seen").await, 404).await;
+    assert_problem(
+        app.client
+            .get(app.url("/v1/contacts/c-1"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_thresholds_change_is_in_the_history_and_in_the_next_run() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    seed_rising(&app, "c-1", 0.58).await; // a rise of 0.08
+    evaluate(&app).await;
+    assert_eq!(
+        reasons(&app, "c-1", "pull-one").await,
+        ["insufficient_rise"]
+    );
+
+    let mut t: Value = app
+        .admin_get("/v1/admin/thresholds")
+        .await
+        .json()
+        .await
+        .unwrap();
+    t["min_rise"] = json!(0.05);
+    let changed_at = app.now();
+    let r = app.admin_put("/v1/admin/thresholds", &t).await;
+    assert_eq!(r.status(), 200);
+    let h: Value = app
+        .admin_get("/v1/admin/thresholds/history")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = h["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["version"], 2);
+    assert_eq!(last["changed_by"], "admin");
+    assert_eq!(last["before"]["min_rise"], 0.1);
+    assert_eq!(last["after"]["min_rise"], 0.05);
+    assert_instant(&last["changed_at"], changed_at);
+    // The same document again is no change.
+    app.admin_put("/v1/admin/thresholds", &t).await;
+    let h: Value = app
+        .admin_get("/v1/admin/thresholds/history")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["items"].as_array().unwrap().len(), 2);
+
+    app.clock.advance(Duration::minutes(61));
+    seed_rising(&app, "c-1", 0.58).await;
+    evaluate(&app).await;
+    assert_eq!(reasons(&app, "c-1", "pull-one").await[0], "eligible");
+}
