@@ -33,6 +33,28 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Benchmarks (results and commands in docs/BENCHMARKS.md). Run them from a release build.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// One evaluation run over N seeded contacts and two campaigns: time and peak memory. Works in
+    /// its own database (`pesync_bench_evaluate` on the DATABASE_URL server), dropped first.
+    Evaluate {
+        /// Contacts to seed.
+        #[arg(long, default_value_t = 1_000_000)]
+        contacts: i64,
+        /// Keep the benchmark database afterwards (to look at the decisions).
+        #[arg(long)]
+        keep: bool,
+        /// Evaluate a database kept by an earlier `--keep` run again instead of seeding anew.
+        #[arg(long)]
+        reuse: bool,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -47,6 +69,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi => {
             let doc = crate::startup::openapi_document();
             println!("{}", doc.to_pretty_json().context("serializing OpenAPI")?);
+            Ok(())
+        }
+        Command::Bench {
+            which:
+                BenchCommand::Evaluate {
+                    contacts,
+                    keep,
+                    reuse,
+                },
+        } => {
+            let result =
+                crate::bench::evaluate(&settings.database_url, contacts, keep, reuse).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
     }

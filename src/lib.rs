@@ -6,6 +6,7 @@
 //! (push and pull). `admin` is the operator's API, `simulator` a stand-in Genesys for tests and demos.
 
 pub mod admin;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
