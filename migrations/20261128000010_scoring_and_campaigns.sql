@@ -5,15 +5,26 @@
 
 -- Campaign documents (SPEC §8). `priority` and `enabled` are copied out of the document so the run can
 -- select and order campaigns without parsing every document. `seq` orders the paginated list.
+-- `revision` is bumped whenever a document changes: the next evaluation run then looks at every
+-- scored contact again, since a new or changed campaign has decided nothing about them yet.
+CREATE SEQUENCE campaign_revision;
 CREATE TABLE campaigns (
     id         text PRIMARY KEY,
     seq        bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     document   jsonb       NOT NULL,
     priority   integer     NOT NULL,
     enabled    boolean     NOT NULL,
+    revision   bigint      NOT NULL DEFAULT nextval('campaign_revision'),
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL
 );
+
+-- The newest campaign revision a completed evaluation run has looked at every contact for.
+CREATE TABLE evaluation_state (
+    id                boolean PRIMARY KEY DEFAULT true CHECK (id),
+    campaign_revision bigint NOT NULL
+);
+INSERT INTO evaluation_state (campaign_revision) VALUES (0);
 
 -- Every successful profile poll (SPEC §7 "Polling"): the observed score at the fetch time, the channel,
 -- the window and the raw body.
@@ -40,32 +51,41 @@ CREATE TABLE score_observations (
     PRIMARY KEY (contact_id, observed_at, source)
 );
 
--- Bumped whenever a contact gains observations; the run evaluates contacts whose `observed_seq` is
--- newer than the one it last evaluated (clock-independent, so a standing test clock cannot hide one).
+-- Bumped whenever a contact gains observations (clock-independent, so a standing test clock cannot
+-- hide one).
 CREATE SEQUENCE observation_seq;
 
 -- One row per contact that was ever polled: the poller's state (when it last got a profile, when to try
--- again after a 404 or a failure), the latest profile (channel and window, copied from the newest
--- snapshot so the run reads one row per contact), and the run's watermark.
+-- again after a 404 or a failure), and the latest profile (channel and window, copied from the newest
+-- snapshot so the run reads one row per contact).
 CREATE TABLE contact_scores (
-    contact_id        text PRIMARY KEY,
-    last_polled_at    timestamptz,
-    next_poll_at      timestamptz NOT NULL DEFAULT '-infinity',
-    poll_failures     integer     NOT NULL DEFAULT 0,
-    last_poll_status  integer,
-    channel           text,
-    best_window       jsonb,
-    observed_seq      bigint      NOT NULL DEFAULT 0,
-    evaluated_seq     bigint      NOT NULL DEFAULT 0,
-    last_evaluated_at timestamptz
+    contact_id       text PRIMARY KEY,
+    last_polled_at   timestamptz,
+    next_poll_at     timestamptz NOT NULL DEFAULT '-infinity',
+    poll_failures    integer     NOT NULL DEFAULT 0,
+    last_poll_status integer,
+    channel          text,
+    best_window      jsonb,
+    observed_seq     bigint      NOT NULL DEFAULT 0
 );
--- The contacts with an observation newer than their last decision.
-CREATE INDEX contact_scores_unevaluated ON contact_scores (contact_id) WHERE observed_seq > evaluated_seq;
+
+-- The contacts with an observation newer than their last decision: the poller adds a contact when it
+-- stores new observations, the run removes it once evaluated (unless newer ones arrived meanwhile).
+-- A queue rather than a watermark column on contact_scores, so a run over a million contacts deletes
+-- narrow rows instead of rewriting wide ones.
+CREATE TABLE evaluation_queue (
+    contact_id   text PRIMARY KEY,
+    observed_seq bigint NOT NULL
+);
 
 -- Every evaluation of a contact for a campaign (SPEC §7): the reason, the scores, every rule's outcome.
--- No foreign key to campaigns: decisions are the audit trail and outlive a deleted campaign.
+-- No foreign key to campaigns: decisions are the audit trail and outlive a deleted campaign. An
+-- append-only log with a single index, "newest first per contact" (scanned backwards), and no key to
+-- check on insert: a run over a million contacts writes two million rows here, and every index or
+-- uniqueness check on them is time the run spends.
 CREATE TABLE decisions (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- Orders decisions made at the same instant (a test clock standing still); not indexed.
+    seq             bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000),
     contact_id      text        NOT NULL,
     campaign_id     text        NOT NULL,
     evaluated_at    timestamptz NOT NULL,
@@ -78,10 +98,11 @@ CREATE TABLE decisions (
     next_opening    timestamptz,
     cooldown_until  timestamptz,
     taken_by        text,
+    -- Every rule in SPEC order: `true` when it passed, else the sentence saying why it failed (the
+    -- numbers behind a passed rule are the columns above). See decisions::outcomes.
     outcomes        jsonb       NOT NULL
 );
--- Newest first per contact (the explanation).
-CREATE INDEX decisions_by_contact ON decisions (contact_id, evaluated_at DESC, id DESC);
+CREATE INDEX decisions_by_contact ON decisions (contact_id, evaluated_at);
 
 -- Contacts deferred to their window's next opening, per campaign; the run evaluates them again then.
 CREATE TABLE deferrals (

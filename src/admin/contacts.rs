@@ -9,7 +9,8 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::decisions::load::observations_of;
-use crate::eligibility::{ObservationView, RuleOutcome, ScoreSeries, Tier, Window};
+use crate::decisions::outcomes::StoredOutcome;
+use crate::eligibility::{ObservationView, ScoreSeries, Tier, Window};
 use crate::http::ApiError;
 use crate::http::auth::Reader;
 use crate::registry::thresholds;
@@ -52,8 +53,8 @@ pub struct DecisionView {
     pub effective_score: Option<f64>,
     pub rise: Option<f64>,
     pub tier: Option<String>,
-    /// Every rule's outcome, in order.
-    pub outcomes: Vec<RuleOutcome>,
+    /// Every rule, in order: passed, or why it failed.
+    pub outcomes: Vec<StoredOutcome>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -145,7 +146,7 @@ async fn decisions(pool: &PgPool, id: &str) -> sqlx::Result<Vec<DecisionView>> {
     let rows = sqlx::query!(
         r#"SELECT campaign_id, evaluated_at, reason, effective_score, rise, tier, outcomes
            FROM decisions WHERE contact_id = $1
-           ORDER BY evaluated_at DESC, id DESC LIMIT $2"#,
+           ORDER BY evaluated_at DESC, seq DESC LIMIT $2"#,
         id,
         MAX_DECISIONS
     )
@@ -160,7 +161,7 @@ async fn decisions(pool: &PgPool, id: &str) -> sqlx::Result<Vec<DecisionView>> {
             effective_score: r.effective_score,
             rise: r.rise,
             tier: r.tier,
-            outcomes: serde_json::from_value(r.outcomes).unwrap_or_default(),
+            outcomes: crate::decisions::outcomes::decode(&r.outcomes),
         })
         .collect())
 }

@@ -2,6 +2,7 @@
 //! produced them are recorded in `docs/BENCHMARKS.md`. Run them with `--release`.
 
 pub mod delivery;
+pub mod evaluate;
 pub mod ingest;
 pub mod scratch;
 
@@ -14,12 +15,34 @@ pub enum BenchCommand {
     /// Batched ingestion over HTTP against the same rows inserted directly (SPEC §9, throughput).
     #[command(long_about = ingest::LONG_ABOUT)]
     Ingest(ingest::IngestArgs),
+    /// One evaluation run over N seeded contacts and two campaigns: time and peak memory. Works in
+    /// its own database (`pesync_bench_evaluate` on the DATABASE_URL server), dropped first.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// Contacts to seed.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub contacts: i64,
+    /// Keep the benchmark database afterwards (to look at the decisions).
+    #[arg(long)]
+    pub keep: bool,
+    /// Evaluate a database kept by an earlier `--keep` run again instead of seeding anew.
+    #[arg(long)]
+    pub reuse: bool,
 }
 
 pub async fn run(cmd: BenchCommand, settings: crate::config::Settings) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Delivery(a) => delivery::run(a, settings).await,
         BenchCommand::Ingest(a) => ingest::run(a, settings).await,
+        BenchCommand::Evaluate(a) => {
+            let result =
+                evaluate::evaluate(&settings.database_url, a.contacts, a.keep, a.reuse).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
     }
 }
 

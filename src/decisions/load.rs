@@ -19,36 +19,47 @@ pub struct Candidate {
 }
 
 /// The next `limit` candidates after `after` (by contact id): contacts with an observation newer
-/// than their last decision, and deferred contacts whose window has opened (SPEC §7).
+/// than their last decision, and deferred contacts whose window has opened (SPEC §7) — or, in a
+/// `full` pass (a campaign is new or changed), every contact with a score.
 pub async fn candidates(
     db: &mut sqlx::PgConnection,
     after: &str,
     now: DateTime<Utc>,
     limit: i64,
+    full: bool,
 ) -> sqlx::Result<Vec<Candidate>> {
-    let rows = sqlx::query!(
-        r#"SELECT s.contact_id, s.observed_seq, s.channel, s.best_window
-           FROM contact_scores s
-           WHERE s.contact_id IN (
-               (SELECT contact_id FROM contact_scores
-                WHERE observed_seq > evaluated_seq AND contact_id > $1
-                ORDER BY contact_id LIMIT $3)
-               UNION
-               (SELECT contact_id FROM deferrals
-                WHERE next_opening <= $2 AND contact_id > $1
-                ORDER BY contact_id LIMIT $3))
-           ORDER BY s.contact_id LIMIT $3"#,
-        after,
-        now,
-        limit
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    if rows.is_empty() {
+    let rows = if full {
+        sqlx::query_as!(
+            Row,
+            r#"SELECT contact_id, observed_seq, channel, best_window FROM contact_scores
+               WHERE contact_id > $1 AND observed_seq > 0 ORDER BY contact_id LIMIT $2"#,
+            after,
+            limit
+        )
+        .fetch_all(&mut *db)
+        .await?
+    } else {
+        let ids = due(&mut *db, after, now, limit).await?;
+        sqlx::query_as!(
+            Row,
+            r#"SELECT contact_id, observed_seq, channel, best_window FROM contact_scores
+               WHERE contact_id = ANY($1) ORDER BY contact_id"#,
+            &ids
+        )
+        .fetch_all(&mut *db)
+        .await?
+    };
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(Vec::new());
-    }
+    };
     let ids: Vec<String> = rows.iter().map(|r| r.contact_id.clone()).collect();
-    let mut observations = observations_of(&mut *db, &ids, now).await?;
+    // A full pass reads contacts in one contiguous range of ids: one index range scan for their
+    // observations rather than a lookup per contact.
+    let mut observations = if full {
+        observations_between(&mut *db, &first.contact_id, &last.contact_id, now).await?
+    } else {
+        observations_of(&mut *db, &ids, now).await?
+    };
     let handovers = last_handovers(&mut *db, &ids).await?;
     let mut pending = pending_of(&mut *db, &ids).await?;
     Ok(rows
@@ -65,6 +76,38 @@ pub async fn candidates(
             contact_id: r.contact_id,
         })
         .collect())
+}
+
+/// A candidate's row of `contact_scores`.
+struct Row {
+    contact_id: String,
+    observed_seq: i64,
+    channel: Option<String>,
+    best_window: Option<serde_json::Value>,
+}
+
+/// The ids of the contacts due in a regular run: in the evaluation queue, or deferred with their
+/// window open.
+async fn due(
+    db: &mut sqlx::PgConnection,
+    after: &str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"SELECT contact_id AS "contact_id!"
+           FROM ((SELECT contact_id FROM evaluation_queue WHERE contact_id > $1
+                  ORDER BY contact_id LIMIT $3)
+                 UNION
+                 (SELECT contact_id FROM deferrals WHERE next_opening <= $2 AND contact_id > $1
+                  ORDER BY contact_id LIMIT $3)) c
+           ORDER BY contact_id LIMIT $3"#,
+        after,
+        now,
+        limit
+    )
+    .fetch_all(&mut *db)
+    .await
 }
 
 /// A stored window; one that does not read as a window counts as none (the poller only stores
@@ -89,6 +132,32 @@ pub async fn observations_of(
     .fetch_all(db)
     .await?;
     let mut out: HashMap<String, Vec<Observation>> = HashMap::with_capacity(ids.len());
+    for r in rows {
+        out.entry(r.contact_id)
+            .or_default()
+            .push(Observation::new(r.observed_at, r.score));
+    }
+    Ok(out)
+}
+
+/// Every observation at or before `now` of the contacts whose ids lie in `[first, last]`.
+async fn observations_between(
+    db: impl PgExecutor<'_>,
+    first: &str,
+    last: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
+    let rows = sqlx::query!(
+        r#"SELECT contact_id, observed_at, score FROM score_observations
+           WHERE contact_id >= $1 AND contact_id <= $2 AND observed_at <= $3
+           ORDER BY contact_id, observed_at, source"#,
+        first,
+        last,
+        now
+    )
+    .fetch_all(db)
+    .await?;
+    let mut out: HashMap<String, Vec<Observation>> = HashMap::new();
     for r in rows {
         out.entry(r.contact_id)
             .or_default()

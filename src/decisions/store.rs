@@ -1,5 +1,5 @@
 //! Storing one batch of the run in one transaction: every decision, the deferrals, the contacts
-//! queued for the dialer, and the watermark that says the contacts were evaluated. Columns travel
+//! queued for the dialer, and the contacts' removal from the evaluation queue. Columns travel
 //! as arrays (`UNNEST`): one statement per table per batch, not one per row.
 
 use chrono::{DateTime, Utc};
@@ -73,8 +73,7 @@ impl BatchWrite {
         self.d_next.push(e.window.and_then(|w| w.next_opening));
         self.d_cooldown.push(e.cooldown_until);
         self.d_taken.push(e.taken_by.clone());
-        self.d_outcomes
-            .push(serde_json::to_string(&e.outcomes).expect("outcomes serialize"));
+        self.d_outcomes.push(super::outcomes::encode(&e.outcomes));
         if e.reason == Reason::DeferredOutsideWindow
             && let Some(next) = e.window.and_then(|w| w.next_opening)
         {
@@ -176,12 +175,10 @@ impl BatchWrite {
             .await?;
         }
 
+        // Evaluated: out of the queue, unless newer observations arrived since the batch was read.
         sqlx::query!(
-            r#"UPDATE contact_scores s SET evaluated_seq = GREATEST(s.evaluated_seq, x.seq),
-                   last_evaluated_at = $1
-               FROM UNNEST($2::text[], $3::int8[]) AS x(c, seq)
-               WHERE s.contact_id = x.c"#,
-            now,
+            r#"DELETE FROM evaluation_queue q USING UNNEST($1::text[], $2::int8[]) AS x(c, seq)
+               WHERE q.contact_id = x.c AND q.observed_seq <= x.seq"#,
             &self.e_contact,
             &self.e_seq,
         )

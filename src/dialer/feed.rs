@@ -70,25 +70,106 @@ pub async fn acknowledge(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut to_hand_over = Vec::new();
-    let mut statuses = Vec::with_capacity(ids.len());
-    for id in ids {
-        // The pending item of this id if there is one, else its newest hand-over.
-        let status = match rows.iter().find(|r| &r.dialer_id == id) {
-            None => AckStatus::NotFound,
-            Some(r) if r.state == "handed_over" => AckStatus::AlreadyAcknowledged,
-            Some(r) if r.leased_at.is_none() => AckStatus::NotLeased,
-            Some(r) if to_hand_over.contains(&r.id) => AckStatus::AlreadyAcknowledged,
-            Some(r) => {
-                to_hand_over.push(r.id);
-                AckStatus::Acknowledged
-            }
-        };
-        statuses.push(status);
-    }
+    let found: Vec<FeedRow> = rows
+        .into_iter()
+        .map(|r| FeedRow {
+            id: r.id,
+            dialer_id: r.dialer_id,
+            handed_over: r.state == "handed_over",
+            leased: r.leased_at.is_some(),
+        })
+        .collect();
+    let (statuses, to_hand_over) = settle(ids, &found);
     if !to_hand_over.is_empty() {
         let n = queue::hand_over(tx, &to_hand_over, now).await?;
         crate::jobs::counters::SCORING.handed_over(false, n);
     }
     Ok(statuses)
+}
+
+/// A queue item an acknowledgement may name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRow {
+    pub id: i64,
+    pub dialer_id: String,
+    pub handed_over: bool,
+    pub leased: bool,
+}
+
+/// What an acknowledgement of `ids` does, given the pull items with those dialer ids (pending ones
+/// first, then newest first): one status per id, in order, and the items to hand over. Pure.
+pub fn settle(ids: &[String], rows: &[FeedRow]) -> (Vec<AckStatus>, Vec<i64>) {
+    let mut to_hand_over = Vec::new();
+    let statuses = ids
+        .iter()
+        .map(|id| match rows.iter().find(|r| &r.dialer_id == id) {
+            None => AckStatus::NotFound,
+            Some(r) if r.handed_over || to_hand_over.contains(&r.id) => {
+                AckStatus::AlreadyAcknowledged
+            }
+            Some(r) if !r.leased => AckStatus::NotLeased,
+            Some(r) => {
+                to_hand_over.push(r.id);
+                AckStatus::Acknowledged
+            }
+        })
+        .collect();
+    (statuses, to_hand_over)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, dialer_id: &str, handed_over: bool, leased: bool) -> FeedRow {
+        FeedRow {
+            id,
+            dialer_id: dialer_id.into(),
+            handed_over,
+            leased,
+        }
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn one_status_per_id_in_order() {
+        let rows = [
+            row(7, "leased", false, true),
+            row(8, "never-leased", false, false),
+            row(3, "done", true, true),
+        ];
+        let (statuses, hand_over) = settle(
+            &ids(&["done", "leased", "missing", "never-leased", "leased"]),
+            &rows,
+        );
+        assert_eq!(
+            statuses,
+            [
+                AckStatus::AlreadyAcknowledged,
+                AckStatus::Acknowledged,
+                AckStatus::NotFound,
+                AckStatus::NotLeased,
+                AckStatus::AlreadyAcknowledged,
+            ]
+        );
+        assert_eq!(hand_over, [7], "an id named twice is handed over once");
+    }
+
+    #[test]
+    fn a_pending_item_wins_over_an_older_hand_over_of_the_same_id() {
+        // The contact was handed over 72 h ago and is in the feed again: the rows come pending
+        // first, so the new lease is what the acknowledgement confirms.
+        let rows = [row(9, "x", false, true), row(2, "x", true, true)];
+        let (statuses, hand_over) = settle(&ids(&["x"]), &rows);
+        assert_eq!(statuses, [AckStatus::Acknowledged]);
+        assert_eq!(hand_over, [9]);
+    }
+
+    #[test]
+    fn nothing_named_nothing_done() {
+        assert_eq!(settle(&[], &[]), (vec![], vec![]));
+    }
 }

@@ -82,7 +82,9 @@ pub async fn upsert(
         r#"INSERT INTO campaigns (id, document, priority, enabled, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $5)
            ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document,
-               priority = EXCLUDED.priority, enabled = EXCLUDED.enabled, updated_at = EXCLUDED.updated_at
+               priority = EXCLUDED.priority, enabled = EXCLUDED.enabled, updated_at = EXCLUDED.updated_at,
+               revision = CASE WHEN campaigns.document = EXCLUDED.document THEN campaigns.revision
+                               ELSE nextval('campaign_revision') END
            RETURNING (xmax = 0) AS "created!""#,
         campaign.id,
         encode(campaign),
@@ -93,6 +95,33 @@ pub async fn upsert(
     .fetch_one(&mut *tx)
     .await?;
     Ok(created)
+}
+
+/// The newest revision among the enabled campaigns (0 without any).
+pub async fn enabled_revision(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"SELECT COALESCE(max(revision), 0) AS "revision!" FROM campaigns WHERE enabled"#
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The campaign revision the last complete evaluation run looked at every contact for.
+pub async fn evaluated_revision(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar!("SELECT campaign_revision FROM evaluation_state")
+        .fetch_one(db)
+        .await
+}
+
+/// Records that a run looked at every contact for the campaigns up to `revision`.
+pub async fn set_evaluated_revision(db: impl PgExecutor<'_>, revision: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE evaluation_state SET campaign_revision = GREATEST(campaign_revision, $1)",
+        revision
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Deletes a campaign with its deferrals and the contacts still waiting in its dialer queue (they

@@ -8,8 +8,7 @@ use super::profile::Profile;
 
 /// Stores a fetched profile: the snapshot, its observations (the score at the fetch time, and each
 /// `score_history` point not stored before), the contact's latest channel and window, and — when
-/// anything new was observed — a new observation watermark, which makes the contact a candidate of
-/// the next evaluation run. Returns how many observations were new.
+/// anything new was observed — the contact in the evaluation queue, so the next run evaluates it. Returns how many observations were new.
 pub async fn store_profile(
     tx: &mut PgConnection,
     contact_id: &str,
@@ -64,16 +63,21 @@ pub async fn store_profile(
     .rows_affected();
 
     sqlx::query!(
-        r#"INSERT INTO contact_scores (contact_id, last_polled_at, next_poll_at, poll_failures,
-               last_poll_status, channel, best_window, observed_seq)
-           VALUES ($1, $2, '-infinity', 0, 200, $3, $4,
-                   CASE WHEN $5 THEN nextval('observation_seq') ELSE 0 END)
-           ON CONFLICT (contact_id) DO UPDATE SET
-               last_polled_at = EXCLUDED.last_polled_at, next_poll_at = '-infinity',
-               poll_failures = 0, last_poll_status = 200, channel = EXCLUDED.channel,
-               best_window = EXCLUDED.best_window,
-               observed_seq = CASE WHEN $5 THEN EXCLUDED.observed_seq
-                                   ELSE contact_scores.observed_seq END"#,
+        r#"WITH s AS (
+               INSERT INTO contact_scores (contact_id, last_polled_at, next_poll_at, poll_failures,
+                   last_poll_status, channel, best_window, observed_seq)
+               VALUES ($1, $2, '-infinity', 0, 200, $3, $4,
+                       CASE WHEN $5 THEN nextval('observation_seq') ELSE 0 END)
+               ON CONFLICT (contact_id) DO UPDATE SET
+                   last_polled_at = EXCLUDED.last_polled_at, next_poll_at = '-infinity',
+                   poll_failures = 0, last_poll_status = 200, channel = EXCLUDED.channel,
+                   best_window = EXCLUDED.best_window,
+                   observed_seq = CASE WHEN $5 THEN EXCLUDED.observed_seq
+                                       ELSE contact_scores.observed_seq END
+               RETURNING contact_id, observed_seq)
+           INSERT INTO evaluation_queue (contact_id, observed_seq)
+           SELECT contact_id, observed_seq FROM s WHERE $5
+           ON CONFLICT (contact_id) DO UPDATE SET observed_seq = EXCLUDED.observed_seq"#,
         contact_id,
         fetched_at,
         profile.channel,

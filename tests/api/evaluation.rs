@@ -5,6 +5,8 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
+use pesync::decisions::evaluate_once;
+
 use crate::helpers::*;
 use crate::scoring_support::*;
 
@@ -345,4 +347,88 @@ async fn a_thresholds_change_is_in_the_history_and_in_the_next_run() {
     seed_rising(&app, "c-1", 0.58).await;
     evaluate(&app).await;
     assert_eq!(reasons(&app, "c-1", "pull-one").await[0], "eligible");
+}
+
+#[tokio::test]
+async fn a_tick_runs_once_across_instances() {
+    use pesync::jobs::lock::{EVALUATE_JOB, JobLock, POLL_JOB};
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    seed_rising(&app, "c-1", 0.8).await;
+
+    // Another instance is running this tick: this one skips it and leaves the work.
+    let other = JobLock::try_acquire(&app.pool, EVALUATE_JOB)
+        .await
+        .unwrap()
+        .expect("the lock is free");
+    let r = evaluate_once(&app.state, None).await.unwrap();
+    assert!(!r.ran);
+    assert_eq!(count(&app, "SELECT count(*) FROM decisions").await, 0);
+    // The poller's lock is a different one.
+    let poll = JobLock::try_acquire(&app.pool, POLL_JOB).await.unwrap();
+    assert!(poll.is_some());
+    poll.unwrap().release().await;
+    other.release().await;
+    assert_eq!(evaluate(&app).await.contacts, 1);
+    assert!(
+        JobLock::try_acquire(&app.pool, EVALUATE_JOB)
+            .await
+            .unwrap()
+            .is_some(),
+        "a finished run releases its lock"
+    );
+}
+
+#[tokio::test]
+async fn contact_ids_are_taken_as_given_in_the_path() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    seed_rising(&app, "a/b c?d", 0.8).await;
+    evaluate(&app).await;
+    let v = explain(&app, "a%2Fb%20c%3Fd").await;
+    assert_eq!(v["contact_id"], "a/b c?d");
+    assert_eq!(v["decisions"][0]["reason"], "eligible");
+    let item = &lease(&app, "pull-one", 1).await[0];
+    assert_eq!(item["data"]["contact_id"], "a/b c?d");
+}
+
+#[tokio::test]
+async fn a_new_or_changed_campaign_looks_at_every_contact_already_scored() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("first", 0, "pull")).await;
+    seed_rising(&app, "rising", 0.8).await;
+    let now = app.now();
+    let low = profile(
+        &[
+            (now - Duration::hours(5), 0.1),
+            (now - Duration::hours(1), 0.3),
+        ],
+        "voice",
+        None,
+    );
+    seed_profile(&app, "low", &low).await;
+    let r = evaluate(&app).await;
+    assert!(r.full_pass, "the first campaign has decided nothing yet");
+    assert_eq!(r.contacts, 2);
+    let r = evaluate(&app).await;
+    assert_eq!((r.full_pass, r.contacts), (false, 0));
+
+    // A new campaign: every scored contact is evaluated again, for every campaign.
+    let mut second = campaign("second", 5, "pull");
+    create_campaign(&app, &second).await;
+    let r = evaluate(&app).await;
+    assert_eq!((r.full_pass, r.contacts, r.decisions), (true, 2, 4));
+    assert_eq!(reasons(&app, "low", "second").await, ["tier_not_targeted"]);
+    // Already waiting in the first campaign's feed: the second one does not take it.
+    assert_eq!(reasons(&app, "rising", "second").await, ["cooldown"]);
+
+    // The same document again changes nothing; a changed one is a new revision.
+    let r = app.admin_put("/v1/admin/campaigns/second", &second).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(evaluate(&app).await.contacts, 0);
+    second["tiers"] = json!(["low"]);
+    app.admin_put("/v1/admin/campaigns/second", &second).await;
+    let r = evaluate(&app).await;
+    assert!(r.full_pass);
+    assert_eq!(reasons(&app, "low", "second").await[0], "eligible");
 }

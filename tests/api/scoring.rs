@@ -179,9 +179,11 @@ async fn seed_eligible(app: &TestApp, n: i64) {
     .await
     .unwrap();
     sqlx::query(
-        r#"INSERT INTO contact_scores (contact_id, last_polled_at, channel, observed_seq)
-           SELECT 'c-' || lpad(g::text, 5, '0'), $1, 'voice', nextval('observation_seq')
-           FROM generate_series(1, $2) g"#,
+        r#"WITH s AS (
+               INSERT INTO contact_scores (contact_id, last_polled_at, channel, observed_seq)
+               SELECT 'c-' || lpad(g::text, 5, '0'), $1, 'voice', nextval('observation_seq')
+               FROM generate_series(1, $2) g RETURNING contact_id, observed_seq)
+           INSERT INTO evaluation_queue SELECT contact_id, observed_seq FROM s"#,
     )
     .bind(now)
     .bind(n)

@@ -1,0 +1,111 @@
+//! How a decision's rule outcomes are stored: a JSON array in the SPEC's rule order whose element is
+//! `true` for a rule that passed and the sentence saying why for one that failed, e.g.
+//! `[true, true, "rose 0.02 over the last 24 h …; minimum 0.1", true, true, true, true]`.
+//!
+//! Compact on purpose: a run over a million contacts and two campaigns writes two million
+//! decisions, and the full form (rule names and a sentence for every rule) tripled the size of each
+//! row and the time to write it. Nothing an operator needs is lost: pass or fail of every rule, the
+//! reason for each failure, and the numbers behind the passed ones (score, tier, rise, channel,
+//! window, cooldown) are the decision's own columns.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::eligibility::{Rule, RuleOutcome};
+
+/// A stored rule outcome as the explanation shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StoredOutcome {
+    pub rule: Rule,
+    pub passed: bool,
+    /// Why the rule failed; null when it passed.
+    pub detail: Option<String>,
+}
+
+/// The stored form of an evaluation's outcomes (JSON text).
+pub fn encode(outcomes: &[RuleOutcome]) -> String {
+    let compact: Vec<Value> = Rule::ALL
+        .iter()
+        .map(|rule| match outcomes.iter().find(|o| o.rule == *rule) {
+            Some(o) if !o.passed => Value::String(o.detail.clone()),
+            Some(_) => Value::Bool(true),
+            // Not evaluated (cannot happen: `evaluate` records every rule); stored as failed.
+            None => Value::String("not evaluated".into()),
+        })
+        .collect();
+    Value::Array(compact).to_string()
+}
+
+/// Reads the stored form back; anything unexpected in an element reads as a failure without a
+/// sentence rather than an error, so one odd row never breaks an explanation.
+pub fn decode(stored: &Value) -> Vec<StoredOutcome> {
+    let items = stored.as_array().map(Vec::as_slice).unwrap_or_default();
+    Rule::ALL
+        .iter()
+        .zip(items)
+        .map(|(rule, v)| StoredOutcome {
+            rule: *rule,
+            passed: v.as_bool() == Some(true),
+            detail: v.as_str().map(str::to_owned),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outcome(rule: Rule, passed: bool, detail: &str) -> RuleOutcome {
+        RuleOutcome {
+            rule,
+            passed,
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn passed_rules_are_true_failed_ones_their_sentence() {
+        let outcomes: Vec<RuleOutcome> = Rule::ALL
+            .iter()
+            .map(|r| match r {
+                Rule::Rise => outcome(*r, false, "rose 0.02; minimum 0.1"),
+                Rule::Window => outcome(*r, false, "closed"),
+                _ => outcome(*r, true, "fine"),
+            })
+            .collect();
+        let text = encode(&outcomes);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v,
+            json!([
+                true,
+                true,
+                "rose 0.02; minimum 0.1",
+                true,
+                true,
+                true,
+                "closed"
+            ])
+        );
+        let back = decode(&v);
+        assert_eq!(back.len(), 7);
+        assert_eq!(back[2].rule, Rule::Rise);
+        assert!(!back[2].passed);
+        assert_eq!(back[2].detail.as_deref(), Some("rose 0.02; minimum 0.1"));
+        assert!(back[0].passed && back[0].detail.is_none());
+        // Pass or fail of every rule survives the round trip.
+        let passed: Vec<bool> = back.iter().map(|o| o.passed).collect();
+        let original: Vec<bool> = outcomes.iter().map(|o| o.passed).collect();
+        assert_eq!(passed, original);
+    }
+
+    #[test]
+    fn odd_rows_read_without_panicking() {
+        assert!(decode(&json!(null)).is_empty());
+        let back = decode(&json!([true, 5]));
+        assert_eq!(back.len(), 2);
+        assert!(!back[1].passed && back[1].detail.is_none());
+    }
+}
