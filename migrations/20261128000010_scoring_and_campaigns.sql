@@ -84,8 +84,9 @@ CREATE TABLE evaluation_queue (
 -- check on insert: a run over a million contacts writes two million rows here, and every index or
 -- uniqueness check on them is time the run spends.
 CREATE TABLE decisions (
-    -- Orders decisions made at the same instant (a test clock standing still); not indexed.
-    seq             bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000),
+    -- Orders decisions made at the same instant (a test clock standing still); not indexed. No
+    -- sequence cache: cached blocks per connection would number concurrent writers out of order.
+    seq             bigint GENERATED ALWAYS AS IDENTITY,
     contact_id      text        NOT NULL,
     campaign_id     text        NOT NULL,
     evaluated_at    timestamptz NOT NULL,

@@ -18,6 +18,7 @@ use crate::simulator::{Simulator, SimulatorConfig};
 use crate::startup::{Application, cancel_on_signal};
 
 pub const SOURCE: &str = "demo-crm";
+pub const CAMPAIGN: &str = "demo-outreach";
 
 fn random_token(prefix: &str) -> String {
     let bytes: [u8; 16] = rand::rng().random();
@@ -36,6 +37,13 @@ pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| SecretString::from(random_token("admin")));
     settings.admin_token = Some(admin.clone());
+    // A first look should show decisions within seconds, not minutes.
+    if settings.poll_cron == crate::config::DEFAULT_CRON {
+        settings.poll_cron = "*/10 * * * * *".into();
+    }
+    if settings.evaluate_cron == crate::config::DEFAULT_CRON {
+        settings.evaluate_cron = "5/10 * * * * *".into();
+    }
 
     let pool = crate::db::connect_and_migrate(&settings.database_url).await?;
     let app = Application::build(&settings, pool, Arc::new(SystemClock)).await?;
@@ -54,6 +62,17 @@ pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<()> {
         .error_for_status()
         .context("seeding the demo source")?;
 
+    http.put(format!("{base}/v1/admin/campaigns/{CAMPAIGN}"))
+        .bearer_auth(admin.expose_secret())
+        .json(&json!({"id": CAMPAIGN, "name": "Demo outreach", "enabled": true, "priority": 10,
+                      "tiers": ["high", "moderate"], "mode": "push",
+                      "channels": {"voice": "demo-voice-list", "email": "demo-email-list", "sms": "demo-sms-list"},
+                      "default_window": {"start_time": "00:00:00", "end_time": "00:00:00", "timezone": "UTC"}}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("seeding the demo campaign")?;
+
     println!("pesync demo is running");
     println!("  API:        {base}   (docs: {base}/docs)");
     println!("  admin token: {}", admin.expose_secret());
@@ -62,6 +81,10 @@ pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<()> {
         sim.base_url, sim.base_url
     );
     println!("  source:     {SOURCE}  (signing secret printed only here: {secret})");
+    println!(
+        "  campaign:   {CAMPAIGN}  (push; decisions: {base}/v1/contacts/demo-contact-0, dialer: {}/_sim/dialer)",
+        sim.base_url
+    );
     println!("Posting {events} sample events; watch {base}/v1/admin/stats. Ctrl-C stops.");
 
     post_samples(&http, &base, &secret, events).await?;
@@ -69,12 +92,15 @@ pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<()> {
         let shutdown = shutdown.clone();
         let state = sim.state.clone();
         tokio::spawn(async move {
-            let mut last = usize::MAX;
+            let mut last = (usize::MAX, u64::MAX);
             while !shutdown.is_cancelled() {
-                let n = state.events().len();
-                if n != last {
-                    println!("  PE (simulator) has received {n} events");
-                    last = n;
+                let now = (state.events().len(), state.stats().dialer_pushes);
+                if now != last {
+                    println!(
+                        "  PE (simulator) has received {} events; the dialer {} contact pushes",
+                        now.0, now.1
+                    );
+                    last = now;
                 }
                 tokio::select! { _ = shutdown.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(2)) => {} }
             }
