@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const WAIT: StdDuration = StdDuration::from_secs(30);
+// Generous: a loaded CI machine can push a few retries into backoff; a passing test returns early.
+const WAIT: StdDuration = StdDuration::from_secs(90);
 
 async fn setup(sim_rate: Option<u32>, rate: f64) -> (SimulatorHandle, TestApp) {
     let sim = spawn_simulator(sim_rate).await;
