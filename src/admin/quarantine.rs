@@ -173,9 +173,7 @@ pub async fn replay_quarantine(
         let reg = Registry {
             source: &source.name,
             mapping: &source.mapping,
-            mapping_version: source.mapping_version,
             manifest: &manifest,
-            manifest_version,
             thresholds: &thresholds,
         };
         let reason = item.reason.parse().unwrap_or(Reason::InvalidEnvelope);

@@ -96,9 +96,7 @@ pub async fn ingest_events(
     let reg = Registry {
         source: &source.name,
         mapping: &source.mapping,
-        mapping_version: source.mapping_version,
         manifest: &manifest,
-        manifest_version,
         thresholds: &thresholds,
     };
     let planned = items

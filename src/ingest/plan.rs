@@ -15,9 +15,7 @@ use crate::thresholds::Thresholds;
 pub struct Registry<'a> {
     pub source: &'a str,
     pub mapping: &'a Mapping,
-    pub mapping_version: i32,
     pub manifest: &'a Manifest,
-    pub manifest_version: i32,
     pub thresholds: &'a Thresholds,
 }
 
