@@ -74,9 +74,11 @@ pub struct SimulateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Sample events to post at start (through the signed ingestion API).
-    #[arg(long, default_value_t = 200)]
-    pub events: usize,
+    /// Sample contacts whose events are posted at start (through the signed ingestion API): four
+    /// in five have a rising score, three in five a window open now, so the first evaluation hands
+    /// some to the simulated dialer and defers others.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    pub contacts: u16,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -89,7 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Simulate(a) => crate::simulator::run_forever(a.into_config()).await,
-        Command::Demo(a) => crate::demo::run(settings, a.events).await,
+        Command::Demo(a) => crate::demo::run(settings, a.contacts.into()).await,
         Command::Bench(b) => crate::bench::run(b, settings).await,
         Command::Import(args) => crate::import::run(args).await,
         Command::Openapi => {

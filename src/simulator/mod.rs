@@ -9,7 +9,7 @@ mod control;
 mod dialer;
 mod events;
 mod gate;
-mod model;
+pub(crate) mod model;
 mod oauth;
 mod profiles;
 mod state;
