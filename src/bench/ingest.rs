@@ -17,7 +17,6 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -104,7 +103,8 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
         std::thread::available_parallelism().map_or(0, usize::from),
     );
     create_baseline_tables(&db.pool).await?;
-    let baseline_pool = PgPoolOptions::new()
+    // The baseline's connections are set up like pesync's (TCP_NODELAY), as libpq's would be.
+    let baseline_pool = crate::db::pool_options()
         .max_connections(shape.concurrency as u32)
         .connect_with(db.pool.connect_options().as_ref().clone())
         .await?;

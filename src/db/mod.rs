@@ -8,6 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
+mod nodelay;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects, creating the database first when it does not exist. No migrations.
@@ -15,7 +17,7 @@ pub async fn connect(url: &SecretString) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url.expose_secret())
         .context("DATABASE_URL is not a valid PostgreSQL URL")?;
     create_database_if_missing(&options).await?;
-    let pool = PgPoolOptions::new()
+    let pool = pool_options()
         .max_connections(20)
         // A request waiting longer than this for a connection gets 503 rather than hanging.
         .acquire_timeout(Duration::from_secs(5))
@@ -23,6 +25,12 @@ pub async fn connect(url: &SecretString) -> anyhow::Result<PgPool> {
         .await
         .context("connecting to PostgreSQL")?;
     Ok(pool)
+}
+
+/// Pool options every pool of pesync starts from: each new connection gets TCP_NODELAY (see
+/// [`nodelay`]).
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().after_connect(|conn, _| Box::pin(nodelay::apply(conn)))
 }
 
 /// Connects, creates the database if needed and applies every migration.
