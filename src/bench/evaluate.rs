@@ -1,5 +1,5 @@
 //! `pesync bench evaluate`: an evaluation run over N seeded contacts (SPEC §9 "an eligibility run
-//! over 1,000,000 contacts finishes in seconds, not minutes"), measured for time and peak memory.
+//! over 1,000,000 contacts finishes in seconds, not minutes"), measured for time, CPU and peak memory.
 //!
 //! It works in a database of its own (`pesync_bench_evaluate` on the server of `DATABASE_URL`),
 //! dropped and re-created first, so it never touches real data. The seed is deterministic and
@@ -17,6 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sqlx::PgPool;
 
+use super::cpu::{Cost, Meter};
+use super::median;
 use crate::decisions::{RunReport, evaluate_contacts};
 
 /// The benchmark's own database.
@@ -100,19 +102,25 @@ const CAMPAIGNS: &str = r#"[
 pub struct BenchResult {
     pub contacts: i64,
     pub seed_seconds: f64,
-    pub run: RunReport,
-    pub run_seconds: f64,
-    pub contacts_per_second: f64,
-    /// Peak resident set size of this process during the run (VmHWM, reset before it).
-    pub peak_rss_mib: Option<f64>,
-    /// The same run again right after: nothing left to evaluate.
-    pub idle_run_seconds: f64,
-    /// Then a full pass (every contact, after a campaign change), on top of the first run's decisions.
-    pub full_pass: RunReport,
-    pub full_pass_seconds: f64,
-    pub full_pass_peak_rss_mib: Option<f64>,
+    /// Medians over the runs (wall seconds).
+    pub median_run_seconds: f64,
+    pub median_full_pass_seconds: f64,
+    pub median_contacts_per_second: f64,
+    pub runs: Vec<RunFigures>,
     /// The first run's decisions by reason.
     pub reasons: Vec<(String, i64)>,
+}
+
+/// One repetition: the run, an idle run right after, then a full pass.
+#[derive(Debug, Serialize)]
+pub struct RunFigures {
+    pub run: RunReport,
+    pub run_cost: Cost,
+    /// The same run again right after: nothing left to evaluate.
+    pub idle_run_seconds: f64,
+    /// A full pass (every contact, after a campaign change), on top of the run's decisions.
+    pub full_pass: RunReport,
+    pub full_pass_cost: Cost,
 }
 
 /// `DATABASE_URL` with the database name replaced by [`BENCH_DATABASE`].
@@ -181,25 +189,26 @@ pub async fn seed(pool: &PgPool, contacts: i64, now: DateTime<Utc>) -> anyhow::R
     Ok(())
 }
 
-/// Resets this process's peak RSS (Linux: `clear_refs` 5), so VmHWM measures what follows.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Puts a kept database back as the seed left it: no decisions, deferrals or queued hand-overs, and
+/// every contact in the evaluation queue.
+async fn reset(pool: &PgPool) -> anyhow::Result<()> {
+    for sql in [
+        "TRUNCATE decisions, deferrals, dialer_queue, evaluation_queue",
+        "INSERT INTO evaluation_queue SELECT contact_id, observed_seq FROM contact_scores",
+        "VACUUM ANALYZE",
+    ] {
+        sqlx::raw_sql(sql).execute(pool).await?;
+    }
+    Ok(())
 }
 
-/// This process's peak RSS in MiB (Linux `VmHWM`).
-fn read_peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-/// Seeds a fresh benchmark database with `contacts` contacts and measures one evaluation run.
-/// With `reuse`, an earlier `--keep` database is evaluated again (its decisions, deferrals and
-/// queue cleared first) instead of seeding a new one; `now` is then the seed's.
+/// Seeds a fresh benchmark database with `contacts` contacts and measures `runs` repetitions of an
+/// evaluation run (each on the seed as it was, see [`reset`]) and a full pass. With `reuse`, an
+/// earlier `--keep` database is evaluated instead of seeding a new one; `now` is then the seed's.
 pub async fn evaluate(
     database_url: &SecretString,
     contacts: i64,
+    runs: usize,
     keep: bool,
     reuse: bool,
 ) -> anyhow::Result<BenchResult> {
@@ -210,13 +219,6 @@ pub async fn evaluate(
                 .fetch_one(&pool)
                 .await
                 .context("no earlier benchmark database to reuse")?;
-        for sql in [
-            "TRUNCATE decisions, deferrals, dialer_queue, evaluation_queue",
-            "INSERT INTO evaluation_queue SELECT contact_id, observed_seq FROM contact_scores",
-            "VACUUM ANALYZE",
-        ] {
-            sqlx::raw_sql(sql).execute(&pool).await?;
-        }
         (pool, now, 0.0)
     } else {
         let pool = fresh_database(database_url).await?;
@@ -226,35 +228,56 @@ pub async fn evaluate(
         (pool, now, started.elapsed().as_secs_f64())
     };
 
-    reset_peak_rss();
-    let started = Instant::now();
-    let run = evaluate_contacts(&pool, now).await?;
-    let run_seconds = started.elapsed().as_secs_f64();
-    let peak_rss_mib = read_peak_rss_mib();
+    let mut figures = Vec::new();
+    let mut reasons = Vec::new();
+    for i in 0..runs.max(1) {
+        if reuse || i > 0 {
+            reset(&pool).await?;
+        }
+        let meter = Meter::start(&pool).await;
+        let run = evaluate_contacts(&pool, now).await?;
+        let run_cost = meter.stop(&pool).await;
 
-    let started = Instant::now();
-    let idle = evaluate_contacts(&pool, now).await?;
-    let idle_run_seconds = started.elapsed().as_secs_f64();
-    anyhow::ensure!(idle.contacts == 0, "the second run found work");
+        let started = Instant::now();
+        let idle = evaluate_contacts(&pool, now).await?;
+        let idle_run_seconds = started.elapsed().as_secs_f64();
+        anyhow::ensure!(idle.contacts == 0, "the second run found work");
 
-    let reasons: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT reason, count(*) FROM decisions WHERE evaluated_at = $1 GROUP BY reason ORDER BY count(*) DESC",
-    )
-    .bind(now)
-    .fetch_all(&pool)
-    .await?;
-    // A campaign changes: the next run is a full pass over every scored contact.
-    sqlx::query(
-        "UPDATE campaigns SET revision = nextval('campaign_revision') WHERE id = 'bench-pull'",
-    )
-    .execute(&pool)
-    .await?;
-    reset_peak_rss();
-    let started = Instant::now();
-    let full = evaluate_contacts(&pool, now).await?;
-    let full_pass_seconds = started.elapsed().as_secs_f64();
-    let full_pass_peak_rss_mib = read_peak_rss_mib();
-    anyhow::ensure!(full.full_pass, "a campaign change must start a full pass");
+        if i == 0 {
+            reasons = sqlx::query_as(
+                "SELECT reason, count(*) FROM decisions WHERE evaluated_at = $1 GROUP BY reason ORDER BY count(*) DESC",
+            )
+            .bind(now)
+            .fetch_all(&pool)
+            .await?;
+        }
+        // A campaign changes: the next run is a full pass over every scored contact.
+        sqlx::query(
+            "UPDATE campaigns SET revision = nextval('campaign_revision') WHERE id = 'bench-pull'",
+        )
+        .execute(&pool)
+        .await?;
+        let meter = Meter::start(&pool).await;
+        let full_pass = evaluate_contacts(&pool, now).await?;
+        let full_pass_cost = meter.stop(&pool).await;
+        anyhow::ensure!(
+            full_pass.full_pass,
+            "a campaign change must start a full pass"
+        );
+        eprintln!(
+            "run {}: {:.1} s, full pass {:.1} s",
+            i + 1,
+            run_cost.seconds,
+            full_pass_cost.seconds
+        );
+        figures.push(RunFigures {
+            run,
+            run_cost,
+            idle_run_seconds,
+            full_pass,
+            full_pass_cost,
+        });
+    }
 
     pool.close().await;
     if !keep {
@@ -267,17 +290,17 @@ pub async fn evaluate(
         .execute(&admin)
         .await?;
     }
+    let evaluated = figures.first().map_or(0, |f| f.run.contacts as i64);
+    let median_run_seconds = median(figures.iter().map(|f| f.run_cost.seconds).collect());
     Ok(BenchResult {
-        contacts: run.contacts as i64,
+        contacts: evaluated,
         seed_seconds,
-        contacts_per_second: run.contacts as f64 / run_seconds,
-        run,
-        run_seconds,
-        peak_rss_mib,
-        idle_run_seconds,
-        full_pass: full,
-        full_pass_seconds,
-        full_pass_peak_rss_mib,
+        median_run_seconds,
+        median_full_pass_seconds: median(
+            figures.iter().map(|f| f.full_pass_cost.seconds).collect(),
+        ),
+        median_contacts_per_second: evaluated as f64 / median_run_seconds,
+        runs: figures,
         reasons,
     })
 }

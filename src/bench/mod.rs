@@ -1,6 +1,7 @@
 //! `pesync bench …`: benchmarks that print their figures (SPEC §9). Results and the commands that
 //! produced them are recorded in `docs/BENCHMARKS.md`. Run them with `--release`.
 
+pub mod cpu;
 pub mod delivery;
 pub mod evaluate;
 pub mod ingest;
@@ -15,7 +16,7 @@ pub enum BenchCommand {
     /// Batched ingestion over HTTP against the same rows inserted directly (SPEC §9, throughput).
     #[command(long_about = ingest::LONG_ABOUT)]
     Ingest(ingest::IngestArgs),
-    /// One evaluation run over N seeded contacts and two campaigns: time and peak memory. Works in
+    /// Evaluation runs over N seeded contacts and two campaigns: time, CPU and peak memory. Works in
     /// its own database (`pesync_bench_evaluate` on the DATABASE_URL server), dropped first.
     Evaluate(EvaluateArgs),
 }
@@ -25,6 +26,9 @@ pub struct EvaluateArgs {
     /// Contacts to seed.
     #[arg(long, default_value_t = 1_000_000)]
     pub contacts: i64,
+    /// Repetitions (each on the seed as it was); the medians are reported.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=20))]
+    pub runs: u8,
     /// Keep the benchmark database afterwards (to look at the decisions).
     #[arg(long)]
     pub keep: bool,
@@ -38,8 +42,14 @@ pub async fn run(cmd: BenchCommand, settings: crate::config::Settings) -> anyhow
         BenchCommand::Delivery(a) => delivery::run(a, settings).await,
         BenchCommand::Ingest(a) => ingest::run(a, settings).await,
         BenchCommand::Evaluate(a) => {
-            let result =
-                evaluate::evaluate(&settings.database_url, a.contacts, a.keep, a.reuse).await?;
+            let result = evaluate::evaluate(
+                &settings.database_url,
+                a.contacts,
+                a.runs.into(),
+                a.keep,
+                a.reuse,
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }

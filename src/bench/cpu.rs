@@ -1,0 +1,116 @@
+//! What a measured stretch of a benchmark cost: wall time, CPU seconds of this process and of the
+//! PostgreSQL backends serving it, and this process's peak memory. Linux only (`/proc`); elsewhere,
+//! and for a PostgreSQL on another machine, the figures that cannot be read are null.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+/// Clock ticks per second in `/proc/*/stat` (USER_HZ: 100 on every Linux architecture).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Cost {
+    pub seconds: f64,
+    /// CPU seconds (user + system) of this process.
+    pub pesync_cpu_seconds: Option<f64>,
+    /// CPU seconds of the PostgreSQL backends connected to the benchmark's database, when the
+    /// server runs on this machine and its processes are readable.
+    pub postgres_cpu_seconds: Option<f64>,
+    /// Peak resident set size of this process during the stretch (VmHWM, reset at its start).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// A stretch being measured.
+pub struct Meter {
+    started: Instant,
+    own: Option<f64>,
+    backends: HashMap<i32, f64>,
+}
+
+impl Meter {
+    pub async fn start(pool: &PgPool) -> Self {
+        // Resets this process's peak RSS (Linux: `clear_refs` 5), so VmHWM measures what follows.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        Self {
+            backends: backend_cpu(pool).await,
+            own: cpu_seconds("self"),
+            started: Instant::now(),
+        }
+    }
+
+    /// Backends opened during the stretch count from zero; one closed during it is not counted
+    /// (the pool keeps its connections for minutes, far longer than a run).
+    pub async fn stop(self, pool: &PgPool) -> Cost {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let own = cpu_seconds("self");
+        let after = backend_cpu(pool).await;
+        let postgres = (!after.is_empty()).then(|| {
+            after
+                .iter()
+                .map(|(pid, cpu)| cpu - self.backends.get(pid).copied().unwrap_or(0.0))
+                .sum()
+        });
+        Cost {
+            seconds,
+            pesync_cpu_seconds: own.zip(self.own).map(|(b, a)| b - a),
+            postgres_cpu_seconds: postgres,
+            peak_rss_mib: peak_rss_mib(),
+        }
+    }
+}
+
+/// CPU seconds so far of `/proc/{pid}` (`self` for this process).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SECOND)
+}
+
+/// CPU seconds so far of each backend connected to the pool's database (other than the one asking).
+async fn backend_cpu(pool: &PgPool) -> HashMap<i32, f64> {
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default();
+    pids.into_iter()
+        .filter_map(|pid| cpu_seconds(&pid.to_string()).map(|cpu| (pid, cpu)))
+        .collect()
+}
+
+/// This process's peak RSS in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process_cpu_and_memory() {
+        let before = cpu_seconds("self").unwrap();
+        // Burn a little CPU so the counter moves.
+        let mut x = 0u64;
+        let t = Instant::now();
+        while t.elapsed().as_millis() < 50 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let after = cpu_seconds("self").unwrap();
+        assert!(after >= before);
+        assert!(peak_rss_mib().unwrap() > 0.0);
+    }
+}
