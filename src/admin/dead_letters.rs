@@ -2,8 +2,6 @@
 //! with a 4xx. Replay puts the event back in its lane; the late-arrival rule applies to it as to any
 //! event (SPEC §11.9).
 
-use std::collections::BTreeMap;
-
 use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -93,10 +91,7 @@ pub async fn replay_dead_letters(
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
     let req: IdsRequest = parse_document(&body)?;
-    req.check_ids()?;
-    if req.ids.is_empty() || req.reason.is_some() {
-        return Err(ApiError::invalid("ids", "give the ids of the dead letters"));
-    }
+    let ids = req.named_ids("dead letters")?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let rows = sqlx::query_as!(
@@ -104,19 +99,21 @@ pub async fn replay_dead_letters(
         r#"SELECT d.id, d.event_id, d.contact_id, d.request_id, e.lane
            FROM dead_letters d JOIN events e ON e.id = d.event_id
            WHERE d.state = 'open' AND d.id = ANY($1) ORDER BY d.id FOR UPDATE OF d, e"#,
-        &req.ids
+        ids
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut by_id: BTreeMap<Uuid, Open> = rows.into_iter().map(|r| (r.id, r)).collect();
-    let mut results = Vec::with_capacity(req.ids.len());
+    let mut results = Vec::with_capacity(ids.len());
     let mut enqueue = Vec::new();
     let mut replayed = Vec::new();
     let mut events = Vec::new();
-    for (index, id) in req.ids.iter().enumerate() {
+    for (index, (id, open)) in super::in_named_order(ids, rows, |r| r.id)
+        .into_iter()
+        .enumerate()
+    {
         let mut r = EventResult::new(index, Status::NotFound);
-        r.id = Some(*id);
-        if let Some(d) = by_id.remove(id) {
+        r.id = Some(id);
+        if let Some(d) = open {
             let lane = d
                 .lane
                 .as_deref()

@@ -116,16 +116,21 @@ async fn lock_open(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut by_id: BTreeMap<Uuid, OpenItem> = rows.into_iter().map(|r| (r.id, r)).collect();
-    // Named ids first, in the caller's order (a missing one answers not_found), then the reason's.
-    let mut out: Vec<(Option<Uuid>, Option<OpenItem>)> = req
-        .ids
-        .iter()
-        .map(|id| (Some(*id), by_id.remove(id)))
-        .collect();
-    let mut rest: Vec<OpenItem> = by_id.into_values().collect();
-    rest.truncate(MAX_ITEMS_PER_CALL);
-    out.extend(rest.into_iter().map(|r| (Some(r.id), Some(r))));
+    // Named ids first, in the caller's order (a missing one answers not_found), then the reason's,
+    // oldest first.
+    let wanted: std::collections::HashSet<&Uuid> = req.ids.iter().collect();
+    let (named, rest): (Vec<OpenItem>, Vec<OpenItem>) =
+        rows.into_iter().partition(|r| wanted.contains(&r.id));
+    let mut out: Vec<(Option<Uuid>, Option<OpenItem>)> =
+        super::in_named_order(&req.ids, named, |r| r.id)
+            .into_iter()
+            .map(|(id, item)| (Some(id), item))
+            .collect();
+    out.extend(
+        rest.into_iter()
+            .take(MAX_ITEMS_PER_CALL)
+            .map(|r| (Some(r.id), Some(r))),
+    );
     Ok(out)
 }
 

@@ -3,8 +3,6 @@
 //! for their dedup key then (they never claimed it while parked) and go to the lane their timestamp
 //! calls for now.
 
-use std::collections::BTreeMap;
-
 use actix_web::{get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -93,26 +91,16 @@ async fn lock_parked(
     tx: &mut sqlx::PgConnection,
     req: &IdsRequest,
 ) -> Result<Vec<(Uuid, Option<Parked>)>, ApiError> {
-    req.check_ids()?;
-    if req.ids.is_empty() {
-        return Err(ApiError::invalid("ids", "give the ids of the events"));
-    }
-    if req.reason.is_some() {
-        return Err(ApiError::invalid(
-            "reason",
-            "reconciliation items are chosen by id",
-        ));
-    }
+    let ids = req.named_ids("reconciliation items")?;
     let rows = sqlx::query_as!(
         Parked,
         r#"SELECT id, contact_id, event_timestamp, request_id, dedup_key FROM events
            WHERE state = 'reconciliation' AND id = ANY($1) ORDER BY id FOR UPDATE"#,
-        &req.ids
+        ids
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut by_id: BTreeMap<Uuid, Parked> = rows.into_iter().map(|r| (r.id, r)).collect();
-    Ok(req.ids.iter().map(|id| (*id, by_id.remove(id))).collect())
+    Ok(super::in_named_order(ids, rows, |r| r.id))
 }
 
 /// Send parked events on to delivery.
