@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::http::ApiError;
 use crate::http::auth::Reader;
+use crate::jobs::counters::{SCORING, ScoringSnapshot};
 use crate::startup::AppState;
 use crate::telemetry::counters::{COUNTERS, CounterSnapshot};
 
@@ -38,6 +39,8 @@ pub struct Stats {
     pub dispatched: i64,
     /// This instance's counters since it started.
     pub instance: CounterSnapshot,
+    /// This instance's scoring and campaign counters since it started.
+    pub scoring: ScoringSnapshot,
 }
 
 pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
@@ -79,6 +82,7 @@ pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
         dead_letters_open: other.dead_letters,
         dispatched: other.dispatched,
         instance: COUNTERS.snapshot(),
+        scoring: SCORING.snapshot(),
     })
 }
 
@@ -98,123 +102,199 @@ pub async fn stats(_: Reader, state: web::Data<AppState>) -> Result<web::Json<St
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let s = collect(&state).await?;
-    let mut body = render(&s);
-    crate::jobs::counters::SCORING.render(&mut body);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(body))
+        .body(render(&s)))
 }
 
+/// One metric family of the exposition: its samples are (labels, value).
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    samples: Vec<(String, f64)>,
+}
+
+/// A family with one unlabelled sample.
+fn single(name: &'static str, kind: &'static str, help: &'static str, v: u64) -> Family {
+    family(name, kind, help, [(String::new(), v as f64)])
+}
+
+fn family(
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    samples: impl IntoIterator<Item = (String, f64)>,
+) -> Family {
+    Family {
+        name,
+        kind,
+        help,
+        samples: samples.into_iter().collect(),
+    }
+}
+
+/// `{label="value"}`.
+fn label(name: &str, value: &str) -> String {
+    format!("{{{name}=\"{value}\"}}")
+}
+
+/// Per-lane samples of a lane figure.
+fn lanes(s: &Stats, figure: impl Fn(&LaneStats) -> f64) -> [(String, f64); 2] {
+    [
+        (label("lane", "realtime"), figure(&s.realtime)),
+        (label("lane", "backfill"), figure(&s.backfill)),
+    ]
+}
+
+/// Every family `/metrics` shows, from the same [`Stats`] as `/v1/admin/stats`.
+fn families(s: &Stats) -> Vec<Family> {
+    let c = &s.instance;
+    let k = &s.scoring;
+    vec![
+        family(
+            "pesync_lane_depth",
+            "gauge",
+            "Events waiting per delivery lane.",
+            lanes(s, |l| l.depth as f64),
+        ),
+        family(
+            "pesync_lane_oldest_pending_age_seconds",
+            "gauge",
+            "Age of the oldest waiting event per lane.",
+            lanes(s, |l| l.oldest_pending_age_seconds),
+        ),
+        family(
+            "pesync_events_delivered",
+            "gauge",
+            "Events delivered per lane, all instances.",
+            lanes(s, |l| l.delivered as f64),
+        ),
+        single(
+            "pesync_reconciliation_depth",
+            "gauge",
+            "Future-dated events waiting for an operator.",
+            s.reconciliation_depth as u64,
+        ),
+        single(
+            "pesync_quarantine_open",
+            "gauge",
+            "Quarantined events not yet replayed or discarded.",
+            s.quarantine_open as u64,
+        ),
+        single(
+            "pesync_dead_letters_open",
+            "gauge",
+            "Delivery dead letters not yet replayed.",
+            s.dead_letters_open as u64,
+        ),
+        single(
+            "pesync_dispatched",
+            "gauge",
+            "Contacts handed to the dialer, all instances.",
+            s.dispatched as u64,
+        ),
+        single(
+            "pesync_events_received_total",
+            "counter",
+            "Events received by this instance.",
+            c.events_received,
+        ),
+        single(
+            "pesync_deprecated_attributes_stripped_total",
+            "counter",
+            "Deprecated attributes stripped before delivery.",
+            c.deprecated_attributes_stripped,
+        ),
+        family(
+            "pesync_delivered_total",
+            "counter",
+            "Events delivered by this instance.",
+            [
+                (label("lane", "realtime"), c.delivered_realtime as f64),
+                (label("lane", "backfill"), c.delivered_backfill as f64),
+            ],
+        ),
+        single(
+            "pesync_late_arrivals_total",
+            "counter",
+            "Events moved from the real-time to the backfill lane.",
+            c.late_arrivals,
+        ),
+        single(
+            "pesync_dead_letters_total",
+            "counter",
+            "Events dead-lettered by this instance.",
+            c.dead_letters,
+        ),
+        single(
+            "pesync_genesys_429_total",
+            "counter",
+            "429 answers from Genesys.",
+            c.responses_429,
+        ),
+        family(
+            "pesync_delivery_retries_total",
+            "counter",
+            "Delivery attempts to be retried, by cause.",
+            c.retries
+                .iter()
+                .map(|r| (label("cause", r.cause), r.count as f64)),
+        ),
+        family(
+            "pesync_profile_polls_total",
+            "counter",
+            "Profile polls by outcome.",
+            [
+                (label("outcome", "profile"), k.polls.profile as f64),
+                (label("outcome", "not_found"), k.polls.not_found as f64),
+                (label("outcome", "failed"), k.polls.failed as f64),
+            ],
+        ),
+        family(
+            "pesync_decisions_total",
+            "counter",
+            "Decisions recorded by the evaluation run, by reason.",
+            k.decisions
+                .iter()
+                .map(|r| (label("reason", r.reason), r.count as f64)),
+        ),
+        family(
+            "pesync_dialer_handed_over_total",
+            "counter",
+            "Contacts handed to the dialer, by mode.",
+            [
+                (label("mode", "push"), k.handed_over.push as f64),
+                (label("mode", "pull"), k.handed_over.pull as f64),
+            ],
+        ),
+        single(
+            "pesync_dialer_rejected_total",
+            "counter",
+            "Contacts the dialer refused for good (a 4xx).",
+            k.dialer_rejected,
+        ),
+        single(
+            "pesync_dialer_push_retries_total",
+            "counter",
+            "Dialer pushes that failed and wait for a retry.",
+            k.dialer_push_retries,
+        ),
+    ]
+}
+
+/// The Prometheus text format of `s`.
 pub fn render(s: &Stats) -> String {
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in samples {
-            let _ = writeln!(out, "{name}{labels} {v}");
+    for f in families(s) {
+        let _ = writeln!(
+            out,
+            "# HELP {} {}\n# TYPE {} {}",
+            f.name, f.help, f.name, f.kind
+        );
+        for (labels, v) in &f.samples {
+            let _ = writeln!(out, "{}{labels} {v}", f.name);
         }
-    };
-    metric(
-        "pesync_lane_depth",
-        "gauge",
-        "Events waiting per delivery lane.",
-        &[
-            ("{lane=\"realtime\"}", s.realtime.depth as f64),
-            ("{lane=\"backfill\"}", s.backfill.depth as f64),
-        ],
-    );
-    metric(
-        "pesync_lane_oldest_pending_age_seconds",
-        "gauge",
-        "Age of the oldest waiting event per lane.",
-        &[
-            ("{lane=\"realtime\"}", s.realtime.oldest_pending_age_seconds),
-            ("{lane=\"backfill\"}", s.backfill.oldest_pending_age_seconds),
-        ],
-    );
-    metric(
-        "pesync_events_delivered",
-        "gauge",
-        "Events delivered per lane, all instances.",
-        &[
-            ("{lane=\"realtime\"}", s.realtime.delivered as f64),
-            ("{lane=\"backfill\"}", s.backfill.delivered as f64),
-        ],
-    );
-    metric(
-        "pesync_reconciliation_depth",
-        "gauge",
-        "Future-dated events waiting for an operator.",
-        &[("", s.reconciliation_depth as f64)],
-    );
-    metric(
-        "pesync_quarantine_open",
-        "gauge",
-        "Quarantined events not yet replayed or discarded.",
-        &[("", s.quarantine_open as f64)],
-    );
-    metric(
-        "pesync_dead_letters_open",
-        "gauge",
-        "Delivery dead letters not yet replayed.",
-        &[("", s.dead_letters_open as f64)],
-    );
-    metric(
-        "pesync_dispatched",
-        "gauge",
-        "Contacts handed to the dialer, all instances.",
-        &[("", s.dispatched as f64)],
-    );
-    let c = &s.instance;
-    metric(
-        "pesync_events_received_total",
-        "counter",
-        "Events received by this instance.",
-        &[("", c.events_received as f64)],
-    );
-    metric(
-        "pesync_deprecated_attributes_stripped_total",
-        "counter",
-        "Deprecated attributes stripped before delivery.",
-        &[("", c.deprecated_attributes_stripped as f64)],
-    );
-    metric(
-        "pesync_delivered_total",
-        "counter",
-        "Events delivered by this instance.",
-        &[
-            ("{lane=\"realtime\"}", c.delivered_realtime as f64),
-            ("{lane=\"backfill\"}", c.delivered_backfill as f64),
-        ],
-    );
-    metric(
-        "pesync_late_arrivals_total",
-        "counter",
-        "Events moved from the real-time to the backfill lane.",
-        &[("", c.late_arrivals as f64)],
-    );
-    metric(
-        "pesync_dead_letters_total",
-        "counter",
-        "Events dead-lettered by this instance.",
-        &[("", c.dead_letters as f64)],
-    );
-    metric(
-        "pesync_genesys_429_total",
-        "counter",
-        "429 answers from Genesys.",
-        &[("", c.responses_429 as f64)],
-    );
-    let retries: Vec<(String, f64)> = c
-        .retries
-        .iter()
-        .map(|r| (format!("{{cause=\"{}\"}}", r.cause), r.count as f64))
-        .collect();
-    let retries: Vec<(&str, f64)> = retries.iter().map(|(l, v)| (l.as_str(), *v)).collect();
-    metric(
-        "pesync_delivery_retries_total",
-        "counter",
-        "Delivery attempts to be retried, by cause.",
-        &retries,
-    );
+    }
     out
 }

@@ -1,10 +1,12 @@
 //! This process's counters of the scoring and campaign stages: polls by outcome, decisions by
 //! reason, hand-overs by mode, dialer refusals and retries. Plain atomics (no global recorder), so
-//! several apps in one test process do not interfere; `/metrics` renders them with
-//! [`ScoringCounters::render`].
+//! several apps in one test process do not interfere; `/v1/admin/stats` and `/metrics` show their
+//! [`ScoringCounters::snapshot`].
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::eligibility::Reason;
 
@@ -90,56 +92,62 @@ impl ScoringCounters {
         add(&self.push_retries, 1)
     }
 
-    /// Appends the counters in the Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        let mut metric = |name: &str, help: &str, rows: &[(String, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (labels, v) in rows {
-                let _ = writeln!(out, "{name}{labels} {v}");
-            }
-        };
-        metric(
-            "pesync_profile_polls_total",
-            "Profile polls by outcome.",
-            &[
-                ("{outcome=\"profile\"}".into(), get(&self.polls_profile)),
-                ("{outcome=\"not_found\"}".into(), get(&self.polls_not_found)),
-                ("{outcome=\"failed\"}".into(), get(&self.polls_failed)),
-            ],
-        );
-        let decisions: Vec<(String, u64)> = REASONS
-            .iter()
-            .map(|r| {
-                (
-                    format!("{{reason=\"{}\"}}", r.as_str()),
-                    get(&self.decisions[*r as usize]),
-                )
-            })
-            .collect();
-        metric(
-            "pesync_decisions_total",
-            "Decisions recorded by the evaluation run, by reason.",
-            &decisions,
-        );
-        metric(
-            "pesync_dialer_handed_over_total",
-            "Contacts handed to the dialer, by mode.",
-            &[
-                ("{mode=\"push\"}".into(), get(&self.handed_over_push)),
-                ("{mode=\"pull\"}".into(), get(&self.handed_over_pull)),
-            ],
-        );
-        metric(
-            "pesync_dialer_rejected_total",
-            "Contacts the dialer refused for good (a 4xx).",
-            &[(String::new(), get(&self.push_rejected))],
-        );
-        metric(
-            "pesync_dialer_push_retries_total",
-            "Dialer pushes that failed and wait for a retry.",
-            &[(String::new(), get(&self.push_retries))],
-        );
+    pub fn snapshot(&self) -> ScoringSnapshot {
+        ScoringSnapshot {
+            polls: PollCounts {
+                profile: get(&self.polls_profile),
+                not_found: get(&self.polls_not_found),
+                failed: get(&self.polls_failed),
+            },
+            decisions: REASONS
+                .iter()
+                .map(|r| ReasonCount {
+                    reason: r.as_str(),
+                    count: get(&self.decisions[*r as usize]),
+                })
+                .collect(),
+            handed_over: ModeCounts {
+                push: get(&self.handed_over_push),
+                pull: get(&self.handed_over_pull),
+            },
+            dialer_rejected: get(&self.push_rejected),
+            dialer_push_retries: get(&self.push_retries),
+        }
     }
+}
+
+/// This instance's scoring and campaign counters since it started.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScoringSnapshot {
+    /// Profile polls by outcome.
+    pub polls: PollCounts,
+    /// Decisions recorded by the evaluation run, by reason (every reason, in SPEC order).
+    pub decisions: Vec<ReasonCount>,
+    /// Contacts handed to the dialer, by mode.
+    pub handed_over: ModeCounts,
+    /// Contacts the dialer refused for good (a 4xx).
+    pub dialer_rejected: u64,
+    /// Dialer pushes that failed and wait for a retry.
+    pub dialer_push_retries: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PollCounts {
+    pub profile: u64,
+    pub not_found: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReasonCount {
+    pub reason: &'static str,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ModeCounts {
+    pub push: u64,
+    pub pull: u64,
 }
 
 #[cfg(test)]
@@ -154,14 +162,17 @@ mod tests {
     }
 
     #[test]
-    fn renders_prometheus_text() {
+    fn the_snapshot_has_every_reason_in_spec_order() {
         let c = ScoringCounters::default();
         c.decisions(Reason::Eligible, 3);
         c.poll(PollOutcome::NotFound);
-        let mut out = String::new();
-        c.render(&mut out);
-        assert!(out.contains("pesync_decisions_total{reason=\"eligible\"} 3"));
-        assert!(out.contains("pesync_profile_polls_total{outcome=\"not_found\"} 1"));
-        assert!(out.contains("# TYPE pesync_dialer_rejected_total counter"));
+        c.handed_over(false, 2);
+        let s = c.snapshot();
+        let reasons: Vec<&str> = s.decisions.iter().map(|r| r.reason).collect();
+        assert_eq!(reasons, REASONS.map(Reason::as_str));
+        assert_eq!(s.decisions[7].count, 3);
+        assert_eq!(s.decisions[0].count, 0);
+        assert_eq!((s.polls.not_found, s.polls.profile), (1, 0));
+        assert_eq!((s.handed_over.pull, s.handed_over.push), (2, 0));
     }
 }

@@ -319,15 +319,7 @@ async fn metrics_expose_lanes_and_counters() {
             && s["realtime"]["depth"] == 0
     })
     .await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     for needle in [
         "pesync_lane_depth{lane=\"realtime\"} 0",
         "pesync_events_delivered{lane=\"backfill\"} 1",

@@ -207,6 +207,13 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// `/metrics` as text (it needs no token).
+    pub async fn metrics_text(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

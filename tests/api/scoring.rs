@@ -392,4 +392,35 @@ async fn events_to_the_dialer_end_to_end_on_crons() {
             .any(|d| d["campaign_id"] == "autumn" && d["reason"] == "cooldown")
     );
     assert!(sim.state.dialer_list("autumn-email").is_none());
+
+    // The stages' counters, the same both ways. They are this process's (other tests run in it
+    // too), so at least what this test did.
+    let stats: Value = app.admin_get("/v1/admin/stats").await.json().await.unwrap();
+    let scoring = &stats["scoring"];
+    let eligible = scoring["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reason"] == "eligible")
+        .unwrap()["count"]
+        .as_u64()
+        .unwrap();
+    assert!(eligible >= 1, "{scoring}");
+    assert!(
+        scoring["polls"]["profile"].as_u64().unwrap() >= 1,
+        "{scoring}"
+    );
+    assert!(
+        scoring["handed_over"]["push"].as_u64().unwrap() >= 1,
+        "{scoring}"
+    );
+    let text = app.metrics_text().await;
+    for needle in [
+        "# TYPE pesync_decisions_total counter",
+        "pesync_decisions_total{reason=\"eligible\"} ",
+        "pesync_profile_polls_total{outcome=\"profile\"} ",
+        "pesync_dialer_handed_over_total{mode=\"push\"} ",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
 }
