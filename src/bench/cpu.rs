@@ -16,8 +16,8 @@ pub struct Cost {
     pub seconds: f64,
     /// CPU seconds (user + system) of this process.
     pub pesync_cpu_seconds: Option<f64>,
-    /// CPU seconds of the PostgreSQL backends connected to the benchmark's database, when the
-    /// server runs on this machine and its processes are readable.
+    /// CPU seconds of the PostgreSQL client backends connected to the benchmark's database (not
+    /// autovacuum), when the server runs on this machine and its processes are readable.
     pub postgres_cpu_seconds: Option<f64>,
     /// Peak resident set size of this process during the stretch (VmHWM, reset at its start).
     pub peak_rss_mib: Option<f64>,
@@ -74,10 +74,13 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     Some((utime + stime) / TICKS_PER_SECOND)
 }
 
-/// CPU seconds so far of each backend connected to the pool's database (other than the one asking).
+/// CPU seconds so far of each client backend connected to the pool's database (other than the one
+/// asking). Autovacuum workers are left out: one that started before the stretch and is first seen
+/// after it would count its whole life.
 async fn backend_cpu(pool: &PgPool) -> HashMap<i32, f64> {
     let pids: Vec<i32> = sqlx::query_scalar(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
     )
     .fetch_all(pool)
     .await
