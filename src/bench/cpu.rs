@@ -74,13 +74,14 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     Some((utime + stime) / TICKS_PER_SECOND)
 }
 
-/// CPU seconds so far of each client backend connected to the pool's database (other than the one
-/// asking). Autovacuum workers are left out: one that started before the stretch and is first seen
-/// after it would count its whole life.
+/// CPU seconds so far of each client backend connected to the pool's database, the one asking
+/// included (leaving it out would count its whole past when another connection asks next time).
+/// Autovacuum workers are left out for the same reason: one that started before the stretch and is
+/// first seen after it would count its whole life.
 async fn backend_cpu(pool: &PgPool) -> HashMap<i32, f64> {
     let pids: Vec<i32> = sqlx::query_scalar(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-         AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+         AND backend_type = 'client backend'",
     )
     .fetch_all(pool)
     .await
