@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::delivery::Lane;
@@ -30,7 +31,7 @@ pub async fn insert_quarantine(
     let ids: Vec<Uuid> = items.iter().map(|q| q.id).collect();
     let reasons: Vec<String> = items.iter().map(|q| q.reason.clone()).collect();
     let details: Vec<String> = items.iter().map(|q| q.detail.clone()).collect();
-    let raws: Vec<Value> = items.iter().map(|q| q.raw.clone()).collect();
+    let raws: Vec<Json<&Value>> = items.iter().map(|q| Json(&q.raw)).collect();
     sqlx::query!(
         r#"INSERT INTO quarantine (id, source, reason, detail, raw, received_at)
            SELECT id, $2, reason, detail, raw, $6
@@ -39,7 +40,8 @@ pub async fn insert_quarantine(
         source,
         &reasons,
         &details,
-        &raws,
+        // `as _`: jsonb[] from borrowed documents, which the macro's type check does not know.
+        &raws as _,
         now
     )
     .execute(&mut *tx)
@@ -115,8 +117,9 @@ pub async fn insert_events(
     let contacts: Vec<String> = events.iter().map(|e| e.contact_id.clone()).collect();
     let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
     let ts: Vec<DateTime<Utc>> = events.iter().map(|e| e.event_timestamp).collect();
-    let attrs: Vec<Value> = events.iter().map(|e| e.attributes.clone()).collect();
-    let raws: Vec<Value> = events.iter().map(|e| e.raw.clone()).collect();
+    // Borrowed, not cloned: the documents are only serialized on their way out.
+    let attrs: Vec<Json<&Value>> = events.iter().map(|e| Json(&e.attributes)).collect();
+    let raws: Vec<Json<&Value>> = events.iter().map(|e| Json(&e.raw)).collect();
     let rids: Vec<Uuid> = events.iter().map(|e| e.request_id).collect();
     let keys: Vec<Vec<u8>> = events.iter().map(|e| e.dedup_key.to_vec()).collect();
     let lanes: Vec<Option<String>> = events
@@ -150,8 +153,8 @@ pub async fn insert_events(
         &contacts,
         &types,
         &ts,
-        &attrs,
-        &raws,
+        &attrs as _,
+        &raws as _,
         &rids,
         &keys,
         versions.mapping,
