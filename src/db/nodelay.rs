@@ -59,8 +59,11 @@ fn set_on_local_port(port: u16) -> std::io::Result<bool> {
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let socket = socket2::SockRef::from(&fd);
         let local = socket.local_addr().ok().and_then(|a| a.as_socket());
-        if local.as_ref().map(SocketAddr::port) == Some(port) && socket.peer_addr().is_ok() {
-            socket.set_tcp_nodelay(true)?;
+        // A UDP socket on the same port number refuses the option: skip it, keep looking.
+        if local.as_ref().map(SocketAddr::port) == Some(port)
+            && socket.peer_addr().is_ok()
+            && socket.set_tcp_nodelay(true).is_ok()
+        {
             found = true;
         }
     }

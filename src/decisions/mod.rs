@@ -9,4 +9,4 @@ pub mod run;
 pub mod store;
 
 pub use plan::{ContactPlan, Pending, plan};
-pub use run::{RunReport, evaluate_contacts, evaluate_once};
+pub use run::{BATCH, RunReport, evaluate_contacts, evaluate_once};

@@ -143,20 +143,6 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
     Ok(report)
 }
 
-/// A transaction of the run. It commits without waiting for its WAL flush (`synchronous_commit =
-/// off`): a batch is all or nothing, so a crash can only lose whole batches — their contacts are
-/// still in the evaluation queue and the next run decides them again. Hand-overs are committed
-/// normally.
-async fn run_transaction(
-    pool: &PgPool,
-) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query!("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
-}
-
 /// After how many written batches a run refreshes the statistics of the tables it grows.
 const ANALYZE_AFTER_BATCHES: [usize; 2] = [5, 50];
 
@@ -183,12 +169,19 @@ async fn analyze_growing_tables(pool: &PgPool) {
 }
 
 /// Writes one batch in one transaction.
+///
+/// The transaction commits without waiting for its WAL flush (`synchronous_commit = off`): a batch
+/// is all or nothing, so a crash can only lose whole batches — their contacts are still in the
+/// evaluation queue and the next run decides them again. Hand-overs are committed normally.
 async fn store_batch(
     pool: PgPool,
     write: BatchWrite,
     now: DateTime<Utc>,
 ) -> anyhow::Result<BatchWrite> {
-    let mut tx = run_transaction(&pool).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query!("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
     write
         .write(&mut tx, now)
         .await

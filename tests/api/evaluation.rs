@@ -10,6 +10,41 @@ use pesync::decisions::evaluate_once;
 use crate::helpers::*;
 use crate::scoring_support::*;
 
+/// The run streams batches of `BATCH` contacts, pipelined, and refreshes statistics after a few:
+/// over several batches (and an odd last one) every contact is decided exactly once per campaign.
+#[tokio::test]
+async fn a_run_over_many_batches_decides_every_contact_once_per_campaign() {
+    let app = spawn_app().await;
+    let contacts = 6 * pesync::decisions::BATCH + 123;
+    // The benchmark's seed: varied contacts, two enabled campaigns, everyone in the queue.
+    pesync::bench::evaluate::seed(&app.pool, contacts, app.now())
+        .await
+        .unwrap();
+    let r = pesync::decisions::evaluate_contacts(&app.pool, app.now())
+        .await
+        .unwrap();
+    assert_eq!(r.contacts, contacts as u64);
+    assert_eq!(r.decisions, 2 * contacts as u64);
+    let (rows, pairs, left): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT (contact_id, campaign_id)),
+                (SELECT count(*) FROM evaluation_queue) FROM decisions",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((rows, pairs, left), (2 * contacts, 2 * contacts, 0));
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM dialer_queue")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued as u64, r.queued);
+    assert!(r.queued > 0 && r.deferred > 0, "{r:?}");
+    let again = pesync::decisions::evaluate_contacts(&app.pool, app.now())
+        .await
+        .unwrap();
+    assert_eq!(again.contacts, 0);
+}
+
 #[tokio::test]
 async fn every_evaluation_is_a_decision_and_only_new_observations_are_evaluated_again() {
     let app = spawn_app().await;
