@@ -24,7 +24,7 @@ pub enum BenchCommand {
 #[derive(Debug, clap::Args)]
 pub struct EvaluateArgs {
     /// Contacts to seed.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(i64).range(1..=100_000_000))]
     pub contacts: i64,
     /// Repetitions (each on the seed as it was); the medians are reported.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=20))]
