@@ -134,8 +134,9 @@ struct Sample {
 }
 
 /// The demo's story, `contacts` contacts long. Four in five contacts made three small purchases
-/// over the last three hours and a large one 20 minutes ago: their score rises past the tiers by
-/// far more than the 0.10 rise (no step is small enough to be dampened away). Every fifth contact
+/// over the last three hours and a large one 20 minutes ago: their score rises into the targeted
+/// tiers by well over the 0.10 rise (the test below checks it against the simulator's model and the
+/// rules). Every fifth contact
 /// made one small purchase: a low tier, so it is not called. The windows (see [`pin_windows`])
 /// then split the risers into hand-overs now and deferrals to their own window.
 fn story(contacts: usize) -> Vec<Sample> {
