@@ -13,12 +13,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use sqlx::PgPool;
 
 use super::cpu::{Cost, Meter};
 use super::median;
+use super::scratch::ScratchDb;
 use crate::decisions::{RunReport, evaluate_contacts};
 
 /// The benchmark's own database.
@@ -123,31 +124,6 @@ pub struct RunFigures {
     pub full_pass_cost: Cost,
 }
 
-/// `DATABASE_URL` with the database name replaced by [`BENCH_DATABASE`].
-fn bench_url(database_url: &SecretString) -> anyhow::Result<SecretString> {
-    let mut url =
-        reqwest::Url::parse(database_url.expose_secret()).context("DATABASE_URL is not a URL")?;
-    url.set_path(&format!("/{BENCH_DATABASE}"));
-    Ok(SecretString::from(url.to_string()))
-}
-
-/// Drops and re-creates the benchmark database, migrated.
-async fn fresh_database(database_url: &SecretString) -> anyhow::Result<PgPool> {
-    let url = bench_url(database_url)?;
-    let mut admin_url = reqwest::Url::parse(database_url.expose_secret())?;
-    admin_url.set_path("/postgres");
-    let admin = PgPool::connect(admin_url.as_str())
-        .await
-        .context("connecting to the maintenance database")?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await?;
-    admin.close().await;
-    crate::db::connect_and_migrate(&url).await
-}
-
 /// Seeds `contacts` contacts and the two campaigns as of `now`.
 pub async fn seed(pool: &PgPool, contacts: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
     let campaigns: Vec<crate::eligibility::Campaign> = serde_json::from_str(CAMPAIGNS)?;
@@ -212,20 +188,20 @@ pub async fn evaluate(
     keep: bool,
     reuse: bool,
 ) -> anyhow::Result<BenchResult> {
-    let (pool, now, seed_seconds) = if reuse {
-        let pool = crate::db::connect(&bench_url(database_url)?).await?;
+    let db = ScratchDb::named(database_url, BENCH_DATABASE, !reuse).await?;
+    let pool = db.pool.clone();
+    let (now, seed_seconds) = if reuse {
         let now: DateTime<Utc> =
             sqlx::query_scalar("SELECT max(recorded_at) FROM score_observations")
                 .fetch_one(&pool)
                 .await
                 .context("no earlier benchmark database to reuse")?;
-        (pool, now, 0.0)
+        (now, 0.0)
     } else {
-        let pool = fresh_database(database_url).await?;
         let now = Utc::now();
         let started = Instant::now();
         seed(&pool, contacts, now).await?;
-        (pool, now, started.elapsed().as_secs_f64())
+        (now, started.elapsed().as_secs_f64())
     };
 
     let mut figures = Vec::new();
@@ -279,16 +255,10 @@ pub async fn evaluate(
         });
     }
 
-    pool.close().await;
-    if !keep {
-        let mut admin_url = reqwest::Url::parse(database_url.expose_secret())?;
-        admin_url.set_path("/postgres");
-        let admin = PgPool::connect(admin_url.as_str()).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-        )))
-        .execute(&admin)
-        .await?;
+    if keep {
+        db.keep().await;
+    } else {
+        db.drop_db().await?;
     }
     let evaluated = figures.first().map_or(0, |f| f.run.contacts as i64);
     let median_run_seconds = median(figures.iter().map(|f| f.run_cost.seconds).collect());
@@ -308,18 +278,6 @@ pub async fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_bench_never_uses_the_configured_database() {
-        let url = bench_url(&SecretString::from(
-            "postgres://u:p@db.example:5433/pesync?sslmode=require",
-        ))
-        .unwrap();
-        assert_eq!(
-            url.expose_secret(),
-            "postgres://u:p@db.example:5433/pesync_bench_evaluate?sslmode=require"
-        );
-    }
 
     #[test]
     fn the_seeded_campaigns_are_valid() {

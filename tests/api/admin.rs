@@ -10,21 +10,8 @@ use crate::helpers::*;
 async fn tokens_no_token_401_viewer_reads_but_never_writes() {
     let app = spawn_app().await;
     app.create_source("crm", json!({})).await;
-    let r = app
-        .client
-        .get(app.url("/v1/admin/sources"))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(r, 401).await;
-    let r = app
-        .client
-        .get(app.url("/v1/admin/sources"))
-        .bearer_auth("wrong")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(r, 401).await;
+    assert_problem(app.get_as("/v1/admin/sources", None).await, 401).await;
+    assert_problem(app.get_as("/v1/admin/sources", Some("wrong")).await, 401).await;
     for path in [
         "/v1/admin/sources",
         "/v1/admin/sources/crm",
@@ -34,13 +21,7 @@ async fn tokens_no_token_401_viewer_reads_but_never_writes() {
         "/v1/admin/thresholds",
         "/v1/admin/thresholds/history",
     ] {
-        let r = app
-            .client
-            .get(app.url(path))
-            .bearer_auth(VIEWER)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get_as(path, Some(VIEWER)).await;
         assert_eq!(r.status(), 200, "viewer may read {path}");
     }
     let writes: [(&str, &str, Value); 8] = [
@@ -375,15 +356,7 @@ async fn thresholds_validation_versions_and_history() {
 #[tokio::test]
 async fn framework_errors_are_problem_documents() {
     let app = spawn_app().await;
-    assert_problem(
-        app.client
-            .get(app.url("/no/such/path"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
+    assert_problem(app.get_as("/no/such/path", None).await, 404).await;
     let r = app
         .client
         .delete(app.url("/v1/admin/thresholds"))

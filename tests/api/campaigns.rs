@@ -180,13 +180,7 @@ async fn the_viewer_reads_but_every_write_is_refused() {
         "/v1/admin/thresholds",
         "/v1/admin/thresholds/history",
     ] {
-        let r = app
-            .client
-            .get(app.url(path))
-            .bearer_auth(VIEWER)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get_as(path, Some(VIEWER)).await;
         assert_eq!(r.status(), 200, "the viewer may read {path}");
     }
     // The dry run changes nothing: the viewer may use it.

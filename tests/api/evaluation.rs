@@ -25,19 +25,26 @@ async fn a_run_over_many_batches_decides_every_contact_once_per_campaign() {
         .unwrap();
     assert_eq!(r.contacts, contacts as u64);
     assert_eq!(r.decisions, 2 * contacts as u64);
-    let (rows, pairs, left): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(DISTINCT (contact_id, campaign_id)),
-                (SELECT count(*) FROM evaluation_queue) FROM decisions",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!((rows, pairs, left), (2 * contacts, 2 * contacts, 0));
-    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM dialer_queue")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(queued as u64, r.queued);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM decisions").await,
+        2 * contacts
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(DISTINCT (contact_id, campaign_id)) FROM decisions"
+        )
+        .await,
+        2 * contacts
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM evaluation_queue").await,
+        0
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM dialer_queue").await as u64,
+        r.queued
+    );
     assert!(r.queued > 0 && r.deferred > 0, "{r:?}");
     let again = pesync::decisions::evaluate_contacts(&app.pool, app.now())
         .await
@@ -324,15 +331,7 @@ async fn the_contact_explained() {
     assert_eq!(v["tier"], Value::Null);
     assert_eq!(v["decisions"], json!([]));
     assert_problem(app.admin_get("/v1/contacts/never-seen").await, 404).await;
-    assert_problem(
-        app.client
-            .get(app.url("/v1/contacts/c-1"))
-            .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
+    assert_problem(app.get_as("/v1/contacts/c-1", None).await, 401).await;
 }
 
 #[tokio::test]

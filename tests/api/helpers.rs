@@ -207,20 +207,24 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// GET with this bearer token, or with none.
+    pub async fn get_as(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut rb = self.client.get(self.url(path));
+        if let Some(token) = token {
+            rb = rb.bearer_auth(token);
+        }
+        rb.send().await.unwrap()
+    }
+
     /// `/metrics` as text (it needs no token).
     pub async fn metrics_text(&self) -> String {
-        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        let response = self.get_as("/metrics", None).await;
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     }
 
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
+        self.get_as(path, Some(ADMIN)).await
     }
 
     pub async fn admin_put(&self, path: &str, body: &Value) -> reqwest::Response {
