@@ -27,6 +27,8 @@ fn server_url() -> String {
 static CLEANUP: Once = Once::new();
 
 /// Drops the databases earlier test runs left behind (once per test binary, before any test made one).
+/// Only those created over three hours ago (the epoch seconds in their name say when): a test run
+/// going on at the same time, in another work tree, keeps its own.
 fn drop_stale_databases() {
     CLEANUP.call_once(|| {
         std::thread::spawn(|| {
@@ -45,7 +47,8 @@ fn drop_stale_databases() {
                 .fetch_all(&mut c)
                 .await
                 .unwrap_or_default();
-                for n in names {
+                let now = chrono::Utc::now().timestamp();
+                for n in names.into_iter().filter(|n| is_stale(n, now)) {
                     let _ = c
                         .execute(sqlx::AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)"
@@ -59,9 +62,23 @@ fn drop_stale_databases() {
     });
 }
 
+/// `pesync_test_<epoch seconds>_<uuid>`: stale when over three hours old; a name without the time
+/// (an older run's) is stale too.
+fn is_stale(name: &str, now: i64) -> bool {
+    let created = name
+        .strip_prefix("pesync_test_")
+        .and_then(|rest| rest.split_once('_'))
+        .and_then(|(secs, _)| secs.parse::<i64>().ok());
+    created.is_none_or(|t| now - t > 3 * 3600)
+}
+
 pub async fn fresh_database() -> (String, PgPool) {
     drop_stale_databases();
-    let name = format!("pesync_test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!(
+        "pesync_test_{}_{}",
+        chrono::Utc::now().timestamp(),
+        uuid::Uuid::new_v4().simple()
+    );
     let url = format!("{}/{name}", server_url());
     let pool = pesync::db::connect_and_migrate(&SecretString::from(url.clone()))
         .await
