@@ -49,7 +49,7 @@ pub async fn list_dead_letters(
         page.after()?,
         limit + 1
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?;
     let rows = rows
         .into_iter()

@@ -68,7 +68,7 @@ pub async fn list_quarantine(
         filter.reason.as_deref(),
         limit + 1
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?;
     let rows = rows
         .into_iter()

@@ -56,7 +56,7 @@ pub async fn list_reconciliation(
         page.after()?,
         limit + 1
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?;
     let rows = rows
         .into_iter()
