@@ -195,10 +195,15 @@ async fn a_stale_worker_cannot_release_a_lease_it_lost() {
     assert_eq!(count(&app, "SELECT count(*) FROM delivery_queue").await, 1);
 }
 
-/// Installs a trigger on `table` that fails every statement with SQLSTATE `code` while
+/// Installs a trigger on `table` that fails every insert statement with SQLSTATE `code` while
 /// `fail_left` (a sequence, which no rollback undoes) has not run out; `fails` failures, or always
 /// when `None`. `fail_calls` counts the attempts.
 async fn inject_failure(app: &TestApp, table: &str, code: &str, fails: Option<i64>) {
+    inject_failure_on(app, "INSERT", table, code, fails).await;
+}
+
+/// [`inject_failure`] on statements of kind `op` (`INSERT`, `UPDATE`).
+async fn inject_failure_on(app: &TestApp, op: &str, table: &str, code: &str, fails: Option<i64>) {
     let limit = fails.map_or("true".to_owned(), |n| {
         format!("nextval('fail_left') <= {n}")
     });
@@ -214,7 +219,7 @@ async fn inject_failure(app: &TestApp, table: &str, code: &str, fails: Option<i6
              RETURN NULL;
            END $$;
            DROP TRIGGER IF EXISTS inject_failure ON {table};
-           CREATE TRIGGER inject_failure BEFORE INSERT ON {table}
+           CREATE TRIGGER inject_failure BEFORE {op} ON {table}
              FOR EACH STATEMENT EXECUTE FUNCTION inject_failure();"#
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -251,6 +256,33 @@ async fn a_deadlock_in_ingestion_is_retried_and_a_persistent_one_is_503() {
     );
     assert_eq!(count(&app, "SELECT count(*) FROM events").await, 1);
     assert_eq!(count(&app, "SELECT count(*) FROM dedup_keys").await, 1);
+}
+
+/// An admin replay that meets a deadlock (here releasing a parked event) runs again.
+#[tokio::test]
+async fn a_deadlock_in_an_admin_replay_is_retried() {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    let r = app
+        .ingest("crm", &event("c-1", "F-1", app.now() + Duration::hours(1)))
+        .await;
+    assert_eq!(r[0]["status"], "reconciliation");
+    inject_failure_on(&app, "UPDATE", "events", "40P01", Some(2)).await;
+    let released: Value = app
+        .admin_post(
+            "/v1/admin/reconciliation/release",
+            &json!({"ids": [r[0]["event_id"]]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released["results"][0]["status"], "accepted", "{released}");
+    assert_eq!(attempts(&app).await, 3);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM events WHERE state = 'pending'").await,
+        1
+    );
 }
 
 /// An admin write that meets a serialization failure answers 503 with `Retry-After`, not 500.
