@@ -27,6 +27,11 @@ use crate::jobs::Schedules;
 /// What every handler and job shares.
 pub struct AppState {
     pub pool: PgPool,
+    /// Reads outside the write path (admin reads, stats): few connections of their own and a
+    /// statement timeout (see [`crate::db::read_pool`]).
+    pub reads: PgPool,
+    /// The database figures of `/metrics` and `/v1/admin/stats`, shared by every scraper.
+    pub stats: crate::admin::stats::StatsCache,
     pub clock: SharedClock,
     /// `None` when no Genesys tenant is configured: events are accepted and wait in their lanes.
     pub genesys: Option<GenesysClient>,
@@ -69,6 +74,8 @@ impl Application {
             ..WorkerConfig::for_rate(settings.pe_rate_limit)
         });
         let state = web::Data::new(AppState {
+            reads: crate::db::read_pool(&pool),
+            stats: Default::default(),
             pool,
             clock,
             genesys,

@@ -91,7 +91,7 @@ pub async fn list_campaigns(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<Campaign>>, ApiError> {
     let limit = page.limit()?;
-    let rows = store::list(&state.pool, page.after()?, limit + 1).await?;
+    let rows = store::list(&state.reads, page.after()?, limit + 1).await?;
     Ok(web::Json(Page::from_rows(rows, limit)))
 }
 
@@ -136,7 +136,7 @@ pub async fn get_campaign(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<web::Json<Campaign>, ApiError> {
-    store::find(&state.pool, &id)
+    store::find(&state.reads, &id)
         .await?
         .map(web::Json)
         .ok_or_else(|| not_found(&id))

@@ -97,21 +97,21 @@ pub async fn explain_contact(
     contact_id: web::Path<String>,
 ) -> Result<web::Json<ContactExplanation>, ApiError> {
     let id = contact_id.into_inner();
-    if !seen(&state.pool, &id).await? {
+    if !seen(&state.reads, &id).await? {
         return Err(ApiError::NotFound(format!(
             "pesync has never seen contact {id:?}"
         )));
     }
     let now = state.clock.now();
-    let (_, t) = thresholds::current(&state.pool).await?;
+    let (_, t) = thresholds::current(&state.reads).await?;
     let ids = [id.clone()];
-    let observations = observations_of(&state.pool, &ids, now)
+    let observations = observations_of(&state.reads, &ids, now)
         .await?
         .remove(&id)
         .unwrap_or_default();
     let series = ScoreSeries::compute(&observations, now, &t);
     let effective_score = series.effective();
-    let last_handover = last_handover(&state.pool, &id).await?;
+    let last_handover = last_handover(&state.reads, &id).await?;
     let cooldown_until = last_handover.as_ref().and_then(|h| {
         let until = h.at.checked_add_signed(t.cooldown())?;
         (now < until).then_some(until)
@@ -120,11 +120,11 @@ pub async fn explain_contact(
         tier: effective_score.map(|s| Tier::of(s, &t)),
         effective_score,
         observations: series.observations,
-        decisions: decisions(&state.pool, &id).await?,
+        decisions: decisions(&state.reads, &id).await?,
         last_handover,
         cooldown_until,
-        events: events(&state.pool, &id).await?,
-        snapshots: snapshots(&state.pool, &id).await?,
+        events: events(&state.reads, &id).await?,
+        snapshots: snapshots(&state.reads, &id).await?,
         contact_id: id,
     }))
 }

@@ -49,7 +49,7 @@ pub async fn list_dead_letters(
         page.after()?,
         limit + 1
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?;
     let rows = rows
         .into_iter()
@@ -91,6 +91,15 @@ pub async fn replay_dead_letters(
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
     let req: IdsRequest = parse_document(&body)?;
+    // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
+    // it runs again (see `db::retry`).
+    crate::db::retry::retry_conflicts(|| replay_items(&state, &req))
+        .await
+        .map(web::Json)
+}
+
+/// The replay, in one transaction.
+async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, ApiError> {
     let ids = req.named_ids("dead letters")?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
@@ -147,5 +156,5 @@ pub async fn replay_dead_letters(
     .await?;
     queue::enqueue(&mut tx, enqueue).await?;
     tx.commit().await?;
-    Ok(web::Json(Results { results }))
+    Ok(Results { results })
 }

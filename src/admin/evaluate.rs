@@ -194,13 +194,13 @@ pub async fn dry_run(
     let run = read(&doc).map_err(ApiError::Invalid)?;
     let campaign = match run.campaign {
         CampaignRef::Document(c) => c,
-        CampaignRef::Stored(id) => campaigns::find(&state.pool, &id)
+        CampaignRef::Stored(id) => campaigns::find(&state.reads, &id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no campaign with id {id:?}")))?,
     };
     let thresholds = match run.thresholds {
         Some(t) => t,
-        None => thresholds::current(&state.pool).await?.1,
+        None => thresholds::current(&state.reads).await?.1,
     };
     let now = run.now.unwrap_or_else(|| state.clock.now());
     let mut decided = plan(

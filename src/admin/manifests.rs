@@ -48,7 +48,7 @@ pub async fn list_manifests(
     _: Reader,
     state: web::Data<AppState>,
 ) -> Result<web::Json<ManifestList>, ApiError> {
-    let items = store::list(&state.pool)
+    let items = store::list(&state.reads)
         .await?
         .into_iter()
         .map(|m| ManifestView {

@@ -68,7 +68,7 @@ pub async fn list_quarantine(
         filter.reason.as_deref(),
         limit + 1
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?;
     let rows = rows
         .into_iter()
@@ -152,9 +152,18 @@ pub async fn replay_quarantine(
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
     let req: IdsRequest = parse_document(&body)?;
+    // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
+    // it runs again (see `db::retry`).
+    crate::db::retry::retry_conflicts(|| replay_items(&state, &req))
+        .await
+        .map(web::Json)
+}
+
+/// The replay, in one transaction.
+async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, ApiError> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let items = lock_open(&mut tx, &req).await?;
+    let items = lock_open(&mut tx, req).await?;
     let (manifest_version, manifest) = registry::manifests::active(&mut *tx).await?;
     let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
 
@@ -237,7 +246,7 @@ pub async fn replay_quarantine(
         .await?;
     }
     tx.commit().await?;
-    Ok(web::Json(Results { results }))
+    Ok(Results { results })
 }
 
 /// Discard quarantined items for good.

@@ -56,7 +56,7 @@ pub async fn list_reconciliation(
         page.after()?,
         limit + 1
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?;
     let rows = rows
         .into_iter()
@@ -115,9 +115,18 @@ pub async fn release_reconciliation(
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
     let req: IdsRequest = parse_document(&body)?;
+    // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
+    // it runs again (see `db::retry`).
+    crate::db::retry::retry_conflicts(|| release_items(&state, &req))
+        .await
+        .map(web::Json)
+}
+
+/// The release, in one transaction.
+async fn release_items(state: &AppState, req: &IdsRequest) -> Result<Results, ApiError> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let items = lock_parked(&mut tx, &req).await?;
+    let items = lock_parked(&mut tx, req).await?;
     let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
 
     let mut keys: Vec<([u8; 32], Uuid)> = items
@@ -184,7 +193,7 @@ pub async fn release_reconciliation(
     }
     queue::enqueue(&mut tx, enqueue).await?;
     tx.commit().await?;
-    Ok(web::Json(Results { results }))
+    Ok(Results { results })
 }
 
 async fn set_discarded(tx: &mut sqlx::PgConnection, id: Uuid, why: &str) -> sqlx::Result<()> {

@@ -1,10 +1,14 @@
 //! `GET /v1/admin/stats` (JSON) and `GET /metrics` (Prometheus text): the same figures both ways.
-//! Queue depths and ages come from the database (cluster-wide); counters are this instance's.
+//! Queue depths and ages come from the database (cluster-wide, computed at most every 5 s and
+//! shared by every scraper); counters are this instance's.
 
 use std::fmt::Write;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -43,8 +47,87 @@ pub struct Stats {
     pub scoring: ScoringSnapshot,
 }
 
-pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
-    let now = state.clock.now();
+/// How long one computation of the database figures serves every scraper.
+pub const CACHE_FOR: TimeDelta = TimeDelta::seconds(5);
+
+/// The figures counted in the database (cluster-wide), as of one computation.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    lanes: Vec<LaneRow>,
+    reconciliation: i64,
+    quarantine: i64,
+    dead_letters: i64,
+    dispatched: i64,
+}
+
+#[derive(Debug, Clone)]
+struct LaneRow {
+    lane: String,
+    depth: i64,
+    oldest: Option<DateTime<Utc>>,
+    delivered: i64,
+}
+
+/// The database figures of `/metrics` and `/v1/admin/stats`, computed at most once per
+/// [`CACHE_FOR`] whatever the number of scrapers: they count whole tables, and a burst of scrapes
+/// must not take the database from ingestion. Single flight: scrapers arriving while the figures
+/// are computed wait for that computation instead of starting their own. The counts are exact as
+/// of the computation; the oldest pending age is worked out at each scrape from the stored
+/// timestamp, so it is exact at any time.
+#[derive(Debug, Default)]
+pub struct StatsCache {
+    slot: tokio::sync::Mutex<Slot>,
+    /// Computations started.
+    computations: AtomicU64,
+    /// Computations finished, failed or not.
+    settled: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    fresh: Option<(DateTime<Utc>, Arc<Tables>)>,
+    /// The last computation failed: those who were waiting for it fail too rather than each
+    /// trying again in turn (with the database down, that would be a queue of 5 s waits).
+    failed: bool,
+}
+
+impl StatsCache {
+    /// How many computations were started (tests count them).
+    pub fn computations(&self) -> u64 {
+        self.computations.load(Ordering::SeqCst)
+    }
+
+    /// The figures as of at most [`CACHE_FOR`] before `now`, computed by `compute` when older.
+    pub async fn get<F, Fut>(&self, now: DateTime<Utc>, compute: F) -> Result<Arc<Tables>, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Tables, ApiError>>,
+    {
+        let seen = self.settled.load(Ordering::SeqCst);
+        let mut slot = self.slot.lock().await;
+        if let Some((at, tables)) = &slot.fresh
+            && *at <= now
+            && now - *at < CACHE_FOR
+        {
+            return Ok(Arc::clone(tables));
+        }
+        if slot.failed && self.settled.load(Ordering::SeqCst) > seen {
+            return Err(ApiError::Unavailable(anyhow::anyhow!(
+                "the figures could not be computed just now"
+            )));
+        }
+        self.computations.fetch_add(1, Ordering::SeqCst);
+        let result = compute().await;
+        slot.failed = result.is_err();
+        self.settled.fetch_add(1, Ordering::SeqCst);
+        let tables = Arc::new(result?);
+        slot.fresh = Some((now, Arc::clone(&tables)));
+        Ok(tables)
+    }
+}
+
+/// Counts the tables, on the read pool (its statement timeout bounds a slow count).
+async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
     let lanes = sqlx::query!(
         r#"SELECT lane AS "lane!",
                   count(*) FILTER (WHERE state = 'pending') AS "depth!",
@@ -52,10 +135,43 @@ pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
                   count(*) FILTER (WHERE state = 'delivered') AS "delivered!"
            FROM events WHERE lane IS NOT NULL AND state IN ('pending', 'delivered') GROUP BY lane"#
     )
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?;
+    let other = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM events WHERE state = 'reconciliation') AS "reconciliation!",
+                  (SELECT count(*) FROM quarantine WHERE state = 'open') AS "quarantine!",
+                  (SELECT count(*) FROM dead_letters WHERE state = 'open') AS "dead_letters!",
+                  (SELECT count(*) FROM handovers) AS "dispatched!""#
+    )
+    .fetch_one(&state.reads)
+    .await?;
+    Ok(Tables {
+        lanes: lanes
+            .into_iter()
+            .map(|r| LaneRow {
+                lane: r.lane,
+                depth: r.depth,
+                oldest: r.oldest,
+                delivered: r.delivered,
+            })
+            .collect(),
+        reconciliation: other.reconciliation,
+        quarantine: other.quarantine,
+        dead_letters: other.dead_letters,
+        dispatched: other.dispatched,
+    })
+}
+
+pub async fn collect(state: &AppState) -> Result<Stats, ApiError> {
+    let now = state.clock.now();
+    let tables = state.stats.get(now, || count_tables(state)).await?;
+    Ok(stats_of(&tables, now))
+}
+
+/// The figures of `tables` with this instance's counters, ages as of `now`.
+fn stats_of(tables: &Tables, now: DateTime<Utc>) -> Stats {
     let lane = |name: &str| {
-        let row = lanes.iter().find(|r| r.lane == name);
+        let row = tables.lanes.iter().find(|r| r.lane == name);
         LaneStats {
             depth: row.map_or(0, |r| r.depth),
             oldest_pending_age_seconds: row
@@ -66,28 +182,20 @@ pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
             delivered: row.map_or(0, |r| r.delivered),
         }
     };
-    let other = sqlx::query!(
-        r#"SELECT (SELECT count(*) FROM events WHERE state = 'reconciliation') AS "reconciliation!",
-                  (SELECT count(*) FROM quarantine WHERE state = 'open') AS "quarantine!",
-                  (SELECT count(*) FROM dead_letters WHERE state = 'open') AS "dead_letters!",
-                  (SELECT count(*) FROM handovers) AS "dispatched!""#
-    )
-    .fetch_one(&state.pool)
-    .await?;
-    Ok(Stats {
+    Stats {
         realtime: lane("realtime"),
         backfill: lane("backfill"),
-        reconciliation_depth: other.reconciliation,
-        quarantine_open: other.quarantine,
-        dead_letters_open: other.dead_letters,
-        dispatched: other.dispatched,
+        reconciliation_depth: tables.reconciliation,
+        quarantine_open: tables.quarantine,
+        dead_letters_open: tables.dead_letters,
+        dispatched: tables.dispatched,
         instance: COUNTERS.snapshot(),
         scoring: SCORING.snapshot(),
-    })
+    }
 }
 
-/// Queue depths, oldest pending age per lane, delivered and dispatched counts, and this instance's
-/// counters.
+/// Queue depths, oldest pending age per lane, delivered and dispatched counts (as of at most 5 s
+/// ago), and this instance's counters.
 #[utoipa::path(tag = "operations", security(("bearer" = [])),
     responses((status = 200, body = Stats), (status = 401, body = crate::http::problem::Problem)))]
 #[get("/v1/admin/stats")]
@@ -297,4 +405,96 @@ pub fn render(s: &Stats) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicI64;
+
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    /// A computation that yields a few times (so concurrent callers really overlap) and returns
+    /// `dispatched` as the figure.
+    async fn slow(dispatched: &AtomicI64) -> Result<Tables, ApiError> {
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        Ok(Tables {
+            dispatched: dispatched.load(Ordering::SeqCst),
+            ..Tables::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn concurrent_scrapes_share_one_computation() {
+        let cache = StatsCache::default();
+        let db = AtomicI64::new(7);
+        let scrapes = (0..200).map(|_| cache.get(at(0), || slow(&db)));
+        let all = futures_util::future::join_all(scrapes).await;
+        assert!(all.iter().all(|t| t.as_ref().unwrap().dispatched == 7));
+        assert_eq!(cache.computations(), 1);
+    }
+
+    #[tokio::test]
+    async fn figures_are_recomputed_once_the_cache_period_is_over() {
+        let cache = StatsCache::default();
+        let db = AtomicI64::new(1);
+        assert_eq!(cache.get(at(0), || slow(&db)).await.unwrap().dispatched, 1);
+        db.store(2, Ordering::SeqCst);
+        let cached = cache.get(at(4), || slow(&db)).await.unwrap();
+        assert_eq!(cached.dispatched, 1, "within 5 s the figures are shared");
+        let fresh = cache.get(at(5), || slow(&db)).await.unwrap();
+        assert_eq!(fresh.dispatched, 2, "exact again after 5 s");
+        // A clock set back does not keep serving figures from its future.
+        db.store(3, Ordering::SeqCst);
+        assert_eq!(cache.get(at(1), || slow(&db)).await.unwrap().dispatched, 3);
+        assert_eq!(cache.computations(), 3);
+    }
+
+    #[tokio::test]
+    async fn those_waiting_for_a_failed_computation_fail_with_it() {
+        let cache = StatsCache::default();
+        let failing = || async {
+            tokio::task::yield_now().await;
+            Err::<Tables, _>(ApiError::Unavailable(anyhow::anyhow!("database down")))
+        };
+        let scrapes = (0..20).map(|_| cache.get(at(0), failing));
+        let all = futures_util::future::join_all(scrapes).await;
+        assert!(
+            all.iter()
+                .all(|r| matches!(r, Err(ApiError::Unavailable(_))))
+        );
+        assert_eq!(cache.computations(), 1);
+        // The next scrape tries again.
+        let db = AtomicI64::new(4);
+        assert_eq!(cache.get(at(0), || slow(&db)).await.unwrap().dispatched, 4);
+        assert_eq!(cache.computations(), 2);
+    }
+
+    #[test]
+    fn the_oldest_age_is_worked_out_at_each_scrape() {
+        let tables = Tables {
+            lanes: vec![LaneRow {
+                lane: "realtime".into(),
+                depth: 3,
+                oldest: Some(at(0)),
+                delivered: 9,
+            }],
+            ..Tables::default()
+        };
+        let s = stats_of(&tables, at(4));
+        assert_eq!(s.realtime.depth, 3);
+        assert_eq!(s.realtime.oldest_pending_age_seconds, 4.0);
+        assert_eq!(s.backfill.depth, 0);
+        assert_eq!(
+            stats_of(&tables, at(10))
+                .realtime
+                .oldest_pending_age_seconds,
+            10.0
+        );
+    }
 }

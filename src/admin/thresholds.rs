@@ -87,7 +87,7 @@ pub async fn get_thresholds(
     _: Reader,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (version, t) = store::current(&state.pool).await?;
+    let (version, t) = store::current(&state.reads).await?;
     Ok(HttpResponse::Ok()
         .insert_header((VERSION_HEADER, version.to_string()))
         .json(t))
@@ -140,7 +140,7 @@ pub async fn thresholds_history(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<ThresholdsChange>>, ApiError> {
     let limit = page.limit()?;
-    let rows = store::history(&state.pool, page.after()?, limit + 1).await?;
+    let rows = store::history(&state.reads, page.after()?, limit + 1).await?;
     let rows = rows
         .into_iter()
         .map(|v| {

@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
 mod nodelay;
+pub mod retry;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -31,6 +32,28 @@ pub async fn connect(url: &SecretString) -> anyhow::Result<PgPool> {
 /// [`nodelay`]).
 pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new().after_connect(|conn, _| Box::pin(nodelay::apply(conn)))
+}
+
+/// Longest a statement on the [`read_pool`] may run before PostgreSQL cancels it (answered 503).
+pub const READ_STATEMENT_TIMEOUT: &str = "10s";
+/// Connections of the [`read_pool`].
+const READ_CONNECTIONS: u32 = 5;
+
+/// A pool for the reads outside the write path (admin reads, `/metrics`, `/v1/admin/stats`), on
+/// the same database as `pool`. Its own few connections, so a burst of scrapes or admin reads
+/// cannot take the connections ingestion and delivery need; and a statement timeout set on each
+/// connection, so no read runs long whoever wrote the query. A separate pool rather than
+/// `SET LOCAL statement_timeout` in each read: one place covers every read, present and future,
+/// without a transaction around each. The write path keeps no timeout: a transaction that commits
+/// events or outcomes is not cut short half way through a batch. Connects on first use.
+pub fn read_pool(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("statement_timeout", READ_STATEMENT_TIMEOUT)]);
+    pool_options()
+        .max_connections(READ_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options)
 }
 
 /// Connects, creates the database if needed and applies every migration.

@@ -99,6 +99,7 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
     // contacts already scored: this run looks at all of them.
     let revision = campaigns::enabled_revision(pool).await?;
     report.full_pass = revision > campaigns::evaluated_revision(pool).await?;
+    let cooldown = thresholds.cooldown();
     let rules = Arc::new((campaigns, thresholds));
     let full = report.full_pass;
     let mut next = Some(tokio::spawn(load_batch(
@@ -132,7 +133,12 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
                 analyze_growing_tables(pool).await;
             }
         }
-        writing = Some(tokio::spawn(store_batch(pool.clone(), write, now)));
+        writing = Some(tokio::spawn(store_batch(
+            pool.clone(),
+            write,
+            now,
+            cooldown,
+        )));
     }
     if let Some(last) = writing.take() {
         report.add(&last.await.context("storing task")??);
@@ -177,13 +183,14 @@ async fn store_batch(
     pool: PgPool,
     write: BatchWrite,
     now: DateTime<Utc>,
+    cooldown: chrono::TimeDelta,
 ) -> anyhow::Result<BatchWrite> {
     let mut tx = pool.begin().await?;
     sqlx::query!("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
     write
-        .write(&mut tx, now)
+        .write(&mut tx, now, cooldown)
         .await
         .context("storing decisions")?;
     tx.commit().await?;

@@ -11,10 +11,13 @@ pub struct Claimed {
     pub contact_id: String,
     pub generation: i64,
     pub failures: i32,
+    /// Names this claim's lease: every later write about the contact must present it.
+    pub lease_token: Uuid,
 }
 
 /// Leases up to `limit` contacts of `lane` whose work is ready. `SKIP LOCKED` lets instances claim
-/// side by side; the lease keeps a contact with one worker until it is released or expires.
+/// side by side; the lease keeps a contact with one worker until it is released or expires. All
+/// contacts of one claim share a fresh lease token.
 pub async fn claim(
     pool: &PgPool,
     lane: Lane,
@@ -29,13 +32,14 @@ pub async fn claim(
              WHERE lane = $1 AND ready_at <= $2 AND lease_until < $2
              ORDER BY ready_at LIMIT $4 FOR UPDATE SKIP LOCKED
            )
-           UPDATE delivery_queue q SET lease_until = $3
+           UPDATE delivery_queue q SET lease_until = $3, lease_token = $5
            FROM c WHERE q.contact_id = c.contact_id AND q.lane = c.lane
-           RETURNING q.contact_id, q.generation, q.failures"#,
+           RETURNING q.contact_id, q.generation, q.failures, q.lease_token AS "lease_token!""#,
         lane.as_str(),
         now,
         now + lease,
-        limit
+        limit,
+        Uuid::new_v4()
     )
     .fetch_all(pool)
     .await
@@ -84,10 +88,12 @@ pub async fn heads(pool: &PgPool, lane: Lane, contacts: &[String]) -> sqlx::Resu
     .await
 }
 
-/// Releases contacts whose head is still in its ordering hold, ready when the hold ends.
+/// Releases contacts whose head is still in its ordering hold, ready when the hold ends (only
+/// while `token` still holds their lease).
 pub async fn defer(
     pool: &PgPool,
     lane: Lane,
+    token: Uuid,
     until: &[(String, DateTime<Utc>)],
 ) -> sqlx::Result<()> {
     if until.is_empty() {
@@ -98,10 +104,11 @@ pub async fn defer(
     sqlx::query!(
         r#"UPDATE delivery_queue q SET lease_until = '-infinity', ready_at = t.at
            FROM UNNEST($1::text[], $2::timestamptz[]) AS t(contact_id, at)
-           WHERE q.contact_id = t.contact_id AND q.lane = $3"#,
+           WHERE q.contact_id = t.contact_id AND q.lane = $3 AND q.lease_token = $4"#,
         &contacts,
         &at,
-        lane.as_str()
+        lane.as_str(),
+        token
     )
     .execute(pool)
     .await?;
@@ -109,10 +116,11 @@ pub async fn defer(
 }
 
 /// Releases contacts that had no pending event: the row goes unless an enqueue bumped its
-/// generation meanwhile, in which case it is ready again at once.
+/// generation meanwhile, in which case it is ready again at once. Only rows `token` still holds.
 pub async fn settle_idle(
     pool: &PgPool,
     lane: Lane,
+    token: Uuid,
     idle: &[(String, i64)],
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
@@ -126,20 +134,23 @@ pub async fn settle_idle(
         r#"DELETE FROM delivery_queue q
            USING UNNEST($1::text[], $2::int8[]) AS t(contact_id, generation)
            WHERE q.contact_id = t.contact_id AND q.lane = $3 AND q.generation = t.generation
+             AND q.lease_token = $4
              AND NOT EXISTS (SELECT 1 FROM events e
                              WHERE e.contact_id = q.contact_id AND e.lane = q.lane AND e.state = 'pending')"#,
         &contacts,
         &gens,
-        lane.as_str()
+        lane.as_str(),
+        token
     )
     .execute(&mut *tx)
     .await?;
     sqlx::query!(
         r#"UPDATE delivery_queue SET lease_until = '-infinity', ready_at = $3
-           WHERE contact_id = ANY($1) AND lane = $2"#,
+           WHERE contact_id = ANY($1) AND lane = $2 AND lease_token = $4"#,
         &contacts,
         lane.as_str(),
-        now
+        now,
+        token
     )
     .execute(&mut *tx)
     .await?;
@@ -172,15 +183,25 @@ pub enum OutcomeKind {
     Skipped,
 }
 
-/// Records a batch of outcomes in one transaction and releases the contacts' leases.
+/// Records a batch of outcomes in one transaction and releases the contacts' leases. Only the
+/// outcomes of contacts whose lease `token` still holds, unexpired, are recorded: a worker that
+/// stalled past its lease may have been overtaken by another, which now owns the contact's head
+/// event; its answer from PE is dropped (a resend carries the same `X-Request-Id`, which PE
+/// deduplicates). Returns how many outcomes were recorded.
 pub async fn record(
     pool: &PgPool,
     lane: Lane,
+    token: Uuid,
     outcomes: &[Outcome],
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<usize> {
     let mut tx = pool.begin().await?;
-    let delivered: Vec<&Outcome> = outcomes
+    let held = still_held(&mut tx, lane, token, outcomes, now).await?;
+    let outcomes: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| held.contains(&o.contact_id))
+        .collect();
+    let delivered: Vec<&&Outcome> = outcomes
         .iter()
         .filter(|o| matches!(o.kind, OutcomeKind::Delivered))
         .collect();
@@ -198,7 +219,7 @@ pub async fn record(
         .await?;
         upsert_contacts(&mut tx, lane, &contacts, &ts, now).await?;
     }
-    for o in outcomes {
+    for o in &outcomes {
         match &o.kind {
             OutcomeKind::Retry { .. } => {
                 sqlx::query!(
@@ -266,15 +287,47 @@ pub async fn record(
            SET lease_until = '-infinity', ready_at = t.ready_at,
                failures = CASE WHEN t.failures < 0 THEN q.failures ELSE t.failures END
            FROM UNNEST($1::text[], $2::timestamptz[], $3::int4[]) AS t(contact_id, ready_at, failures)
-           WHERE q.contact_id = t.contact_id AND q.lane = $4"#,
+           WHERE q.contact_id = t.contact_id AND q.lane = $4 AND q.lease_token = $5"#,
         &contacts,
         &ready,
         &failures,
-        lane.as_str()
+        lane.as_str(),
+        token
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(outcomes.len())
+}
+
+/// The contacts of `outcomes` whose lease `token` still holds at `now`, locked until the
+/// transaction ends so the lease cannot be claimed from under the outcome being written.
+async fn still_held(
+    tx: &mut PgConnection,
+    lane: Lane,
+    token: Uuid,
+    outcomes: &[Outcome],
+    now: DateTime<Utc>,
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    let contacts: Vec<String> = outcomes.iter().map(|o| o.contact_id.clone()).collect();
+    let held = sqlx::query_scalar!(
+        r#"SELECT contact_id FROM delivery_queue
+           WHERE contact_id = ANY($1) AND lane = $2 AND lease_token = $3 AND lease_until > $4
+           ORDER BY contact_id FOR UPDATE"#,
+        &contacts,
+        lane.as_str(),
+        token,
+        now
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if held.len() < contacts.len() {
+        tracing::warn!(
+            lost = contacts.len() - held.len(),
+            "delivery leases expired before their outcomes were recorded; those events will be resent"
+        );
+    }
+    Ok(held.into_iter().collect())
 }
 
 async fn upsert_contacts(

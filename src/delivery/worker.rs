@@ -116,6 +116,8 @@ impl Worker {
     async fn handle(&self, lane: Lane, claimed: Vec<Claimed>) -> anyhow::Result<usize> {
         let pool = &self.state.pool;
         let n = claimed.len();
+        // One claim, one token: `run_once` never hands over an empty claim.
+        let token = claimed[0].lease_token;
         let now = self.state.clock.now();
         let (_, thresholds) = crate::registry::thresholds::current(pool).await?;
         let hold = Duration::seconds(thresholds.ordering_hold_seconds);
@@ -128,7 +130,7 @@ impl Worker {
             .filter(|c| !heads.iter().any(|h| h.contact_id == c.contact_id))
             .map(|c| (c.contact_id.clone(), c.generation))
             .collect();
-        store::settle_idle(pool, lane, &idle, now).await?;
+        store::settle_idle(pool, lane, token, &idle, now).await?;
         // A head still in its ordering hold waits, and so does everything behind it.
         let (held, ready): (Vec<Head>, Vec<Head>) =
             heads.drain(..).partition(|h| h.received_at + hold > now);
@@ -136,7 +138,7 @@ impl Worker {
             .into_iter()
             .map(|h| (h.contact_id, h.received_at + hold))
             .collect();
-        store::defer(pool, lane, &held).await?;
+        store::defer(pool, lane, token, &held).await?;
         let heads = ready;
 
         let failures = |contact: &str| {
@@ -153,7 +155,7 @@ impl Worker {
             .buffer_unordered(self.cfg.concurrency)
             .collect()
             .await;
-        store::record(pool, lane, &outcomes, self.state.clock.now()).await?;
+        store::record(pool, lane, token, &outcomes, self.state.clock.now()).await?;
         Ok(n)
     }
 

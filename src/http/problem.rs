@@ -120,11 +120,21 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        // 08xxx connection exceptions, 57P0x shutdown / cannot connect now, 53xxx resources.
+        // Connection, shutdown, resources, statement timeout, deadlock, serialization failure.
         sqlx::Error::Database(d) => d
             .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")),
+            .is_some_and(|c| crate::db::retry::is_unavailable_code(&c)),
         _ => false,
+    }
+}
+
+/// A handler's transaction that failed with a deadlock or serialization failure may run again.
+impl crate::db::retry::Conflict for ApiError {
+    fn is_conflict(&self) -> bool {
+        match self {
+            Self::Unavailable(e) | Self::Internal(e) => e.is_conflict(),
+            _ => false,
+        }
     }
 }
 

@@ -88,9 +88,23 @@ pub async fn ingest_events(
         return Ok(web::Json(Results { results: vec![] }));
     }
 
+    // A deadlock with a concurrent batch (say, the same dedup keys in another order) rolls the
+    // whole transaction back: running it again is safe, and a sender should not see it.
+    let results =
+        crate::db::retry::retry_conflicts(|| store_items(&state, &source, &items, now)).await?;
+    crate::telemetry::counters::COUNTERS.received(results.len() as u64);
+    Ok(web::Json(Results { results }))
+}
+
+/// Plans and stores the events of one request in one transaction. The manifest and thresholds are
+/// read in that transaction, so the versions recorded are the ones actually used.
+async fn store_items(
+    state: &AppState,
+    source: &registry::sources::Source,
+    items: &[body::Item],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<outcome::EventResult>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    // The manifest and thresholds are read in the transaction that stores the events, so the
-    // versions recorded are the ones actually used.
     let (manifest_version, manifest) = registry::manifests::active(&mut *tx).await?;
     let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
     let reg = Registry {
@@ -100,8 +114,8 @@ pub async fn ingest_events(
         thresholds: &thresholds,
     };
     let planned = items
-        .into_iter()
-        .map(|item| plan::plan(item, &reg, now))
+        .iter()
+        .map(|item| plan::plan(item.clone(), &reg, now))
         .collect();
     let adm = Admission {
         source: &source.name,
@@ -114,6 +128,5 @@ pub async fn ingest_events(
     };
     let results = admit::admit(&mut tx, planned, &adm).await?;
     tx.commit().await?;
-    crate::telemetry::counters::COUNTERS.received(results.len() as u64);
-    Ok(web::Json(Results { results }))
+    Ok(results)
 }

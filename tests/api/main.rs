@@ -10,6 +10,7 @@ mod helpers;
 mod import;
 mod ingest;
 mod openapi;
+mod races;
 mod scoring;
 mod scoring_support;
 mod simulator;

@@ -1,0 +1,372 @@
+//! Races between stages and load on the shared figures (issue 8, defects 7 and 4): each test
+//! interleaves the stages deterministically by calling their functions directly, or injects the
+//! database's answer, and checks what the HTTP API then shows.
+
+use chrono::Duration;
+use pesync::delivery::Lane;
+use pesync::delivery::store::{self, Outcome, OutcomeKind};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+
+use crate::helpers::*;
+use crate::scoring_support::*;
+
+/// A pull-feed acknowledgement landing between an evaluation run's load and its write: the run,
+/// which decided without that hand-over, must not queue the contact again inside its cooldown.
+#[tokio::test]
+async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_again() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    seed_rising(&app, "c-1", 0.8).await;
+    assert_eq!(evaluate(&app).await.queued, 1);
+    // A new observation: the contact is a candidate again while its item waits in the feed.
+    app.clock.advance(Duration::minutes(61));
+    seed_rising(&app, "c-1", 0.9).await;
+    let now = app.now();
+
+    // The run loads its batch …
+    let mut conn = app.pool.acquire().await.unwrap();
+    let batch = pesync::decisions::load::candidates(&mut conn, "", now, 100, false)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(batch.len(), 1);
+    assert!(
+        batch[0].pending.is_some(),
+        "loaded while waiting in the feed"
+    );
+    // … the dialer leases and acknowledges the contact: its cooldown starts …
+    let items = lease(&app, "pull-one", 10).await;
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(ack(&app, &[&id]).await, ["acknowledged"]);
+    // … and the run decides and writes, blind to the hand-over.
+    let campaigns = pesync::registry::campaigns::enabled(&app.pool)
+        .await
+        .unwrap();
+    let (_, thresholds) = pesync::registry::thresholds::current(&app.pool)
+        .await
+        .unwrap();
+    let write = pesync::decisions::run::decide(&batch, &campaigns, &thresholds, now);
+    assert_eq!(write.queued(), 1, "the decision still takes the contact");
+    let mut tx = app.pool.begin().await.unwrap();
+    let left = write
+        .write(&mut tx, now, thresholds.cooldown())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(left, 1);
+
+    // Nothing waits in the feed: the contact is in its cooldown.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM dialer_queue WHERE state = 'pending'"
+        )
+        .await,
+        0
+    );
+    assert!(lease(&app, "pull-one", 10).await.is_empty());
+    // The next run decides it again with the hand-over in view.
+    let r = evaluate(&app).await;
+    assert_eq!((r.contacts, r.queued), (1, 0));
+    let reasons = reasons(&app, "c-1", "pull-one").await;
+    assert_eq!(
+        reasons,
+        ["cooldown", "eligible"],
+        "newest first, no phantom decision"
+    );
+}
+
+/// One event of `c-1`, claimed by a worker (`a`) whose lease then runs out and is taken over (`b`).
+async fn a_lease_taken_over() -> (TestApp, store::Claimed, store::Claimed, store::Head) {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    app.ingest("crm", &event("c-1", "A", app.now())).await;
+    app.clock.advance(Duration::minutes(1)); // past the ordering hold
+    let lease = Duration::seconds(30);
+    let mut a = store::claim(&app.pool, Lane::Realtime, app.now(), lease, 10)
+        .await
+        .unwrap();
+    app.clock.advance(Duration::seconds(31));
+    let mut b = store::claim(&app.pool, Lane::Realtime, app.now(), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.len(), b.len()),
+        (1, 1),
+        "the expired lease is taken over"
+    );
+    assert_ne!(a[0].lease_token, b[0].lease_token);
+    let head = store::heads(&app.pool, Lane::Realtime, &["c-1".to_owned()])
+        .await
+        .unwrap()
+        .remove(0);
+    (app, a.remove(0), b.remove(0), head)
+}
+
+fn outcome(head: &store::Head, kind: OutcomeKind) -> Outcome {
+    Outcome {
+        contact_id: head.contact_id.clone(),
+        event_id: head.id,
+        request_id: head.request_id,
+        event_timestamp: head.event_timestamp,
+        kind,
+    }
+}
+
+async fn event_state(app: &TestApp) -> (String, i32) {
+    sqlx::query_as("SELECT state, attempts FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// A stale worker whose lease expired and was taken over can no longer record an outcome: its late
+/// answer neither dead-letters the event the new holder is sending nor releases that holder's lease.
+#[tokio::test]
+async fn a_worker_whose_lease_was_taken_over_cannot_record_an_outcome() {
+    let (app, a, b, head) = a_lease_taken_over().await;
+    let now = app.now();
+    let late = outcome(
+        &head,
+        OutcomeKind::DeadLetter {
+            status: 400,
+            body: "late answer".into(),
+        },
+    );
+    let recorded = store::record(&app.pool, Lane::Realtime, a.lease_token, &[late], now)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0);
+    assert_eq!(event_state(&app).await, ("pending".into(), 0));
+    assert_eq!(count(&app, "SELECT count(*) FROM dead_letters").await, 0);
+    // The new holder's lease stands: no third worker can claim the contact meanwhile.
+    let third = store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert!(third.is_empty(), "the stale worker released the new lease");
+
+    // The holder records, once; at the very end of its lease it no longer could.
+    let expiry = now + Duration::seconds(30);
+    let delivered = || [outcome(&head, OutcomeKind::Delivered)];
+    let at_expiry = store::record(
+        &app.pool,
+        Lane::Realtime,
+        b.lease_token,
+        &delivered(),
+        expiry,
+    )
+    .await
+    .unwrap();
+    assert_eq!(at_expiry, 0, "an expired lease records nothing");
+    let in_time = store::record(&app.pool, Lane::Realtime, b.lease_token, &delivered(), now)
+        .await
+        .unwrap();
+    assert_eq!(in_time, 1);
+    assert_eq!(event_state(&app).await, ("delivered".into(), 1));
+}
+
+/// A stale worker cannot defer or settle a contact another worker holds either.
+#[tokio::test]
+async fn a_stale_worker_cannot_release_a_lease_it_lost() {
+    let (app, a, _b, head) = a_lease_taken_over().await;
+    let now = app.now();
+    store::defer(
+        &app.pool,
+        Lane::Realtime,
+        a.lease_token,
+        &[(head.contact_id.clone(), now)],
+    )
+    .await
+    .unwrap();
+    store::settle_idle(
+        &app.pool,
+        Lane::Realtime,
+        a.lease_token,
+        &[(head.contact_id.clone(), a.generation)],
+        now,
+    )
+    .await
+    .unwrap();
+    let again = store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "the contact stays with its holder");
+    assert_eq!(count(&app, "SELECT count(*) FROM delivery_queue").await, 1);
+}
+
+/// Installs a trigger on `table` that fails every insert statement with SQLSTATE `code` while
+/// `fail_left` (a sequence, which no rollback undoes) has not run out; `fails` failures, or always
+/// when `None`. `fail_calls` counts the attempts.
+async fn inject_failure(app: &TestApp, table: &str, code: &str, fails: Option<i64>) {
+    inject_failure_on(app, "INSERT", table, code, fails).await;
+}
+
+/// [`inject_failure`] on statements of kind `op` (`INSERT`, `UPDATE`).
+async fn inject_failure_on(app: &TestApp, op: &str, table: &str, code: &str, fails: Option<i64>) {
+    let limit = fails.map_or("true".to_owned(), |n| {
+        format!("nextval('fail_left') <= {n}")
+    });
+    let sql = format!(
+        r#"CREATE SEQUENCE IF NOT EXISTS fail_left;
+           CREATE SEQUENCE IF NOT EXISTS fail_calls;
+           CREATE OR REPLACE FUNCTION inject_failure() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             PERFORM nextval('fail_calls');
+             IF {limit} THEN
+               RAISE EXCEPTION 'injected failure' USING ERRCODE = '{code}';
+             END IF;
+             RETURN NULL;
+           END $$;
+           DROP TRIGGER IF EXISTS inject_failure ON {table};
+           CREATE TRIGGER inject_failure BEFORE {op} ON {table}
+             FOR EACH STATEMENT EXECUTE FUNCTION inject_failure();"#
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
+async fn attempts(app: &TestApp) -> i64 {
+    count(app, "SELECT last_value FROM fail_calls").await
+}
+
+/// A deadlock in the ingestion transaction is retried: the sender sees its events accepted. One
+/// that persists is a 503 with `Retry-After` (never a 500), after a few attempts, storing nothing.
+#[tokio::test]
+async fn a_deadlock_in_ingestion_is_retried_and_a_persistent_one_is_503() {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    inject_failure(&app, "events", "40P01", Some(2)).await;
+    let r = app.ingest("crm", &event("c-1", "A", app.now())).await;
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+    assert_eq!(attempts(&app).await, 3, "two deadlocks, then the commit");
+    assert_eq!(count(&app, "SELECT count(*) FROM events").await, 1);
+
+    inject_failure(&app, "events", "40001", None).await;
+    let body = serde_json::to_vec(&event("c-2", "B", app.now())).unwrap();
+    let r = app.post_raw("crm", "application/json", body).await;
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_problem(r, 503).await;
+    assert_eq!(
+        attempts(&app).await,
+        3 + 3,
+        "three attempts, then the answer"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM events").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM dedup_keys").await, 1);
+}
+
+/// An admin replay that meets a deadlock (here releasing a parked event) runs again.
+#[tokio::test]
+async fn a_deadlock_in_an_admin_replay_is_retried() {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    let r = app
+        .ingest("crm", &event("c-1", "F-1", app.now() + Duration::hours(1)))
+        .await;
+    assert_eq!(r[0]["status"], "reconciliation");
+    inject_failure_on(&app, "UPDATE", "events", "40P01", Some(2)).await;
+    let released: Value = app
+        .admin_post(
+            "/v1/admin/reconciliation/release",
+            &json!({"ids": [r[0]["event_id"]]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released["results"][0]["status"], "accepted", "{released}");
+    assert_eq!(attempts(&app).await, 3);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM events WHERE state = 'pending'").await,
+        1
+    );
+}
+
+/// An admin write that meets a serialization failure answers 503 with `Retry-After`, not 500.
+#[tokio::test]
+async fn a_serialization_failure_in_an_admin_write_is_503() {
+    let app = spawn_app().await;
+    inject_failure(&app, "campaigns", "40001", None).await;
+    let r = app
+        .admin_post("/v1/admin/campaigns", &campaign("spring", 0, "pull"))
+        .await;
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_problem(r, 503).await;
+}
+
+/// 200 scrapes at once count the tables once; the figures they share are the database's.
+#[tokio::test]
+async fn two_hundred_concurrent_scrapes_cause_one_computation() {
+    let app = spawn_app().await;
+    let before = app.state.stats.computations();
+    let texts = futures_util::future::join_all((0..200).map(|_| app.metrics_text())).await;
+    assert!(
+        texts
+            .iter()
+            .all(|t| t.contains("pesync_lane_depth{lane=\"realtime\"} 0"))
+    );
+    assert_eq!(app.state.stats.computations() - before, 1);
+}
+
+async fn realtime_depth(app: &TestApp) -> Value {
+    let s: Value = app.admin_get("/v1/admin/stats").await.json().await.unwrap();
+    s["realtime"]["depth"].clone()
+}
+
+/// The figures are shared for 5 s and exact again after that (the app's clock, not a sleep).
+#[tokio::test]
+async fn figures_are_exact_again_after_the_cache_period() {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    let now = app.now();
+    app.ingest(
+        "crm",
+        &json!([event("c-1", "A", now), event("c-2", "B", now)]),
+    )
+    .await;
+    assert_eq!(realtime_depth(&app).await, 2);
+    app.ingest("crm", &event("c-3", "C", now)).await;
+    app.clock.advance(Duration::milliseconds(4_999));
+    assert_eq!(realtime_depth(&app).await, 2, "computed under 5 s ago");
+    app.clock.advance(Duration::milliseconds(1));
+    assert_eq!(realtime_depth(&app).await, 3);
+    assert!(
+        app.metrics_text()
+            .await
+            .contains("pesync_lane_depth{lane=\"realtime\"} 3")
+    );
+}
+
+/// A read that runs past the read pool's statement timeout (10 s) is cancelled and answered 503,
+/// while the write path goes on: here the counts wait behind a lock held on `events`.
+#[tokio::test]
+async fn a_slow_stats_query_hits_the_statement_timeout_and_answers_503() {
+    let app = spawn_app().await;
+    let url = app.pool.connect_options();
+    let mut blocker = PgConnection::connect_with(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = app.admin_get("/v1/admin/stats").await;
+    let waited = started.elapsed();
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_problem(r, 503).await;
+    assert!(
+        waited >= std::time::Duration::from_secs(9) && waited < std::time::Duration::from_secs(30),
+        "{waited:?}"
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    assert_eq!(
+        realtime_depth(&app).await,
+        0,
+        "the next scrape computes again"
+    );
+}
