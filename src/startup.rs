@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::KeepAlive;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use sqlx::PgPool;
@@ -117,9 +118,11 @@ impl Application {
         })
         // Time limits on every connection: slow or stalled clients cannot hold workers. The
         // request head has `read_timeout` (actix answers 408), the body as long again (`limits`).
+        // One request per connection: actix times only the first request's head, so on a kept-alive
+        // connection a second head trickled a byte at a time would hold it for ever.
         .client_request_timeout(settings.read_timeout)
         .client_disconnect_timeout(Duration::from_secs(5))
-        .keep_alive(Duration::from_secs(75))
+        .keep_alive(KeepAlive::Disabled)
         .shutdown_timeout(10)
         .listen(listener)?
         .disable_signals()

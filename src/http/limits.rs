@@ -76,8 +76,10 @@ pub async fn guard(
             "content coding {coding:?} is not accepted: send the body uncompressed"
         )));
         // RFC 9110 §15.5.16: say which codings would have been accepted.
-        res.headers_mut()
-            .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        res.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
         return Ok(res.map_into_right_body());
     }
     let limit = body_limit(req.match_pattern().as_deref());
@@ -186,7 +188,10 @@ mod tests {
 
     #[test]
     fn bulk_routes_take_5_mib_and_everything_else_256_kib() {
-        assert_eq!(body_limit(Some("/v1/sources/{source}/events")), MAX_BODY_BYTES);
+        assert_eq!(
+            body_limit(Some("/v1/sources/{source}/events")),
+            MAX_BODY_BYTES
+        );
         for other in [
             Some("/v1/admin/sources/{name}"),
             Some("/v1/admin/quarantine/replay"),
@@ -249,13 +254,23 @@ mod tests {
     #[tokio::test]
     async fn a_body_over_the_limit_ends_in_an_overflow() {
         let expired = Rc::new(Cell::new(false));
-        let mut b = Bounded::new(body(&[&[1; 100], &[2; 100]], false), 150, later(), expired.clone());
+        let mut b = Bounded::new(
+            body(&[&[1; 100], &[2; 100]], false),
+            150,
+            later(),
+            expired.clone(),
+        );
         assert_eq!(b.next().await.unwrap().unwrap().len(), 100);
         assert!(matches!(b.next().await, Some(Err(PayloadError::Overflow))));
         assert!(b.next().await.is_none());
         assert!(!expired.get());
         // Exactly the limit is fine.
-        let mut b = Bounded::new(body(&[&[1; 100], &[2; 50]], false), 150, later(), expired.clone());
+        let mut b = Bounded::new(
+            body(&[&[1; 100], &[2; 50]], false),
+            150,
+            later(),
+            expired.clone(),
+        );
         assert_eq!(b.next().await.unwrap().unwrap().len(), 100);
         assert_eq!(b.next().await.unwrap().unwrap().len(), 50);
         assert!(b.next().await.is_none());
@@ -265,7 +280,12 @@ mod tests {
     async fn a_body_still_arriving_at_the_deadline_expires() {
         let expired = Rc::new(Cell::new(false));
         // The deadline has passed: what has arrived is still read, then the stall ends the body.
-        let mut b = Bounded::new(body(&[b"{\"a\"", b":1}"], true), 1000, Instant::now(), expired.clone());
+        let mut b = Bounded::new(
+            body(&[b"{\"a\"", b":1}"], true),
+            1000,
+            Instant::now(),
+            expired.clone(),
+        );
         assert_eq!(&b.next().await.unwrap().unwrap()[..], b"{\"a\"");
         assert_eq!(&b.next().await.unwrap().unwrap()[..], b":1}");
         assert!(!expired.get());

@@ -183,7 +183,11 @@ mod tests {
     fn up_to_five_v1_entries_and_the_match_may_be_any_of_them() {
         let t = now().timestamp();
         let decoys: Vec<String> = (0..4).map(|i| sign(b"old", t + i, b"x")).collect();
-        let h = format!("t={t},v1={},v1={}", decoys.join(",v1="), sign(b"k", t, b"x"));
+        let h = format!(
+            "t={t},v1={},v1={}",
+            decoys.join(",v1="),
+            sign(b"k", t, b"x")
+        );
         assert_eq!(parse(&h).unwrap().candidates.len(), MAX_SIGNATURES);
         assert_eq!(verify(Some(&h), b"k", b"x", now()), Ok(()));
     }

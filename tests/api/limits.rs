@@ -68,7 +68,10 @@ async fn a_forged_header_of_110_entries_over_4_mib_is_refused_at_once() {
     let r = post_with_signature(&app, &forged, body).await;
     let took = started.elapsed();
     let p = assert_problem(r, 401).await;
-    assert!(p["detail"].as_str().unwrap().contains("t=<unix seconds>"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("t=<unix seconds>"),
+        "{p}"
+    );
     assert!(!stored_anything(&app).await);
     // The refusal is decided before any HMAC; this bound only catches a gross regression on a
     // loaded machine (the old code spent one HMAC over the 4 MiB per entry).
@@ -116,7 +119,10 @@ async fn compressed_bodies_are_refused_with_415_whatever_they_decode_to() {
         .await
         .unwrap();
     assert_problem(r, 415).await;
-    assert_eq!(app.admin_get("/v1/admin/sources/zipped").await.status(), 404);
+    assert_eq!(
+        app.admin_get("/v1/admin/sources/zipped").await.status(),
+        404
+    );
     // `identity` is no coding at all.
     let body = serde_json::to_vec(&event("c-1", "OPP-1", app.now())).unwrap();
     let r = app
@@ -202,14 +208,24 @@ async fn over_1000_events_is_413_in_ndjson_too_and_stores_nothing() {
         .post_raw("crm", "application/x-ndjson", over.join("\n").into_bytes())
         .await;
     let p = assert_problem(r, 413).await;
-    assert!(p["detail"].as_str().unwrap().starts_with("1001 events"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("1001 events"),
+        "{p}"
+    );
     // An array of many more: the answer still counts them all.
     let over: Vec<Value> = vec![json!({}); 2500];
     let r = app
-        .post_raw("crm", "application/json", serde_json::to_vec(&over).unwrap())
+        .post_raw(
+            "crm",
+            "application/json",
+            serde_json::to_vec(&over).unwrap(),
+        )
         .await;
     let p = assert_problem(r, 413).await;
-    assert!(p["detail"].as_str().unwrap().starts_with("2500 events"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("2500 events"),
+        "{p}"
+    );
     assert!(!stored_anything(&app).await);
     // 1,000 lines, blank lines between them, are within the limit.
     let at: Vec<String> = (0..1000).map(line).collect();
@@ -226,7 +242,12 @@ async fn app_with_read_timeout(timeout: StdDuration) -> TestApp {
         read_timeout: timeout,
         ..test_settings(&db_url)
     };
-    let app = start(settings, pool, TestClock::Manual(ManualClock::new(Utc::now()))).await;
+    let app = start(
+        settings,
+        pool,
+        TestClock::Manual(ManualClock::new(Utc::now())),
+    )
+    .await;
     app.create_source("crm", json!({})).await;
     app
 }
@@ -272,7 +293,10 @@ async fn trickle(app: &TestApp, head: String, trickle: Vec<u8>) -> (String, StdD
         let mut answer = Vec::new();
         // A reset after the answer (bytes still in flight) is a close too.
         let _ = s.read_to_end(&mut answer);
-        (String::from_utf8_lossy(&answer).into_owned(), started.elapsed())
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            started.elapsed(),
+        )
     })
     .await
     .unwrap()
@@ -308,5 +332,18 @@ async fn a_trickled_request_head_is_cut_off_too() {
     let rest = b"Content-Type: application/json\r\nX-Padding: ".repeat(10);
     let (answer, took) = trickle(&app, head, rest).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(took < StdDuration::from_secs(10), "closed after {took:?}");
+}
+
+#[tokio::test]
+async fn a_second_request_head_cannot_hold_the_connection() {
+    // actix times only the first head on a connection: a kept-alive connection would let the
+    // second one trickle for ever, so every connection carries one request.
+    let app = app_with_read_timeout(StdDuration::from_secs(1)).await;
+    let head = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n".to_owned();
+    let rest = b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(10);
+    let (answer, took) = trickle(&app, head, rest).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{answer}");
     assert!(took < StdDuration::from_secs(10), "closed after {took:?}");
 }
