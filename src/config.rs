@@ -32,6 +32,9 @@ pub struct Settings {
     pub delivery_lease_seconds: i64,
     /// How long a pull-feed lease lasts before unacknowledged contacts return to the feed.
     pub feed_lease_seconds: u64,
+    /// How long a client may take to send a request's head, and then its body (not read from the
+    /// environment: tests shorten it).
+    pub read_timeout: std::time::Duration,
 }
 
 /// Default pull-feed lease: 5 min (SPEC §7).
@@ -54,6 +57,7 @@ impl Default for Settings {
             evaluate_cron: DEFAULT_CRON.into(),
             delivery_lease_seconds: 30,
             feed_lease_seconds: DEFAULT_FEED_LEASE_SECONDS,
+            read_timeout: crate::http::limits::READ_TIMEOUT,
         }
     }
 }

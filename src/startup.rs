@@ -5,7 +5,8 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::ErrorHandlers;
+use actix_web::http::KeepAlive;
+use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +22,7 @@ use crate::delivery::{Worker, WorkerConfig};
 use crate::dialer::http::FeedSettings;
 use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::auth::Tokens;
+use crate::http::limits::Limits;
 use crate::http::problem;
 use crate::jobs::Schedules;
 
@@ -89,12 +91,16 @@ impl Application {
             viewer: settings.viewer_token.clone(),
         });
         let openapi = openapi_document();
+        let limits = Limits {
+            read_timeout: settings.read_timeout,
+        };
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(tokens.clone())
                 .app_data(feed.clone())
+                .app_data(limits)
                 .app_data(
                     web::JsonConfig::default()
                         .limit(MAX_ADMIN_BODY_BYTES)
@@ -113,13 +119,17 @@ impl Application {
                 }
             })))
             .service(utoipa_scalar::Scalar::with_url("/docs", openapi.clone()))
+            .wrap(from_fn(crate::http::limits::guard))
             .wrap(ErrorHandlers::new().default_handler(problem::problem_for_framework_error))
             .wrap(TracingLogger::default())
         })
-        // Time limits on every connection: slow or stalled clients cannot hold workers.
-        .client_request_timeout(Duration::from_secs(30))
+        // Time limits on every connection: slow or stalled clients cannot hold workers. The
+        // request head has `read_timeout` (actix answers 408), the body as long again (`limits`).
+        // One request per connection: actix times only the first request's head, so on a kept-alive
+        // connection a second head trickled a byte at a time would hold it for ever.
+        .client_request_timeout(settings.read_timeout)
         .client_disconnect_timeout(Duration::from_secs(5))
-        .keep_alive(Duration::from_secs(75))
+        .keep_alive(KeepAlive::Disabled)
         .shutdown_timeout(10)
         .listen(listener)?
         .disable_signals()

@@ -1,5 +1,6 @@
 //! Splits a request body into events (SPEC §2): one JSON object, a JSON array, or NDJSON.
 
+use serde::Deserializer as _;
 use serde_json::Value;
 
 /// At most this many events per request (413 past it).
@@ -38,26 +39,74 @@ pub enum BodyError {
     TooMany(usize),
 }
 
+/// Splits a body into items. The number of events is known before they are all built: a body over
+/// [`MAX_EVENTS`] is refused having built at most that many values (a JSON array) or none (NDJSON).
 pub fn split(format: Format, body: &[u8]) -> Result<Vec<Item>, BodyError> {
-    let items = match format {
-        Format::Json => match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Array(events)) => events.into_iter().map(Item::Json).collect(),
-            Ok(one) => vec![Item::Json(one)],
-            Err(e) => return Err(BodyError::Unparseable(e.to_string())),
-        },
+    match format {
+        Format::Json => split_json(body),
         Format::Ndjson => split_ndjson(body),
-    };
-    if items.len() > MAX_EVENTS {
-        return Err(BodyError::TooMany(items.len()));
     }
-    Ok(items)
 }
 
-fn split_ndjson(body: &[u8]) -> Vec<Item> {
-    body.split(|b| *b == b'\n')
+fn split_json(body: &[u8]) -> Result<Vec<Item>, BodyError> {
+    let unparseable = |e: serde_json::Error| BodyError::Unparseable(e.to_string());
+    let starts_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    if !starts_array {
+        let one = serde_json::from_slice::<Value>(body).map_err(unparseable)?;
+        return Ok(vec![Item::Json(one)]);
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let (events, total) = de.deserialize_seq(CountedEvents).map_err(unparseable)?;
+    de.end().map_err(unparseable)?;
+    if total > MAX_EVENTS {
+        return Err(BodyError::TooMany(total));
+    }
+    Ok(events.into_iter().map(Item::Json).collect())
+}
+
+/// Visits a JSON array: keeps the first [`MAX_EVENTS`] elements as values and only counts (and
+/// checks the syntax of) the rest, so the answer can say how many there were.
+struct CountedEvents;
+
+impl<'de> serde::de::Visitor<'de> for CountedEvents {
+    type Value = (Vec<Value>, usize);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of events")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut events = Vec::new();
+        while events.len() < MAX_EVENTS {
+            match seq.next_element::<Value>()? {
+                Some(v) => events.push(v),
+                None => {
+                    let n = events.len();
+                    return Ok((events, n));
+                }
+            }
+        }
+        let mut total = events.len();
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            total += 1;
+        }
+        Ok((events, total))
+    }
+}
+
+/// NDJSON: lines are counted before any is parsed.
+fn split_ndjson(body: &[u8]) -> Result<Vec<Item>, BodyError> {
+    let lines: Vec<&[u8]> = body
+        .split(|b| *b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         // Blank lines are skipped, not quarantined (SPEC §11.5).
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    if lines.len() > MAX_EVENTS {
+        return Err(BodyError::TooMany(lines.len()));
+    }
+    Ok(lines
+        .into_iter()
         .map(|line| match serde_json::from_slice::<Value>(line) {
             Ok(v) => Item::Json(v),
             Err(e) => Item::Malformed {
@@ -65,7 +114,7 @@ fn split_ndjson(body: &[u8]) -> Vec<Item> {
                 error: e.to_string(),
             },
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -129,6 +178,48 @@ mod tests {
         let body = format!("[{}]", vec!["{}"; MAX_EVENTS].join(","));
         assert_eq!(
             split(Format::Json, body.as_bytes()).unwrap().len(),
+            MAX_EVENTS
+        );
+    }
+
+    #[test]
+    fn an_array_over_the_limit_is_counted_exactly_and_still_checked_for_syntax() {
+        let body = format!("[{}]", vec!["{\"a\":[1,2]}"; 2 * MAX_EVENTS + 7].join(","));
+        assert_eq!(
+            split(Format::Json, body.as_bytes()),
+            Err(BodyError::TooMany(2 * MAX_EVENTS + 7))
+        );
+        // Bad syntax past the limit is still a body that cannot be parsed (400, not 413).
+        let broken = format!("[{},{{nope]", vec!["{}"; MAX_EVENTS + 5].join(","));
+        assert!(matches!(
+            split(Format::Json, broken.as_bytes()),
+            Err(BodyError::Unparseable(_))
+        ));
+        assert!(matches!(
+            split(Format::Json, b"[{}] trailing"),
+            Err(BodyError::Unparseable(_))
+        ));
+        assert_eq!(
+            split(Format::Json, b"  \n [ {\"a\":1} , 2 ] \n").unwrap(),
+            vec![Item::Json(json!({"a":1})), Item::Json(json!(2))]
+        );
+        assert_eq!(
+            split(Format::Json, b" 7 ").unwrap(),
+            vec![Item::Json(json!(7))]
+        );
+    }
+
+    #[test]
+    fn ndjson_lines_are_counted_before_any_is_parsed() {
+        // Unparseable lines count as events (each would be quarantined), blank ones do not.
+        let over = "{broken\n\n".repeat(MAX_EVENTS + 1);
+        assert_eq!(
+            split(Format::Ndjson, over.as_bytes()),
+            Err(BodyError::TooMany(MAX_EVENTS + 1))
+        );
+        let at = "{\"a\":1}\r\n \n".repeat(MAX_EVENTS);
+        assert_eq!(
+            split(Format::Ndjson, at.as_bytes()).unwrap().len(),
             MAX_EVENTS
         );
     }

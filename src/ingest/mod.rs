@@ -26,8 +26,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// Receive events from a source.
 ///
 /// The body is one event object, a JSON array of events, or NDJSON (`application/x-ndjson`), at most
-/// 1,000 events and 5 MiB. Every request is signed: `X-Pesync-Signature: t=<unix seconds>,v1=<hex>`,
-/// HMAC-SHA256 with the source's signing secret over `"<t>." + raw body`. The answer lists one result
+/// 1,000 events and 5 MiB, sent uncompressed. Every request is signed: `X-Pesync-Signature:
+/// t=<unix seconds>,v1=<hex>`, HMAC-SHA256 with the source's signing secret over `"<t>." + raw body`
+/// (at most 5 `v1` entries, e.g. an old and a new secret while rotating). The answer lists one result
 /// per event, in request order; everything in it is committed before it is sent.
 #[utoipa::path(
     tag = "ingestion",
@@ -41,7 +42,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (status = 401, description = "Missing or wrong signature, or a stale `t`", body = crate::http::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown source", body = crate::http::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "More than 1,000 events or 5 MiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor NDJSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body did not arrive within 30 s; the connection is closed", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor NDJSON, or a `Content-Encoding` other than `identity`", body = crate::http::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unreachable; retry", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     )
 )]

@@ -5,6 +5,8 @@
 //! tolerance bounds how much later.
 
 use chrono::{DateTime, Utc};
+use hmac::digest::CtOutput;
+use hmac::digest::generic_array::GenericArray;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -26,11 +28,7 @@ pub enum SignatureError {
 
 /// Computes the `v1` value for a body signed at `t` (used by clients, tests, `pesync import`).
 pub fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(mac(secret, t, body).into_bytes())
 }
 
 /// The whole header value for a body signed at `t`.
@@ -38,15 +36,20 @@ pub fn header_value(secret: &[u8], t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", sign(secret, t, body))
 }
 
-/// Checks a header against the body. Several `v1` entries are allowed so a sender can sign with an
-/// old and a new secret while rotating.
-pub fn verify(
-    header: Option<&str>,
-    secret: &[u8],
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
+/// At most this many `v1` entries: enough to sign with an old and a new secret while rotating, few
+/// enough that a forged header cannot multiply the work.
+pub const MAX_SIGNATURES: usize = 5;
+
+/// A parsed header: one `t` and the `v1` MACs, each exactly 32 bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Parsed {
+    pub t: i64,
+    pub candidates: Vec<[u8; 32]>,
+}
+
+/// Parses a header without touching the body, so a malformed one costs no HMAC: exactly one `t`,
+/// 1 to [`MAX_SIGNATURES`] `v1` entries of exactly 64 hex digits.
+pub fn parse(header: &str) -> Result<Parsed, SignatureError> {
     let mut t: Option<i64> = None;
     let mut candidates = Vec::new();
     for part in header.split(',') {
@@ -55,8 +58,15 @@ pub fn verify(
             .split_once('=')
             .ok_or(SignatureError::Malformed)?;
         match k {
+            // Two `t`s would leave it open which one the MACs were computed with.
+            "t" if t.is_some() => return Err(SignatureError::Malformed),
             "t" => t = Some(v.parse().map_err(|_| SignatureError::Malformed)?),
-            "v1" => candidates.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?),
+            "v1" if candidates.len() == MAX_SIGNATURES => return Err(SignatureError::Malformed),
+            "v1" => {
+                let mut mac = [0u8; 32];
+                hex::decode_to_slice(v, &mut mac).map_err(|_| SignatureError::Malformed)?;
+                candidates.push(mac);
+            }
             _ => {} // Unknown schemes are ignored so new ones can be added without breaking.
         }
     }
@@ -64,22 +74,40 @@ pub fn verify(
     if candidates.is_empty() {
         return Err(SignatureError::Malformed);
     }
+    Ok(Parsed { t, candidates })
+}
+
+/// Checks a header against the body. Several `v1` entries are allowed so a sender can sign with an
+/// old and a new secret while rotating; they all share the one `t`, so the MAC is computed once and
+/// compared with each entry in constant time.
+pub fn verify(
+    header: Option<&str>,
+    secret: &[u8],
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), SignatureError> {
+    let Parsed { t, candidates } = parse(header.ok_or(SignatureError::Missing)?)?;
     if (now.timestamp() - t).abs() > TOLERANCE_SECS {
         return Err(SignatureError::Stale);
     }
-    let ok = candidates.iter().any(|sig| {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(t.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        // verify_slice compares in constant time.
-        mac.verify_slice(sig).is_ok()
+    let expected = mac(secret, t, body);
+    // `CtOutput`'s equality is constant-time; every entry is compared, matching or not.
+    let ok = candidates.iter().fold(false, |found, sig| {
+        found | (expected == CtOutput::new(GenericArray::clone_from_slice(sig)))
     });
     if ok {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)
     }
+}
+
+fn mac(secret: &[u8], t: i64, body: &[u8]) -> CtOutput<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize()
 }
 
 #[cfg(test)]
@@ -149,5 +177,55 @@ mod tests {
             sign(b"new", t, b"x")
         );
         assert_eq!(verify(Some(&h), b"new", b"x", now()), Ok(()));
+    }
+
+    #[test]
+    fn up_to_five_v1_entries_and_the_match_may_be_any_of_them() {
+        let t = now().timestamp();
+        let decoys: Vec<String> = (0..4).map(|i| sign(b"old", t + i, b"x")).collect();
+        let h = format!(
+            "t={t},v1={},v1={}",
+            decoys.join(",v1="),
+            sign(b"k", t, b"x")
+        );
+        assert_eq!(parse(&h).unwrap().candidates.len(), MAX_SIGNATURES);
+        assert_eq!(verify(Some(&h), b"k", b"x", now()), Ok(()));
+    }
+
+    #[test]
+    fn a_sixth_v1_entry_is_malformed_even_when_one_matches() {
+        let t = now().timestamp();
+        let good = sign(b"k", t, b"x");
+        let six = format!("t={t}{}", format!(",v1={good}").repeat(MAX_SIGNATURES + 1));
+        assert_eq!(parse(&six), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify(Some(&six), b"k", b"x", now()),
+            Err(SignatureError::Malformed)
+        );
+        // The forged header of the issue: ~110 entries, refused before any HMAC.
+        let many = format!("t={t}{}", format!(",v1={}", "ab".repeat(32)).repeat(110));
+        assert_eq!(parse(&many), Err(SignatureError::Malformed));
+    }
+
+    #[test]
+    fn v1_must_be_exactly_64_hex_digits_and_t_given_once() {
+        let t = now().timestamp();
+        let good = sign(b"k", t, b"x");
+        for bad in [
+            format!("t={t},v1={}", &good[..62]),
+            format!("t={t},v1={good}00"),
+            format!("t={t},v1={}zz", &good[..62]),
+            format!("t={t},v1="),
+            format!("t={t},t={t},v1={good}"),
+        ] {
+            assert_eq!(
+                verify(Some(&bad), b"k", b"x", now()),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
+        }
+        // Upper-case hex and unknown schemes are fine.
+        let upper = format!("t={t},v0=whatever,v1={}", good.to_uppercase());
+        assert_eq!(verify(Some(&upper), b"k", b"x", now()), Ok(()));
     }
 }

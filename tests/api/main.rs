@@ -9,6 +9,7 @@ mod evaluation;
 mod helpers;
 mod import;
 mod ingest;
+mod limits;
 mod openapi;
 mod races;
 mod scoring;
