@@ -44,6 +44,7 @@ pub struct FeedQuery {
     /// The campaign (in `pull` mode) to lease from.
     pub campaign: String,
     /// At most this many contacts, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

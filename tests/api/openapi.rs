@@ -251,3 +251,22 @@ async fn docs_page_loads_nothing_from_another_host() {
         .unwrap();
     assert_eq!(served, generated_document());
 }
+
+/// `limit` is declared with the range the routes enforce, so a client (or schemathesis) that keeps
+/// to the document is not refused with a 422.
+#[test]
+fn limit_parameters_declare_their_range() {
+    let doc = generated_document();
+    let mut seen = 0;
+    for (method, path, op) in operations(&doc) {
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            if p["name"] == "limit" {
+                seen += 1;
+                let schema = &p["schema"];
+                assert_eq!(schema["minimum"], 1, "{method} {path}");
+                assert_eq!(schema["maximum"], 1000, "{method} {path}");
+            }
+        }
+    }
+    assert!(seen >= 6, "only {seen} limit parameters");
+}
