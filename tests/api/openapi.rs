@@ -239,17 +239,10 @@ async fn docs_page_loads_nothing_from_another_host() {
     assert!(cache.contains("immutable"), "{cache}");
     assert!(bundle.text().await.unwrap().contains("Redoc"));
 
+    // The document itself: `served_document_and_docs_page`.
     let spec = page.join(attribute(&html, "spec-url")).unwrap();
-    let served: Value = app
-        .client
-        .get(spec)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(served, generated_document());
+    assert_eq!(spec.path(), "/openapi.json");
+    assert_eq!(app.client.get(spec).send().await.unwrap().status(), 200);
 }
 
 /// `limit` is declared with the range the routes enforce, so a client (or schemathesis) that keeps
