@@ -12,7 +12,6 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
-use utoipa_scalar::Servable;
 
 use anyhow::Context;
 
@@ -118,7 +117,7 @@ impl Application {
                     async move { web::Json(doc) }
                 }
             })))
-            .service(utoipa_scalar::Scalar::with_url("/docs", openapi.clone()))
+            .configure(crate::http::docs::routes)
             .wrap(from_fn(crate::http::limits::guard))
             .wrap(ErrorHandlers::new().default_handler(problem::problem_for_framework_error))
             .wrap(TracingLogger::default())

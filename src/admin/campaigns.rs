@@ -12,6 +12,7 @@ use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
 use crate::http::problem::FieldProblem;
+use crate::http::responses as problems;
 use crate::registry::campaigns as store;
 use crate::startup::AppState;
 
@@ -82,8 +83,7 @@ fn not_found(id: &str) -> ApiError {
 /// Every campaign, in creation order.
 #[utoipa::path(tag = "campaigns", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = Page<Campaign>), (status = 401, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Page<Campaign>), problems::Reads, problems::Query))]
 #[get("/v1/admin/campaigns")]
 pub async fn list_campaigns(
     _: Reader,
@@ -98,9 +98,8 @@ pub async fn list_campaigns(
 /// Create a campaign. An id already in use is 409; an invalid document is 422 listing every problem.
 #[utoipa::path(tag = "campaigns", security(("bearer" = [])),
     request_body = Campaign,
-    responses((status = 201, body = Campaign), (status = 400, body = crate::http::problem::Problem),
-        (status = 401, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem),
-        (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 201, body = Campaign),
+        problems::Writes, problems::Document, problems::Conflict))]
 #[post("/v1/admin/campaigns")]
 pub async fn create_campaign(
     _: Writer,
@@ -128,8 +127,7 @@ pub async fn create_campaign(
 /// A campaign document.
 #[utoipa::path(tag = "campaigns", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Campaign), (status = 401, body = crate::http::problem::Problem),
-        (status = 404, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Campaign), problems::Reads, problems::NotFound))]
 #[get("/v1/admin/campaigns/{id}")]
 pub async fn get_campaign(
     _: Reader,
@@ -148,8 +146,7 @@ pub async fn get_campaign(
     params(("id" = String, Path)),
     request_body = Campaign,
     responses((status = 200, body = Campaign), (status = 201, body = Campaign),
-        (status = 400, body = crate::http::problem::Problem), (status = 401, body = crate::http::problem::Problem),
-        (status = 403, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+        problems::Writes, problems::Document))]
 #[put("/v1/admin/campaigns/{id}")]
 pub async fn put_campaign(
     _: Writer,
@@ -191,8 +188,7 @@ pub async fn put_campaign(
 /// hand-overs stay (the cooldown holds across campaigns).
 #[utoipa::path(tag = "campaigns", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 401, body = crate::http::problem::Problem),
-        (status = 403, body = crate::http::problem::Problem), (status = 404, body = crate::http::problem::Problem)))]
+    responses((status = 204, description = "Deleted"), problems::Writes, problems::NotFound))]
 #[delete("/v1/admin/campaigns/{id}")]
 pub async fn delete_campaign(
     _: Writer,

@@ -13,6 +13,7 @@ use crate::decisions::outcomes::StoredOutcome;
 use crate::eligibility::{ObservationView, ScoreSeries, Tier, Window};
 use crate::http::ApiError;
 use crate::http::auth::Reader;
+use crate::http::responses as problems;
 use crate::registry::thresholds;
 use crate::startup::AppState;
 
@@ -88,8 +89,7 @@ pub struct SnapshotView {
 /// The contact explained. 404 for a contact pesync has never seen.
 #[utoipa::path(tag = "contacts", security(("bearer" = [])),
     params(("contact_id" = String, Path)),
-    responses((status = 200, body = ContactExplanation), (status = 401, body = crate::http::problem::Problem),
-        (status = 404, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = ContactExplanation), problems::Reads, problems::NotFound))]
 #[get("/v1/contacts/{contact_id}")]
 pub async fn explain_contact(
     _: Reader,

@@ -13,6 +13,7 @@ use crate::delivery::{Lane, queue};
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
+use crate::http::responses as problems;
 use crate::ingest::outcome::{EventResult, Results, Status};
 use crate::startup::AppState;
 
@@ -35,7 +36,7 @@ pub struct DeadLetter {
 /// Open dead letters, oldest first.
 #[utoipa::path(tag = "dead-letters", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = Page<DeadLetter>), (status = 401, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Page<DeadLetter>), problems::Reads, problems::Query))]
 #[get("/v1/admin/dead-letters")]
 pub async fn list_dead_letters(
     _: Reader,
@@ -82,8 +83,7 @@ struct Open {
 /// Put dead-lettered events back into their lane.
 #[utoipa::path(tag = "dead-letters", security(("bearer" = [])),
     request_body = IdsRequest,
-    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Results), problems::Writes, problems::Document))]
 #[post("/v1/admin/dead-letters/replay")]
 pub async fn replay_dead_letters(
     _: Writer,

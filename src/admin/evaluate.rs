@@ -20,6 +20,7 @@ use crate::eligibility::{
 use crate::http::ApiError;
 use crate::http::auth::Reader;
 use crate::http::problem::FieldProblem;
+use crate::http::responses as problems;
 use crate::registry::{campaigns, thresholds};
 use crate::startup::AppState;
 use crate::thresholds::Thresholds;
@@ -180,9 +181,8 @@ fn stored_ref(v: &Value) -> Option<Result<String, String>> {
 /// document → 422 listing every problem.
 #[utoipa::path(tag = "eligibility", security(("bearer" = [])),
     request_body = DryRunRequest,
-    responses((status = 200, body = DryRunResult), (status = 400, body = crate::http::problem::Problem),
-        (status = 401, body = crate::http::problem::Problem), (status = 404, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = DryRunResult),
+        problems::Reads, problems::Document, problems::NotFound))]
 #[post("/v1/admin/evaluate")]
 pub async fn dry_run(
     _: Reader,

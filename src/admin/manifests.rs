@@ -9,6 +9,7 @@ use super::parse_document;
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::problem::FieldProblem;
+use crate::http::responses as problems;
 use crate::normalize::manifest::Manifest;
 use crate::registry::manifests as store;
 use crate::startup::AppState;
@@ -42,7 +43,7 @@ pub struct ManifestCreated {
 
 /// Every manifest version, oldest first; exactly one is active.
 #[utoipa::path(tag = "manifests", security(("bearer" = [])),
-    responses((status = 200, body = ManifestList), (status = 401, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = ManifestList), problems::Reads))]
 #[get("/v1/admin/manifests")]
 pub async fn list_manifests(
     _: Reader,
@@ -65,8 +66,7 @@ pub async fn list_manifests(
 /// Store a complete manifest as the next version, inactive until activated.
 #[utoipa::path(tag = "manifests", security(("bearer" = [])),
     request_body = Manifest,
-    responses((status = 201, body = ManifestCreated), (status = 400, body = crate::http::problem::Problem),
-        (status = 403, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 201, body = ManifestCreated), problems::Writes, problems::Document))]
 #[post("/v1/admin/manifests")]
 pub async fn create_manifest(
     _: Writer,
@@ -95,8 +95,7 @@ pub async fn create_manifest(
 /// Make a manifest version the active one. Takes no body.
 #[utoipa::path(tag = "manifests", security(("bearer" = [])),
     params(("version" = i32, Path)),
-    responses((status = 200, body = ManifestCreated), (status = 404, body = crate::http::problem::Problem),
-        (status = 403, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = ManifestCreated), problems::Writes, problems::NotFound))]
 #[post("/v1/admin/manifests/{version}/activate")]
 pub async fn activate_manifest(
     _: Writer,

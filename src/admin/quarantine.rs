@@ -14,6 +14,7 @@ use super::{IdsRequest, MAX_ITEMS_PER_CALL, parse_document};
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
+use crate::http::responses as problems;
 use crate::ingest::admit::{self, Admission};
 use crate::ingest::outcome::{EventResult, Results, Status};
 use crate::ingest::plan::{self, Planned, Registry};
@@ -50,8 +51,7 @@ pub struct ReasonFilter {
 /// Open quarantined items, oldest first.
 #[utoipa::path(tag = "quarantine", security(("bearer" = [])),
     params(PageQuery, ReasonFilter),
-    responses((status = 200, body = Page<QuarantinedItem>), (status = 401, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Page<QuarantinedItem>), problems::Reads, problems::Query))]
 #[get("/v1/admin/quarantine")]
 pub async fn list_quarantine(
     _: Reader,
@@ -143,8 +143,7 @@ fn not_found(index: usize, id: Option<Uuid>) -> EventResult {
 /// Replay quarantined items through the whole pipeline (after a mapping or manifest fix).
 #[utoipa::path(tag = "quarantine", security(("bearer" = [])),
     request_body = IdsRequest,
-    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Results), problems::Writes, problems::Document))]
 #[post("/v1/admin/quarantine/replay")]
 pub async fn replay_quarantine(
     _: Writer,
@@ -252,8 +251,7 @@ async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, Api
 /// Discard quarantined items for good.
 #[utoipa::path(tag = "quarantine", security(("bearer" = [])),
     request_body = IdsRequest,
-    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Results), problems::Writes, problems::Document))]
 #[post("/v1/admin/quarantine/discard")]
 pub async fn discard_quarantine(
     _: Writer,

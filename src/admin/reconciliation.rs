@@ -14,6 +14,7 @@ use crate::delivery::{Lane, queue};
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
+use crate::http::responses as problems;
 use crate::ingest::outcome::{EventResult, Results, Status};
 use crate::ingest::store::claim_dedup_keys;
 use crate::registry;
@@ -42,7 +43,7 @@ pub struct ReconciliationItem {
 /// Future-dated events waiting for a decision, oldest first.
 #[utoipa::path(tag = "reconciliation", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = Page<ReconciliationItem>), (status = 401, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Page<ReconciliationItem>), problems::Reads, problems::Query))]
 #[get("/v1/admin/reconciliation")]
 pub async fn list_reconciliation(
     _: Reader,
@@ -106,8 +107,7 @@ async fn lock_parked(
 /// Send parked events on to delivery.
 #[utoipa::path(tag = "reconciliation", security(("bearer" = [])),
     request_body = IdsRequest,
-    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Results), problems::Writes, problems::Document))]
 #[post("/v1/admin/reconciliation/release")]
 pub async fn release_reconciliation(
     _: Writer,
@@ -210,8 +210,7 @@ async fn set_discarded(tx: &mut sqlx::PgConnection, id: Uuid, why: &str) -> sqlx
 /// Drop parked events for good.
 #[utoipa::path(tag = "reconciliation", security(("bearer" = [])),
     request_body = IdsRequest,
-    responses((status = 200, body = Results), (status = 403, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Results), problems::Writes, problems::Document))]
 #[post("/v1/admin/reconciliation/discard")]
 pub async fn discard_reconciliation(
     _: Writer,

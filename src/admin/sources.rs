@@ -10,6 +10,7 @@ use super::parse_document;
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::problem::FieldProblem;
+use crate::http::responses as problems;
 use crate::normalize::mapping::Mapping;
 use crate::registry::sources as store;
 use crate::startup::AppState;
@@ -88,7 +89,7 @@ pub fn validate_name(name: &str) -> Result<(), ApiError> {
 
 /// List sources (never their secrets).
 #[utoipa::path(tag = "sources", security(("bearer" = [])),
-    responses((status = 200, body = SourceList), (status = 401, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = SourceList), problems::Reads))]
 #[get("/v1/admin/sources")]
 pub async fn list_sources(
     _: Reader,
@@ -105,7 +106,7 @@ pub async fn list_sources(
 /// A source, its current mapping and every mapping version (never its secret).
 #[utoipa::path(tag = "sources", security(("bearer" = [])),
     params(("name" = String, Path)),
-    responses((status = 200, body = SourceDetail), (status = 404, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = SourceDetail), problems::Reads, problems::NotFound))]
 #[get("/v1/admin/sources/{name}")]
 pub async fn get_source(
     _: Reader,
@@ -133,8 +134,7 @@ pub async fn get_source(
 #[utoipa::path(tag = "sources", security(("bearer" = [])),
     params(("name" = String, Path)),
     request_body = SourceDocument,
-    responses((status = 200, body = SourceView), (status = 400, body = crate::http::problem::Problem),
-        (status = 403, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = SourceView), problems::Writes, problems::Document))]
 #[put("/v1/admin/sources/{name}")]
 pub async fn put_source(
     _: Writer,

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::http::ApiError;
 use crate::http::auth::Reader;
+use crate::http::responses as problems;
 use crate::jobs::counters::{SCORING, ScoringSnapshot};
 use crate::startup::AppState;
 use crate::telemetry::counters::{COUNTERS, CounterSnapshot};
@@ -197,7 +198,7 @@ fn stats_of(tables: &Tables, now: DateTime<Utc>) -> Stats {
 /// Queue depths, oldest pending age per lane, delivered and dispatched counts (as of at most 5 s
 /// ago), and this instance's counters.
 #[utoipa::path(tag = "operations", security(("bearer" = [])),
-    responses((status = 200, body = Stats), (status = 401, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Stats), problems::Reads))]
 #[get("/v1/admin/stats")]
 pub async fn stats(_: Reader, state: web::Data<AppState>) -> Result<web::Json<Stats>, ApiError> {
     Ok(web::Json(collect(&state).await?))
@@ -206,7 +207,8 @@ pub async fn stats(_: Reader, state: web::Data<AppState>) -> Result<web::Json<St
 /// Prometheus text exposition of the same figures (unauthenticated, as scrapers expect; it carries
 /// counts only, never payloads or secrets).
 #[utoipa::path(tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        problems::ServerErrors))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let s = collect(&state).await?;

@@ -12,6 +12,7 @@ use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
 use crate::http::problem::FieldProblem;
+use crate::http::responses as problems;
 use crate::registry::thresholds as store;
 use crate::startup::AppState;
 use crate::thresholds::Thresholds;
@@ -81,7 +82,7 @@ pub fn parse_thresholds(doc: &Value) -> Result<Thresholds, Vec<FieldProblem>> {
 /// The thresholds in force.
 #[utoipa::path(tag = "thresholds", security(("bearer" = [])),
     responses((status = 200, body = Thresholds, headers(("X-Thresholds-Version" = i32, description = "Version in force"))),
-        (status = 401, body = crate::http::problem::Problem)))]
+        problems::Reads))]
 #[get("/v1/admin/thresholds")]
 pub async fn get_thresholds(
     _: Reader,
@@ -97,8 +98,7 @@ pub async fn get_thresholds(
 #[utoipa::path(tag = "thresholds", security(("bearer" = [])),
     request_body = Thresholds,
     responses((status = 200, body = Thresholds, headers(("X-Thresholds-Version" = i32, description = "Version in force"))),
-        (status = 400, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+        problems::Writes, problems::Document))]
 #[put("/v1/admin/thresholds")]
 pub async fn put_thresholds(
     who: Writer,
@@ -132,7 +132,7 @@ pub struct ThresholdsChange {
 /// Every thresholds change, oldest first.
 #[utoipa::path(tag = "thresholds", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = Page<ThresholdsChange>), (status = 401, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = Page<ThresholdsChange>), problems::Reads, problems::Query))]
 #[get("/v1/admin/thresholds/history")]
 pub async fn thresholds_history(
     _: Reader,

@@ -12,6 +12,7 @@ use crate::admin::parse_document;
 use crate::eligibility::Mode;
 use crate::http::ApiError;
 use crate::http::auth::Writer;
+use crate::http::responses as problems;
 use crate::registry::campaigns;
 use crate::startup::AppState;
 
@@ -43,6 +44,7 @@ pub struct FeedQuery {
     /// The campaign (in `pull` mode) to lease from.
     pub campaign: String,
     /// At most this many contacts, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -76,10 +78,8 @@ pub struct AckResponse {
 /// Lease up to `limit` ready contacts of a pull campaign for the lease time.
 #[utoipa::path(tag = "dialer", security(("bearer" = [])),
     params(FeedQuery),
-    responses((status = 200, body = FeedLease), (status = 400, body = crate::http::problem::Problem),
-        (status = 401, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem),
-        (status = 404, body = crate::http::problem::Problem), (status = 409, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = FeedLease),
+        problems::Writes, problems::Query, problems::NotFound, problems::Conflict))]
 #[get("/v1/dialer/feed")]
 pub async fn lease_feed(
     _: Writer,
@@ -122,9 +122,7 @@ pub async fn lease_feed(
 /// per id, in request order.
 #[utoipa::path(tag = "dialer", security(("bearer" = [])),
     request_body = AckRequest,
-    responses((status = 200, body = AckResponse), (status = 400, body = crate::http::problem::Problem),
-        (status = 401, body = crate::http::problem::Problem), (status = 403, body = crate::http::problem::Problem),
-        (status = 422, body = crate::http::problem::Problem)))]
+    responses((status = 200, body = AckResponse), problems::Writes, problems::Document))]
 #[post("/v1/dialer/feed/ack")]
 pub async fn ack_feed(
     _: Writer,

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
+use crate::http::responses as problems;
 use crate::startup::AppState;
 
 #[utoipa::path(tag = "operations", responses((status = 200, description = "The process is up")))]
@@ -13,7 +14,7 @@ pub async fn healthz() -> HttpResponse {
 
 #[utoipa::path(tag = "operations", responses(
     (status = 200, description = "The database answers and every migration is applied"),
-    (status = 503, description = "Not ready", body = crate::http::problem::Problem)))]
+    problems::NotReady))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::http::ApiError> {
     if crate::db::is_ready(&state.pool).await {

@@ -1,9 +1,11 @@
 //! What every HTTP route shares: problem documents, bearer auth, probes and pagination.
 
 pub mod auth;
+pub mod docs;
 pub mod health;
 pub mod limits;
 pub mod page;
 pub mod problem;
+pub mod responses;
 
 pub use problem::ApiError;

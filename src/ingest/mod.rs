@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, post, web};
 use secrecy::ExposeSecret;
 
 use crate::http::ApiError;
+use crate::http::responses as problems;
 use crate::registry;
 use crate::startup::AppState;
 use admit::Admission;
@@ -38,13 +39,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (String = "application/x-ndjson"))),
     responses(
         (status = 200, description = "One result per event", body = Results),
-        (status = 400, description = "The body cannot be parsed at all", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong signature, or a stale `t`", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown source", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "More than 1,000 events or 5 MiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body did not arrive within 30 s; the connection is closed", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor NDJSON, or a `Content-Encoding` other than `identity`", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unreachable; retry", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        problems::IngestErrors,
     )
 )]
 #[post("/v1/sources/{source}/events")]
