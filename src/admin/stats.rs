@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::http::ApiError;
 use crate::http::auth::Reader;
 use crate::jobs::counters::{SCORING, ScoringSnapshot};
+use crate::retention::prune::{PrunedCount, pruned_totals};
 use crate::startup::AppState;
 use crate::telemetry::counters::{COUNTERS, CounterSnapshot};
 
@@ -41,6 +42,8 @@ pub struct Stats {
     pub instance: CounterSnapshot,
     /// This instance's scoring and campaign counters since it started.
     pub scoring: ScoringSnapshot,
+    /// Rows deleted by the retention prune, per table (all instances, all time).
+    pub pruned: Vec<PrunedCount>,
 }
 
 pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
@@ -83,6 +86,7 @@ pub async fn collect(state: &AppState) -> Result<Stats, sqlx::Error> {
         dispatched: other.dispatched,
         instance: COUNTERS.snapshot(),
         scoring: SCORING.snapshot(),
+        pruned: pruned_totals(&state.pool).await?,
     })
 }
 
@@ -193,6 +197,14 @@ fn families(s: &Stats) -> Vec<Family> {
             "gauge",
             "Contacts handed to the dialer, all instances.",
             s.dispatched as u64,
+        ),
+        family(
+            "pesync_pruned_rows_total",
+            "counter",
+            "Rows deleted by the retention prune, per table, all instances.",
+            s.pruned
+                .iter()
+                .map(|p| (label("table", &p.table), p.rows as f64)),
         ),
         single(
             "pesync_events_received_total",

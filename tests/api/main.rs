@@ -10,6 +10,7 @@ mod helpers;
 mod import;
 mod ingest;
 mod openapi;
+mod retention;
 mod scoring;
 mod scoring_support;
 mod simulator;
