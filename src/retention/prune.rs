@@ -245,6 +245,26 @@ impl Batch {
     }
 }
 
+/// What a walk keyed by (age, id) returns: rows examined and deleted, and the last one examined.
+struct Walked {
+    examined: i64,
+    deleted: i64,
+    at: Option<DateTime<Utc>>,
+    id: Option<i64>,
+}
+
+impl From<Walked> for Batch {
+    fn from(w: Walked) -> Self {
+        Batch::walked(
+            w.examined,
+            w.deleted,
+            w.at,
+            w.id.unwrap_or(0),
+            String::new(),
+        )
+    }
+}
+
 fn table_of(step: Step) -> Table {
     match step {
         Step::DedupKeys => Table::DedupKeys,
@@ -467,7 +487,8 @@ async fn decisions(
     cursor: &Cursor,
     limit: i64,
 ) -> sqlx::Result<Batch> {
-    let r = sqlx::query!(
+    sqlx::query_as!(
+        Walked,
         r#"WITH batch AS (
                SELECT ctid AS rid, contact_id, campaign_id, evaluated_at, seq FROM decisions
                WHERE evaluated_at < $1 AND (evaluated_at, seq) > ($2, $3)
@@ -488,14 +509,8 @@ async fn decisions(
         limit
     )
     .fetch_one(&mut *tx)
-    .await?;
-    Ok(Batch::walked(
-        r.examined,
-        r.deleted,
-        r.at,
-        r.id.unwrap_or(0),
-        String::new(),
-    ))
+    .await
+    .map(Batch::from)
 }
 
 /// Old profile snapshots except each contact's newest, which the explanation shows. (The run reads
@@ -506,7 +521,8 @@ async fn snapshots(
     cursor: &Cursor,
     limit: i64,
 ) -> sqlx::Result<Batch> {
-    let r = sqlx::query!(
+    sqlx::query_as!(
+        Walked,
         r#"WITH batch AS (
                SELECT id, contact_id, fetched_at FROM score_snapshots
                WHERE fetched_at < $1 AND (fetched_at, id) > ($2, $3)
@@ -526,14 +542,8 @@ async fn snapshots(
         limit
     )
     .fetch_one(&mut *tx)
-    .await?;
-    Ok(Batch::walked(
-        r.examined,
-        r.deleted,
-        r.at,
-        r.id.unwrap_or(0),
-        String::new(),
-    ))
+    .await
+    .map(Batch::from)
 }
 
 /// Old hand-overs except each contact's newest, which starts its cooldown (whatever the cooldown
@@ -544,7 +554,8 @@ async fn handovers(
     cursor: &Cursor,
     limit: i64,
 ) -> sqlx::Result<Batch> {
-    let r = sqlx::query!(
+    sqlx::query_as!(
+        Walked,
         r#"WITH batch AS (
                SELECT id, contact_id, at FROM handovers
                WHERE at < $1 AND (at, id) > ($2, $3)
@@ -564,14 +575,8 @@ async fn handovers(
         limit
     )
     .fetch_one(&mut *tx)
-    .await?;
-    Ok(Batch::walked(
-        r.examined,
-        r.deleted,
-        r.at,
-        r.id.unwrap_or(0),
-        String::new(),
-    ))
+    .await
+    .map(Batch::from)
 }
 
 /// Old score observations, keeping everything the rules read.
