@@ -9,9 +9,13 @@ use anyhow::{Context, bail};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::retention::{MAX_DAYS, Policy};
+
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/pesync";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CRON: &str = "0 * * * * *";
+/// The prune job runs hourly, on the hour.
+pub const DEFAULT_PRUNE_CRON: &str = "0 0 * * * *";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -35,6 +39,9 @@ pub struct Settings {
     /// How long a client may take to send a request's head, and then its body (not read from the
     /// environment: tests shorten it).
     pub read_timeout: std::time::Duration,
+    pub prune_cron: String,
+    /// How long old rows are kept (`PESYNC_RETENTION_*_DAYS`, docs/RETENTION.md).
+    pub retention: Policy,
 }
 
 /// Default pull-feed lease: 5 min (SPEC §7).
@@ -58,6 +65,8 @@ impl Default for Settings {
             delivery_lease_seconds: 30,
             feed_lease_seconds: DEFAULT_FEED_LEASE_SECONDS,
             read_timeout: crate::http::limits::READ_TIMEOUT,
+            prune_cron: DEFAULT_PRUNE_CRON.into(),
+            retention: Policy::default(),
         }
     }
 }
@@ -80,6 +89,10 @@ struct FileSettings {
     evaluate_cron: Option<String>,
     delivery_lease_seconds: Option<i64>,
     feed_lease_seconds: Option<u64>,
+    prune_cron: Option<String>,
+    retention_events_days: Option<u32>,
+    retention_scoring_days: Option<u32>,
+    retention_handover_days: Option<u32>,
 }
 
 impl Settings {
@@ -135,6 +148,11 @@ impl Settings {
         if let Some(v) = f.feed_lease_seconds {
             self.feed_lease_seconds = v;
         }
+        self.prune_cron = f.prune_cron.unwrap_or(std::mem::take(&mut self.prune_cron));
+        let r = &mut self.retention;
+        r.events_days = f.retention_events_days.unwrap_or(r.events_days);
+        r.scoring_days = f.retention_scoring_days.unwrap_or(r.scoring_days);
+        r.handover_days = f.retention_handover_days.unwrap_or(r.handover_days);
         Ok(())
     }
 
@@ -190,6 +208,30 @@ impl Settings {
                 format!("PESYNC_FEED_LEASE_SECONDS must be a whole number of seconds, got {v:?}")
             })?;
         }
+        if let Some(v) = get("PESYNC_PRUNE_CRON") {
+            self.prune_cron = v;
+        }
+        for (name, days) in [
+            (
+                "PESYNC_RETENTION_EVENTS_DAYS",
+                &mut self.retention.events_days,
+            ),
+            (
+                "PESYNC_RETENTION_SCORING_DAYS",
+                &mut self.retention.scoring_days,
+            ),
+            (
+                "PESYNC_RETENTION_HANDOVER_DAYS",
+                &mut self.retention.handover_days,
+            ),
+        ] {
+            if let Some(v) = get(name) {
+                *days = v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{name} must be a whole number of days, got {v:?}"))?;
+            }
+        }
         Ok(())
     }
 
@@ -204,6 +246,18 @@ impl Settings {
                 crate::thresholds::MAX_DURATION_SECONDS,
                 self.feed_lease_seconds
             );
+        }
+        for (name, days) in [
+            ("PESYNC_RETENTION_EVENTS_DAYS", self.retention.events_days),
+            ("PESYNC_RETENTION_SCORING_DAYS", self.retention.scoring_days),
+            (
+                "PESYNC_RETENTION_HANDOVER_DAYS",
+                self.retention.handover_days,
+            ),
+        ] {
+            if !(1..=MAX_DAYS).contains(&days) {
+                bail!("{name} must be between 1 and {MAX_DAYS} days, got {days}");
+            }
         }
         if !(self.pe_rate_limit.is_finite() && self.pe_rate_limit > 0.0) {
             bail!(
@@ -290,5 +344,36 @@ mod tests {
         assert!(e.to_string().contains("positive"));
         let e = Settings::load_from(None, env(&[("PESYNC_LISTEN", "nope")])).unwrap_err();
         assert!(e.to_string().contains("PESYNC_LISTEN"));
+    }
+
+    #[test]
+    fn retention_settings_default_to_the_policy_and_are_checked() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(
+            (s.retention.events_days, s.retention.scoring_days),
+            (30, 90)
+        );
+        assert_eq!(s.retention.handover_days, 90);
+        assert_eq!(s.prune_cron, "0 0 * * * *");
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("PESYNC_RETENTION_EVENTS_DAYS", "7"),
+                ("PESYNC_RETENTION_HANDOVER_DAYS", "365"),
+                ("PESYNC_PRUNE_CRON", "off"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.retention.events_days, 7);
+        assert_eq!(s.retention.handover_days, 365);
+        assert_eq!(s.prune_cron, "off");
+        for bad in ["0", "3651", "-1", "soon"] {
+            let e = Settings::load_from(None, env(&[("PESYNC_RETENTION_SCORING_DAYS", bad)]))
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("PESYNC_RETENTION_SCORING_DAYS"),
+                "{e}"
+            );
+        }
     }
 }

@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod normalize;
 pub mod registry;
+pub mod retention;
 pub mod scoring;
 pub mod simulator;
 pub mod startup;

@@ -178,7 +178,7 @@ impl Application {
                 jobs.spawn(worker.clone().run(shutdown.clone()));
             }
         }
-        if self.schedules.poll.is_some() || self.schedules.evaluate.is_some() {
+        if self.schedules.any() {
             let (state, schedules, shutdown) = (
                 self.state.clone().into_inner(),
                 self.schedules.clone(),

@@ -16,6 +16,7 @@ use crate::http::ApiError;
 use crate::http::auth::Reader;
 use crate::http::responses as problems;
 use crate::jobs::counters::{SCORING, ScoringSnapshot};
+use crate::retention::prune::{PrunedCount, pruned_totals};
 use crate::startup::AppState;
 use crate::telemetry::counters::{COUNTERS, CounterSnapshot};
 
@@ -46,6 +47,8 @@ pub struct Stats {
     pub instance: CounterSnapshot,
     /// This instance's scoring and campaign counters since it started.
     pub scoring: ScoringSnapshot,
+    /// Rows deleted by the retention prune, per table (all instances, all time).
+    pub pruned: Vec<PrunedCount>,
 }
 
 /// How long one computation of the database figures serves every scraper.
@@ -59,6 +62,7 @@ pub struct Tables {
     quarantine: i64,
     dead_letters: i64,
     dispatched: i64,
+    pruned: Vec<PrunedCount>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +150,9 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
     )
     .fetch_one(&state.reads)
     .await?;
+    let pruned = pruned_totals(&state.reads).await?;
+    // Hand-overs are pruned after their retention period, but were dispatched all the same.
+    let pruned_handovers: i64 = pruned.iter().filter(|p| p.table == "handovers").map(|p| p.rows).sum();
     Ok(Tables {
         lanes: lanes
             .into_iter()
@@ -159,7 +166,8 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
         reconciliation: other.reconciliation,
         quarantine: other.quarantine,
         dead_letters: other.dead_letters,
-        dispatched: other.dispatched,
+        dispatched: other.dispatched + pruned_handovers,
+        pruned,
     })
 }
 
@@ -192,6 +200,7 @@ fn stats_of(tables: &Tables, now: DateTime<Utc>) -> Stats {
         dispatched: tables.dispatched,
         instance: COUNTERS.snapshot(),
         scoring: SCORING.snapshot(),
+        pruned: tables.pruned.clone(),
     }
 }
 
@@ -303,6 +312,14 @@ fn families(s: &Stats) -> Vec<Family> {
             "gauge",
             "Contacts handed to the dialer, all instances.",
             s.dispatched as u64,
+        ),
+        family(
+            "pesync_pruned_rows_total",
+            "counter",
+            "Rows deleted by the retention prune, per table, all instances.",
+            s.pruned
+                .iter()
+                .map(|p| (label("table", &p.table), p.rows as f64)),
         ),
         single(
             "pesync_events_received_total",

@@ -72,15 +72,24 @@ pub struct Head {
 /// The next event of each contact: smallest timestamp, then arrival, among its pending events. The
 /// caller sends it only once its own ordering hold is over, so an older event arriving in a burst
 /// still goes first.
+///
+/// One `LIMIT 1` probe of `events_pending_head` per contact: the first entry of the index is the
+/// head, so a contact with a backlog of thousands costs one index entry, not thousands (a
+/// `DISTINCT ON` over the join read and sorted every pending event of the batch).
 pub async fn heads(pool: &PgPool, lane: Lane, contacts: &[String]) -> sqlx::Result<Vec<Head>> {
     sqlx::query_as!(
         Head,
-        r#"SELECT DISTINCT ON (e.contact_id)
-                  e.id, e.contact_id, e.event_type, e.event_timestamp, e.attributes, e.request_id,
-                  e.received_at, c.newest_realtime_ts
-           FROM events e LEFT JOIN contacts c ON c.contact_id = e.contact_id
-           WHERE e.contact_id = ANY($1) AND e.lane = $2 AND e.state = 'pending'
-           ORDER BY e.contact_id, e.event_timestamp, e.seq"#,
+        r#"SELECT e.id AS "id!", e.contact_id AS "contact_id!", e.event_type AS "event_type!",
+                  e.event_timestamp AS "event_timestamp!", e.attributes AS "attributes!",
+                  e.request_id AS "request_id!", e.received_at AS "received_at!", c.newest_realtime_ts
+           FROM UNNEST($1::text[]) AS q(contact_id)
+           CROSS JOIN LATERAL (
+               SELECT id, contact_id, event_type, event_timestamp, attributes, request_id, received_at
+               FROM events
+               WHERE contact_id = q.contact_id AND lane = $2 AND state = 'pending'
+               ORDER BY event_timestamp, seq LIMIT 1) e
+           LEFT JOIN contacts c ON c.contact_id = e.contact_id
+           ORDER BY e.contact_id"#,
         contacts,
         lane.as_str()
     )

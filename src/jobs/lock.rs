@@ -12,6 +12,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 /// Advisory-lock keys of the scheduled jobs (`"pesync"` in ASCII, then a job number).
 pub const POLL_JOB: i64 = 0x7065_7379_6e63_0001;
 pub const EVALUATE_JOB: i64 = 0x7065_7379_6e63_0002;
+pub const PRUNE_JOB: i64 = 0x7065_7379_6e63_0003;
 
 /// A held job lock; dropping it closes the connection, which releases the lock.
 pub struct JobLock {

@@ -1,5 +1,6 @@
-//! The scheduled jobs (SPEC §1, §7): the profile poller on `PESYNC_POLL_CRON` and the evaluation
-//! run on `PESYNC_EVALUATE_CRON`, driven by tokio-cron-scheduler. Every instance schedules both;
+//! The scheduled jobs (SPEC §1, §7): the profile poller on `PESYNC_POLL_CRON`, the evaluation
+//! run on `PESYNC_EVALUATE_CRON` and the retention prune on `PESYNC_PRUNE_CRON`, driven by
+//! tokio-cron-scheduler. Every instance schedules them all;
 //! each run takes a cluster-wide advisory lock first ([`lock`]), so a tick runs once however many
 //! instances there are. The jobs are a sibling task of the HTTP server and stop with it.
 
@@ -13,16 +14,20 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::retention::Policy;
 use crate::startup::AppState;
 
 /// A schedule set to this (any case) is switched off.
 pub const OFF: &str = "off";
 
-/// The crons of the two jobs; `None` is off.
+/// The crons of the jobs; `None` is off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedules {
     pub poll: Option<String>,
     pub evaluate: Option<String>,
+    pub prune: Option<String>,
+    /// What the prune job keeps.
+    pub retention: Policy,
 }
 
 impl Schedules {
@@ -32,7 +37,14 @@ impl Schedules {
         Self {
             poll: on(&s.poll_cron),
             evaluate: on(&s.evaluate_cron),
+            prune: on(&s.prune_cron),
+            retention: s.retention,
         }
+    }
+
+    /// Whether any job is scheduled.
+    pub fn any(&self) -> bool {
+        self.poll.is_some() || self.evaluate.is_some() || self.prune.is_some()
     }
 
     /// Checks both crons (6 fields, seconds first), so `serve` refuses a bad one at start.
@@ -40,6 +52,7 @@ impl Schedules {
         for (name, cron) in [
             ("PESYNC_POLL_CRON", &self.poll),
             ("PESYNC_EVALUATE_CRON", &self.evaluate),
+            ("PESYNC_PRUNE_CRON", &self.prune),
         ] {
             if let Some(c) = cron {
                 Job::new_async(c.as_str(), |_, _| Box::pin(async {})).map_err(|e| {
@@ -85,6 +98,18 @@ pub async fn run(
             .await
             .context("scheduling the evaluation run")?;
     }
+    if let Some(cron) = &schedules.prune {
+        let (state, stop, policy) = (state.clone(), shutdown.clone(), schedules.retention);
+        let job = Job::new_async(cron.as_str(), move |_, _| {
+            let (state, stop) = (state.clone(), stop.clone());
+            Box::pin(async move { prune_tick(&state, &policy, &stop).await })
+        })
+        .context("PESYNC_PRUNE_CRON")?;
+        scheduler
+            .add(job)
+            .await
+            .context("scheduling the prune job")?;
+    }
     scheduler
         .start()
         .await
@@ -121,6 +146,17 @@ async fn evaluate_tick(state: &AppState, stop: &CancellationToken) {
     }
 }
 
+async fn prune_tick(state: &AppState, policy: &Policy, stop: &CancellationToken) {
+    tokio::select! {
+        r = crate::retention::prune_once(state, policy) => {
+            if let Err(e) = r {
+                tracing::error!(error = ?e, "prune run failed");
+            }
+        }
+        _ = stop.cancelled() => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,9 +174,16 @@ mod tests {
         let s = schedules("*/5 * * * * *", "OFF");
         assert_eq!(s.poll.as_deref(), Some("*/5 * * * * *"));
         assert_eq!(s.evaluate, None);
+        assert_eq!(s.prune.as_deref(), Some(crate::config::DEFAULT_PRUNE_CRON));
         s.check().unwrap();
         schedules("0 * * * * *", "0 * * * * *").check().unwrap();
         let e = schedules("every minute", "off").check().unwrap_err();
         assert!(e.to_string().contains("PESYNC_POLL_CRON"), "{e}");
+        let bad_prune = Schedules {
+            prune: Some("hourly".into()),
+            ..schedules("off", "off")
+        };
+        let e = bad_prune.check().unwrap_err();
+        assert!(e.to_string().contains("PESYNC_PRUNE_CRON"), "{e}");
     }
 }

@@ -101,16 +101,22 @@ pub async fn candidates(
     let soon = now.checked_add_signed(DEFERRED_POLL_LEAD).unwrap_or(now);
     let lead =
         PgInterval::try_from(DEFERRED_POLL_LEAD).expect("a lead of minutes fits an interval");
+    // Each branch is ordered and limited itself, and both sides of the join start at the cursor
+    // (`s.contact_id > $3` in the join condition): a batch then reads contacts from the cursor up to
+    // its `limit`-th candidate, so a tick walks the contacts once instead of once per batch.
     sqlx::query_scalar!(
         r#"SELECT contact_id AS "contact_id!" FROM (
-               SELECT c.contact_id FROM contacts c LEFT JOIN contact_scores s USING (contact_id)
-               WHERE c.last_delivered_at > COALESCE(s.last_polled_at, '-infinity')
-                 AND COALESCE(s.next_poll_at, '-infinity') <= $1 AND c.contact_id > $3
+               (SELECT c.contact_id FROM contacts c
+                LEFT JOIN contact_scores s ON s.contact_id = c.contact_id AND s.contact_id > $3
+                WHERE c.last_delivered_at > COALESCE(s.last_polled_at, '-infinity')
+                  AND COALESCE(s.next_poll_at, '-infinity') <= $1 AND c.contact_id > $3
+                ORDER BY c.contact_id LIMIT $5)
                UNION
-               SELECT d.contact_id FROM deferrals d JOIN contact_scores s USING (contact_id)
-               WHERE d.next_opening <= $2
-                 AND COALESCE(s.last_polled_at, '-infinity') < d.next_opening - $4::interval
-                 AND s.next_poll_at <= $1 AND d.contact_id > $3) x
+               (SELECT d.contact_id FROM deferrals d JOIN contact_scores s USING (contact_id)
+                WHERE d.next_opening <= $2
+                  AND COALESCE(s.last_polled_at, '-infinity') < d.next_opening - $4::interval
+                  AND s.next_poll_at <= $1 AND d.contact_id > $3
+                ORDER BY d.contact_id LIMIT $5)) x
            ORDER BY contact_id LIMIT $5"#,
         now,
         soon,

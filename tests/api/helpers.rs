@@ -134,6 +134,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         // mid-test would race them.
         poll_cron: "off".into(),
         evaluate_cron: "off".into(),
+        prune_cron: "off".into(),
         ..Settings::default()
     }
 }

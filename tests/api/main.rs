@@ -12,6 +12,7 @@ mod ingest;
 mod limits;
 mod openapi;
 mod races;
+mod retention;
 mod scoring;
 mod scoring_support;
 mod simulator;
