@@ -9,6 +9,7 @@ mod evaluation;
 mod helpers;
 mod import;
 mod ingest;
+mod nul;
 mod openapi;
 mod scoring;
 mod scoring_support;
