@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod nul;
 pub mod page;
 pub mod problem;
 
