@@ -119,6 +119,7 @@ impl Application {
             })))
             .configure(crate::http::docs::routes)
             .wrap(from_fn(crate::http::limits::guard))
+            .wrap(from_fn(crate::http::nul::refuse_nul_in_url))
             .wrap(ErrorHandlers::new().default_handler(problem::problem_for_framework_error))
             .wrap(TracingLogger::default())
         })
@@ -229,11 +230,13 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
             );
         }
     }
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
+    // After the routes are in: it documents the NUL check of every operation's input.
+    utoipa::Modify::modify(&crate::http::nul::NulResponses, &mut doc);
     doc
 }
 

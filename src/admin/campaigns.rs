@@ -72,10 +72,6 @@ pub fn parse_campaign(doc: &Value, prefix: &str) -> Result<Campaign, Vec<FieldPr
     }
 }
 
-fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
-}
-
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("no campaign with id {id:?}"))
 }
@@ -106,7 +102,7 @@ pub async fn create_campaign(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let campaign = parse_campaign(&parse_body(&body)?, "").map_err(ApiError::Invalid)?;
+    let campaign = parse_campaign(&super::parse_json(&body)?, "").map_err(ApiError::Invalid)?;
     let mut tx = state.pool.begin().await?;
     if !store::insert(&mut tx, &campaign, state.clock.now()).await? {
         return Err(ApiError::Conflict(format!(
@@ -154,7 +150,7 @@ pub async fn put_campaign(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mut doc = parse_body(&body)?;
+    let mut doc = super::parse_json(&body)?;
     if let Some(obj) = doc.as_object_mut() {
         match obj.get("id") {
             None | Some(Value::Null) => {

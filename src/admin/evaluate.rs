@@ -189,8 +189,7 @@ pub async fn dry_run(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<web::Json<DryRunResult>, ApiError> {
-    let doc: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    let doc = super::parse_json(&body)?;
     let run = read(&doc).map_err(ApiError::Invalid)?;
     let campaign = match run.campaign {
         CampaignRef::Document(c) => c,

@@ -36,6 +36,7 @@ pub struct IdsRequest {
     #[serde(default)]
     pub ids: Vec<Uuid>,
     /// Quarantine only: act on every open item with this reason.
+    #[schema(value_type = Option<crate::normalize::Reason>)]
     pub reason: Option<String>,
 }
 
@@ -91,9 +92,24 @@ pub fn in_named_order<T>(
 pub fn parse_document<T: serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, crate::http::ApiError> {
+    serde_json::from_value(parse_json(body)?)
+        .map_err(|e| crate::http::ApiError::invalid("body", e.to_string()))
+}
+
+/// Every JSON body the API takes goes through here: malformed JSON is 400, and a NUL in any key or
+/// string is 422 naming the field, before any of it can reach the database (which cannot store a
+/// NUL, issue 8).
+pub fn parse_json(body: &[u8]) -> Result<serde_json::Value, crate::http::ApiError> {
+    use crate::normalize::text;
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| crate::http::ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    serde_json::from_value(value).map_err(|e| crate::http::ApiError::invalid("body", e.to_string()))
+    match text::nul_path(&value) {
+        Some(path) if path.is_empty() => {
+            Err(crate::http::ApiError::invalid("body", text::NUL_MESSAGE))
+        }
+        Some(path) => Err(crate::http::ApiError::invalid(path, text::NUL_MESSAGE)),
+        None => Ok(value),
+    }
 }
 
 #[cfg(test)]

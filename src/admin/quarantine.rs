@@ -33,10 +33,12 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub struct QuarantinedItem {
     pub id: Uuid,
     pub source: String,
+    #[schema(value_type = Reason)]
     pub reason: String,
     pub detail: String,
     pub received_at: DateTime<Utc>,
-    /// The payload as received (a malformed NDJSON line as a string).
+    /// The payload as received (a malformed NDJSON line as a string; for `invalid_characters`, the
+    /// event's JSON text, or its line, with each NUL written as the escape `\u0000`).
     #[schema(value_type = Object)]
     pub raw: serde_json::Value,
 }
@@ -45,6 +47,7 @@ pub struct QuarantinedItem {
 #[into_params(parameter_in = Query)]
 pub struct ReasonFilter {
     /// Only items quarantined for this reason code.
+    #[param(value_type = Option<Reason>)]
     pub reason: Option<String>,
 }
 

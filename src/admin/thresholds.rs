@@ -105,8 +105,7 @@ pub async fn put_thresholds(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let doc: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    let doc = super::parse_json(&body)?;
     let next = parse_thresholds(&doc).map_err(ApiError::Invalid)?;
     let mut tx = state.pool.begin().await?;
     store::replace(&mut tx, &next, who.principal(), state.clock.now()).await?;

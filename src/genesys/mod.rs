@@ -234,7 +234,8 @@ impl GenesysClient {
             })?;
             return Ok(ApiResponse {
                 status: status.as_u16(),
-                body,
+                // Kept in text columns (dead letters, dialer errors): a NUL would fail the write.
+                body: crate::normalize::text::without_nul(body),
                 retry_after,
             });
         }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::body::Item;
 use crate::normalize::manifest::Manifest;
 use crate::normalize::mapping::Mapping;
-use crate::normalize::{self, Normalized, Reason, Route, TimeRules, dedup};
+use crate::normalize::{self, Normalized, Reason, Route, TimeRules, dedup, text};
 use crate::thresholds::Thresholds;
 
 /// What normalization needs besides the event: the source's mapping and the active manifest.
@@ -56,6 +56,14 @@ impl PlannedEvent {
 pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
     let raw = match item {
         Item::Json(v) => v,
+        // A NUL byte is checked before the line's JSON (SPEC §11.1: characters first).
+        Item::Malformed { raw, .. } if text::has_nul(&raw) => {
+            return Planned::Quarantine {
+                reason: Reason::InvalidCharacters,
+                detail: format!("the line {}", text::NUL_MESSAGE),
+                raw: Value::String(text::escape_nul(&raw)),
+            };
+        }
         Item::Malformed { raw, error } => {
             // The raw line is kept as a JSON string so the quarantine can show it verbatim.
             return Planned::Quarantine {
@@ -67,9 +75,13 @@ pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
     };
     match normalize::normalize(&raw, reg.mapping, reg.manifest, &reg.time_rules(), now) {
         Err(rej) => Planned::Quarantine {
+            // An event holding a NUL cannot be stored as it is: its JSON text (NUL escaped) is.
+            raw: match rej.reason {
+                Reason::InvalidCharacters => text::storable(&raw),
+                _ => raw,
+            },
             reason: rej.reason,
             detail: rej.detail,
-            raw,
         },
         Ok(n) => {
             let dedup_key = dedup::dedup_key(&n.contact_id, &n.event_type, &n.crm_record_id);
@@ -85,16 +97,84 @@ pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
 }
 
 /// A quarantined item's stored raw payload back as a received item: a malformed NDJSON line was kept
-/// as a JSON string and is parsed again, anything else is the event object itself.
+/// as a JSON string and is parsed again, anything else is the event object itself. An item with
+/// invalid characters was kept as JSON text with its NUL escaped: parsed, it is the event again
+/// (NUL included); a line that was not JSON gets its NUL bytes back. Either way it fails the same
+/// check again, never the database.
 pub fn item_from_raw(raw: Value, reason: Reason) -> Item {
     match (reason, raw) {
-        (Reason::Malformed, Value::String(line)) => match serde_json::from_str(&line) {
-            Ok(v) => Item::Json(v),
-            Err(e) => Item::Malformed {
-                raw: line,
-                error: e.to_string(),
-            },
-        },
+        (Reason::Malformed | Reason::InvalidCharacters, Value::String(line)) => {
+            match serde_json::from_str(&line) {
+                Ok(v) => Item::Json(v),
+                Err(e) => Item::Malformed {
+                    raw: match reason {
+                        Reason::InvalidCharacters => text::unescape_nul(&line),
+                        _ => line,
+                    },
+                    error: e.to_string(),
+                },
+            }
+        }
         (_, v) => Item::Json(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan_one(item: Item) -> Planned {
+        let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
+        let thresholds = Thresholds::default();
+        let reg = Registry {
+            source: "crm",
+            mapping: &mapping,
+            manifest: &manifest,
+            thresholds: &thresholds,
+        };
+        plan(item, &reg, chrono::Utc::now())
+    }
+
+    fn quarantined(p: Planned) -> (Reason, Value) {
+        match p {
+            Planned::Quarantine { reason, raw, .. } => (reason, raw),
+            Planned::Event(e) => panic!("not quarantined: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn nul_is_checked_before_everything_and_kept_as_storable_text() {
+        // Not an envelope at all, but the NUL is what is reported.
+        let event = json!({"contact_id": "c\u{0}"});
+        let (reason, raw) = quarantined(plan_one(Item::Json(event.clone())));
+        assert_eq!(reason, Reason::InvalidCharacters);
+        assert_eq!(raw, json!("{\"contact_id\":\"c\\u0000\"}"));
+        assert_eq!(
+            quarantined(plan_one(item_from_raw(raw, reason))),
+            (reason, text::storable(&event)),
+            "a replay fails the same way"
+        );
+    }
+
+    #[test]
+    fn an_ndjson_line_with_a_nul_byte_is_invalid_characters_not_malformed() {
+        let line = "{\"a\": 1}\0".to_owned();
+        let item = Item::Malformed {
+            raw: line.clone(),
+            error: "trailing characters".into(),
+        };
+        let (reason, raw) = quarantined(plan_one(item));
+        assert_eq!(reason, Reason::InvalidCharacters);
+        assert_eq!(raw, json!("{\"a\": 1}\\u0000"));
+        let again = item_from_raw(raw.clone(), reason);
+        assert!(matches!(&again, Item::Malformed { raw, .. } if *raw == line));
+        assert_eq!(quarantined(plan_one(again)), (reason, raw));
+
+        let plain = Item::Malformed {
+            raw: "{broken".into(),
+            error: "eof".into(),
+        };
+        assert_eq!(quarantined(plan_one(plain)).0, Reason::Malformed);
     }
 }

@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod mapping;
 pub mod reason;
 pub mod shape;
+pub mod text;
 pub mod time;
 
 #[cfg(test)]
@@ -75,6 +76,15 @@ pub fn normalize(
     time: &TimeRules,
     now: DateTime<Utc>,
 ) -> Result<Normalized, Rejection> {
+    // 0. Characters: first, so that no later stage (nor its detail) carries a NUL toward the database.
+    if let Some(path) = text::nul_path(raw) {
+        let field = if path.is_empty() { "the event" } else { &path };
+        return Err(Rejection::new(
+            Reason::InvalidCharacters,
+            format!("{field} {}", text::NUL_MESSAGE),
+        ));
+    }
+
     // 1. Envelope.
     let env = envelope::parse(raw)?;
 

@@ -15,7 +15,13 @@ use utoipa::ToSchema;
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+// `Reason` is also the eligibility rules' schema: this one is the quarantine's.
+#[schema(as = QuarantineReason)]
 pub enum Reason {
+    /// A string or key of the event (or a byte of its NDJSON line) is NUL (U+0000), which PostgreSQL
+    /// cannot store. Checked before anything else (issue 8): the event is kept, escaped, in the
+    /// quarantine instead of failing the whole batch.
+    InvalidCharacters,
     /// An NDJSON line that is not valid JSON. Raised by the ingest layer: `normalize` only ever sees
     /// parsed values, so it never returns this code itself.
     Malformed,
@@ -37,7 +43,8 @@ pub enum Reason {
 
 impl Reason {
     /// Every code, in pipeline order; handy for metrics pre-registration and for `FromStr`.
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
+        Reason::InvalidCharacters,
         Reason::Malformed,
         Reason::InvalidEnvelope,
         Reason::UnknownEventType,
@@ -51,6 +58,7 @@ impl Reason {
     /// The snake_case code as it appears in responses, the database and metrics labels.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Reason::InvalidCharacters => "invalid_characters",
             Reason::Malformed => "malformed",
             Reason::InvalidEnvelope => "invalid_envelope",
             Reason::UnknownEventType => "unknown_event_type",
@@ -113,6 +121,7 @@ mod tests {
         assert_eq!(
             codes,
             [
+                "invalid_characters",
                 "malformed",
                 "invalid_envelope",
                 "unknown_event_type",

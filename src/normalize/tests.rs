@@ -69,6 +69,15 @@ fn the_spec_event_is_accepted_as_sent() {
 fn every_reason_code_is_reachable_through_normalize() {
     let base = spec_event();
     let cases = [
+        // A NUL anywhere wins over every later failure (here a missing `attributes` too).
+        (
+            json!({"contact_id": "c\u{0}", "event_type": "x"}),
+            Reason::InvalidCharacters,
+        ),
+        (
+            event(json!({"crm_record_id": "R", "transaction_value": 1, "x": ["\u{0}"]})),
+            Reason::InvalidCharacters,
+        ),
         (json!([base.clone()]), Reason::InvalidEnvelope),
         (
             with(base.clone(), "contact_id", json!("")),
@@ -121,6 +130,14 @@ fn details_name_what_is_wrong() {
     ))
     .unwrap_err();
     assert_eq!(err.detail, "attributes.items is an array");
+    let err = run(&event(
+        json!({"crm_record_id": "R\u{0}", "transaction_value": 1}),
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err.detail,
+        "attributes.crm_record_id contains a NUL character (U+0000), which cannot be stored"
+    );
     let err = run(&with(spec_event(), "event_timestamp", json!("yesterday"))).unwrap_err();
     assert_eq!(
         err.detail,

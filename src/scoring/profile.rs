@@ -27,12 +27,19 @@ pub enum ProfileError {
     NotJson(String),
     #[error("the profile is not a JSON object")]
     NotAnObject,
+    /// PostgreSQL cannot store a NUL (in the snapshot, the channel or the zone): such a profile is
+    /// a failed poll, retried later, rather than a transaction that fails on every tick.
+    #[error("the profile holds a NUL character at {0}")]
+    InvalidCharacters(String),
 }
 
 /// Parses a profile body; returns it with the body as JSON (kept whole in the snapshot).
 pub fn parse(body: &str) -> Result<(Profile, Value), ProfileError> {
     let raw: Value =
         serde_json::from_str(body).map_err(|e| ProfileError::NotJson(e.to_string()))?;
+    if let Some(path) = crate::normalize::text::nul_path(&raw) {
+        return Err(ProfileError::InvalidCharacters(path));
+    }
     let obj = raw.as_object().ok_or(ProfileError::NotAnObject)?;
     let score = obj
         .get("propensity_score")
@@ -136,5 +143,9 @@ mod tests {
     fn unusable_bodies() {
         assert!(matches!(parse("<html>"), Err(ProfileError::NotJson(_))));
         assert_eq!(parse("[1]").unwrap_err(), ProfileError::NotAnObject);
+        assert_eq!(
+            parse(r#"{"channel_preference": "e\u0000mail"}"#).unwrap_err(),
+            ProfileError::InvalidCharacters("channel_preference".into())
+        );
     }
 }
