@@ -23,6 +23,7 @@ use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::auth::Tokens;
 use crate::http::problem;
 use crate::jobs::Schedules;
+use crate::jobs::supervise::{RestartPolicy, supervise};
 
 /// What every handler and job shares.
 pub struct AppState {
@@ -113,7 +114,9 @@ impl Application {
         .client_request_timeout(Duration::from_secs(30))
         .client_disconnect_timeout(Duration::from_secs(5))
         .keep_alive(Duration::from_secs(75))
-        .shutdown_timeout(10)
+        // In-flight requests get this long to finish at shutdown (SIGTERM), so the whole stop
+        // stays within 5 s; a request cut off was not answered, and its client sends it again.
+        .shutdown_timeout(4)
         .listen(listener)?
         .disable_signals()
         .run();
@@ -155,24 +158,38 @@ impl Application {
                 handle.stop(true).await;
             }
         });
+        // Every background task runs under `supervise`: one that panics or fails is restarted.
         let mut jobs = tokio::task::JoinSet::new();
+        let policy = RestartPolicy::default();
         if let (Some(cfg), Some(client)) = (self.worker, self.state.genesys.clone()) {
-            let worker = Worker::new(self.state.clone().into_inner(), client, cfg.clone());
+            let worker = Worker::new(
+                self.state.clone().into_inner(),
+                client,
+                cfg.clone(),
+                shutdown.clone(),
+            );
             for _ in 0..cfg.workers.max(1) {
-                jobs.spawn(worker.clone().run(shutdown.clone()));
+                let worker = worker.clone();
+                jobs.spawn(supervise(
+                    "delivery worker",
+                    policy,
+                    shutdown.clone(),
+                    move || worker.clone().run(),
+                ));
             }
         }
         if self.schedules.poll.is_some() || self.schedules.evaluate.is_some() {
-            let (state, schedules, shutdown) = (
+            let (state, schedules, stop) = (
                 self.state.clone().into_inner(),
                 self.schedules.clone(),
                 shutdown.clone(),
             );
-            jobs.spawn(async move {
-                if let Err(e) = crate::jobs::run(state, schedules, shutdown).await {
-                    tracing::error!(error = ?e, "scheduled jobs stopped with an error");
-                }
-            });
+            jobs.spawn(supervise(
+                "scheduled jobs",
+                policy,
+                shutdown.clone(),
+                move || crate::jobs::run(state.clone(), schedules.clone(), stop.clone()),
+            ));
         }
         let result = self.server.await;
         shutdown.cancel();

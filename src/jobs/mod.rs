@@ -5,6 +5,7 @@
 
 pub mod counters;
 pub mod lock;
+pub mod supervise;
 
 use std::sync::Arc;
 
