@@ -82,6 +82,7 @@ async fn after_an_outage_the_backlog_drains_at_the_ceiling_not_at_each_contacts_
     )
     .await;
     let took = recovered.elapsed();
+    eprintln!("60 events of 20 contacts drained {took:?} after the tenant came back");
     assert!(
         took < StdDuration::from_secs(30),
         "the backlog took {took:?} to drain after the tenant came back"
@@ -206,6 +207,7 @@ async fn a_huge_retry_after_is_clamped_and_a_worker_waiting_on_it_stops_at_once(
     })
     .await;
     let took = app.stop().await;
+    eprintln!("stopped in {took:?} with a worker waiting out a 5-minute pause");
     assert!(took < StdDuration::from_secs(5), "stopping took {took:?}");
     let (state, leased): (String, bool) = sqlx::query_as(
         "SELECT e.state, q.lease_until > now() FROM events e
