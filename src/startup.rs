@@ -114,9 +114,10 @@ impl Application {
         .client_request_timeout(Duration::from_secs(30))
         .client_disconnect_timeout(Duration::from_secs(5))
         .keep_alive(Duration::from_secs(75))
-        // In-flight requests get this long to finish at shutdown (SIGTERM), so the whole stop
-        // stays within 5 s; a request cut off was not answered, and its client sends it again.
-        .shutdown_timeout(4)
+        // In-flight requests get this long to finish at shutdown (SIGTERM), after the background
+        // tasks' `SEND_GRACE`, so the whole stop stays within 5 s; a request cut off was not
+        // answered, and its client sends it again.
+        .shutdown_timeout(3)
         .listen(listener)?
         .disable_signals()
         .run();
@@ -151,13 +152,6 @@ impl Application {
     /// finishes in-flight requests, workers finish their round.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
-        let stopper = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                shutdown.cancelled().await;
-                handle.stop(true).await;
-            }
-        });
         // Every background task runs under `supervise`: one that panics or fails is restarted.
         let mut jobs = tokio::task::JoinSet::new();
         let policy = RestartPolicy::default();
@@ -191,10 +185,20 @@ impl Application {
                 move || crate::jobs::run(state.clone(), schedules.clone(), stop.clone()),
             ));
         }
+        let stopper = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                // The background tasks stop first, while the server still runs: pool connections
+                // opened by handlers belong to the server's worker threads, whose runtimes end with
+                // it, and a job using one after that fails ("a Tokio context … is being shut down").
+                while jobs.join_next().await.is_some() {}
+                handle.stop(true).await;
+            }
+        });
         let result = self.server.await;
         shutdown.cancel();
-        while jobs.join_next().await.is_some() {}
-        stopper.abort();
+        let _ = stopper.await;
         result.context("HTTP server")
     }
 }

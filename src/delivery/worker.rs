@@ -60,7 +60,7 @@ impl WorkerConfig {
 /// How long a send still waiting at shutdown (for a rate permit, a 429's pause, or an answer) may
 /// go on before it is abandoned. Abandoning loses nothing: the event stays pending and its contact
 /// is released, and a resend carries the same `X-Request-Id`.
-pub const SEND_GRACE: StdDuration = StdDuration::from_secs(2);
+pub const SEND_GRACE: StdDuration = StdDuration::from_secs(1);
 
 /// Clones share one `Recovery`, so the loops of an instance notice an outage's end together.
 #[derive(Clone)]
