@@ -107,11 +107,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         bail!("PESYNC_ADMIN_TOKEN must be set: the admin API is never open without a token");
     }
     let pool = crate::db::connect_and_migrate(&settings.database_url).await?;
-    let app = Application::build(&settings, pool, std::sync::Arc::new(SystemClock)).await?;
+    let app = Application::build(&settings, pool.clone(), std::sync::Arc::new(SystemClock)).await?;
     tracing::info!(address = %settings.listen, port = app.port(), "pesync listening");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    app.run_until(shutdown).await
+    let result = app.run_until(shutdown).await;
+    crate::db::close(pool).await;
+    result
 }
 
 impl SimulateArgs {

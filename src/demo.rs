@@ -48,7 +48,7 @@ pub async fn run(mut settings: Settings, contacts: usize) -> anyhow::Result<()> 
     }
 
     let pool = crate::db::connect_and_migrate(&settings.database_url).await?;
-    let app = Application::build(&settings, pool, Arc::new(SystemClock)).await?;
+    let app = Application::build(&settings, pool.clone(), Arc::new(SystemClock)).await?;
     let base = format!("http://{}:{}", settings.listen.ip(), app.port());
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
@@ -112,6 +112,7 @@ pub async fn run(mut settings: Settings, contacts: usize) -> anyhow::Result<()> 
     let result = server.await.context("server task")?;
     reporter.abort();
     sim.stop().await;
+    crate::db::close(pool).await;
     result
 }
 

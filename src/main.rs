@@ -7,7 +7,11 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("starting the tokio runtime");
-    match runtime.block_on(pesync::cli::run(cli)) {
+    let result = runtime.block_on(pesync::cli::run(cli));
+    // Tasks still running (a job abandoned at shutdown) are dropped here; bounded, so a stuck
+    // blocking task cannot hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

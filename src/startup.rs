@@ -24,6 +24,7 @@ use crate::http::auth::Tokens;
 use crate::http::limits::Limits;
 use crate::http::problem;
 use crate::jobs::Schedules;
+use crate::jobs::supervise::{RestartPolicy, supervise};
 
 /// What every handler and job shares.
 pub struct AppState {
@@ -130,7 +131,10 @@ impl Application {
         .client_request_timeout(settings.read_timeout)
         .client_disconnect_timeout(Duration::from_secs(5))
         .keep_alive(KeepAlive::Disabled)
-        .shutdown_timeout(10)
+        // In-flight requests get this long to finish at shutdown (SIGTERM), after the background
+        // tasks' `SEND_GRACE`, so the whole stop stays within 5 s; a request cut off was not
+        // answered, and its client sends it again.
+        .shutdown_timeout(3)
         .listen(listener)?
         .disable_signals()
         .run();
@@ -165,36 +169,53 @@ impl Application {
     /// finishes in-flight requests, workers finish their round.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
-        let stopper = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                shutdown.cancelled().await;
-                handle.stop(true).await;
-            }
-        });
+        // Every background task runs under `supervise`: one that panics or fails is restarted.
         let mut jobs = tokio::task::JoinSet::new();
+        let policy = RestartPolicy::default();
         if let (Some(cfg), Some(client)) = (self.worker, self.state.genesys.clone()) {
-            let worker = Worker::new(self.state.clone().into_inner(), client, cfg.clone());
+            let worker = Worker::new(
+                self.state.clone().into_inner(),
+                client,
+                cfg.clone(),
+                shutdown.clone(),
+            );
             for _ in 0..cfg.workers.max(1) {
-                jobs.spawn(worker.clone().run(shutdown.clone()));
+                let worker = worker.clone();
+                jobs.spawn(supervise(
+                    "delivery worker",
+                    policy,
+                    shutdown.clone(),
+                    move || worker.clone().run(),
+                ));
             }
         }
         if self.schedules.any() {
-            let (state, schedules, shutdown) = (
+            let (state, schedules, stop) = (
                 self.state.clone().into_inner(),
                 self.schedules.clone(),
                 shutdown.clone(),
             );
-            jobs.spawn(async move {
-                if let Err(e) = crate::jobs::run(state, schedules, shutdown).await {
-                    tracing::error!(error = ?e, "scheduled jobs stopped with an error");
-                }
-            });
+            jobs.spawn(supervise(
+                "scheduled jobs",
+                policy,
+                shutdown.clone(),
+                move || crate::jobs::run(state.clone(), schedules.clone(), stop.clone()),
+            ));
         }
+        let stopper = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                // The background tasks stop first, while the server still runs: pool connections
+                // opened by handlers belong to the server's worker threads, whose runtimes end with
+                // it, and a job using one after that fails ("a Tokio context … is being shut down").
+                while jobs.join_next().await.is_some() {}
+                handle.stop(true).await;
+            }
+        });
         let result = self.server.await;
         shutdown.cancel();
-        while jobs.join_next().await.is_some() {}
-        stopper.abort();
+        let _ = stopper.await;
         result.context("HTTP server")
     }
 }

@@ -106,3 +106,16 @@ pub async fn is_ready(pool: &PgPool) -> bool {
             .await;
     matches!(applied, Ok(n) if n as usize >= MIGRATOR.iter().count())
 }
+
+/// Closes the pool at shutdown, waiting at most a second for connections still in use. Without
+/// it, connections held by tasks the runtime cancels on exit are dropped while it shuts down, and
+/// sqlx, which returns them from a task of their own, complains ("a Tokio context … is being shut
+/// down").
+pub async fn close(pool: PgPool) {
+    if tokio::time::timeout(Duration::from_secs(1), pool.close())
+        .await
+        .is_err()
+    {
+        tracing::debug!("connections still in use at shutdown; closing anyway");
+    }
+}

@@ -1,6 +1,7 @@
 //! The delivery stage: lanes, per-contact order, rate ceiling, retries (SPEC §5).
 
 pub mod queue;
+pub mod recovery;
 pub mod store;
 pub mod worker;
 

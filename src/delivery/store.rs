@@ -166,6 +166,51 @@ pub async fn settle_idle(
     tx.commit().await
 }
 
+/// The tenant answers again after an outage: every contact waiting out a retry backoff is ready now,
+/// so the backlog drains at the rate ceiling instead of each contact sitting out its own backoff
+/// (see `recovery`). Not while a 429's pause is in force: its contacts must wait it out, and a
+/// claimed contact waiting on the pause could outlive its lease. Returns how many were woken.
+pub async fn wake_retrying(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    rate_bucket: &str,
+) -> sqlx::Result<u64> {
+    let r = sqlx::query!(
+        r#"UPDATE delivery_queue SET ready_at = $1
+           WHERE failures > 0 AND ready_at > $1 AND lease_until < $1
+             AND NOT EXISTS (SELECT 1 FROM rate_buckets WHERE name = $2 AND paused_until > now())"#,
+        now,
+        rate_bucket
+    )
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// While the tenant looks down: makes the one waiting contact that is due first ready now, so its
+/// attempt tells whether the tenant is back (see `recovery`). Returns it, if any.
+pub async fn probe_one(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    rate_bucket: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        r#"WITH c AS (
+             SELECT contact_id, lane FROM delivery_queue
+             WHERE failures > 0 AND ready_at > $1 AND lease_until < $1
+               AND NOT EXISTS (SELECT 1 FROM rate_buckets WHERE name = $2 AND paused_until > now())
+             ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED
+           )
+           UPDATE delivery_queue q SET ready_at = $1
+           FROM c WHERE q.contact_id = c.contact_id AND q.lane = c.lane
+           RETURNING q.contact_id"#,
+        now,
+        rate_bucket
+    )
+    .fetch_optional(pool)
+    .await
+}
+
 /// One contact's outcome for its head event.
 pub struct Outcome {
     pub contact_id: String,

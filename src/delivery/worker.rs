@@ -7,8 +7,9 @@
 //! Crash safety: the event is marked delivered only after PE answered; a crash in between lets the
 //! lease expire and the event is resent with the same `X-Request-Id`, which PE deduplicates.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
 use futures_util::StreamExt;
@@ -16,8 +17,11 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Lane;
+use super::recovery::Recovery;
 use super::store::{self, Claimed, Head, Outcome, OutcomeKind};
-use crate::genesys::{GenesysClient, RetryCause, Verdict, backoff, verdict};
+use crate::genesys::{
+    ApiResponse, GenesysClient, RetryCause, TransportError, Verdict, after, backoff, verdict,
+};
 use crate::startup::AppState;
 use crate::telemetry::counters::COUNTERS;
 
@@ -53,22 +57,46 @@ impl WorkerConfig {
     }
 }
 
+/// How long a send still waiting at shutdown (for a rate permit, a 429's pause, or an answer) may
+/// go on before it is abandoned. Abandoning loses nothing: the event stays pending and its contact
+/// is released, and a resend carries the same `X-Request-Id`.
+pub const SEND_GRACE: StdDuration = StdDuration::from_secs(1);
+
+/// Clones share one `Recovery`, so the loops of an instance notice an outage's end together.
 #[derive(Clone)]
 pub struct Worker {
     state: Arc<AppState>,
     client: GenesysClient,
     cfg: WorkerConfig,
+    shutdown: CancellationToken,
+    recovery: Arc<Recovery>,
 }
 
 impl Worker {
-    pub fn new(state: Arc<AppState>, client: GenesysClient, cfg: WorkerConfig) -> Self {
-        Self { state, client, cfg }
+    pub fn new(
+        state: Arc<AppState>,
+        client: GenesysClient,
+        cfg: WorkerConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            state,
+            client,
+            cfg,
+            shutdown,
+            recovery: Arc::default(),
+        }
     }
 
     /// Runs rounds until shutdown; errors (e.g. the database restarting) are logged and retried.
-    pub async fn run(self, shutdown: CancellationToken) {
-        while !shutdown.is_cancelled() {
-            let pause = match self.run_once().await {
+    pub async fn run(self) -> anyhow::Result<()> {
+        while !self.shutdown.is_cancelled() {
+            let round = async {
+                let handled = self.run_once().await?;
+                self.probe().await?;
+                anyhow::Ok(handled)
+            };
+            let pause = match round.await {
                 Ok(0) => self.cfg.idle,
                 Ok(_) => StdDuration::ZERO,
                 Err(e) => {
@@ -77,9 +105,54 @@ impl Worker {
                 }
             };
             tokio::select! {
-                _ = shutdown.cancelled() => break,
+                _ = self.shutdown.cancelled() => break,
                 _ = tokio::time::sleep(pause) => {}
             }
+        }
+        Ok(())
+    }
+
+    /// While the tenant looks down, tries one waiting contact early now and then (see `recovery`).
+    async fn probe(&self) -> sqlx::Result<()> {
+        if self.recovery.probe_due(Instant::now()) {
+            let bucket = self.client.limiter().name();
+            if let Some(c) =
+                store::probe_one(&self.state.pool, self.state.clock.now(), bucket).await?
+            {
+                tracing::debug!(contact_id = %c, "probing whether the tenant is back");
+            }
+        }
+        Ok(())
+    }
+
+    /// After the tenant answered again: every contact in backoff is ready now.
+    async fn wake_if_recovered(&self) -> sqlx::Result<()> {
+        if self.recovery.take_wake() {
+            let bucket = self.client.limiter().name();
+            let now = self.state.clock.now();
+            let woken = store::wake_retrying(&self.state.pool, now, bucket).await?;
+            tracing::info!(
+                contacts = woken,
+                "the tenant answers again; contacts waiting out a backoff are retried now"
+            );
+        }
+        Ok(())
+    }
+
+    /// `fut`, unless shutdown began more than `SEND_GRACE` ago and it is still not done; nothing
+    /// new starts once shutdown has begun.
+    async fn unless_stopping<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+        if self.shutdown.is_cancelled() {
+            return None;
+        }
+        let stopping = async {
+            self.shutdown.cancelled().await;
+            tokio::time::sleep(SEND_GRACE).await;
+        };
+        tokio::select! {
+            biased;
+            r = fut => Some(r),
+            _ = stopping => None,
         }
     }
 
@@ -156,6 +229,7 @@ impl Worker {
             .collect()
             .await;
         store::record(pool, lane, token, &outcomes, self.state.clock.now()).await?;
+        self.wake_if_recovered().await?;
         Ok(n)
     }
 
@@ -191,9 +265,36 @@ impl Worker {
             "event_timestamp": head.event_timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             "attributes": head.attributes,
         });
-        let result = self.client.post_event(head.request_id, &body).await;
+        let send = self.client.post_event(head.request_id, &body);
+        let Some(result) = self.unless_stopping(send).await else {
+            // Shutting down: released untouched (`Skipped`), sent again after the restart.
+            return outcome;
+        };
+        outcome.kind = self.judge(lane, &head, result, prior_failures);
+        outcome
+    }
+
+    /// What an answer means for the event: delivered, dead-lettered or retried (and when); it also
+    /// tells `recovery` whether the tenant answered.
+    fn judge(
+        &self,
+        lane: Lane,
+        head: &Head,
+        result: Result<ApiResponse, TransportError>,
+        prior_failures: i32,
+    ) -> OutcomeKind {
         let now = self.state.clock.now();
-        outcome.kind = match verdict(&result) {
+        let verdict = verdict(&result);
+        match verdict {
+            Verdict::Done | Verdict::Reject => {
+                self.recovery.answered();
+            }
+            Verdict::Backoff(
+                RetryCause::ServerError | RetryCause::Timeout | RetryCause::Connection,
+            ) => self.recovery.failed(),
+            Verdict::RetryAfter(_) | Verdict::Backoff(_) => {}
+        }
+        match verdict {
             Verdict::Done => {
                 COUNTERS.delivered(lane);
                 OutcomeKind::Delivered
@@ -209,26 +310,25 @@ impl Worker {
             Verdict::RetryAfter(wait) => {
                 COUNTERS.retry(RetryCause::RateLimited);
                 OutcomeKind::Retry {
-                    at: now + Duration::from_std(wait).unwrap_or(Duration::seconds(1)),
-                    failures: prior_failures + 1,
+                    at: after(now, wait),
+                    failures: prior_failures.saturating_add(1),
                 }
             }
             Verdict::Backoff(cause) => {
                 COUNTERS.retry(cause);
-                let failures = prior_failures + 1;
-                let wait = backoff(failures as u32);
+                let failures = prior_failures.saturating_add(1);
+                let wait = backoff(failures.max(1) as u32);
                 let detail = match &result {
                     Ok(r) => format!("HTTP {}", r.status),
                     Err(e) => e.to_string(),
                 };
                 tracing::debug!(event_id = %head.id, cause = cause.as_str(), %detail, failures, ?wait, "delivery will be retried");
                 OutcomeKind::Retry {
-                    at: now + Duration::from_std(wait).unwrap_or(Duration::seconds(1)),
+                    at: after(now, wait),
                     failures,
                 }
             }
-        };
-        outcome
+        }
     }
 }
 

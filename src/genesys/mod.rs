@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use ratelimit::RateLimiter;
-pub use retry::{RetryCause, Verdict, backoff, verdict};
+pub use retry::{RetryCause, Verdict, after, backoff, verdict};
 
 /// Paths of the Genesys API (SPEC §5, §7).
 pub const EVENTS_PATH: &str = "/api/v2/analytics/predictiveengagement/events";
@@ -211,12 +211,13 @@ impl GenesysClient {
                 fresh_token = true;
                 continue;
             }
+            // Clamped on reading: a huge value must neither overflow a deadline nor pause the
+            // cluster for longer than the backoff cap (`retry::parse_retry_after`).
             let retry_after = resp
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(|v| retry::parse_retry_after(v, chrono::Utc::now()));
             if status == StatusCode::TOO_MANY_REQUESTS {
                 // The tenant is throttled: every instance holds off, not just this request.
                 crate::telemetry::counters::COUNTERS.response_429();

@@ -111,6 +111,11 @@ impl RateLimiter {
         })
     }
 
+    /// The row's name in `rate_buckets` (queries that must respect a pause look it up).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Waits until one request may be sent.
     pub async fn acquire(&self) -> sqlx::Result<()> {
         let mut local = self.local.lock().await;
@@ -132,8 +137,10 @@ impl RateLimiter {
         }
     }
 
-    /// Stops every instance from sending for `d` (a 429's `Retry-After`).
+    /// Stops every instance from sending for `d` (a 429's `Retry-After`), at most
+    /// `MAX_RETRY_AFTER`: one bad answer must not stop the cluster for longer.
     pub async fn pause(&self, d: Duration) -> sqlx::Result<()> {
+        let d = d.min(super::retry::MAX_RETRY_AFTER);
         self.local.lock().await.0 = 0;
         sqlx::query!(
             r#"UPDATE rate_buckets

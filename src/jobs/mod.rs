@@ -6,6 +6,7 @@
 
 pub mod counters;
 pub mod lock;
+pub mod supervise;
 
 use std::sync::Arc;
 

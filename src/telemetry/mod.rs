@@ -1,11 +1,20 @@
 //! Logging: human-readable on a terminal, JSON otherwise; `RUST_LOG` filters (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt};
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("PESYNC_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = colour(
+        std::io::stderr().is_terminal(),
+        std::env::var("NO_COLOR").ok().as_deref(),
+    );
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     // `try_init`: tests may initialise more than once.
     let _ = if json {
         builder.json().try_init()
@@ -14,4 +23,25 @@ pub fn init() {
     };
 }
 
+/// Whether log lines carry ANSI colour codes: only on a terminal (in a file or a pipe they are
+/// noise that breaks `grep` and log collectors), and never when `NO_COLOR` is set and not empty
+/// (no-color.org).
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&str>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(str::is_empty)
+}
+
 pub mod counters;
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("")), "an empty NO_COLOR does not count");
+        assert!(!colour(true, Some("1")));
+        assert!(!colour(false, None), "a file or a pipe");
+        assert!(!colour(false, Some("1")));
+    }
+}

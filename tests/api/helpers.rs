@@ -116,6 +116,8 @@ pub struct TestApp {
     pub clock: TestClock,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
+    /// The app's `run_until`, awaited by `stop`.
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -205,7 +207,7 @@ pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestAp
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let shutdown = CancellationToken::new();
-    tokio::spawn(app.run_until(shutdown.clone()));
+    let task = tokio::spawn(app.run_until(shutdown.clone()));
     TestApp {
         address,
         pool,
@@ -213,10 +215,22 @@ pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestAp
         clock,
         client: reqwest::Client::new(),
         shutdown,
+        task: Some(task),
     }
 }
 
 impl TestApp {
+    /// Cancels the app as SIGTERM does and waits until `run_until` returns; answers how long that
+    /// took.
+    pub async fn stop(&mut self) -> StdDuration {
+        let began = std::time::Instant::now();
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.expect("run_until").expect("a clean stop");
+        }
+        began.elapsed()
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

@@ -17,3 +17,4 @@ mod retention;
 mod scoring;
 mod scoring_support;
 mod simulator;
+mod tenant;
