@@ -333,7 +333,9 @@ mod tests {
     }
 
     fn lines(body: &[u8]) -> Vec<&[u8]> {
-        body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect()
+        body.split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect()
     }
 
     #[test]

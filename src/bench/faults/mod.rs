@@ -94,7 +94,10 @@ impl Row {
 pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
     let log_dir = std::env::temp_dir().join(format!("pesync-faults-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&log_dir)?;
-    println!("pesync bench faults: logs of every service in {}", log_dir.display());
+    println!(
+        "pesync bench faults: logs of every service in {}",
+        log_dir.display()
+    );
     let wanted = |name: &str| {
         if args.only.is_empty() {
             args.long || !matches!(name, "cluster" | "tenant" | "postgres")
@@ -105,7 +108,9 @@ pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
     let timing = Timing {
         load_limit: Duration::from_secs(600),
     };
-    let kills = args.kills.map_or(if args.long { 20 } else { 3 }, usize::from);
+    let kills = args
+        .kills
+        .map_or(if args.long { 20 } else { 3 }, usize::from);
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for name in ["kill9", "cluster", "tenant", "postgres"] {
@@ -187,10 +192,7 @@ async fn run_abuse(settings: &Settings, log_dir: &Path) -> anyhow::Result<Vec<Ab
         let (scrapes, _) = abuse::concurrent_scrapes(&target).await;
         vec![forged, bomb, scrapes]
     };
-    let (mut rows, slow) = tokio::join!(
-        others,
-        abuse::slow_body(&base, Duration::from_secs(45))
-    );
+    let (mut rows, slow) = tokio::join!(others, abuse::slow_body(&base, Duration::from_secs(45)));
     rows.push(slow);
     drop(service);
     bed.finish().await?;
@@ -292,7 +294,10 @@ mod tests {
 
     #[test]
     fn a_fault_fails_on_any_loss_wrong_id_order_violation_or_server_error_only() {
-        assert!(!row(0, 0, 0, 0).failed(), "503s and same-id resends are allowed");
+        assert!(
+            !row(0, 0, 0, 0).failed(),
+            "503s and same-id resends are allowed"
+        );
         assert!(row(1, 0, 0, 0).failed());
         assert!(row(0, 1, 0, 0).failed());
         assert!(row(0, 0, 1, 0).failed());

@@ -62,14 +62,25 @@ pub async fn kill9(bed: &Bed, kills: usize, timing: &Timing) -> anyhow::Result<R
         anyhow::Ok(())
     };
     let (produced, killed) = tokio::join!(
-        produce(&ledger, std::slice::from_ref(&base), &bed.secret, plan, deadline),
+        produce(
+            &ledger,
+            std::slice::from_ref(&base),
+            &bed.secret,
+            plan,
+            deadline
+        ),
         killer
     );
     produced?;
     killed?;
     let after_last = Instant::now();
     let (tally, _) = bed.drain(&ledger, DRAIN_LIMIT).await;
-    let mut r = row(bed, format!("kill -9 ×{kills} during ingestion and delivery"), &ledger, tally);
+    let mut r = row(
+        bed,
+        format!("kill -9 ×{kills} during ingestion and delivery"),
+        &ledger,
+        tally,
+    );
     r.recover = Some(after_last.elapsed());
     let slowest = restarts.iter().max().copied().unwrap_or_default();
     r.note = format!(
@@ -113,7 +124,13 @@ pub async fn tenant_outage(bed: &Bed, phase: Duration, timing: &Timing) -> anyho
         anyhow::Ok(Instant::now())
     };
     let (produced, back) = tokio::join!(
-        produce(&ledger, std::slice::from_ref(&base), &bed.secret, plan, deadline),
+        produce(
+            &ledger,
+            std::slice::from_ref(&base),
+            &bed.secret,
+            plan,
+            deadline
+        ),
         outage
     );
     produced?;
@@ -158,7 +175,13 @@ pub async fn postgres_stop(bed: &Bed, down: Duration, timing: &Timing) -> anyhow
         anyhow::Ok(Instant::now())
     };
     let (produced, back) = tokio::join!(
-        produce(&ledger, std::slice::from_ref(&base), &bed.secret, plan, deadline),
+        produce(
+            &ledger,
+            std::slice::from_ref(&base),
+            &bed.secret,
+            plan,
+            deadline
+        ),
         outage
     );
     let back = back?;

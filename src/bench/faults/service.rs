@@ -52,7 +52,10 @@ impl Service {
         let started = Instant::now();
         while started.elapsed() < limit {
             if let Some(status) = self.child.try_wait()? {
-                bail!("{} exited during start-up ({status}); see its log", self.name);
+                bail!(
+                    "{} exited during start-up ({status}); see its log",
+                    self.name
+                );
             }
             if let Ok(r) = http.get(&url).send().await
                 && r.status().is_success()
@@ -100,7 +103,10 @@ fn spawn(cfg: &ServiceConfig, name: &str, port: u16) -> anyhow::Result<Child> {
         // Required by `serve` once secrets are encrypted at rest (issue 8); ignored before.
         .env("PESYNC_SECRET_KEY", SECRET_KEY_BASE64)
         .env("PESYNC_PE_BASE_URL", &cfg.pe_base_url)
-        .env("PESYNC_PE_TOKEN_URL", format!("{}/oauth/token", cfg.pe_base_url))
+        .env(
+            "PESYNC_PE_TOKEN_URL",
+            format!("{}/oauth/token", cfg.pe_base_url),
+        )
         .env("PESYNC_PE_CLIENT_ID", &sim.client_id)
         .env("PESYNC_PE_CLIENT_SECRET", &sim.client_secret)
         .env("PESYNC_PE_RATE_LIMIT", cfg.rate_limit.to_string())
