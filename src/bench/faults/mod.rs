@@ -24,6 +24,7 @@ use self::abuse::AbuseRow;
 use self::bed::Bed;
 use self::load::Tally;
 use self::service::{Service, free_port};
+use crate::bench::scratch::ScratchDb;
 use crate::config::Settings;
 
 pub const LONG_ABOUT: &str = "The fault-injection suite (issue 8). Runs the built binary as `pesync serve` children against scratch databases on the DATABASE_URL server and an in-process Genesys simulator, injects faults under load and prints one table: events accepted / delivered / lost / re-sent under another id, order violations, 5xx answers, time to recover; then the abuse cases (forged signature, gzip bomb, 200 concurrent scrapes, slow body) and a schemathesis run against the served OpenAPI document.\n\n\
@@ -113,6 +114,7 @@ pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
         .map_or(if args.long { 20 } else { 3 }, usize::from);
     let mut rows = Vec::new();
     let mut failures = Vec::new();
+    let mut scratch = Vec::new();
     for name in ["kill9", "cluster", "tenant", "postgres"] {
         if !wanted(name) {
             continue;
@@ -131,7 +133,7 @@ pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
                 scenarios::postgres_stop(&bed, down, &timing).await
             }
         };
-        bed.finish().await?;
+        scratch.push(bed.finish().await);
         match outcome {
             Ok(r) => {
                 println!("{name}: done in {:.0} s", started.elapsed().as_secs_f64());
@@ -143,14 +145,14 @@ pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
     print_faults(&rows);
     let mut abuse_rows = Vec::new();
     if wanted("abuse") {
-        abuse_rows = run_abuse(&settings, &log_dir).await?;
+        abuse_rows = run_abuse(&settings, &log_dir, &mut scratch).await?;
         print_abuse(&abuse_rows);
     }
     if wanted("schemathesis") && args.schemathesis_secs > 0 {
         let bed = Bed::new(&settings, args.rate, &log_dir).await?;
         let outcome =
             schemathesis::run(&bed, &args.schemathesis, args.schemathesis_secs, &log_dir).await;
-        bed.finish().await?;
+        scratch.push(bed.finish().await);
         match outcome {
             Ok(s) if s.ok => println!("schemathesis: {}", s.summary),
             Ok(s) => failures.push(format!("schemathesis: {}", s.summary)),
@@ -164,6 +166,11 @@ pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
             .filter(|r| !r.ok || r.server_errors() > 0)
             .map(|r| r.case.to_owned()),
     );
+    for db in scratch {
+        if let Err(e) = db.drop_db().await {
+            tracing::warn!(error = %e, "dropping a scratch database");
+        }
+    }
     if failures.is_empty() {
         println!("every figure: lost 0, wrong id 0, 5xx 0, order violations 0");
         Ok(())
@@ -173,7 +180,11 @@ pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
 }
 
 /// The abuse cases against one service; the slow body runs alongside the others.
-async fn run_abuse(settings: &Settings, log_dir: &Path) -> anyhow::Result<Vec<AbuseRow>> {
+async fn run_abuse(
+    settings: &Settings,
+    log_dir: &Path,
+    scratch: &mut Vec<ScratchDb>,
+) -> anyhow::Result<Vec<AbuseRow>> {
     let bed = Bed::new(settings, 50.0, log_dir).await?;
     let service = Service::start(&bed.cfg, "abuse", free_port()?).await?;
     let base = service.base_url();
@@ -195,7 +206,7 @@ async fn run_abuse(settings: &Settings, log_dir: &Path) -> anyhow::Result<Vec<Ab
     let (mut rows, slow) = tokio::join!(others, abuse::slow_body(&base, Duration::from_secs(45)));
     rows.push(slow);
     drop(service);
-    bed.finish().await?;
+    scratch.push(bed.finish().await);
     Ok(rows)
 }
 

@@ -34,6 +34,8 @@ pub async fn run(bed: &Bed, command: &str, secs: u64, log_dir: &Path) -> anyhow:
         // state, e.g. a `limit` of 0 answered 422; `--checks all` shows them.)
         .args(["--checks", CHECKS])
         .args(["--request-timeout", "40", "--no-color"])
+        // It keeps a cache (`.schemathesis/`) in its working directory: not in the repository.
+        .current_dir(log_dir)
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
