@@ -4,6 +4,7 @@
 pub mod cpu;
 pub mod delivery;
 pub mod evaluate;
+pub mod faults;
 pub mod ingest;
 pub mod scratch;
 
@@ -19,6 +20,10 @@ pub enum BenchCommand {
     /// Evaluation runs over N seeded contacts and two campaigns: time, CPU and peak memory. Works in
     /// its own database (`pesync_bench_evaluate` on the DATABASE_URL server), dropped first.
     Evaluate(EvaluateArgs),
+    /// The fault-injection suite: kill -9, outages, two instances, abuse cases, schemathesis;
+    /// lost / wrong id / 5xx / order figures per fault (docs/RELIABILITY.md).
+    #[command(long_about = faults::LONG_ABOUT)]
+    Faults(faults::FaultsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +46,7 @@ pub async fn run(cmd: BenchCommand, settings: crate::config::Settings) -> anyhow
     match cmd {
         BenchCommand::Delivery(a) => delivery::run(a, settings).await,
         BenchCommand::Ingest(a) => ingest::run(a, settings).await,
+        BenchCommand::Faults(a) => faults::run(a, settings).await,
         BenchCommand::Evaluate(a) => {
             let result = evaluate::evaluate(
                 &settings.database_url,

@@ -1,0 +1,282 @@
+//! The faults: each runs the load of [`super::load`] against `pesync serve` children on its own
+//! [`Bed`], injects its fault, waits for the backlog to drain and reports one [`Row`].
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use rand::Rng;
+
+use super::bed::Bed;
+use super::load::{Ledger, Plan, produce};
+use super::service::{Service, free_port};
+use super::{Row, Timing};
+use crate::simulator::{FailScope, FailSpec};
+
+/// How long a backlog may take to drain after a fault before what is missing counts as lost.
+const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+
+fn row(bed: &Bed, fault: String, ledger: &Ledger, tally: super::load::Tally) -> Row {
+    let a = &ledger.answers;
+    Row {
+        fault,
+        tally,
+        server_errors: a.server_errors.load(Ordering::Relaxed),
+        unavailable: a.unavailable_503.load(Ordering::Relaxed),
+        resent_same_id: bed.sim.state.stats().duplicates,
+        recover: None,
+        busiest_second: bed.busiest_second(),
+        ceiling: bed.cfg.rate_limit,
+        note: String::new(),
+    }
+}
+
+/// kill -9 of the service `kills` times, 1.5–3.5 s apart, while events are posted and delivered;
+/// each time it is started again at once (as a supervisor would).
+pub async fn kill9(bed: &Bed, kills: usize, timing: &Timing) -> anyhow::Result<Row> {
+    let port = free_port()?;
+    let first = Service::start(&bed.cfg, "kill9", port).await?;
+    let base = first.base_url();
+    bed.create_source(&base).await?;
+    let ledger = Ledger::default();
+    // Posting lasts about as long as the kills; delivery (at the ceiling) lasts longer, so the
+    // later kills land in delivery alone.
+    let plan = Plan {
+        batches: kills * 6,
+        batch_size: 20,
+        contacts: 100,
+        pace: Duration::from_millis(400),
+    };
+    let deadline = Instant::now() + timing.load_limit;
+    let mut service = Some(first);
+    let mut restarts = Vec::new();
+    let killer = async {
+        for _ in 0..kills {
+            let wait = rand::rng().random_range(1500..3500);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            service.take().context("a running service")?.kill9()?;
+            let t = Instant::now();
+            service = Some(Service::start(&bed.cfg, "kill9", port).await?);
+            restarts.push(t.elapsed());
+        }
+        anyhow::Ok(())
+    };
+    let (produced, killed) = tokio::join!(
+        produce(
+            &ledger,
+            std::slice::from_ref(&base),
+            &bed.secret,
+            plan,
+            deadline
+        ),
+        killer
+    );
+    produced?;
+    killed?;
+    let after_last = Instant::now();
+    let (tally, _) = bed.drain(&ledger, DRAIN_LIMIT).await;
+    let mut r = row(
+        bed,
+        format!("kill -9 ×{kills} during ingestion and delivery"),
+        &ledger,
+        tally,
+    );
+    r.recover = Some(after_last.elapsed());
+    let slowest = restarts.iter().max().copied().unwrap_or_default();
+    r.note = format!(
+        "restart to ready ≤ {:.1} s; recovery = last restart to drained (includes the {} s delivery lease)",
+        slowest.as_secs_f64(),
+        30
+    );
+    drop(service);
+    Ok(r)
+}
+
+/// The tenant answers 503 for `phase`, then refuses connections for `phase`, while events keep
+/// coming (~2 a second); recovery is from the tenant's return to the backlog drained.
+pub async fn tenant_outage(bed: &Bed, phase: Duration, timing: &Timing) -> anyhow::Result<Row> {
+    let service = Service::start(&bed.cfg, "outage", free_port()?).await?;
+    let base = service.base_url();
+    bed.create_source(&base).await?;
+    let ledger = Ledger::default();
+    let pace = Duration::from_millis(500);
+    let plan = Plan {
+        batches: ((phase * 2).as_millis() / pace.as_millis()) as usize + 10,
+        batch_size: 1,
+        contacts: 200,
+        pace,
+    };
+    let deadline = Instant::now() + timing.load_limit + phase * 2;
+    let outage = async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let fail = |count| FailSpec {
+            count,
+            status: 503,
+            retry_after_secs: None,
+            scope: FailScope::Api,
+        };
+        bed.sim.state.fail_next(fail(u32::MAX))?;
+        tokio::time::sleep(phase).await;
+        bed.sim.state.fail_next(fail(0))?;
+        bed.proxy.down();
+        tokio::time::sleep(phase).await;
+        bed.proxy.up();
+        anyhow::Ok(Instant::now())
+    };
+    let (produced, back) = tokio::join!(
+        produce(
+            &ledger,
+            std::slice::from_ref(&base),
+            &bed.secret,
+            plan,
+            deadline
+        ),
+        outage
+    );
+    produced?;
+    let back = back?;
+    let (tally, _) = bed.drain(&ledger, DRAIN_LIMIT).await;
+    let mut r = row(
+        bed,
+        format!(
+            "tenant 503 for {} s, then refusing connections for {} s",
+            phase.as_secs(),
+            phase.as_secs()
+        ),
+        &ledger,
+        tally,
+    );
+    r.recover = Some(back.elapsed());
+    r.note = "recovery = tenant back to backlog drained (goal ≤ 60 s)".into();
+    drop(service);
+    Ok(r)
+}
+
+/// PostgreSQL stopped for `down` under load: ingestion answers 503 (never 500) while it is down,
+/// and the same process recovers when it is back.
+pub async fn postgres_stop(bed: &Bed, down: Duration, timing: &Timing) -> anyhow::Result<Row> {
+    let version = postgres_version()?;
+    let mut service = Service::start(&bed.cfg, "postgres", free_port()?).await?;
+    let base = service.base_url();
+    bed.create_source(&base).await?;
+    let ledger = Ledger::default();
+    let plan = Plan {
+        batches: 160,
+        batch_size: 10,
+        contacts: 100,
+        pace: Duration::from_millis(250),
+    };
+    let deadline = Instant::now() + timing.load_limit + down;
+    let outage = async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let stopped = pg_ctl(&version, "stop");
+        if stopped.is_ok() {
+            tokio::time::sleep(down).await;
+        }
+        // Started again whatever happened: the server is shared with everything on the machine.
+        let started = pg_ctl(&version, "start");
+        stopped?;
+        started?;
+        anyhow::Ok(Instant::now())
+    };
+    let (produced, back) = tokio::join!(
+        produce(
+            &ledger,
+            std::slice::from_ref(&base),
+            &bed.secret,
+            plan,
+            deadline
+        ),
+        outage
+    );
+    let back = back?;
+    produced?;
+    let (tally, _) = bed.drain(&ledger, DRAIN_LIMIT).await;
+    let mut r = row(
+        bed,
+        format!("PostgreSQL stopped for {} s under load", down.as_secs()),
+        &ledger,
+        tally,
+    );
+    r.recover = Some(back.elapsed());
+    let same = if service.is_running() {
+        "the same process recovered (no restart)"
+    } else {
+        "THE SERVICE EXITED"
+    };
+    r.note = format!("{same}; recovery = PostgreSQL back to backlog drained");
+    if !service.is_running() {
+        r.server_errors += 1;
+    }
+    Ok(r)
+}
+
+/// The newest cluster version under /etc/postgresql (where `pg_ctlcluster` finds it).
+fn postgres_version() -> anyhow::Result<String> {
+    let mut versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
+        .context("/etc/postgresql: the PostgreSQL fault needs a local Debian-style cluster")?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    versions.sort_by_key(|v| v.parse::<u32>().unwrap_or(0));
+    versions.pop().context("no cluster under /etc/postgresql")
+}
+
+fn pg_ctl(version: &str, action: &str) -> anyhow::Result<()> {
+    let mut cmd = std::process::Command::new("pg_ctlcluster");
+    cmd.args(["--skip-systemctl-redirect", version, "main", action]);
+    if action == "stop" {
+        // Immediate: no shutdown checkpoint (which took 98 s on a busy machine), as in a crash;
+        // PostgreSQL recovers from its WAL at start.
+        cmd.args(["-m", "immediate"]);
+    }
+    let status = cmd.status().context("running pg_ctlcluster")?;
+    ensure!(status.success(), "pg_ctlcluster {action}: {status}");
+    Ok(())
+}
+
+/// Two instances on one database, both delivering; one is killed (kill -9, not restarted) while
+/// a backlog is being delivered. One ceiling for both, order held, nothing lost.
+pub async fn two_instances(bed: &Bed, timing: &Timing) -> anyhow::Result<Row> {
+    let a = Service::start(&bed.cfg, "cluster-a", free_port()?).await?;
+    let b = Service::start(&bed.cfg, "cluster-b", free_port()?).await?;
+    let targets = [a.base_url(), b.base_url()];
+    bed.create_source(&targets[0]).await?;
+    let ledger = Ledger::default();
+    let plan = Plan {
+        batches: 40,
+        batch_size: 25,
+        contacts: 100,
+        pace: Duration::from_millis(200),
+    };
+    let deadline = Instant::now() + timing.load_limit;
+    let killer = async {
+        // Mid-delivery: the backlog is well under way by then.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let delivered_before = bed.sim.state.stats().events_accepted;
+        a.kill9()?;
+        if delivered_before == 0 {
+            bail!("nothing was being delivered when the instance was killed");
+        }
+        anyhow::Ok(delivered_before)
+    };
+    let (produced, killed) = tokio::join!(
+        produce(&ledger, &targets, &bed.secret, plan, deadline),
+        killer
+    );
+    produced?;
+    let delivered_before = killed?;
+    let after = Instant::now();
+    let (tally, _) = bed.drain(&ledger, DRAIN_LIMIT).await;
+    let mut r = row(
+        bed,
+        "two instances on one database, one killed mid-delivery".into(),
+        &ledger,
+        tally,
+    );
+    r.recover = Some(after.elapsed());
+    r.note = format!(
+        "killed after {delivered_before} events were delivered; recovery = kill to drained (includes the 30 s delivery lease)"
+    );
+    drop(b);
+    Ok(r)
+}
