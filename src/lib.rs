@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod normalize;
 pub mod registry;
 pub mod scoring;
+pub mod secrets;
 pub mod simulator;
 pub mod startup;
 pub mod telemetry;

@@ -12,4 +12,5 @@ mod ingest;
 mod openapi;
 mod scoring;
 mod scoring_support;
+mod secrets;
 mod simulator;
