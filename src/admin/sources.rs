@@ -24,7 +24,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// Shortest signing secret we accept: HMAC keys shorter than this are guessable.
 pub const MIN_SECRET_LEN: usize = 16;
 
-/// `Debug` shows no secret: `SecretString` prints as redacted.
+// `Debug` shows no secret: `SecretString` prints as redacted.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceDocument {
