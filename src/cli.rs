@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: the HTTP API and the background jobs. Requires PESYNC_ADMIN_TOKEN.
+    /// Run the service: the HTTP API and the background jobs. Requires PESYNC_ADMIN_TOKEN and PESYNC_SECRET_KEY.
     Serve,
     /// Create the database if missing, apply the migrations, and exit.
     Migrate,
@@ -105,6 +105,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.admin_token.is_none() {
         bail!("PESYNC_ADMIN_TOKEN must be set: the admin API is never open without a token");
+    }
+    if settings.secret_key.is_none() {
+        bail!(crate::secrets::KEY_REQUIRED);
     }
     let pool = crate::db::connect_and_migrate(&settings.database_url).await?;
     let app = Application::build(&settings, pool.clone(), std::sync::Arc::new(SystemClock)).await?;

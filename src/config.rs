@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::retention::{MAX_DAYS, Policy};
+use crate::secrets::SecretKey;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/pesync";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -23,6 +24,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub admin_token: Option<SecretString>,
     pub viewer_token: Option<SecretString>,
+    /// Seals source signing secrets at rest (`PESYNC_SECRET_KEY`, 32 bytes in base64).
+    pub secret_key: Option<SecretKey>,
     pub pe_base_url: Option<String>,
     pub pe_token_url: Option<String>,
     pub pe_client_id: Option<String>,
@@ -54,6 +57,7 @@ impl Default for Settings {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             admin_token: None,
             viewer_token: None,
+            secret_key: None,
             pe_base_url: None,
             pe_token_url: None,
             pe_client_id: None,
@@ -79,6 +83,7 @@ struct FileSettings {
     listen: Option<String>,
     admin_token: Option<SecretString>,
     viewer_token: Option<SecretString>,
+    secret_key: Option<SecretString>,
     pe_base_url: Option<String>,
     pe_token_url: Option<String>,
     pe_client_id: Option<String>,
@@ -126,8 +131,11 @@ impl Settings {
         if let Some(v) = f.listen {
             self.listen = parse_listen(&v)?;
         }
-        self.admin_token = f.admin_token.or(self.admin_token.take());
-        self.viewer_token = f.viewer_token.or(self.viewer_token.take());
+        self.admin_token = f.admin_token.map(trimmed).or(self.admin_token.take());
+        self.viewer_token = f.viewer_token.map(trimmed).or(self.viewer_token.take());
+        if let Some(v) = f.secret_key {
+            self.secret_key = Some(parse_secret_key(v.expose_secret())?);
+        }
         self.pe_base_url = f.pe_base_url.or(self.pe_base_url.take());
         self.pe_token_url = f.pe_token_url.or(self.pe_token_url.take());
         self.pe_client_id = f.pe_client_id.or(self.pe_client_id.take());
@@ -166,10 +174,13 @@ impl Settings {
             self.listen = parse_listen(&v)?;
         }
         if let Some(v) = get("PESYNC_ADMIN_TOKEN") {
-            self.admin_token = Some(SecretString::from(v));
+            self.admin_token = Some(trimmed(SecretString::from(v)));
         }
         if let Some(v) = get("PESYNC_VIEWER_TOKEN") {
-            self.viewer_token = Some(SecretString::from(v));
+            self.viewer_token = Some(trimmed(SecretString::from(v)));
+        }
+        if let Some(v) = get("PESYNC_SECRET_KEY") {
+            self.secret_key = Some(parse_secret_key(&v)?);
         }
         if let Some(v) = get("PESYNC_PE_BASE_URL") {
             self.pe_base_url = Some(v);
@@ -236,6 +247,8 @@ impl Settings {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        crate::http::auth::check_token("PESYNC_ADMIN_TOKEN", self.admin_token.as_ref())?;
+        crate::http::auth::check_token("PESYNC_VIEWER_TOKEN", self.viewer_token.as_ref())?;
         if !(1..=3600).contains(&self.delivery_lease_seconds) {
             bail!("PESYNC_DELIVERY_LEASE_SECONDS must be 1–3600");
         }
@@ -276,6 +289,15 @@ impl Settings {
     }
 }
 
+/// Tokens pasted into a file or a secret store often carry a trailing newline, which no client sends.
+fn trimmed(v: SecretString) -> SecretString {
+    SecretString::from(v.expose_secret().trim())
+}
+
+fn parse_secret_key(v: &str) -> anyhow::Result<SecretKey> {
+    SecretKey::from_base64(v).map_err(|e| anyhow::anyhow!("PESYNC_SECRET_KEY {e}"))
+}
+
 fn parse_listen(v: &str) -> anyhow::Result<SocketAddr> {
     v.trim()
         .parse()
@@ -311,7 +333,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pesync-cfg-{}", uuid::Uuid::new_v4()));
         std::fs::write(
             &dir,
-            "pe_rate_limit = 9\npe_base_url = \"http://file\"\nadmin_token = \"from-file\"\n",
+            "pe_rate_limit = 9\npe_base_url = \"http://file\"\nadmin_token = \"from-file-0123456789abcdef0123456789\\n\"\n",
         )
         .unwrap();
         let s = Settings::load_from(Some(&dir), env(&[("PESYNC_PE_RATE_LIMIT", "3")])).unwrap();
@@ -319,7 +341,11 @@ mod tests {
         assert_eq!(s.pe_rate_limit, 3.0);
         assert_eq!(s.pe_base_url.as_deref(), Some("http://file"));
         assert_eq!(s.dialer_base_url(), Some("http://file"));
-        assert_eq!(s.admin_token.unwrap().expose_secret(), "from-file");
+        // The trailing newline a token file leaves is trimmed.
+        assert_eq!(
+            s.admin_token.unwrap().expose_secret(),
+            "from-file-0123456789abcdef0123456789"
+        );
     }
 
     #[test]
@@ -327,13 +353,51 @@ mod tests {
         let s = Settings::load_from(
             None,
             env(&[
-                ("PESYNC_ADMIN_TOKEN", "hunter2"),
+                ("PESYNC_ADMIN_TOKEN", "hunter2-hunter2-hunter2-hunter2-x"),
                 ("PESYNC_PE_CLIENT_SECRET", "s3cr3t"),
+                ("PESYNC_SECRET_KEY", KEY),
             ]),
         )
         .unwrap();
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("hunter2") && !dbg.contains("s3cr3t"), "{dbg}");
+        assert!(!dbg.contains(KEY) && !dbg.contains("cGVz"), "{dbg}");
+    }
+
+    /// base64 of the 32 bytes `pesync-integration-tests-key-32b`.
+    const KEY: &str = "cGVzeW5jLWludGVncmF0aW9uLXRlc3RzLWtleS0zMmI=";
+
+    #[test]
+    fn tokens_are_trimmed_and_short_ones_refused_at_start() {
+        let token = "0123456789abcdef0123456789abcdef";
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("PESYNC_ADMIN_TOKEN", &format!("{token}\n")),
+                ("PESYNC_VIEWER_TOKEN", &format!("v{token}\r\n")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.admin_token.unwrap().expose_secret(), token);
+        assert_eq!(s.viewer_token.unwrap().expose_secret(), format!("v{token}"));
+        for var in ["PESYNC_ADMIN_TOKEN", "PESYNC_VIEWER_TOKEN"] {
+            let e = Settings::load_from(None, env(&[(var, "change-me\n")])).unwrap_err();
+            let e = e.to_string();
+            assert!(e.contains(var) && e.contains("at least 32"), "{e}");
+            assert!(!e.contains("change-me"), "the error quotes the token: {e}");
+        }
+    }
+
+    #[test]
+    fn the_secret_key_is_32_bytes_of_base64() {
+        let s = Settings::load_from(None, env(&[("PESYNC_SECRET_KEY", &format!("{KEY}\n"))]));
+        assert!(s.unwrap().secret_key.is_some());
+        for bad in ["not base64!", "c2hvcnQ="] {
+            let e = Settings::load_from(None, env(&[("PESYNC_SECRET_KEY", bad)])).unwrap_err();
+            let e = e.to_string();
+            assert!(e.starts_with("PESYNC_SECRET_KEY must be"), "{e}");
+            assert!(!e.contains(bad), "the error quotes the key: {e}");
+        }
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub async fn run(mut settings: Settings, contacts: usize) -> anyhow::Result<()> 
         .clone()
         .unwrap_or_else(|| SecretString::from(random_token("admin")));
     settings.admin_token = Some(admin.clone());
+    let demo_key = settings.secret_key.is_none();
+    if demo_key {
+        settings.secret_key = Some(crate::secrets::SecretKey::demo());
+    }
     // A first look should show decisions within seconds, not minutes.
     if settings.poll_cron == crate::config::DEFAULT_CRON {
         settings.poll_cron = "*/10 * * * * *".into();
@@ -75,6 +79,11 @@ pub async fn run(mut settings: Settings, contacts: usize) -> anyhow::Result<()> 
     println!("pesync demo is running");
     println!("  API:        {base}   (docs: {base}/docs)");
     println!("  admin token: {}", admin.expose_secret());
+    if demo_key {
+        println!(
+            "  secret key: the demo's fixed key (PESYNC_SECRET_KEY not set): demo data only, not for serve"
+        );
+    }
     println!(
         "  simulator:  {}   (what PE received: {}/_sim/events)",
         sim.base_url, sim.base_url

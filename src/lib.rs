@@ -25,6 +25,7 @@ pub mod normalize;
 pub mod registry;
 pub mod retention;
 pub mod scoring;
+pub mod secrets;
 pub mod simulator;
 pub mod startup;
 pub mod telemetry;

@@ -37,6 +37,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// `None` when no Genesys tenant is configured: events are accepted and wait in their lanes.
     pub genesys: Option<GenesysClient>,
+    /// Seals and opens source signing secrets (`PESYNC_SECRET_KEY`).
+    pub secret_key: crate::secrets::SecretKey,
 }
 
 /// Largest request body we read at all (ingestion's 5 MiB limit, SPEC §2).
@@ -59,6 +61,15 @@ impl Application {
         pool: PgPool,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
+        let tokens = web::Data::new(Tokens::new(
+            settings.admin_token.as_ref(),
+            settings.viewer_token.as_ref(),
+        )?);
+        let secret_key = settings
+            .secret_key
+            .clone()
+            .context(crate::secrets::KEY_REQUIRED)?;
+        crate::registry::sources::seal_and_check(&pool, &secret_key).await?;
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -81,14 +92,11 @@ impl Application {
             pool,
             clock,
             genesys,
+            secret_key,
         });
         let app_state = state.clone();
         let feed = web::Data::new(FeedSettings {
             lease: chrono::TimeDelta::seconds(settings.feed_lease_seconds as i64),
-        });
-        let tokens = web::Data::new(Tokens {
-            admin: settings.admin_token.clone(),
-            viewer: settings.viewer_token.clone(),
         });
         let openapi = openapi_document();
         let limits = Limits {

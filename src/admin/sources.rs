@@ -3,6 +3,7 @@
 
 use actix_web::{get, put, web};
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -24,10 +25,12 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// Shortest signing secret we accept: HMAC keys shorter than this are guessable.
 pub const MIN_SECRET_LEN: usize = 16;
 
+// `Debug` shows no secret: `SecretString` prints as redacted.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceDocument {
-    pub signing_secret: String,
+    #[schema(value_type = String)]
+    pub signing_secret: SecretString,
     #[serde(default)]
     pub mapping: Mapping,
 }
@@ -145,7 +148,7 @@ pub async fn put_source(
     validate_name(&name)?;
     let doc: SourceDocument = parse_document(&body)?;
     let mut problems: Vec<FieldProblem> = Vec::new();
-    if doc.signing_secret.chars().count() < MIN_SECRET_LEN {
+    if doc.signing_secret.expose_secret().chars().count() < MIN_SECRET_LEN {
         problems.push(FieldProblem::new(
             "signing_secret",
             format!("must be at least {MIN_SECRET_LEN} characters"),
@@ -162,10 +165,31 @@ pub async fn put_source(
     }
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    store::upsert(&mut tx, &name, &doc.signing_secret, &doc.mapping, now).await?;
+    let secret = store::NewSecret {
+        plain: &doc.signing_secret,
+        key: &state.secret_key,
+    };
+    store::upsert(&mut tx, &name, secret, &doc.mapping, now).await?;
     let s = store::find(&mut *tx, &name)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("source vanished after upsert")))?;
     tx.commit().await?;
     Ok(web::Json(view(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_document_never_shows_its_secret_in_debug() {
+        let doc: SourceDocument =
+            serde_json::from_str(r#"{"signing_secret": "a-very-secret-signing-key"}"#).unwrap();
+        assert_eq!(
+            doc.signing_secret.expose_secret(),
+            "a-very-secret-signing-key"
+        );
+        let dbg = format!("{doc:?}");
+        assert!(!dbg.contains("a-very-secret"), "{dbg}");
+    }
 }

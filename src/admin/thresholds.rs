@@ -108,7 +108,11 @@ pub async fn put_thresholds(
     let doc = super::parse_json(&body)?;
     let next = parse_thresholds(&doc).map_err(ApiError::Invalid)?;
     let mut tx = state.pool.begin().await?;
-    store::replace(&mut tx, &next, who.principal(), state.clock.now()).await?;
+    let changed_by = store::ChangedBy {
+        role: who.principal(),
+        token: who.token_fingerprint(),
+    };
+    store::replace(&mut tx, &next, changed_by, state.clock.now()).await?;
     let (version, t) = store::current(&mut *tx).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok()
@@ -120,7 +124,12 @@ pub async fn put_thresholds(
 pub struct ThresholdsChange {
     pub version: i32,
     pub changed_at: DateTime<Utc>,
+    /// The role of the token that made the change (`admin`), or `migration`.
     pub changed_by: String,
+    /// Which token made the change: the first 8 hex digits of its SHA-256 (never the token). Null
+    /// for changes recorded before tokens were named.
+    #[schema(nullable)]
+    pub changed_by_token: Option<String>,
     /// Null for the first version.
     #[schema(value_type = Object, nullable)]
     pub before: Option<Value>,
@@ -149,6 +158,7 @@ pub async fn thresholds_history(
                     version: v.version,
                     changed_at: v.changed_at,
                     changed_by: v.changed_by,
+                    changed_by_token: v.changed_by_token,
                     before: v.before,
                     after: v.document,
                 },

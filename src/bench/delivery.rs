@@ -41,6 +41,8 @@ pub struct DeliveryArgs {
 }
 
 const SECRET: &str = "bench-signing-secret-0123456789";
+/// The admin token of the scratch instances (at least 32 characters, as every token).
+const ADMIN: &str = "bench-admin-token-0123456789abcdef";
 
 pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
     let mut throughput = Vec::new();
@@ -88,7 +90,8 @@ fn settings_for(
     Settings {
         database_url: db.url.clone(),
         listen: "127.0.0.1:0".parse().expect("address"),
-        admin_token: Some(SecretString::from("bench-admin")),
+        admin_token: Some(SecretString::from(ADMIN)),
+        secret_key: Some(crate::secrets::SecretKey::demo()),
         pe_base_url: sim.map(|s| s.base_url.clone()),
         pe_token_url: sim.map(|s| s.token_url()),
         pe_client_id: sim.map(|_| sim_cfg.client_id.clone()),
@@ -109,7 +112,7 @@ async fn ingest(base: &Settings, db: &ScratchDb, n: usize, contacts: usize) -> a
     let server = tokio::spawn(app.run_until(stop.clone()));
     let http = reqwest::Client::new();
     http.put(format!("{url}/v1/admin/sources/bench"))
-        .bearer_auth("bench-admin")
+        .bearer_auth(ADMIN)
         .json(&json!({"signing_secret": SECRET}))
         .send()
         .await?

@@ -171,6 +171,7 @@ impl BenchApp {
             database_url: db.url.clone(),
             listen: "127.0.0.1:0".parse().expect("a valid address"),
             admin_token: Some(SecretString::from(admin.clone())),
+            secret_key: Some(crate::secrets::SecretKey::demo()),
             ..Settings::default()
         };
         let app = Application::build(&settings, db.pool.clone(), Arc::new(SystemClock)).await?;

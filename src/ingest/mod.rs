@@ -60,13 +60,11 @@ pub async fn ingest_events(
         .headers()
         .get(signature::HEADER)
         .and_then(|v| v.to_str().ok());
-    signature::verify(
-        header,
-        source.signing_secret.expose_secret().as_bytes(),
-        &body,
-        now,
-    )
-    .map_err(|e| ApiError::BadSignature(e.to_string()))?;
+    let secret = source
+        .signing_secret(&state.secret_key)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("source {source_name:?}: {e}")))?;
+    signature::verify(header, secret.expose_secret().as_bytes(), &body, now)
+        .map_err(|e| ApiError::BadSignature(e.to_string()))?;
 
     let content_type = req
         .headers()

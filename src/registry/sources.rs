@@ -1,14 +1,19 @@
 //! Sources (SPEC §6): a name, a signing secret and a versioned mapping.
+//!
+//! The signing secret is stored sealed (see [`crate::secrets`]), bound to the source's name.
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::normalize::mapping::Mapping;
+use crate::secrets::{OpenError, SecretKey};
 
 pub struct Source {
     pub name: String,
-    pub signing_secret: SecretString,
+    /// The signing secret as stored; [`Source::signing_secret`] opens it.
+    sealed_secret: Option<Vec<u8>>,
     pub mapping: Mapping,
     pub mapping_version: i32,
     pub created_at: DateTime<Utc>,
@@ -17,7 +22,7 @@ pub struct Source {
 
 pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<Source>> {
     let row = sqlx::query!(
-        r#"SELECT s.name, s.signing_secret, s.mapping_version, s.created_at, s.updated_at, m.mapping
+        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping
            FROM sources s JOIN source_mappings m ON m.source = s.name AND m.version = s.mapping_version
            WHERE s.name = $1"#,
         name
@@ -29,7 +34,7 @@ pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<So
             mapping: serde_json::from_value(r.mapping)
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             name: r.name,
-            signing_secret: SecretString::from(r.signing_secret),
+            sealed_secret: r.signing_secret_sealed,
             mapping_version: r.mapping_version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -40,7 +45,7 @@ pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<So
 
 pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Source>> {
     let rows = sqlx::query!(
-        r#"SELECT s.name, s.signing_secret, s.mapping_version, s.created_at, s.updated_at, m.mapping
+        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping
            FROM sources s JOIN source_mappings m ON m.source = s.name AND m.version = s.mapping_version
            ORDER BY s.name"#
     )
@@ -52,7 +57,7 @@ pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Source>> {
                 mapping: serde_json::from_value(r.mapping)
                     .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 name: r.name,
-                signing_secret: SecretString::from(r.signing_secret),
+                sealed_secret: r.signing_secret_sealed,
                 mapping_version: r.mapping_version,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
@@ -61,15 +66,34 @@ pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Source>> {
         .collect()
 }
 
+impl Source {
+    /// Opens the signing secret. Fails only if the row was written with another key, altered, or
+    /// not yet sealed; start-up checks every row, so a request never meets a wrong key.
+    pub fn signing_secret(&self, key: &SecretKey) -> Result<SecretString, OpenError> {
+        let sealed = self.sealed_secret.as_deref().ok_or(OpenError::Format)?;
+        key.open(sealed, self.name.as_bytes())
+    }
+}
+
+/// Secrets being written: the plain text and the key that seals it.
+pub struct NewSecret<'a> {
+    pub plain: &'a SecretString,
+    pub key: &'a SecretKey,
+}
+
 /// Creates or updates a source. A changed mapping becomes a new version; an unchanged one keeps its
 /// version, so re-applying the same document is idempotent. Returns the mapping version in force.
 pub async fn upsert(
     tx: &mut PgConnection,
     name: &str,
-    secret: &str,
+    secret: NewSecret<'_>,
     mapping: &Mapping,
     now: DateTime<Utc>,
 ) -> sqlx::Result<i32> {
+    use secrecy::ExposeSecret;
+    let sealed = secret
+        .key
+        .seal(secret.plain.expose_secret().as_bytes(), name.as_bytes());
     let mapping_json = serde_json::to_value(mapping).expect("mapping serializes");
     let current = sqlx::query!(
         r#"SELECT s.mapping_version, m.mapping FROM sources s
@@ -85,13 +109,13 @@ pub async fn upsert(
         None => 1,
     };
     sqlx::query!(
-        r#"INSERT INTO sources (name, signing_secret, mapping_version, created_at, updated_at)
+        r#"INSERT INTO sources (name, signing_secret_sealed, mapping_version, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $4)
            ON CONFLICT (name) DO UPDATE
-           SET signing_secret = EXCLUDED.signing_secret, mapping_version = EXCLUDED.mapping_version,
-               updated_at = EXCLUDED.updated_at"#,
+           SET signing_secret = NULL, signing_secret_sealed = EXCLUDED.signing_secret_sealed,
+               mapping_version = EXCLUDED.mapping_version, updated_at = EXCLUDED.updated_at"#,
         name,
-        secret,
+        sealed,
         version,
         now
     )
@@ -127,4 +151,63 @@ pub async fn mapping_versions(
     )
     .fetch_all(db)
     .await
+}
+
+/// At start-up: seals every signing secret still stored in plain text (rows from before encryption),
+/// in one transaction, then checks that `key` opens every sealed one. Idempotent: a second start
+/// finds nothing to seal. A wrong key is a start-up error here rather than a 401 on every request.
+pub async fn seal_and_check(pool: &PgPool, key: &SecretKey) -> anyhow::Result<()> {
+    let sealed = match seal_plain_text(pool, key).await {
+        Ok(n) => n,
+        // `serve` migrated a moment ago, so the database was there; if it is gone now the service
+        // still starts and answers 503 until it is back (SPEC §2), as it would a minute later.
+        Err(e @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
+            tracing::warn!(error = %e, "database unreachable: source signing secrets not checked at start");
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("sealing source signing secrets"),
+    };
+    if sealed > 0 {
+        tracing::info!(sources = sealed, "sealed plain-text source signing secrets");
+    }
+    let rows = sqlx::query!(
+        r#"SELECT name, signing_secret_sealed AS "sealed!" FROM sources
+           WHERE signing_secret_sealed IS NOT NULL ORDER BY name"#
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading source signing secrets")?;
+    for r in rows {
+        if let Err(e) = key.open(&r.sealed, r.name.as_bytes()) {
+            anyhow::bail!(
+                "PESYNC_SECRET_KEY does not open the signing secret of source {:?} ({e}): start with \
+                 the key the secrets were sealed with",
+                r.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Seals the plain-text rows under a row lock, so two instances starting together seal each row once.
+async fn seal_plain_text(pool: &PgPool, key: &SecretKey) -> sqlx::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query!(
+        r#"SELECT name, signing_secret AS "plain!" FROM sources
+           WHERE signing_secret IS NOT NULL ORDER BY name FOR UPDATE"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &rows {
+        let sealed = key.seal(r.plain.as_bytes(), r.name.as_bytes());
+        sqlx::query!(
+            "UPDATE sources SET signing_secret = NULL, signing_secret_sealed = $2 WHERE name = $1",
+            r.name,
+            sealed
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
 }

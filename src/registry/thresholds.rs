@@ -11,6 +11,8 @@ pub struct ThresholdsVersion {
     pub document: serde_json::Value,
     pub before: Option<serde_json::Value>,
     pub changed_by: String,
+    /// Fingerprint of the token that made the change (null before it was recorded).
+    pub changed_by_token: Option<String>,
     pub changed_at: DateTime<Utc>,
 }
 
@@ -22,11 +24,17 @@ pub async fn current(db: impl PgExecutor<'_>) -> sqlx::Result<(i32, Thresholds)>
     Ok((r.version, t))
 }
 
+/// Who made a change, for the audit record: the role and the token's fingerprint.
+pub struct ChangedBy<'a> {
+    pub role: &'a str,
+    pub token: &'a str,
+}
+
 /// Stores `next` as a new version. Returns `None` (and stores nothing) when it equals the current one.
 pub async fn replace(
     tx: &mut PgConnection,
     next: &Thresholds,
-    who: &str,
+    who: ChangedBy<'_>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<i32>> {
     // Serialize concurrent writers so versions and `before` documents form one chain.
@@ -40,12 +48,13 @@ pub async fn replace(
     let before = serde_json::to_value(&before).expect("thresholds serialize");
     let after = serde_json::to_value(next).expect("thresholds serialize");
     sqlx::query!(
-        r#"INSERT INTO thresholds (version, document, before, changed_by, changed_at)
-           VALUES ($1, $2, $3, $4, $5)"#,
+        r#"INSERT INTO thresholds (version, document, before, changed_by, changed_by_token, changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6)"#,
         version + 1,
         after,
         before,
-        who,
+        who.role,
+        who.token,
         now
     )
     .execute(&mut *tx)
@@ -60,7 +69,7 @@ pub async fn history(
 ) -> sqlx::Result<Vec<ThresholdsVersion>> {
     sqlx::query_as!(
         ThresholdsVersion,
-        r#"SELECT version, document, before, changed_by, changed_at FROM thresholds
+        r#"SELECT version, document, before, changed_by, changed_by_token, changed_at FROM thresholds
            WHERE version > $1 ORDER BY version LIMIT $2"#,
         after_version as i32,
         limit

@@ -25,6 +25,7 @@ fn start_serve(db_url: &str, port: u16, sim: &pesync::simulator::SimulatorHandle
         .env("DATABASE_URL", db_url)
         .env("PESYNC_LISTEN", format!("127.0.0.1:{port}"))
         .env("PESYNC_ADMIN_TOKEN", ADMIN)
+        .env("PESYNC_SECRET_KEY", SECRET_KEY)
         .env("PESYNC_PE_BASE_URL", &sim.base_url)
         .env("PESYNC_PE_TOKEN_URL", sim.token_url())
         .env("PESYNC_PE_CLIENT_ID", "pesync-simulator")

@@ -16,5 +16,6 @@ mod races;
 mod retention;
 mod scoring;
 mod scoring_support;
+mod secrets;
 mod simulator;
 mod tenant;
