@@ -13,3 +13,4 @@ mod openapi;
 mod scoring;
 mod scoring_support;
 mod simulator;
+mod simulator_journey;
