@@ -81,15 +81,30 @@ mod tests {
     fn a_region_gives_its_api_and_login_hosts() {
         let region = Region::parse("mypurecloud.ie").unwrap();
         assert_eq!(region.api_base_url(), "https://api.mypurecloud.ie");
-        assert_eq!(region.token_url(), "https://login.mypurecloud.ie/oauth/token");
+        assert_eq!(
+            region.token_url(),
+            "https://login.mypurecloud.ie/oauth/token"
+        );
         let west = Region::parse("usw2.pure.cloud").unwrap();
-        assert_eq!(west.token_url(), "https://login.usw2.pure.cloud/oauth/token");
+        assert_eq!(
+            west.token_url(),
+            "https://login.usw2.pure.cloud/oauth/token"
+        );
     }
 
     #[test]
     fn hosts_urls_and_aws_names_name_the_same_region() {
-        for text in ["api.mypurecloud.de", "https://login.mypurecloud.de/", "eu-central-1", "EU_CENTRAL_1"] {
-            assert_eq!(Region::parse(text).unwrap().host(), "mypurecloud.de", "{text}");
+        for text in [
+            "api.mypurecloud.de",
+            "https://login.mypurecloud.de/",
+            "eu-central-1",
+            "EU_CENTRAL_1",
+        ] {
+            assert_eq!(
+                Region::parse(text).unwrap().host(),
+                "mypurecloud.de",
+                "{text}"
+            );
         }
     }
 

@@ -59,7 +59,9 @@ impl Org {
 
     /// A source, the `crm.transaction` schema and its configuration: (source id, configuration id).
     async fn set_up(&self) -> (String, String) {
-        let (status, source) = self.post(SOURCES, json!({"name": "pesync", "active": true})).await;
+        let (status, source) = self
+            .post(SOURCES, json!({"name": "pesync", "active": true}))
+            .await;
         assert_eq!(status, 200, "{source}");
         let (status, schema) = self.post(SCHEMAS, transaction_schema()).await;
         assert_eq!(status, 200, "{schema}");
@@ -90,7 +92,11 @@ fn indexes(answer: &Value) -> Vec<(u64, bool, u64)> {
     let entries = answer["unprocessedEntities"].as_array().unwrap();
     let entry = |e: &Value| {
         let index = e["originalRequestIndex"].as_u64().unwrap();
-        (index, e["isRetryable"].as_bool().unwrap(), e["statusCode"].as_u64().unwrap())
+        (
+            index,
+            e["isRetryable"].as_bool().unwrap(),
+            e["statusCode"].as_u64().unwrap(),
+        )
     };
     entries.iter().map(entry).collect()
 }
@@ -98,7 +104,10 @@ fn indexes(answer: &Value) -> Vec<(u64, bool, u64)> {
 #[tokio::test]
 async fn setup_objects_are_created_listed_and_checked() {
     let org = Org::start().await;
-    assert_eq!(org.get(SOURCES).await, (200, json!({"entities": [], "selfUri": SOURCES})));
+    assert_eq!(
+        org.get(SOURCES).await,
+        (200, json!({"entities": [], "selfUri": SOURCES}))
+    );
     let (source_id, configuration_id) = org.set_up().await;
     let (_, sources) = org.get(SOURCES).await;
     assert_eq!(sources["entities"][0]["id"], source_id.as_str());
@@ -106,7 +115,10 @@ async fn setup_objects_are_created_listed_and_checked() {
 
     let (_, schemas) = org.get(SCHEMAS).await;
     let schema = &schemas["entities"][0];
-    assert_eq!((schema["version"].clone(), schema["enabled"].clone()), (json!(1), json!(true)));
+    assert_eq!(
+        (schema["version"].clone(), schema["enabled"].clone()),
+        (json!(1), json!(true))
+    );
     assert_eq!(schema["jsonSchema"], transaction_schema());
     let (status, again) = org.post(SCHEMAS, transaction_schema()).await;
     assert_eq!(status, 400, "a title is unique: {again}");
@@ -117,11 +129,17 @@ async fn setup_objects_are_created_listed_and_checked() {
     draft_07["required"] = json!([]);
     let (status, refused) = org.post(SCHEMAS, draft_07).await;
     assert_eq!(status, 400);
-    let fields: Vec<&str> = refused["details"].as_array().unwrap().iter()
-        .map(|d| d["fieldName"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = refused["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["fieldName"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["$schema", "required"]);
 
-    let (status, configuration) = org.get(&format!("{CONFIGURATIONS}/{configuration_id}")).await;
+    let (status, configuration) = org
+        .get(&format!("{CONFIGURATIONS}/{configuration_id}"))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(configuration["schemaId"], schema["id"]);
     let bad = json!({"name": "x", "description": "y", "divisionId": "nope",
@@ -141,22 +159,36 @@ async fn a_schema_update_needs_the_current_version_and_keeps_optional_fields_opt
     let org = Org::start().await;
     org.set_up().await;
     let (_, schemas) = org.get(SCHEMAS).await;
-    let path = format!("{SCHEMAS}/{}", schemas["entities"][0]["id"].as_str().unwrap());
+    let path = format!(
+        "{SCHEMAS}/{}",
+        schemas["entities"][0]["id"].as_str().unwrap()
+    );
     let mut wider = transaction_schema();
     wider["properties"]["store_id"] = json!({"type": "string"});
     let stale = json!({"version": 2, "enabled": true, "jsonSchema": wider});
     assert_eq!(org.put(&path, stale).await.0, 409);
     let mut stricter = transaction_schema();
     stricter["required"] = json!(["transaction_value", "quantity"]);
-    let (status, refused) =
-        org.put(&path, json!({"version": 1, "enabled": true, "jsonSchema": stricter})).await;
+    let (status, refused) = org
+        .put(
+            &path,
+            json!({"version": 1, "enabled": true, "jsonSchema": stricter}),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_eq!(refused["details"][0]["fieldName"], "required.quantity");
-    let (status, updated) =
-        org.put(&path, json!({"version": 1, "enabled": true, "jsonSchema": wider})).await;
+    let (status, updated) = org
+        .put(
+            &path,
+            json!({"version": 1, "enabled": true, "jsonSchema": wider}),
+        )
+        .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["version"], 2);
-    assert_eq!(org.get(&path).await.1["jsonSchema"]["properties"]["store_id"]["type"], "string");
+    assert_eq!(
+        org.get(&path).await.1["jsonSchema"]["properties"]["store_id"]["type"],
+        "string"
+    );
 }
 
 #[tokio::test]
@@ -165,22 +197,50 @@ async fn an_events_request_succeeds_in_part_and_says_which_entities_failed() {
     let (source, configuration) = org.set_up().await;
     let path = format!("{CONFIGURATIONS}/{configuration}/events");
     let entities = json!([
-        entity("e-1", "c-1", &source, json!({"transaction_value": 12.5, "quantity": 2})),
+        entity(
+            "e-1",
+            "c-1",
+            &source,
+            json!({"transaction_value": 12.5, "quantity": 2})
+        ),
         entity("e-2", "c-2", &source, json!({"quantity": 2})),
-        entity("e-3", "c-3", "no-such-source", json!({"transaction_value": 1})),
-        entity("e-4", "c-4", &source, json!({"transaction_value": 1, "quantity": 2.0})),
-        entity("e-5", "c-5", &source, json!({"transaction_value": 1, "store": "x"})),
+        entity(
+            "e-3",
+            "c-3",
+            "no-such-source",
+            json!({"transaction_value": 1})
+        ),
+        entity(
+            "e-4",
+            "c-4",
+            &source,
+            json!({"transaction_value": 1, "quantity": 2.0})
+        ),
+        entity(
+            "e-5",
+            "c-5",
+            &source,
+            json!({"transaction_value": 1, "store": "x"})
+        ),
     ]);
     let (status, answer) = org.post(&path, json!({"entities": entities})).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         indexes(&answer),
-        [(1, false, 400), (2, false, 400), (3, false, 400), (4, false, 400)]
+        [
+            (1, false, 400),
+            (2, false, 400),
+            (3, false, 400),
+            (4, false, 400)
+        ]
     );
     assert_eq!(answer["unprocessedEntities"][0]["event"], entities[1]);
     let taken = org.sim.state.external_events();
     assert_eq!(taken.len(), 1);
-    assert_eq!((taken[0].id.as_str(), taken[0].contact_id.as_str()), ("e-1", "c-1"));
+    assert_eq!(
+        (taken[0].id.as_str(), taken[0].contact_id.as_str()),
+        ("e-1", "c-1")
+    );
     assert_eq!(taken[0].event_type, "crm.transaction");
     assert_eq!(taken[0].attributes["quantity"], 2);
 }
@@ -199,15 +259,31 @@ async fn injected_and_per_contact_failures_come_back_unprocessed() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     org.sim.state.set_contact_status("c-9", Some(429)).unwrap();
-    let good = |id: &str, contact: &str| entity(id, contact, &source, json!({"transaction_value": 1}));
-    let entities = json!([good("a", "c-1"), good("b", "c-2"), good("c", "c-9"), good("d", "c-3")]);
+    let good =
+        |id: &str, contact: &str| entity(id, contact, &source, json!({"transaction_value": 1}));
+    let entities = json!([
+        good("a", "c-1"),
+        good("b", "c-2"),
+        good("c", "c-9"),
+        good("d", "c-3")
+    ]);
     let (status, answer) = org.post(&path, json!({"entities": entities})).await;
     assert_eq!(status, 200);
-    assert_eq!(indexes(&answer), [(0, true, 503), (1, false, 422), (2, true, 429)]);
-    let ids: Vec<String> = org.sim.state.external_events().into_iter().map(|e| e.id).collect();
+    assert_eq!(
+        indexes(&answer),
+        [(0, true, 503), (1, false, 422), (2, true, 429)]
+    );
+    let ids: Vec<String> = org
+        .sim
+        .state
+        .external_events()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(ids, ["d"]);
     // The same entity again is taken in again: Genesys documents no deduplication on the id.
-    org.post(&path, json!({"entities": [good("d", "c-3")]})).await;
+    org.post(&path, json!({"entities": [good("d", "c-3")]}))
+        .await;
     assert_eq!(org.sim.state.journey().repeated_ids, 1);
 }
 
@@ -223,10 +299,20 @@ async fn whole_requests_are_refused_for_their_own_faults() {
     assert_eq!(org.post(&unknown, json!({"entities": [one]})).await.0, 404);
     let big = "x".repeat(200_000);
     let heavy: Vec<Value> = (0..3)
-        .map(|i| entity(&format!("h{i}"), "c-1", &source, json!({"channel_origin": big})))
+        .map(|i| {
+            entity(
+                &format!("h{i}"),
+                "c-1",
+                &source,
+                json!({"channel_origin": big}),
+            )
+        })
         .collect();
     let (status, body) = org.post(&path, json!({"entities": heavy})).await;
-    assert_eq!((status, body["code"].as_str()), (413, Some("request.entity.too.large")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("request.entity.too.large"))
+    );
     let anonymous = org
         .client
         .get(format!("{}{SOURCES}", org.sim.base_url))

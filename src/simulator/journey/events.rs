@@ -36,7 +36,10 @@ pub struct ExternalEventFailures {
 
 impl ExternalEventFailures {
     pub(super) fn check(&self) -> Result<(), ControlError> {
-        for status in [self.retryable_status, self.non_retryable_status].into_iter().flatten() {
+        for status in [self.retryable_status, self.non_retryable_status]
+            .into_iter()
+            .flatten()
+        {
             if !(400..=599).contains(&status) {
                 return Err(ControlError::NotAnErrorStatus(status));
             }
@@ -87,7 +90,10 @@ pub(super) async fn post_events(
 /// The request's `entities`: required, an array, not empty.
 fn entities(body: Value) -> Result<Vec<Value>, SimResponse> {
     let Value::Object(mut object) = body else {
-        return Err(SimResponse::error(400, "The request body must be a JSON object"));
+        return Err(SimResponse::error(
+            400,
+            "The request body must be a JSON object",
+        ));
     };
     let mut problems: Problems = object
         .keys()
@@ -110,11 +116,17 @@ fn take_in(
     now: DateTime<Utc>,
 ) -> SimResponse {
     let journey = &inner.journey;
-    let Some(configuration) = journey.configurations.iter().find(|c| c.id == configuration_id)
+    let Some(configuration) = journey
+        .configurations
+        .iter()
+        .find(|c| c.id == configuration_id)
     else {
         return SimResponse::error(404, format!("Configuration {configuration_id} not found"));
     };
-    let Some(schema) = journey.schemas.iter().find(|s| s.view.id == configuration.schema_id)
+    let Some(schema) = journey
+        .schemas
+        .iter()
+        .find(|s| s.view.id == configuration.schema_id)
     else {
         return SimResponse::error(404, "The configuration's schema no longer exists");
     };
@@ -147,7 +159,10 @@ fn fail_if_told(
     event: SimExternalEvent,
 ) -> Result<SimExternalEvent, (u16, String)> {
     if let Some(status) = inner.status_overrides.get(&event.contact_id) {
-        return Err((*status, format!("Simulated failure for contact {}", event.contact_id)));
+        return Err((
+            *status,
+            format!("Simulated failure for contact {}", event.contact_id),
+        ));
     }
     match inner.journey.failures.take() {
         Some((status, _)) => {
@@ -161,7 +176,11 @@ fn fail_if_told(
 fn accept(inner: &mut Inner, event: SimExternalEvent) {
     inner.stats.external_events_accepted += 1;
     let model = ModelEvent::from_attributes(event.date_created, &event.attributes);
-    inner.contacts.entry(event.contact_id.clone()).or_default().push(model);
+    inner
+        .contacts
+        .entry(event.contact_id.clone())
+        .or_default()
+        .push(model);
     inner.journey.record(event);
 }
 
@@ -189,7 +208,10 @@ fn check_entity(
         .and_then(Value::as_str)
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
     if date_created.is_none() {
-        problems.push(("dateCreated".into(), "is required, an ISO-8601 date-time".into()));
+        problems.push((
+            "dateCreated".into(),
+            "is required, an ISO-8601 date-time".into(),
+        ));
     }
     let external_id = check_identifiers(journey, object.get("identifiers"), &mut problems);
     let attributes = match object.get("attributes") {
@@ -242,10 +264,13 @@ fn check_identifiers(
     let mut first = None;
     for (i, external_id) in ids.iter().enumerate() {
         let field = format!("identifiers.externalIds[{i}]");
-        let pair = external_id.as_object().filter(|o| o.len() == 2).and_then(|o| {
-            let value = o.get("value")?.as_str().filter(|v| !v.is_empty())?;
-            Some((value, o.get("externalSourceId")?.as_str()?))
-        });
+        let pair = external_id
+            .as_object()
+            .filter(|o| o.len() == 2)
+            .and_then(|o| {
+                let value = o.get("value")?.as_str().filter(|v| !v.is_empty())?;
+                Some((value, o.get("externalSourceId")?.as_str()?))
+            });
         match pair {
             None => problems.push((field, "must be {\"value\", \"externalSourceId\"}".into())),
             Some((_, source)) if !journey.sources.iter().any(|s| s.id == source) => {

@@ -154,7 +154,10 @@ impl SimState {
     }
 
     /// The next entities sent to the external events endpoint come back unprocessed.
-    pub fn fail_external_events(&self, failures: ExternalEventFailures) -> Result<(), ControlError> {
+    pub fn fail_external_events(
+        &self,
+        failures: ExternalEventFailures,
+    ) -> Result<(), ControlError> {
         failures.check()?;
         self.lock().journey.failures = failures;
         Ok(())
@@ -165,11 +168,20 @@ impl SimState {
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(SOURCES, web::get().to(setup::list_sources))
         .route(SOURCES, web::post().to(setup::create_source))
-        .route(&format!("{SCHEMAS}/limits"), web::get().to(setup::schema_limits))
+        .route(
+            &format!("{SCHEMAS}/limits"),
+            web::get().to(setup::schema_limits),
+        )
         .route(SCHEMAS, web::get().to(setup::list_schemas))
         .route(SCHEMAS, web::post().to(setup::create_schema))
-        .route(&format!("{SCHEMAS}/{{schemaId}}"), web::get().to(setup::get_schema))
-        .route(&format!("{SCHEMAS}/{{schemaId}}"), web::put().to(setup::update_schema))
+        .route(
+            &format!("{SCHEMAS}/{{schemaId}}"),
+            web::get().to(setup::get_schema),
+        )
+        .route(
+            &format!("{SCHEMAS}/{{schemaId}}"),
+            web::put().to(setup::update_schema),
+        )
         .route(CONFIGURATIONS, web::get().to(setup::list_configurations))
         .route(CONFIGURATIONS, web::post().to(setup::create_configuration))
         .route(

@@ -46,7 +46,10 @@ pub(crate) fn check_request(body: &Value) -> Result<CheckedSchema, Problems> {
     let Some(object) = body.as_object() else {
         return Err(vec![("body".into(), "must be a JSON object".into())]);
     };
-    for key in object.keys().filter(|k| !REQUEST_KEYS.contains(&k.as_str())) {
+    for key in object
+        .keys()
+        .filter(|k| !REQUEST_KEYS.contains(&k.as_str()))
+    {
         problems.push((key.clone(), "unknown field".into()));
     }
     if object.get("$schema").and_then(Value::as_str) != Some(DRAFT_04) {
@@ -55,7 +58,10 @@ pub(crate) fn check_request(body: &Value) -> Result<CheckedSchema, Problems> {
     let title = match object.get("title").and_then(Value::as_str).map(str::trim) {
         Some(title) if !title.is_empty() => title.to_owned(),
         _ => {
-            problems.push(("title".into(), "is required and must be a non-empty string".into()));
+            problems.push((
+                "title".into(),
+                "is required and must be a non-empty string".into(),
+            ));
             String::new()
         }
     };
@@ -77,13 +83,19 @@ pub(crate) fn check_request(body: &Value) -> Result<CheckedSchema, Problems> {
 
 fn check_properties(value: Option<&Value>, problems: &mut Problems) -> Vec<(String, String)> {
     let Some(properties) = value.and_then(Value::as_object) else {
-        problems.push(("properties".into(), "is required and must be an object".into()));
+        problems.push((
+            "properties".into(),
+            "is required and must be an object".into(),
+        ));
         return Vec::new();
     };
     if properties.len() > MAX_FIELDS_PER_SCHEMA {
         problems.push((
             "properties".into(),
-            format!("at most {MAX_FIELDS_PER_SCHEMA} attributes per event, not {}", properties.len()),
+            format!(
+                "at most {MAX_FIELDS_PER_SCHEMA} attributes per event, not {}",
+                properties.len()
+            ),
         ));
     }
     let mut checked = Vec::new();
@@ -101,7 +113,10 @@ fn check_property(field: &str, definition: &Value, problems: &mut Problems) -> O
         problems.push((field.into(), "must be a JSON-schema object".into()));
         return None;
     };
-    for key in definition.keys().filter(|k| !PROPERTY_KEYS.contains(&k.as_str())) {
+    for key in definition
+        .keys()
+        .filter(|k| !PROPERTY_KEYS.contains(&k.as_str()))
+    {
         problems.push((format!("{field}.{key}"), "unsupported keyword".into()));
     }
     if let Some(format) = definition.get("format")
@@ -113,7 +128,10 @@ fn check_property(field: &str, definition: &Value, problems: &mut Problems) -> O
         Some(kind) if TYPES.contains(&kind) => Some(kind.to_owned()),
         _ => {
             let types = TYPES.join(", ");
-            problems.push((format!("{field}.type"), format!("is required, one of {types}")));
+            problems.push((
+                format!("{field}.type"),
+                format!("is required, one of {types}"),
+            ));
             None
         }
     }
@@ -140,7 +158,10 @@ fn check_required(
     if unique.len() != names.len() {
         problems.push(("required".into(), "items must be unique (draft-04)".into()));
     }
-    for name in unique.iter().filter(|n| !properties.iter().any(|(p, _)| p == *n)) {
+    for name in unique
+        .iter()
+        .filter(|n| !properties.iter().any(|(p, _)| p == *n))
+    {
         problems.push((format!("required.{name}"), "is not a property".into()));
     }
     unique
@@ -159,13 +180,24 @@ pub(crate) fn check_update(old: &CheckedSchema, new: &CheckedSchema) -> Result<(
             (format!("required.{name}"), what.to_owned())
         })
         .collect();
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 /// An event's attributes against its schema.
-pub(crate) fn check_attributes(schema: &CheckedSchema, attributes: &Map<String, Value>) -> Problems {
+pub(crate) fn check_attributes(
+    schema: &CheckedSchema,
+    attributes: &Map<String, Value>,
+) -> Problems {
     let mut problems = Problems::new();
-    for name in schema.required.iter().filter(|n| !attributes.contains_key(*n)) {
+    for name in schema
+        .required
+        .iter()
+        .filter(|n| !attributes.contains_key(*n))
+    {
         problems.push((format!("attributes.{name}"), "is required".into()));
     }
     for (name, value) in attributes {
@@ -232,7 +264,10 @@ mod tests {
         body["additionalProperties"] = json!(false);
         body.as_object_mut().unwrap().remove("title");
         let problems = check_request(&body).unwrap_err();
-        assert_eq!(fields(&problems), ["additionalProperties", "$schema", "title"]);
+        assert_eq!(
+            fields(&problems),
+            ["additionalProperties", "$schema", "title"]
+        );
     }
 
     #[test]
@@ -243,8 +278,14 @@ mod tests {
 
     #[test]
     fn required_names_must_be_unique_properties() {
-        let body = request(json!({"a": {"type": "string"}}), Some(json!(["a", "a", "b"])));
-        assert_eq!(fields(&check_request(&body).unwrap_err()), ["required", "required.b"]);
+        let body = request(
+            json!({"a": {"type": "string"}}),
+            Some(json!(["a", "a", "b"])),
+        );
+        assert_eq!(
+            fields(&check_request(&body).unwrap_err()),
+            ["required", "required.b"]
+        );
     }
 
     #[test]
@@ -255,7 +296,15 @@ mod tests {
             None,
         );
         let problems = check_request(&body).unwrap_err();
-        assert_eq!(fields(&problems), ["properties.a.type", "properties.b.format", "properties.c.minimum", "properties.d.type"]);
+        assert_eq!(
+            fields(&problems),
+            [
+                "properties.a.type",
+                "properties.b.format",
+                "properties.c.minimum",
+                "properties.d.type"
+            ]
+        );
     }
 
     #[test]
@@ -267,7 +316,10 @@ mod tests {
             Value::Object(map)
         };
         assert!(check_request(&request(props(50), None)).is_ok());
-        assert_eq!(fields(&check_request(&request(props(51), None)).unwrap_err()), ["properties"]);
+        assert_eq!(
+            fields(&check_request(&request(props(51), None)).unwrap_err()),
+            ["properties"]
+        );
     }
 
     #[test]
@@ -294,7 +346,13 @@ mod tests {
         let ok = json!({"n": 3, "x": 2.5, "s": "web", "b": true});
         assert!(check_attributes(&schema, ok.as_object().unwrap()).is_empty());
         let integer_as_float = json!({"n": 3.0, "x": 2});
-        assert_eq!(fields(&check_attributes(&schema, integer_as_float.as_object().unwrap())), ["attributes.n"]);
+        assert_eq!(
+            fields(&check_attributes(
+                &schema,
+                integer_as_float.as_object().unwrap()
+            )),
+            ["attributes.n"]
+        );
         let bad = json!({"x": "2.5", "extra": 1});
         assert_eq!(
             fields(&check_attributes(&schema, bad.as_object().unwrap())),

@@ -18,9 +18,15 @@ use crate::simulator::state::{Endpoint, Inner, SimState};
 
 /// A JSON body, as the real API wants it: `application/json` and well-formed.
 pub(super) fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, SimResponse> {
-    let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if !content_type.is_some_and(|ct| ct.starts_with("application/json")) {
-        return Err(SimResponse::error(415, "Content-Type must be application/json"));
+        return Err(SimResponse::error(
+            415,
+            "Content-Type must be application/json",
+        ));
     }
     serde_json::from_slice(body).map_err(|error| {
         SimResponse::error(400, format!("The request body is not valid JSON: {error}"))
@@ -36,10 +42,14 @@ async fn with_body(
     logic: impl FnOnce(&mut Journey, Value, DateTime<Utc>) -> SimResponse,
 ) -> HttpResponse {
     let parsed = json_body(req, body);
-    admit(state, Call::new(req, Endpoint::Journey), move |inner, now| match parsed {
-        Ok(value) => logic(&mut inner.journey, value, now),
-        Err(response) => response,
-    })
+    admit(
+        state,
+        Call::new(req, Endpoint::Journey),
+        move |inner, now| match parsed {
+            Ok(value) => logic(&mut inner.journey, value, now),
+            Err(response) => response,
+        },
+    )
     .await
 }
 
@@ -49,7 +59,10 @@ async fn read(
     req: &HttpRequest,
     logic: impl FnOnce(&Inner) -> SimResponse,
 ) -> HttpResponse {
-    admit(state, Call::new(req, Endpoint::Journey), |inner, _| logic(inner)).await
+    admit(state, Call::new(req, Endpoint::Journey), |inner, _| {
+        logic(inner)
+    })
+    .await
 }
 
 fn listing<T: serde::Serialize>(entities: &[T], path: &str) -> SimResponse {
@@ -62,11 +75,16 @@ fn not_found(what: &str, id: &str) -> SimResponse {
 
 fn unknown_fields(object: &serde_json::Map<String, Value>, known: &[&str]) -> Problems {
     let unknown = object.keys().filter(|k| !known.contains(&k.as_str()));
-    unknown.map(|k| (k.clone(), "unknown field".to_owned())).collect()
+    unknown
+        .map(|k| (k.clone(), "unknown field".to_owned()))
+        .collect()
 }
 
 pub(super) async fn list_sources(state: web::Data<SimState>, req: HttpRequest) -> HttpResponse {
-    read(&state, &req, |inner| listing(&inner.journey.sources, SOURCES)).await
+    read(&state, &req, |inner| {
+        listing(&inner.journey.sources, SOURCES)
+    })
+    .await
 }
 
 pub(super) async fn create_source(
@@ -92,7 +110,10 @@ pub(super) async fn create_source(
         let source = ExternalSource {
             id: Uuid::new_v4().to_string(),
             name: name.unwrap_or_default().to_owned(),
-            active: object.get("active").and_then(Value::as_bool).unwrap_or(true),
+            active: object
+                .get("active")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
         };
         journey.sources.push(source.clone());
         SimResponse::json(200, json!(source))
@@ -123,9 +144,11 @@ pub(super) async fn get_schema(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    read(&state, &req, |inner| match find_schema(&inner.journey, &path) {
-        Some(schema) => SimResponse::json(200, json!(schema.view)),
-        None => not_found("Schema", &path),
+    read(&state, &req, |inner| {
+        match find_schema(&inner.journey, &path) {
+            Some(schema) => SimResponse::json(200, json!(schema.view)),
+            None => not_found("Schema", &path),
+        }
     })
     .await
 }
@@ -218,10 +241,16 @@ fn update(journey: &mut Journey, id: &str, value: &Value) -> Result<SimResponse,
     }
     schema::check_update(&stored.checked, &checked).map_err(|p| SimResponse::invalid(&p))?;
     if taken {
-        return Err(SimResponse::invalid(&[("title".into(), "must be unique".into())]));
+        return Err(SimResponse::invalid(&[(
+            "title".into(),
+            "must be unique".into(),
+        )]));
     }
     stored.view.version += 1;
-    stored.view.enabled = object.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+    stored.view.enabled = object
+        .get("enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     stored.view.json_schema = json_schema;
     stored.checked = checked;
     Ok(SimResponse::json(200, schema_json(&stored.view)))
@@ -231,7 +260,10 @@ pub(super) async fn list_configurations(
     state: web::Data<SimState>,
     req: HttpRequest,
 ) -> HttpResponse {
-    read(&state, &req, |inner| listing(&inner.journey.configurations, CONFIGURATIONS)).await
+    read(&state, &req, |inner| {
+        listing(&inner.journey.configurations, CONFIGURATIONS)
+    })
+    .await
 }
 
 pub(super) async fn get_configuration(
@@ -262,7 +294,12 @@ pub(super) async fn create_configuration(
         };
         const FIELDS: [&str; 5] = ["name", "description", "divisionId", "schemaId", "source"];
         let mut problems = unknown_fields(object, &FIELDS);
-        let text = |field: &str| object.get(field).and_then(Value::as_str).unwrap_or_default();
+        let text = |field: &str| {
+            object
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
         for field in FIELDS.iter().filter(|f| text(f).trim().is_empty()) {
             problems.push(((*field).into(), "is required".into()));
         }
