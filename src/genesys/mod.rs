@@ -6,6 +6,7 @@
 
 pub mod oauth;
 pub mod ratelimit;
+pub mod region;
 pub mod retry;
 
 use std::sync::Arc;

@@ -161,9 +161,9 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         let response = HttpResponse::BadRequest().json(json!({"error": error.to_string()}));
         actix_web::error::InternalError::from_response(error, response).into()
     });
+    let scope = web::scope("/_sim").app_data(json_errors);
     cfg.service(
-        web::scope("/_sim")
-            .app_data(json_errors)
+        super::journey::control_routes(scope)
             .route("/events", web::get().to(events))
             .route("/requests", web::get().to(requests))
             .route("/dialer", web::get().to(dialer))

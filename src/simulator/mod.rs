@@ -1,5 +1,6 @@
 //! The Genesys Cloud simulator (SPEC §10): the OAuth token endpoint, the Predictive Engagement
-//! events and contact-profile endpoints, and the outbound contact-list endpoint, with a rate ceiling,
+//! events and contact-profile endpoints, the outbound contact-list endpoint, and the real External
+//! Events API with its setup objects (`journey`), with a rate ceiling,
 //! injectable failures and latency, and an inspection/control API under `/_sim`.
 //!
 //! Tests start it in-process on port 0 with [`Simulator::start`]; `pesync simulate` runs it with
@@ -9,6 +10,7 @@ mod control;
 mod dialer;
 mod events;
 mod gate;
+mod journey;
 pub(crate) mod model;
 mod oauth;
 mod profiles;
@@ -26,6 +28,10 @@ use tokio::task::JoinHandle;
 pub use control::{ControlError, FailScope, FailSpec};
 pub use dialer::{DialerList, MAX_CONTACTS_PER_REQUEST, StoredDialerContact};
 pub use events::SimEvent;
+pub use journey::{
+    ExternalEventFailures, ExternalEventsConfiguration, ExternalEventsSchema, ExternalSource,
+    JourneyView, SimExternalEvent,
+};
 pub use profiles::{ContactWindow, Profile, ProfileOverride, ScorePoint};
 pub use state::{ConfigPatch, Endpoint, RequestRecord, RuntimeConfig, SimState, SimStats};
 
@@ -181,6 +187,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v2/outbound/contactlists/{contactListId}/contacts",
             web::post().to(dialer::post_contacts),
         )
+        .configure(journey::routes)
         .configure(control::routes)
         .default_service(web::to(not_found));
 }

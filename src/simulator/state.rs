@@ -15,6 +15,7 @@ use super::control::ControlError;
 use super::dialer::DialerList;
 use super::events::{SimEvent, StoredEvent};
 use super::gate::{Failures, RateWindow};
+use super::journey::Journey;
 use super::model::ModelEvent;
 use super::profiles::ProfileOverride;
 
@@ -69,6 +70,10 @@ pub enum Endpoint {
     Events,
     Profile,
     Dialer,
+    /// `POST …/journey/externalevents/configurations/{id}/events`.
+    ExternalEvents,
+    /// The setup objects of external events: sources, schemas, configurations, the home division.
+    Journey,
 }
 
 /// One counted request, as logged: enough to check the ceiling in every 1-second window.
@@ -105,6 +110,9 @@ pub struct SimStats {
     pub dialer_pushes: u64,
     /// Contacts received by the dialer, re-pushes included.
     pub dialer_upserts: u64,
+    /// External-event entities taken in, and those answered in `unprocessedEntities`.
+    pub external_events_accepted: u64,
+    pub external_events_unprocessed: u64,
     pub tokens_issued: u64,
     pub token_rejections: u64,
     pub requests_dropped_from_log: u64,
@@ -131,6 +139,7 @@ pub(crate) struct Inner {
     pub next_seq: u64,
     pub requests: VecDeque<RequestRecord>,
     pub dialer: BTreeMap<String, DialerList>,
+    pub journey: Journey,
     pub stats: SimStats,
 }
 
@@ -149,6 +158,7 @@ impl Inner {
             next_seq: 1,
             requests: VecDeque::new(),
             dialer: BTreeMap::new(),
+            journey: Journey::new(),
             stats: SimStats::default(),
         }
     }

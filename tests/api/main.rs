@@ -18,4 +18,5 @@ mod scoring;
 mod scoring_support;
 mod secrets;
 mod simulator;
+mod simulator_journey;
 mod tenant;

@@ -1,0 +1,339 @@
+//! The setup objects: External Sources, external-event schemas (draft-04 checks, unique titles,
+//! versions), events configurations, and the org's home division. Listing answers the whole
+//! collection in `entities`, as the SDKs' listing models carry it.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::schema::{self, CheckedSchema, MAX_FIELDS_PER_SCHEMA, MAX_SCHEMAS_PER_ORG, Problems};
+use super::{
+    CONFIGURATIONS, ExternalEventsConfiguration, ExternalEventsSchema, ExternalSource, Journey,
+    SCHEMAS, SOURCES, StoredSchema,
+};
+use crate::simulator::gate::{Call, SimResponse, admit};
+use crate::simulator::state::{Endpoint, Inner, SimState};
+
+/// A JSON body, as the real API wants it: `application/json` and well-formed.
+pub(super) fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, SimResponse> {
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if !content_type.is_some_and(|ct| ct.starts_with("application/json")) {
+        return Err(SimResponse::error(
+            415,
+            "Content-Type must be application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|error| {
+        SimResponse::error(400, format!("The request body is not valid JSON: {error}"))
+    })
+}
+
+/// Runs `logic` behind the gateway once the body parsed; a body that did not parse is answered
+/// there too, so it is counted and logged like any request.
+async fn with_body(
+    state: &SimState,
+    req: &HttpRequest,
+    body: &[u8],
+    logic: impl FnOnce(&mut Journey, Value, DateTime<Utc>) -> SimResponse,
+) -> HttpResponse {
+    let parsed = json_body(req, body);
+    admit(
+        state,
+        Call::new(req, Endpoint::Journey),
+        move |inner, now| match parsed {
+            Ok(value) => logic(&mut inner.journey, value, now),
+            Err(response) => response,
+        },
+    )
+    .await
+}
+
+/// A read behind the gateway.
+async fn read(
+    state: &SimState,
+    req: &HttpRequest,
+    logic: impl FnOnce(&Inner) -> SimResponse,
+) -> HttpResponse {
+    admit(state, Call::new(req, Endpoint::Journey), |inner, _| {
+        logic(inner)
+    })
+    .await
+}
+
+fn listing<T: serde::Serialize>(entities: &[T], path: &str) -> SimResponse {
+    SimResponse::json(200, json!({"entities": entities, "selfUri": path}))
+}
+
+fn not_found(what: &str, id: &str) -> SimResponse {
+    SimResponse::error(404, format!("{what} {id} not found"))
+}
+
+fn unknown_fields(object: &serde_json::Map<String, Value>, known: &[&str]) -> Problems {
+    let unknown = object.keys().filter(|k| !known.contains(&k.as_str()));
+    unknown
+        .map(|k| (k.clone(), "unknown field".to_owned()))
+        .collect()
+}
+
+pub(super) async fn list_sources(state: web::Data<SimState>, req: HttpRequest) -> HttpResponse {
+    read(&state, &req, |inner| {
+        listing(&inner.journey.sources, SOURCES)
+    })
+    .await
+}
+
+pub(super) async fn create_source(
+    state: web::Data<SimState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    with_body(&state, &req, &body, |journey, value, _| {
+        let Some(object) = value.as_object() else {
+            return SimResponse::error(400, "The request body must be a JSON object");
+        };
+        let mut problems = unknown_fields(object, &["name", "active", "linkConfiguration"]);
+        let name = object.get("name").and_then(Value::as_str).map(str::trim);
+        if name.is_none_or(str::is_empty) {
+            problems.push(("name".into(), "is required".into()));
+        }
+        if object.get("active").is_some_and(|a| !a.is_boolean()) {
+            problems.push(("active".into(), "must be a boolean".into()));
+        }
+        if !problems.is_empty() {
+            return SimResponse::invalid(&problems);
+        }
+        let source = ExternalSource {
+            id: Uuid::new_v4().to_string(),
+            name: name.unwrap_or_default().to_owned(),
+            active: object
+                .get("active")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        };
+        journey.sources.push(source.clone());
+        SimResponse::json(200, json!(source))
+    })
+    .await
+}
+
+pub(super) async fn schema_limits(state: web::Data<SimState>, req: HttpRequest) -> HttpResponse {
+    read(&state, &req, |_| {
+        let limits = json!({"maxNumberOfSchemasPerOrg": MAX_SCHEMAS_PER_ORG,
+            "maxNumberOfFieldsPerSchema": MAX_FIELDS_PER_SCHEMA});
+        SimResponse::json(200, limits)
+    })
+    .await
+}
+
+pub(super) async fn list_schemas(state: web::Data<SimState>, req: HttpRequest) -> HttpResponse {
+    read(&state, &req, |inner| {
+        let views: Vec<&ExternalEventsSchema> =
+            inner.journey.schemas.iter().map(|s| &s.view).collect();
+        listing(&views, SCHEMAS)
+    })
+    .await
+}
+
+pub(super) async fn get_schema(
+    state: web::Data<SimState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    read(&state, &req, |inner| {
+        match find_schema(&inner.journey, &path) {
+            Some(schema) => SimResponse::json(200, json!(schema.view)),
+            None => not_found("Schema", &path),
+        }
+    })
+    .await
+}
+
+fn find_schema<'a>(journey: &'a Journey, id: &str) -> Option<&'a StoredSchema> {
+    journey.schemas.iter().find(|s| s.view.id == id)
+}
+
+/// A title is unique across enabled schemas (other than the one being updated).
+fn title_taken(journey: &Journey, checked: &CheckedSchema, except: Option<&str>) -> bool {
+    journey.schemas.iter().any(|s| {
+        s.view.enabled && s.checked.title == checked.title && Some(s.view.id.as_str()) != except
+    })
+}
+
+pub(super) async fn create_schema(
+    state: web::Data<SimState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    with_body(&state, &req, &body, |journey, value, now| {
+        let checked = match schema::check_request(&value) {
+            Ok(checked) => checked,
+            Err(problems) => return SimResponse::invalid(&problems),
+        };
+        if journey.schemas.len() >= MAX_SCHEMAS_PER_ORG {
+            let text = format!("at most {MAX_SCHEMAS_PER_ORG} external event schemas per org");
+            return SimResponse::invalid(&[("title".into(), text)]);
+        }
+        if title_taken(journey, &checked, None) {
+            return SimResponse::invalid(&[("title".into(), "must be unique".into())]);
+        }
+        let view = ExternalEventsSchema {
+            id: Uuid::new_v4().to_string(),
+            version: 1,
+            enabled: true,
+            json_schema: value,
+            date_created: now,
+        };
+        journey.schemas.push(StoredSchema {
+            view: view.clone(),
+            checked,
+        });
+        SimResponse::json(200, schema_json(&view))
+    })
+    .await
+}
+
+fn schema_json(view: &ExternalEventsSchema) -> Value {
+    let mut value = json!(view);
+    value["selfUri"] = json!(format!("{SCHEMAS}/{}", view.id));
+    value
+}
+
+/// `PUT …/schemas/{id}` with `JourneySchemaUpdateRequest {version, enabled, jsonSchema}`: the
+/// version must be the current one (409 otherwise), and the new schema must not make an optional
+/// field required.
+pub(super) async fn update_schema(
+    state: web::Data<SimState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let id = path.into_inner();
+    with_body(&state, &req, &body, move |journey, value, _| {
+        match update(journey, &id, &value) {
+            Ok(response) | Err(response) => response,
+        }
+    })
+    .await
+}
+
+fn update(journey: &mut Journey, id: &str, value: &Value) -> Result<SimResponse, SimResponse> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| SimResponse::error(400, "The request body must be a JSON object"))?;
+    let problems = unknown_fields(object, &["version", "enabled", "jsonSchema"]);
+    if !problems.is_empty() {
+        return Err(SimResponse::invalid(&problems));
+    }
+    let json_schema = object.get("jsonSchema").cloned().unwrap_or(Value::Null);
+    let checked = schema::check_request(&json_schema).map_err(|p| SimResponse::invalid(&p))?;
+    let taken = title_taken(journey, &checked, Some(id));
+    let index = journey.schemas.iter().position(|s| s.view.id == id);
+    let stored = &mut journey.schemas[index.ok_or_else(|| not_found("Schema", id))?];
+    let version = object.get("version").and_then(Value::as_u64);
+    if version != Some(u64::from(stored.view.version)) {
+        let text = format!("version must be the current one, {}", stored.view.version);
+        return Err(SimResponse::error(409, text));
+    }
+    schema::check_update(&stored.checked, &checked).map_err(|p| SimResponse::invalid(&p))?;
+    if taken {
+        return Err(SimResponse::invalid(&[(
+            "title".into(),
+            "must be unique".into(),
+        )]));
+    }
+    stored.view.version += 1;
+    stored.view.enabled = object
+        .get("enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    stored.view.json_schema = json_schema;
+    stored.checked = checked;
+    Ok(SimResponse::json(200, schema_json(&stored.view)))
+}
+
+pub(super) async fn list_configurations(
+    state: web::Data<SimState>,
+    req: HttpRequest,
+) -> HttpResponse {
+    read(&state, &req, |inner| {
+        listing(&inner.journey.configurations, CONFIGURATIONS)
+    })
+    .await
+}
+
+pub(super) async fn get_configuration(
+    state: web::Data<SimState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    read(&state, &req, |inner| {
+        let found = inner.journey.configurations.iter().find(|c| c.id == *path);
+        match found {
+            Some(configuration) => SimResponse::json(200, json!(configuration)),
+            None => not_found("Configuration", &path),
+        }
+    })
+    .await
+}
+
+/// `CreateExternalEventsConfigurationRequest`: every field required, the schema and the division
+/// must exist.
+pub(super) async fn create_configuration(
+    state: web::Data<SimState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    with_body(&state, &req, &body, |journey, value, now| {
+        let Some(object) = value.as_object() else {
+            return SimResponse::error(400, "The request body must be a JSON object");
+        };
+        const FIELDS: [&str; 5] = ["name", "description", "divisionId", "schemaId", "source"];
+        let mut problems = unknown_fields(object, &FIELDS);
+        let text = |field: &str| {
+            object
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        for field in FIELDS.iter().filter(|f| text(f).trim().is_empty()) {
+            problems.push(((*field).into(), "is required".into()));
+        }
+        if !text("schemaId").is_empty() && find_schema(journey, text("schemaId")).is_none() {
+            problems.push(("schemaId".into(), "no such schema".into()));
+        }
+        if !text("divisionId").is_empty() && text("divisionId") != journey.home_division {
+            problems.push(("divisionId".into(), "no such division".into()));
+        }
+        if !problems.is_empty() {
+            return SimResponse::invalid(&problems);
+        }
+        let configuration = ExternalEventsConfiguration {
+            id: Uuid::new_v4().to_string(),
+            name: text("name").to_owned(),
+            description: text("description").to_owned(),
+            division_id: text("divisionId").to_owned(),
+            schema_id: text("schemaId").to_owned(),
+            source: text("source").to_owned(),
+            date_last_modified: now,
+        };
+        journey.configurations.push(configuration.clone());
+        SimResponse::json(200, json!(configuration))
+    })
+    .await
+}
+
+/// `GET /api/v2/authorization/divisions/home`: an `AuthzDivision`.
+pub(super) async fn home_division(state: web::Data<SimState>, req: HttpRequest) -> HttpResponse {
+    read(&state, &req, |inner| {
+        let id = &inner.journey.home_division;
+        let division = json!({"id": id, "name": "Home", "homeDivision": true,
+            "selfUri": format!("/api/v2/authorization/divisions/{id}")});
+        SimResponse::json(200, division)
+    })
+    .await
+}
