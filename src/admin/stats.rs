@@ -152,7 +152,11 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
     .await?;
     let pruned = pruned_totals(&state.reads).await?;
     // Hand-overs are pruned after their retention period, but were dispatched all the same.
-    let pruned_handovers: i64 = pruned.iter().filter(|p| p.table == "handovers").map(|p| p.rows).sum();
+    let pruned_handovers: i64 = pruned
+        .iter()
+        .filter(|p| p.table == "handovers")
+        .map(|p| p.rows)
+        .sum();
     Ok(Tables {
         lanes: lanes
             .into_iter()
