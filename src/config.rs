@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::genesys::region::Region;
 use crate::retention::{MAX_DAYS, Policy};
 use crate::secrets::SecretKey;
 
@@ -26,6 +27,9 @@ pub struct Settings {
     pub viewer_token: Option<SecretString>,
     /// Seals source signing secrets at rest (`PESYNC_SECRET_KEY`, 32 bytes in base64).
     pub secret_key: Option<SecretKey>,
+    /// The Genesys Cloud region (`PESYNC_GENESYS_REGION`): when set, the API and token URLs derive
+    /// from it unless `PESYNC_PE_BASE_URL` / `PESYNC_PE_TOKEN_URL` say otherwise.
+    pub genesys_region: Option<Region>,
     pub pe_base_url: Option<String>,
     pub pe_token_url: Option<String>,
     pub pe_client_id: Option<String>,
@@ -58,6 +62,7 @@ impl Default for Settings {
             admin_token: None,
             viewer_token: None,
             secret_key: None,
+            genesys_region: None,
             pe_base_url: None,
             pe_token_url: None,
             pe_client_id: None,
@@ -84,6 +89,7 @@ struct FileSettings {
     admin_token: Option<SecretString>,
     viewer_token: Option<SecretString>,
     secret_key: Option<SecretString>,
+    genesys_region: Option<String>,
     pe_base_url: Option<String>,
     pe_token_url: Option<String>,
     pe_client_id: Option<String>,
@@ -120,6 +126,7 @@ impl Settings {
             s.apply_file(f)?;
         }
         s.apply_env(env)?;
+        s.derive_region_urls();
         s.check()?;
         Ok(s)
     }
@@ -133,6 +140,9 @@ impl Settings {
         }
         self.admin_token = f.admin_token.map(trimmed).or(self.admin_token.take());
         self.viewer_token = f.viewer_token.map(trimmed).or(self.viewer_token.take());
+        if let Some(v) = f.genesys_region {
+            self.genesys_region = Some(Region::parse(&v)?);
+        }
         if let Some(v) = f.secret_key {
             self.secret_key = Some(parse_secret_key(v.expose_secret())?);
         }
@@ -181,6 +191,9 @@ impl Settings {
         }
         if let Some(v) = get("PESYNC_SECRET_KEY") {
             self.secret_key = Some(parse_secret_key(&v)?);
+        }
+        if let Some(v) = get("PESYNC_GENESYS_REGION") {
+            self.genesys_region = Some(Region::parse(&v)?);
         }
         if let Some(v) = get("PESYNC_PE_BASE_URL") {
             self.pe_base_url = Some(v);
@@ -281,6 +294,15 @@ impl Settings {
         Ok(())
     }
 
+    /// A region names both hosts; a URL set explicitly (a proxy, the simulator) wins over it.
+    fn derive_region_urls(&mut self) {
+        if let Some(region) = self.genesys_region {
+            self.pe_base_url
+                .get_or_insert_with(|| region.api_base_url());
+            self.pe_token_url.get_or_insert_with(|| region.token_url());
+        }
+    }
+
     /// The dialer defaults to the PE base URL (SPEC §1).
     pub fn dialer_base_url(&self) -> Option<&str> {
         self.dialer_base_url
@@ -326,6 +348,37 @@ mod tests {
         assert_eq!(s.pe_rate_limit, 5.0);
         assert_eq!(s.poll_cron, "0 * * * * *");
         assert!(s.admin_token.is_none());
+    }
+
+    #[test]
+    fn a_region_gives_the_api_and_token_urls_unless_they_are_set() {
+        let s =
+            Settings::load_from(None, env(&[("PESYNC_GENESYS_REGION", "mypurecloud.ie")])).unwrap();
+        assert_eq!(s.pe_base_url.as_deref(), Some("https://api.mypurecloud.ie"));
+        assert_eq!(
+            s.pe_token_url.as_deref(),
+            Some("https://login.mypurecloud.ie/oauth/token")
+        );
+        assert_eq!(s.dialer_base_url(), Some("https://api.mypurecloud.ie"));
+        let proxied = env(&[
+            ("PESYNC_GENESYS_REGION", "usw2.pure.cloud"),
+            ("PESYNC_PE_BASE_URL", "http://proxy:8080"),
+        ]);
+        let s = Settings::load_from(None, proxied).unwrap();
+        assert_eq!(s.pe_base_url.as_deref(), Some("http://proxy:8080"));
+        assert_eq!(
+            s.pe_token_url.as_deref(),
+            Some("https://login.usw2.pure.cloud/oauth/token")
+        );
+    }
+
+    #[test]
+    fn an_unknown_region_is_a_start_up_error_listing_the_known_ones() {
+        let error = Settings::load_from(None, env(&[("PESYNC_GENESYS_REGION", "mypurecloud.fr")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("mypurecloud.fr"), "{error}");
+        assert!(error.contains("mypurecloud.com, mypurecloud.ie"), "{error}");
     }
 
     #[test]
