@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn another_limit_is_applied_to_both_formats() {
-        let array = format!("[{}]", vec!["{}"; 4].join(","));
+        let array = format!("[{}]", ["{}"; 4].join(","));
         assert_eq!(
             split_at_most(Format::Json, array.as_bytes(), 3),
             Err(BodyError::TooMany(4, 3))
