@@ -15,6 +15,7 @@ use crate::http::ApiError;
 use crate::http::auth::ScorePoster;
 use crate::http::responses as problems;
 use crate::ingest::body;
+use crate::normalize::envelope::MAX_CONTACT_ID_CHARS;
 use crate::startup::AppState;
 
 /// At most this many observations per request (413 past it).
@@ -49,7 +50,8 @@ pub enum ScoreStatus {
 pub struct ScoreResult {
     pub index: usize,
     pub status: ScoreStatus,
-    /// Why it was rejected: `not_an_object`, `malformed`, `missing_contact_id`, `invalid_score`,
+    /// Why it was rejected: `not_an_object`, `malformed`, `missing_contact_id`,
+    /// `contact_id_too_long` (over 128 characters, as for events), `invalid_score`,
     /// `score_out_of_range`, `invalid_timestamp`, `invalid_channel`, `invalid_window`,
     /// `invalid_characters`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,12 +83,15 @@ pub fn read_item(item: &body::Item) -> Result<Pushed, &'static str> {
     if crate::normalize::text::nul_path(raw).is_some() {
         return Err("invalid_characters");
     }
+    // Taken verbatim, as ingestion takes it (SPEC §2), so a pushed score meets the contact's events.
     let contact_id = obj
         .get("contact_id")
         .and_then(Value::as_str)
-        .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or("missing_contact_id")?;
+    if contact_id.chars().count() > MAX_CONTACT_ID_CHARS {
+        return Err("contact_id_too_long");
+    }
     let score = obj
         .get("score")
         .and_then(Value::as_f64)
@@ -167,7 +172,9 @@ pub async fn post_scores(
         )
     })?;
     let items = body::split_at_most(format, &body, MAX_SCORES).map_err(|e| match e {
-        body::BodyError::TooMany(..) => ApiError::PayloadTooLarge(e.to_string()),
+        body::BodyError::TooMany(n, max) => ApiError::PayloadTooLarge(format!(
+            "{n} observations in one request; at most {max} are allowed"
+        )),
         body::BodyError::Unparseable(_) => ApiError::BadRequest(e.to_string()),
     })?;
     let read: Vec<_> = items.iter().map(read_item).collect();
@@ -229,7 +236,7 @@ mod tests {
 
     #[test]
     fn a_full_observation_reads() {
-        let p = read(json!({"contact_id": " c1 ", "score": 0.7, "observed_at": "2026-12-06T10:00:00+01:00",
+        let p = read(json!({"contact_id": "c1", "score": 0.7, "observed_at": "2026-12-06T10:00:00+01:00",
             "channel_preference": "voice",
             "best_contact_window": {"start_time": "09:00:00", "end_time": "17:00:00", "timezone": "Europe/Paris"}}))
         .unwrap();
@@ -255,7 +262,12 @@ mod tests {
             read(o).unwrap_err()
         };
         assert_eq!(read(json!([1])).unwrap_err(), "not_an_object");
-        assert_eq!(with("contact_id", json!("  ")), "missing_contact_id");
+        assert_eq!(with("contact_id", json!("")), "missing_contact_id");
+        assert_eq!(
+            with("contact_id", json!("a".repeat(129))),
+            "contact_id_too_long"
+        );
+        assert!(read(json!({"contact_id": "a".repeat(128), "score": 0, "observed_at": "2026-12-06T10:00:00Z"})).is_ok());
         assert_eq!(with("contact_id", json!(7)), "missing_contact_id");
         assert_eq!(with("score", json!("0.5")), "invalid_score");
         assert_eq!(with("score", json!(1.01)), "score_out_of_range");

@@ -165,7 +165,13 @@ async fn more_than_10000_observations_is_413_and_stores_nothing() {
     )
     .await;
     let p = assert_problem(r, 413).await;
-    assert!(p["detail"].as_str().unwrap().contains("10000"), "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("10001 observations"),
+        "{p}"
+    );
     assert_eq!(
         count(&app, "SELECT count(*) FROM score_observations").await,
         0
