@@ -260,3 +260,27 @@ async fn pushed_scores_lead_to_a_hand_over_for_seen_and_unseen_contacts() {
     // Evaluated once: the queue is empty until a new observation arrives.
     assert_eq!(evaluate(&app).await.contacts, 0);
 }
+
+#[tokio::test]
+async fn a_pushed_score_without_a_channel_takes_the_campaign_default_channel() {
+    let app = spawn_app().await;
+    let now = app.now();
+    let mut doc = campaign("spring", 0, "pull");
+    doc["default_channel"] = json!("fax");
+    let r = app.admin_post("/v1/admin/campaigns", &doc).await;
+    let p = assert_problem(r, 422).await;
+    assert!(p.to_string().contains("default_channel"), "{p}");
+    doc["default_channel"] = json!("email");
+    create_campaign(&app, &doc).await;
+    let r = app.admin_get("/v1/admin/campaigns/spring").await;
+    assert_eq!(r.json::<Value>().await.unwrap()["default_channel"], "email");
+    let body = json!([
+        obs("c-1", 0.50, now - Duration::hours(5)),
+        obs("c-1", 0.85, now - Duration::hours(1))
+    ]);
+    assert_eq!(push(&app, SCORER, &body).await, vec![stored(); 2]);
+    evaluate(&app).await;
+    let items = lease(&app, "spring", 10).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["data"]["channel"], "email");
+}
