@@ -284,3 +284,28 @@ async fn a_pushed_score_without_a_channel_takes_the_campaign_default_channel() {
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["data"]["channel"], "email");
 }
+
+#[tokio::test]
+async fn a_push_keeps_a_polled_contacts_poll_state_and_the_channel_it_leaves_out() {
+    let app = spawn_app().await;
+    let polled_at = app.now();
+    seed_rising(&app, "c-1", 0.8).await;
+    app.clock.advance(Duration::minutes(10));
+    let r = push(&app, SCORER, &json!([obs("c-1", 0.9, app.now())])).await;
+    assert_eq!(r, vec![stored()]);
+    let (last_polled_at, status, channel): (DateTime<Utc>, Option<i32>, Option<String>) =
+        sqlx::query_as(
+            "SELECT last_polled_at, last_poll_status, channel FROM contact_scores WHERE contact_id = 'c-1'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_instant(&json!(last_polled_at), polled_at);
+    assert_eq!((status, channel.as_deref()), (Some(200), Some("voice")));
+    // Both sources' observations are read by the run: the pushed one is the newest.
+    create_campaign(&app, &campaign("spring", 0, "pull")).await;
+    let r = evaluate(&app).await;
+    assert_eq!(r.contacts, 1);
+    let v = explain(&app, "c-1").await;
+    assert_eq!(v["decisions"][0]["effective_score"], 0.9, "{v}");
+}
