@@ -25,6 +25,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub admin_token: Option<SecretString>,
     pub viewer_token: Option<SecretString>,
+    /// May only post scores (`POST /v1/scores`): what a model or reverse-ETL job is given.
+    pub scorer_token: Option<SecretString>,
     /// Seals source signing secrets at rest (`PESYNC_SECRET_KEY`, 32 bytes in base64).
     pub secret_key: Option<SecretKey>,
     /// The Genesys Cloud region (`PESYNC_GENESYS_REGION`): when set, the API and token URLs derive
@@ -61,6 +63,7 @@ impl Default for Settings {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             admin_token: None,
             viewer_token: None,
+            scorer_token: None,
             secret_key: None,
             genesys_region: None,
             pe_base_url: None,
@@ -88,6 +91,7 @@ struct FileSettings {
     listen: Option<String>,
     admin_token: Option<SecretString>,
     viewer_token: Option<SecretString>,
+    scorer_token: Option<SecretString>,
     secret_key: Option<SecretString>,
     genesys_region: Option<String>,
     pe_base_url: Option<String>,
@@ -140,6 +144,7 @@ impl Settings {
         }
         self.admin_token = f.admin_token.map(trimmed).or(self.admin_token.take());
         self.viewer_token = f.viewer_token.map(trimmed).or(self.viewer_token.take());
+        self.scorer_token = f.scorer_token.map(trimmed).or(self.scorer_token.take());
         if let Some(v) = f.genesys_region {
             self.genesys_region = Some(Region::parse(&v)?);
         }
@@ -188,6 +193,9 @@ impl Settings {
         }
         if let Some(v) = get("PESYNC_VIEWER_TOKEN") {
             self.viewer_token = Some(trimmed(SecretString::from(v)));
+        }
+        if let Some(v) = get("PESYNC_SCORER_TOKEN") {
+            self.scorer_token = Some(trimmed(SecretString::from(v)));
         }
         if let Some(v) = get("PESYNC_SECRET_KEY") {
             self.secret_key = Some(parse_secret_key(&v)?);
@@ -262,6 +270,7 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         crate::http::auth::check_token("PESYNC_ADMIN_TOKEN", self.admin_token.as_ref())?;
         crate::http::auth::check_token("PESYNC_VIEWER_TOKEN", self.viewer_token.as_ref())?;
+        crate::http::auth::check_token("PESYNC_SCORER_TOKEN", self.scorer_token.as_ref())?;
         if !(1..=3600).contains(&self.delivery_lease_seconds) {
             bail!("PESYNC_DELIVERY_LEASE_SECONDS must be 1–3600");
         }
@@ -428,12 +437,18 @@ mod tests {
             env(&[
                 ("PESYNC_ADMIN_TOKEN", &format!("{token}\n")),
                 ("PESYNC_VIEWER_TOKEN", &format!("v{token}\r\n")),
+                ("PESYNC_SCORER_TOKEN", &format!(" s{token}\n")),
             ]),
         )
         .unwrap();
         assert_eq!(s.admin_token.unwrap().expose_secret(), token);
         assert_eq!(s.viewer_token.unwrap().expose_secret(), format!("v{token}"));
-        for var in ["PESYNC_ADMIN_TOKEN", "PESYNC_VIEWER_TOKEN"] {
+        assert_eq!(s.scorer_token.unwrap().expose_secret(), format!("s{token}"));
+        for var in [
+            "PESYNC_ADMIN_TOKEN",
+            "PESYNC_VIEWER_TOKEN",
+            "PESYNC_SCORER_TOKEN",
+        ] {
             let e = Settings::load_from(None, env(&[(var, "change-me\n")])).unwrap_err();
             let e = e.to_string();
             assert!(e.contains(var) && e.contains("at least 32"), "{e}");

@@ -61,10 +61,13 @@ impl Application {
         pool: PgPool,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
-        let tokens = web::Data::new(Tokens::new(
-            settings.admin_token.as_ref(),
-            settings.viewer_token.as_ref(),
-        )?);
+        let tokens = web::Data::new(
+            Tokens::new(
+                settings.admin_token.as_ref(),
+                settings.viewer_token.as_ref(),
+            )?
+            .with_scorer(settings.scorer_token.as_ref())?,
+        );
         let secret_key = settings
             .secret_key
             .clone()
@@ -236,6 +239,7 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::ingest::routes(cfg);
     crate::admin::routes(cfg);
     crate::dialer::http::routes(cfg);
+    crate::scoring::push::routes(cfg);
 }
 
 /// The OpenAPI document of every route (served at `/openapi.json`, committed at `openapi/openapi.json`).

@@ -89,6 +89,7 @@ mod tests {
                 end_time: NaiveTime::MIN,
                 timezone: "UTC".into(),
             },
+            default_channel: None,
         }
     }
 

@@ -129,6 +129,7 @@ mod tests {
                 end_time: NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
                 timezone: "America/New_York".into(),
             },
+            default_channel: None,
         }
     }
 

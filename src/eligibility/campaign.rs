@@ -93,6 +93,11 @@ pub struct Campaign {
     pub channels: BTreeMap<String, String>,
     /// Window of contacts that have none of their own.
     pub default_window: Window,
+    /// Channel of contacts that have no channel preference (one of `channels`). Without it such a
+    /// contact is `channel_unsupported`. Scores pushed by a model often carry no channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "voice")]
+    pub default_channel: Option<String>,
 }
 
 /// Characters allowed in ids that travel in URL paths: RFC 3986 unreserved, minus `~`.
@@ -173,6 +178,14 @@ impl Campaign {
             }
         }
 
+        if let Some(c) = &self.default_channel
+            && !self.channels.contains_key(c)
+        {
+            push(
+                "default_channel".into(),
+                format!("{c:?} is not one of the campaign's channels"),
+            );
+        }
         if let Err(e) = parse_time_zone(&self.default_window.timezone) {
             push("default_window.timezone".into(), e.to_string());
         }

@@ -169,13 +169,22 @@ pub fn evaluate(
         _ => record(Rule::Cooldown, true, "never handed over".into()),
     }
 
-    // 5. Channel: the preference must be one of the campaign's channels (exact match).
+    // 5. Channel: the preference must be one of the campaign's channels (exact match); a contact
+    //    with none takes the campaign's `default_channel`, when it has one.
     let route = facts
         .channel_preference
         .as_ref()
+        .or(campaign.default_channel.as_ref())
         .and_then(|c| campaign.channels.get_key_value(c));
     let channels: Vec<&str> = campaign.channels.keys().map(String::as_str).collect();
     match (&facts.channel_preference, route) {
+        (None, Some((channel, list))) => record(
+            Rule::Channel,
+            true,
+            format!(
+                "no channel preference: campaign default channel {channel} → contact list {list}"
+            ),
+        ),
         (_, Some((channel, list))) => record(
             Rule::Channel,
             true,

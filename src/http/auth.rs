@@ -1,4 +1,5 @@
-//! Bearer tokens on the admin API: the admin token may do anything, the viewer token may only read.
+//! Bearer tokens on the admin API: the admin token may do anything, the viewer token may only read,
+//! the scorer token may only post scores (`POST /v1/scores`).
 //!
 //! Handlers take `Reader` or `Writer` as an argument; the extractor does the check, so a route cannot
 //! forget it. Tokens are compared in constant time.
@@ -33,6 +34,8 @@ struct KnownToken {
 pub enum Role {
     Admin,
     Viewer,
+    /// `PESYNC_SCORER_TOKEN`: may only post scores, read nothing.
+    Scorer,
 }
 
 impl Role {
@@ -40,6 +43,7 @@ impl Role {
         match self {
             Self::Admin => "admin",
             Self::Viewer => "viewer",
+            Self::Scorer => "scorer",
         }
     }
 }
@@ -82,6 +86,20 @@ impl Tokens {
             })
             .collect();
         Ok(Self { known })
+    }
+
+    /// Adds the scorer token (`PESYNC_SCORER_TOKEN`), checked like the others.
+    pub fn with_scorer(mut self, scorer: Option<&SecretString>) -> anyhow::Result<Self> {
+        check_token("PESYNC_SCORER_TOKEN", scorer)?;
+        if let Some(t) = scorer {
+            let t = t.expose_secret().as_bytes();
+            self.known.push(KnownToken {
+                role: Role::Scorer,
+                digest: Sha256::digest(t).into(),
+                fingerprint: crate::secrets::fingerprint(t),
+            });
+        }
+        Ok(self)
     }
 
     pub fn principal_of(&self, presented: &str) -> Option<Principal> {
@@ -129,9 +147,13 @@ fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
     tokens.principal_of(presented).ok_or(ApiError::Unauthorized)
 }
 
-/// Any valid token: may read.
+/// The admin or viewer token: may read. The scorer token reads nothing (403).
 #[derive(Debug, Clone, Copy)]
 pub struct Reader(pub Role);
+
+/// The admin or scorer token: may post scores. Audit records name the token like [`Writer`]'s.
+#[derive(Debug, Clone)]
+pub struct ScorePoster(pub Principal);
 
 /// The admin token: may change things. Audit records name its role and its fingerprint.
 #[derive(Debug, Clone)]
@@ -153,8 +175,34 @@ impl FromRequest for Reader {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal(req).map(|p| Reader(p.role)))
+        ready(match principal(req) {
+            Ok(p) if p.role == Role::Scorer => Err(ApiError::Forbidden),
+            Ok(p) => Ok(Reader(p.role)),
+            Err(e) => Err(e),
+        })
     }
+}
+
+impl FromRequest for ScorePoster {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match principal(req) {
+            Ok(p) if matches!(p.role, Role::Admin | Role::Scorer) => {
+                audit(req, &p);
+                Ok(ScorePoster(p))
+            }
+            Ok(_) => Err(ApiError::Forbidden),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+/// The audit trail of every change: which token (by fingerprint) asked for what.
+fn audit(req: &HttpRequest, p: &Principal) {
+    tracing::info!(target: "pesync::audit", role = p.role.as_str(),
+        token = %p.token_fingerprint, method = %req.method(), path = %req.path(),
+        "admin change requested");
 }
 
 impl FromRequest for Writer {
@@ -163,10 +211,7 @@ impl FromRequest for Writer {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(match principal(req) {
             Ok(p) if p.role == Role::Admin => {
-                // The audit trail of every change: which token (by fingerprint) asked for what.
-                tracing::info!(target: "pesync::audit", role = p.role.as_str(),
-                    token = %p.token_fingerprint, method = %req.method(), path = %req.path(),
-                    "admin change requested");
+                audit(req, &p);
                 Ok(Writer(p))
             }
             Ok(_) => Err(ApiError::Forbidden),
@@ -199,6 +244,29 @@ mod tests {
             None,
             "an unset viewer token must not match an empty one"
         );
+    }
+
+    #[test]
+    fn the_scorer_token_is_its_own_role_and_checked_for_length() {
+        const SCORER: &str = "a-scorer-token-of-32-characters!";
+        let t = Tokens::new(Some(&secret(ADMIN)), Some(&secret(VIEWER)))
+            .unwrap()
+            .with_scorer(Some(&secret(SCORER)))
+            .unwrap();
+        assert_eq!(t.role_of(SCORER), Some(Role::Scorer));
+        assert_eq!(t.role_of(ADMIN), Some(Role::Admin));
+        let none = Tokens::new(Some(&secret(ADMIN)), None)
+            .unwrap()
+            .with_scorer(None)
+            .unwrap();
+        assert_eq!(none.role_of(""), None);
+        let e = Tokens::new(None, None)
+            .unwrap()
+            .with_scorer(Some(&secret(&SCORER[..31])))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("PESYNC_SCORER_TOKEN"), "{e}");
     }
 
     #[test]

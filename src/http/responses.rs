@@ -21,7 +21,10 @@ type Answer = (u16, &'static str);
 const MALFORMED: Answer = (400, "The body is not JSON");
 const BAD_QUERY: Answer = (400, "A query parameter is missing or not of its type");
 const UNAUTHORIZED: Answer = (401, "Missing or unknown bearer token");
-const FORBIDDEN: Answer = (403, "The viewer token may only read");
+const FORBIDDEN: Answer = (
+    403,
+    "The viewer token may only read; the scorer token may only post scores",
+);
 const NOT_FOUND: Answer = (
     404,
     "No such resource (a path segment of the wrong type names none either)",
@@ -57,8 +60,8 @@ macro_rules! problem_responses {
 problem_responses! {
     /// Any route that reads the database.
     ServerErrors = [INTERNAL, UNAVAILABLE];
-    /// A route any valid bearer token may call.
-    Reads = [UNAUTHORIZED, INTERNAL, UNAVAILABLE];
+    /// A route the admin and viewer tokens may call (the scorer token may not).
+    Reads = [UNAUTHORIZED, FORBIDDEN, INTERNAL, UNAVAILABLE];
     /// A route only the admin token may call.
     Writes = [UNAUTHORIZED, FORBIDDEN, INTERNAL, UNAVAILABLE];
     /// A route that reads a JSON document from the body.
@@ -81,6 +84,13 @@ problem_responses! {
         (415, "Neither JSON nor NDJSON"),
         INTERNAL,
         UNAVAILABLE,
+    ];
+    /// `POST /v1/scores`: a bulk body like ingestion's, with its own limit.
+    ScoreBody = [
+        (400, "The body cannot be parsed at all"),
+        SLOW_BODY,
+        (413, "More than 10,000 observations or 5 MiB"),
+        (415, "Neither JSON nor NDJSON"),
     ];
 }
 

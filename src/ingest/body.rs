@@ -35,20 +35,26 @@ pub enum Item {
 pub enum BodyError {
     #[error("the body is not valid JSON: {0}")]
     Unparseable(String),
-    #[error("{0} events in one request; at most {MAX_EVENTS} are allowed")]
-    TooMany(usize),
+    /// How many items the body holds, and how many the endpoint takes.
+    #[error("{0} items in one request; at most {1} are allowed")]
+    TooMany(usize, usize),
 }
 
 /// Splits a body into items. The number of events is known before they are all built: a body over
 /// [`MAX_EVENTS`] is refused having built at most that many values (a JSON array) or none (NDJSON).
 pub fn split(format: Format, body: &[u8]) -> Result<Vec<Item>, BodyError> {
+    split_at_most(format, body, MAX_EVENTS)
+}
+
+/// [`split`] for an endpoint that takes up to `max` items (`POST /v1/scores`: 10,000).
+pub fn split_at_most(format: Format, body: &[u8], max: usize) -> Result<Vec<Item>, BodyError> {
     match format {
-        Format::Json => split_json(body),
-        Format::Ndjson => split_ndjson(body),
+        Format::Json => split_json(body, max),
+        Format::Ndjson => split_ndjson(body, max),
     }
 }
 
-fn split_json(body: &[u8]) -> Result<Vec<Item>, BodyError> {
+fn split_json(body: &[u8], max: usize) -> Result<Vec<Item>, BodyError> {
     let unparseable = |e: serde_json::Error| BodyError::Unparseable(e.to_string());
     let starts_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     if !starts_array {
@@ -56,17 +62,21 @@ fn split_json(body: &[u8]) -> Result<Vec<Item>, BodyError> {
         return Ok(vec![Item::Json(one)]);
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    let (events, total) = de.deserialize_seq(CountedEvents).map_err(unparseable)?;
+    let (events, total) = de
+        .deserialize_seq(CountedEvents { max })
+        .map_err(unparseable)?;
     de.end().map_err(unparseable)?;
-    if total > MAX_EVENTS {
-        return Err(BodyError::TooMany(total));
+    if total > max {
+        return Err(BodyError::TooMany(total, max));
     }
     Ok(events.into_iter().map(Item::Json).collect())
 }
 
-/// Visits a JSON array: keeps the first [`MAX_EVENTS`] elements as values and only counts (and
-/// checks the syntax of) the rest, so the answer can say how many there were.
-struct CountedEvents;
+/// Visits a JSON array: keeps the first `max` elements as values and only counts (and checks the
+/// syntax of) the rest, so the answer can say how many there were.
+struct CountedEvents {
+    max: usize,
+}
 
 impl<'de> serde::de::Visitor<'de> for CountedEvents {
     type Value = (Vec<Value>, usize);
@@ -77,7 +87,7 @@ impl<'de> serde::de::Visitor<'de> for CountedEvents {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut events = Vec::new();
-        while events.len() < MAX_EVENTS {
+        while events.len() < self.max {
             match seq.next_element::<Value>()? {
                 Some(v) => events.push(v),
                 None => {
@@ -95,15 +105,15 @@ impl<'de> serde::de::Visitor<'de> for CountedEvents {
 }
 
 /// NDJSON: lines are counted before any is parsed.
-fn split_ndjson(body: &[u8]) -> Result<Vec<Item>, BodyError> {
+fn split_ndjson(body: &[u8], max: usize) -> Result<Vec<Item>, BodyError> {
     let lines: Vec<&[u8]> = body
         .split(|b| *b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         // Blank lines are skipped, not quarantined (SPEC §11.5).
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
         .collect();
-    if lines.len() > MAX_EVENTS {
-        return Err(BodyError::TooMany(lines.len()));
+    if lines.len() > max {
+        return Err(BodyError::TooMany(lines.len(), max));
     }
     Ok(lines
         .into_iter()
@@ -173,7 +183,7 @@ mod tests {
         let body = format!("[{}]", vec!["{}"; MAX_EVENTS + 1].join(","));
         assert_eq!(
             split(Format::Json, body.as_bytes()),
-            Err(BodyError::TooMany(MAX_EVENTS + 1))
+            Err(BodyError::TooMany(MAX_EVENTS + 1, MAX_EVENTS))
         );
         let body = format!("[{}]", vec!["{}"; MAX_EVENTS].join(","));
         assert_eq!(
@@ -187,7 +197,7 @@ mod tests {
         let body = format!("[{}]", vec!["{\"a\":[1,2]}"; 2 * MAX_EVENTS + 7].join(","));
         assert_eq!(
             split(Format::Json, body.as_bytes()),
-            Err(BodyError::TooMany(2 * MAX_EVENTS + 7))
+            Err(BodyError::TooMany(2 * MAX_EVENTS + 7, MAX_EVENTS))
         );
         // Bad syntax past the limit is still a body that cannot be parsed (400, not 413).
         let broken = format!("[{},{{nope]", vec!["{}"; MAX_EVENTS + 5].join(","));
@@ -210,12 +220,31 @@ mod tests {
     }
 
     #[test]
+    fn another_limit_is_applied_to_both_formats() {
+        let array = format!("[{}]", ["{}"; 4].join(","));
+        assert_eq!(
+            split_at_most(Format::Json, array.as_bytes(), 3),
+            Err(BodyError::TooMany(4, 3))
+        );
+        assert_eq!(
+            split_at_most(Format::Ndjson, "{}\n".repeat(4).as_bytes(), 3),
+            Err(BodyError::TooMany(4, 3))
+        );
+        assert_eq!(
+            split_at_most(Format::Json, array.as_bytes(), 4)
+                .unwrap()
+                .len(),
+            4
+        );
+    }
+
+    #[test]
     fn ndjson_lines_are_counted_before_any_is_parsed() {
         // Unparseable lines count as events (each would be quarantined), blank ones do not.
         let over = "{broken\n\n".repeat(MAX_EVENTS + 1);
         assert_eq!(
             split(Format::Ndjson, over.as_bytes()),
-            Err(BodyError::TooMany(MAX_EVENTS + 1))
+            Err(BodyError::TooMany(MAX_EVENTS + 1, MAX_EVENTS))
         );
         let at = "{\"a\":1}\r\n \n".repeat(MAX_EVENTS);
         assert_eq!(

@@ -76,7 +76,9 @@ pub async fn ingest_events(
         )
     })?;
     let items = body::split(format, &body).map_err(|e| match e {
-        body::BodyError::TooMany(_) => ApiError::PayloadTooLarge(e.to_string()),
+        body::BodyError::TooMany(n, max) => ApiError::PayloadTooLarge(format!(
+            "{n} events in one request; at most {max} are allowed"
+        )),
         body::BodyError::Unparseable(_) => ApiError::BadRequest(e.to_string()),
     })?;
     if items.is_empty() {

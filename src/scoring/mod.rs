@@ -3,6 +3,7 @@
 
 pub mod poll;
 pub mod profile;
+pub mod push;
 pub mod store;
 
 pub use poll::{PollReport, poll_once};

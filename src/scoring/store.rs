@@ -16,25 +16,7 @@ pub async fn store_profile(
     profile: &Profile,
     raw: &serde_json::Value,
 ) -> sqlx::Result<u64> {
-    let window = profile
-        .window
-        .as_ref()
-        .map(|w| serde_json::to_value(w).expect("a window serializes"));
-    sqlx::query!(
-        r#"INSERT INTO score_snapshots (contact_id, fetched_at, score, channel, best_window,
-               last_event_timestamp, raw)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
-        contact_id,
-        fetched_at,
-        profile.score,
-        profile.channel,
-        window,
-        profile.last_event_timestamp,
-        raw
-    )
-    .execute(&mut *tx)
-    .await?;
-
+    insert_snapshot(tx, contact_id, fetched_at, profile, raw).await?;
     let mut at = Vec::with_capacity(profile.history.len() + 1);
     let mut source = Vec::with_capacity(at.capacity());
     let mut score = Vec::with_capacity(at.capacity());
@@ -48,30 +30,125 @@ pub async fn store_profile(
         source.push("history".to_owned());
         score.push(o.score);
     }
-    let new = sqlx::query!(
+    let new = insert_observations(tx, contact_id, fetched_at, &at, &source, &score).await?;
+    note_profile(tx, contact_id, Some(fetched_at), profile, new > 0).await?;
+    Ok(new)
+}
+
+/// Stores a pushed score (`POST /v1/scores`) like a polled profile: an observation with source
+/// `pushed` at `observed_at` and, when that observation is new, a snapshot, the channel and window
+/// and the contact in the evaluation queue. The poll state is left alone: a pushed score says
+/// nothing about when PE was last asked. Returns whether the observation was new (`false`: a
+/// duplicate, nothing written).
+pub async fn store_pushed(
+    tx: &mut PgConnection,
+    contact_id: &str,
+    observed_at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+    profile: &Profile,
+    raw: &serde_json::Value,
+) -> sqlx::Result<bool> {
+    let score: Vec<f64> = profile.score.into_iter().collect();
+    let new = insert_observations(
+        tx,
+        contact_id,
+        recorded_at,
+        &[observed_at],
+        &["pushed".to_owned()],
+        &score,
+    )
+    .await?;
+    if new == 0 {
+        return Ok(false);
+    }
+    insert_snapshot(tx, contact_id, observed_at, profile, raw).await?;
+    note_profile(tx, contact_id, None, profile, true).await?;
+    Ok(true)
+}
+
+async fn insert_snapshot(
+    tx: &mut PgConnection,
+    contact_id: &str,
+    fetched_at: DateTime<Utc>,
+    profile: &Profile,
+    raw: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO score_snapshots (contact_id, fetched_at, score, channel, best_window,
+               last_event_timestamp, raw)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+        contact_id,
+        fetched_at,
+        profile.score,
+        profile.channel,
+        window_json(profile),
+        profile.last_event_timestamp,
+        raw
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+fn window_json(profile: &Profile) -> Option<serde_json::Value> {
+    profile
+        .window
+        .as_ref()
+        .map(|w| serde_json::to_value(w).expect("a window serializes"))
+}
+
+/// Inserts the observations not stored before; returns how many were new.
+async fn insert_observations(
+    tx: &mut PgConnection,
+    contact_id: &str,
+    recorded_at: DateTime<Utc>,
+    at: &[DateTime<Utc>],
+    source: &[String],
+    score: &[f64],
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
         r#"INSERT INTO score_observations (contact_id, observed_at, source, score, recorded_at)
            SELECT $1, a, s, v, $2 FROM UNNEST($3::timestamptz[], $4::text[], $5::float8[]) AS x(a, s, v)
            ON CONFLICT DO NOTHING"#,
         contact_id,
-        fetched_at,
-        &at,
-        &source,
-        &score
+        recorded_at,
+        at,
+        source,
+        score
     )
     .execute(&mut *tx)
     .await?
-    .rows_affected();
+    .rows_affected())
+}
 
+/// The contact's latest channel and window and, when `new` observations arrived, the contact in
+/// the evaluation queue. `polled_at` (a poll) also resets the poll state; without it (a pushed
+/// score) the poll state is kept, and a channel or window the push leaves out keeps the one known.
+async fn note_profile(
+    tx: &mut PgConnection,
+    contact_id: &str,
+    polled_at: Option<DateTime<Utc>>,
+    profile: &Profile,
+    new: bool,
+) -> sqlx::Result<()> {
     sqlx::query!(
         r#"WITH s AS (
                INSERT INTO contact_scores (contact_id, last_polled_at, next_poll_at, poll_failures,
                    last_poll_status, channel, best_window, observed_seq)
-               VALUES ($1, $2, '-infinity', 0, 200, $3, $4,
+               VALUES ($1, $2, '-infinity', 0, CASE WHEN $6 THEN 200 END, $3, $4,
                        CASE WHEN $5 THEN nextval('observation_seq') ELSE 0 END)
                ON CONFLICT (contact_id) DO UPDATE SET
-                   last_polled_at = EXCLUDED.last_polled_at, next_poll_at = '-infinity',
-                   poll_failures = 0, last_poll_status = 200, channel = EXCLUDED.channel,
-                   best_window = EXCLUDED.best_window,
+                   last_polled_at = CASE WHEN $6 THEN EXCLUDED.last_polled_at
+                                         ELSE contact_scores.last_polled_at END,
+                   next_poll_at = CASE WHEN $6 THEN '-infinity'
+                                       ELSE contact_scores.next_poll_at END,
+                   poll_failures = CASE WHEN $6 THEN 0 ELSE contact_scores.poll_failures END,
+                   last_poll_status = CASE WHEN $6 THEN 200
+                                           ELSE contact_scores.last_poll_status END,
+                   channel = CASE WHEN $6 THEN EXCLUDED.channel
+                                  ELSE COALESCE(EXCLUDED.channel, contact_scores.channel) END,
+                   best_window = CASE WHEN $6 THEN EXCLUDED.best_window
+                                      ELSE COALESCE(EXCLUDED.best_window, contact_scores.best_window) END,
                    observed_seq = CASE WHEN $5 THEN EXCLUDED.observed_seq
                                        ELSE contact_scores.observed_seq END
                RETURNING contact_id, observed_seq)
@@ -79,14 +156,15 @@ pub async fn store_profile(
            SELECT contact_id, observed_seq FROM s WHERE $5
            ON CONFLICT (contact_id) DO UPDATE SET observed_seq = EXCLUDED.observed_seq"#,
         contact_id,
-        fetched_at,
+        polled_at,
         profile.channel,
-        window,
-        new > 0
+        window_json(profile),
+        new,
+        polled_at.is_some()
     )
     .execute(&mut *tx)
     .await?;
-    Ok(new)
+    Ok(())
 }
 
 /// A poll that got no profile (404, a failure): try again at `next_poll_at`. The contact stays a

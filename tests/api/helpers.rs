@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 pub const ADMIN: &str = "test-admin-token-0123456789abcdef";
 pub const VIEWER: &str = "test-viewer-token-0123456789abcdef";
+/// May only post scores (`PESYNC_SCORER_TOKEN`).
+pub const SCORER: &str = "test-scorer-token-0123456789abcdef";
 /// `PESYNC_SECRET_KEY` of every test app: fixed, so an app restarted on its database opens its rows.
 pub const SECRET_KEY: &str = "cGVzeW5jLWludGVncmF0aW9uLXRlc3RzLWtleS0zMmI=";
 pub const SECRET: &str = "a-signing-secret-of-some-length";
@@ -134,6 +136,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_token: Some(SecretString::from(ADMIN)),
         viewer_token: Some(SecretString::from(VIEWER)),
+        scorer_token: Some(SecretString::from(SCORER)),
         secret_key: Some(pesync::secrets::SecretKey::from_base64(SECRET_KEY).unwrap()),
         // Tests drive the scheduled jobs themselves (`poll_once`, `evaluate_once`); a cron firing
         // mid-test would race them.

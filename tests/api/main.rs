@@ -14,6 +14,7 @@ mod nul;
 mod openapi;
 mod races;
 mod retention;
+mod scores;
 mod scoring;
 mod scoring_support;
 mod secrets;

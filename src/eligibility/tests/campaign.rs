@@ -140,3 +140,14 @@ fn tiers_serialize_lowercase() {
     assert_eq!(json, r#"["high","moderate","low"]"#);
     assert_eq!(Tier::Moderate.as_str(), "moderate");
 }
+
+#[test]
+fn the_default_channel_must_be_one_of_the_channels() {
+    let mut campaign = Campaign {
+        default_channel: Some("voice".into()),
+        ..spring_renewals()
+    };
+    assert!(problems(&campaign).is_empty());
+    campaign.default_channel = Some("fax".into());
+    assert_eq!(problems(&campaign), ["default_channel"]);
+}

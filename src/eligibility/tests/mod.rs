@@ -68,6 +68,7 @@ fn spring_renewals() -> Campaign {
             ("email".into(), "list-email".into()),
         ]),
         default_window: window("09:00:00", "20:00:00", "America/New_York"),
+        default_channel: None,
     }
 }
 

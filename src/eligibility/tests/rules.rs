@@ -220,3 +220,30 @@ fn spec_dry_run_example() {
         })
     );
 }
+
+#[test]
+fn a_contact_without_a_channel_takes_the_campaign_default_channel() {
+    let now = at(NOW);
+    let mut facts = passing(now, 0.8);
+    facts.channel_preference = None;
+    // Without a default channel the reason stays `channel_unsupported` (SPEC §11.14).
+    assert_eq!(
+        run(&facts, &spring_renewals()).reason,
+        Reason::ChannelUnsupported
+    );
+    let with_default = Campaign {
+        default_channel: Some("email".into()),
+        ..spring_renewals()
+    };
+    let e = run(&facts, &with_default);
+    assert_eq!(e.reason, Reason::Eligible);
+    assert_eq!(e.channel.as_deref(), Some("email"));
+    // A preference of the contact's own still wins, and an unknown one is not replaced.
+    facts.channel_preference = Some("voice".into());
+    assert_eq!(run(&facts, &with_default).channel.as_deref(), Some("voice"));
+    facts.channel_preference = Some("fax".into());
+    assert_eq!(
+        run(&facts, &with_default).reason,
+        Reason::ChannelUnsupported
+    );
+}
