@@ -66,21 +66,7 @@ pub async fn ingest_events(
     signature::verify(header, secret.expose_secret().as_bytes(), &body, now)
         .map_err(|e| ApiError::BadSignature(e.to_string()))?;
 
-    let content_type = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let format = body::Format::from_content_type(content_type).ok_or_else(|| {
-        ApiError::UnsupportedMediaType(
-            "send application/json (an event or an array) or application/x-ndjson".into(),
-        )
-    })?;
-    let items = body::split(format, &body).map_err(|e| match e {
-        body::BodyError::TooMany(n, max) => ApiError::PayloadTooLarge(format!(
-            "{n} events in one request; at most {max} are allowed"
-        )),
-        body::BodyError::Unparseable(_) => ApiError::BadRequest(e.to_string()),
-    })?;
+    let items = body::from_request(&req, &body, body::MAX_EVENTS, "events")?;
     if items.is_empty() {
         return Ok(web::Json(Results { results: vec![] }));
     }

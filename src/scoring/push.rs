@@ -162,21 +162,7 @@ pub async fn post_scores(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<web::Json<ScoreResults>, ApiError> {
-    let content_type = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let format = body::Format::from_content_type(content_type).ok_or_else(|| {
-        ApiError::UnsupportedMediaType(
-            "send application/json (an array of observations) or application/x-ndjson".into(),
-        )
-    })?;
-    let items = body::split_at_most(format, &body, MAX_SCORES).map_err(|e| match e {
-        body::BodyError::TooMany(n, max) => ApiError::PayloadTooLarge(format!(
-            "{n} observations in one request; at most {max} are allowed"
-        )),
-        body::BodyError::Unparseable(_) => ApiError::BadRequest(e.to_string()),
-    })?;
+    let items = body::from_request(&req, &body, MAX_SCORES, "observations")?;
     let read: Vec<_> = items.iter().map(read_item).collect();
     let now = state.clock.now();
     // A deadlock with a concurrent request over the same contacts rolls the transaction back:

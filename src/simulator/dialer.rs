@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::gate::{Call, SimResponse, admit};
+use super::gate::{Call, SimResponse, admit, require_json};
 use super::state::{Endpoint, Inner, SimState};
 
 /// At most this many contacts per request (the reference notes it as the community-reported limit).
@@ -89,18 +88,7 @@ pub(crate) async fn post_contacts(
 ) -> HttpResponse {
     let list_id = path.into_inner();
     let mut call = Call::new(&req, Endpoint::Dialer);
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let validated = if content_type.is_some_and(|ct| ct.starts_with("application/json")) {
-        validate(&list_id, &body)
-    } else {
-        Err(SimResponse::error(
-            415,
-            "Content-Type must be application/json",
-        ))
-    };
+    let validated = require_json(&req).and_then(|()| validate(&list_id, &body));
     // Per-contact overrides match the pesync contact id carried in `data.contact_id`.
     if let Ok(contacts) = &validated {
         let ids = contacts

@@ -7,14 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::gate::{Call, SimResponse, admit};
+use super::gate::{Call, SimResponse, admit, require_json};
 use super::model::{ModelEvent, fnv1a};
 use super::state::{Endpoint, Inner, Seen, SimState};
 
@@ -107,16 +106,7 @@ fn validate(
     request_id: Option<&str>,
     parsed: Result<Value, serde_json::Error>,
 ) -> Result<ValidEvent, SimResponse> {
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    if !content_type.is_some_and(|ct| ct.starts_with("application/json")) {
-        return Err(SimResponse::error(
-            415,
-            "Content-Type must be application/json",
-        ));
-    }
+    require_json(req)?;
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut problem = |field: &str, text: &str| problems.push((field.to_owned(), text.to_owned()));
 

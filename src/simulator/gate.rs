@@ -97,6 +97,22 @@ pub(crate) fn code_for(status: u16) -> &'static str {
     }
 }
 
+/// The real API takes only `application/json` bodies: 415 otherwise.
+pub(crate) fn require_json(req: &HttpRequest) -> Result<(), SimResponse> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if content_type.is_some_and(|ct| ct.starts_with("application/json")) {
+        Ok(())
+    } else {
+        Err(SimResponse::error(
+            415,
+            "Content-Type must be application/json",
+        ))
+    }
+}
+
 /// The fixed window the current request falls in.
 #[derive(Debug, Default)]
 pub(crate) struct RateWindow {

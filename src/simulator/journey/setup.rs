@@ -2,7 +2,6 @@
 //! versions), events configurations, and the org's home division. Listing answers the whole
 //! collection in `entities`, as the SDKs' listing models carry it.
 
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -13,21 +12,12 @@ use super::{
     CONFIGURATIONS, ExternalEventsConfiguration, ExternalEventsSchema, ExternalSource, Journey,
     SCHEMAS, SOURCES, StoredSchema,
 };
-use crate::simulator::gate::{Call, SimResponse, admit};
+use crate::simulator::gate::{Call, SimResponse, admit, require_json};
 use crate::simulator::state::{Endpoint, Inner, SimState};
 
 /// A JSON body, as the real API wants it: `application/json` and well-formed.
 pub(super) fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, SimResponse> {
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    if !content_type.is_some_and(|ct| ct.starts_with("application/json")) {
-        return Err(SimResponse::error(
-            415,
-            "Content-Type must be application/json",
-        ));
-    }
+    require_json(req)?;
     serde_json::from_slice(body).map_err(|error| {
         SimResponse::error(400, format!("The request body is not valid JSON: {error}"))
     })
