@@ -130,18 +130,19 @@ fn take_in(
     else {
         return SimResponse::error(404, "The configuration's schema no longer exists");
     };
-    let (checked, event_type) = (schema.checked.clone(), schema.checked.title.clone());
+    // Cloned: the loop below changes `inner` (failures, the log) while it reads the schema.
+    let checked = schema.checked.clone();
+    let target = Target {
+        configuration_id,
+        event_type: &checked.title,
+        received_at: now,
+    };
     let mut unprocessed = Vec::new();
     for (index, entity) in entities.into_iter().enumerate() {
-        let outcome = check_entity(&inner.journey, &checked, &entity)
+        let outcome = check_entity(&inner.journey, &checked, &target, &entity)
             .and_then(|event| fail_if_told(inner, event));
         match outcome {
-            Ok(mut event) => {
-                event.configuration_id = configuration_id.to_owned();
-                event.event_type = event_type.clone();
-                event.received_at = now;
-                accept(inner, event);
-            }
+            Ok(event) => accept(inner, event),
             Err((status, message)) => {
                 inner.stats.external_events_unprocessed += 1;
                 unprocessed.push(json!({"event": entity, "originalRequestIndex": index,
@@ -184,11 +185,19 @@ fn accept(inner: &mut Inner, event: SimExternalEvent) {
     inner.journey.record(event);
 }
 
+/// Where an events request went and when it arrived: what every event taken in from it records.
+struct Target<'a> {
+    configuration_id: &'a str,
+    event_type: &'a str,
+    received_at: DateTime<Utc>,
+}
+
 /// One `ExternalEvent`: every field required, nothing else, its identifier under a known source,
 /// its attributes as the schema says.
 fn check_entity(
     journey: &Journey,
     schema: &CheckedSchema,
+    target: &Target<'_>,
     entity: &Value,
 ) -> Result<SimExternalEvent, (u16, String)> {
     let Some(object) = entity.as_object() else {
@@ -231,15 +240,16 @@ fn check_entity(
         return Err((400, message.collect::<Vec<_>>().join("; ")));
     };
     Ok(SimExternalEvent {
+        // Numbered when recorded.
         seq: 0,
-        configuration_id: String::new(),
-        event_type: String::new(),
+        configuration_id: target.configuration_id.to_owned(),
+        event_type: target.event_type.to_owned(),
         id: id.to_owned(),
         date_created: date_created.with_timezone(&Utc),
         contact_id,
         external_source_id: source_id,
         attributes,
-        received_at: date_created.with_timezone(&Utc),
+        received_at: target.received_at,
     })
 }
 

@@ -9,7 +9,7 @@ mod events;
 pub(crate) mod schema;
 mod setup;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -89,9 +89,10 @@ pub(crate) struct Journey {
     pub configurations: Vec<ExternalEventsConfiguration>,
     pub events: VecDeque<SimExternalEvent>,
     pub next_seq: u64,
-    /// Event ids seen so far: Genesys documents no deduplication, so a repeat is taken in again;
-    /// the count tells a test that a sender re-sent an answered entity.
-    pub ids: HashSet<String>,
+    /// How often each id of the events still in the log was taken in (so it is bounded by the
+    /// log). Genesys documents no deduplication, so a repeat is taken in again; `repeated_ids`
+    /// tells a test that a sender re-sent an answered entity.
+    pub ids: HashMap<String, u32>,
     pub repeated_ids: u64,
     pub failures: ExternalEventFailures,
 }
@@ -105,18 +106,26 @@ impl Journey {
             configurations: Vec::new(),
             events: VecDeque::new(),
             next_seq: 1,
-            ids: HashSet::new(),
+            ids: HashMap::new(),
             repeated_ids: 0,
             failures: ExternalEventFailures::default(),
         }
     }
 
     fn record(&mut self, mut event: SimExternalEvent) {
-        if !self.ids.insert(event.id.clone()) {
+        let seen = self.ids.entry(event.id.clone()).or_default();
+        if *seen > 0 {
             self.repeated_ids += 1;
         }
-        if self.events.len() >= LOG_CAPACITY {
-            self.events.pop_front();
+        *seen += 1;
+        if self.events.len() >= LOG_CAPACITY
+            && let Some(oldest) = self.events.pop_front()
+            && let Some(count) = self.ids.get_mut(&oldest.id)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.ids.remove(&oldest.id);
+            }
         }
         event.seq = self.next_seq;
         self.next_seq += 1;
