@@ -115,11 +115,8 @@ async fn replay_after_a_manifest_fix_runs_the_whole_pipeline_with_dedup() {
     assert_eq!(r[0]["reason"], "unknown_attribute");
 
     let q: Value = app
-        .admin_get("/v1/admin/quarantine?reason=unknown_attribute")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .admin_json("/v1/admin/quarantine?reason=unknown_attribute")
+        .await;
     let ids: Vec<Value> = q["items"]
         .as_array()
         .unwrap()
@@ -177,12 +174,7 @@ async fn replay_after_a_manifest_fix_runs_the_whole_pipeline_with_dedup() {
         .await
         .unwrap();
     assert_eq!(mv, 2);
-    let q: Value = app
-        .admin_get("/v1/admin/quarantine")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let q: Value = app.admin_json("/v1/admin/quarantine").await;
     assert!(q["items"].as_array().unwrap().is_empty());
     // A second replay finds nothing open.
     let r: Value = app
@@ -202,20 +194,12 @@ async fn quarantine_discard_and_pagination() {
         .map(|i| json!({"contact_id": format!("c{i}")}))
         .collect();
     app.ingest("crm", &json!(bad)).await;
-    let p1: Value = app
-        .admin_get("/v1/admin/quarantine?limit=2")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let p1: Value = app.admin_json("/v1/admin/quarantine?limit=2").await;
     assert_eq!(p1["items"].as_array().unwrap().len(), 2);
     let cursor = p1["next_cursor"].as_str().unwrap();
     let p2: Value = app
-        .admin_get(&format!("/v1/admin/quarantine?limit=2&cursor={cursor}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .admin_json(&format!("/v1/admin/quarantine?limit=2&cursor={cursor}"))
+        .await;
     assert_eq!(p2["items"][0]["raw"]["contact_id"], "c2");
     let p3: Value = app
         .admin_get(&format!(
@@ -239,12 +223,7 @@ async fn quarantine_discard_and_pagination() {
         .await
         .unwrap();
     assert_eq!(r["results"][0]["status"], "discarded");
-    let all: Value = app
-        .admin_get("/v1/admin/quarantine")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.admin_json("/v1/admin/quarantine").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 4);
 }
 
@@ -264,12 +243,7 @@ async fn reconciliation_release_and_discard() {
         )
         .await;
     assert_eq!(r[0]["status"], "reconciliation");
-    let list: Value = app
-        .admin_get("/v1/admin/reconciliation")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.admin_json("/v1/admin/reconciliation").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     let (a, b) = (r[0]["event_id"].clone(), r[1]["event_id"].clone());
 
@@ -339,12 +313,7 @@ async fn thresholds_validation_versions_and_history() {
         assert!(fields.contains(&f), "{f} missing from {fields:?}");
     }
 
-    let h: Value = app
-        .admin_get("/v1/admin/thresholds/history")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let h: Value = app.admin_json("/v1/admin/thresholds/history").await;
     let items = h["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[1]["version"], 2);

@@ -30,12 +30,7 @@ async fn campaigns_create_read_replace_delete() {
     );
     assert_eq!(r.json::<Value>().await.unwrap(), doc);
 
-    let got: Value = app
-        .admin_get("/v1/admin/campaigns/spring-renewals")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.admin_json("/v1/admin/campaigns/spring-renewals").await;
     assert_eq!(got, doc);
 
     // The same id again is a conflict; PUT replaces.
@@ -47,12 +42,7 @@ async fn campaigns_create_read_replace_delete() {
         .admin_put("/v1/admin/campaigns/spring-renewals", &changed)
         .await;
     assert_eq!(r.status(), 200);
-    let got: Value = app
-        .admin_get("/v1/admin/campaigns/spring-renewals")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.admin_json("/v1/admin/campaigns/spring-renewals").await;
     assert_eq!(got["priority"], 3);
     assert_eq!(got["mode"], "pull");
 
@@ -111,7 +101,7 @@ async fn campaigns_list_is_paginated() {
             None => "/v1/admin/campaigns?limit=2".to_owned(),
             Some(c) => format!("/v1/admin/campaigns?limit=2&cursor={c}"),
         };
-        let page: Value = app.admin_get(&path).await.json().await.unwrap();
+        let page: Value = app.admin_json(&path).await;
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 2);
         seen.extend(items.iter().map(|c| c["id"].as_str().unwrap().to_owned()));

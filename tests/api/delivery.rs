@@ -195,7 +195,7 @@ async fn a_503_storm_then_recovery_delivers_everything_exactly_once() {
         8,
         "nothing delivered twice as a new event"
     );
-    let stats: Value = app.admin_get("/v1/admin/stats").await.json().await.unwrap();
+    let stats: Value = app.admin_json("/v1/admin/stats").await;
     assert!(
         stats["instance"]["retries"]
             .as_array()
@@ -227,21 +227,11 @@ async fn a_400_dead_letters_the_event_the_contact_goes_on_and_replay_delivers_it
     app.ingest("crm", &event("c-1", "BAD", now - Duration::seconds(10)))
         .await;
     eventually(WAIT, "a dead letter", || async {
-        let d: Value = app
-            .admin_get("/v1/admin/dead-letters")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let d: Value = app.admin_json("/v1/admin/dead-letters").await;
         !d["items"].as_array().unwrap().is_empty()
     })
     .await;
-    let dead: Value = app
-        .admin_get("/v1/admin/dead-letters")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let dead: Value = app.admin_json("/v1/admin/dead-letters").await;
     assert_eq!(dead["items"][0]["status"], 400);
     assert_eq!(dead["items"][0]["contact_id"], "c-1");
     sim.state.set_contact_status("c-1", None).unwrap();
@@ -256,12 +246,7 @@ async fn a_400_dead_letters_the_event_the_contact_goes_on_and_replay_delivers_it
         .unwrap();
     assert_eq!(r["results"][0]["status"], "accepted");
     wait_for_events(&sim, 2).await;
-    let after: Value = app
-        .admin_get("/v1/admin/dead-letters")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let after: Value = app.admin_json("/v1/admin/dead-letters").await;
     assert!(after["items"].as_array().unwrap().is_empty());
 }
 
@@ -313,7 +298,7 @@ async fn metrics_expose_lanes_and_counters() {
     .await;
     wait_for_events(&sim, 2).await;
     eventually(WAIT, "stats show both delivered", || async {
-        let s: Value = app.admin_get("/v1/admin/stats").await.json().await.unwrap();
+        let s: Value = app.admin_json("/v1/admin/stats").await;
         s["realtime"]["delivered"] == 1
             && s["backfill"]["delivered"] == 1
             && s["realtime"]["depth"] == 0

@@ -49,12 +49,7 @@ async fn thresholds_cooldown_and_windows_change_the_answer() {
     let app = spawn_app().await;
     // A stricter rise, as an operator would try before changing it.
     let mut body = spec_example();
-    let mut t: Value = app
-        .admin_get("/v1/admin/thresholds")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mut t: Value = app.admin_json("/v1/admin/thresholds").await;
     t["min_rise"] = json!(0.2);
     body["thresholds"] = t;
     assert_eq!(dry_run(&app, &body).await["reason"], "insufficient_rise");

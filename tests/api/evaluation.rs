@@ -345,22 +345,12 @@ async fn a_thresholds_change_is_in_the_history_and_in_the_next_run() {
         ["insufficient_rise"]
     );
 
-    let mut t: Value = app
-        .admin_get("/v1/admin/thresholds")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mut t: Value = app.admin_json("/v1/admin/thresholds").await;
     t["min_rise"] = json!(0.05);
     let changed_at = app.now();
     let r = app.admin_put("/v1/admin/thresholds", &t).await;
     assert_eq!(r.status(), 200);
-    let h: Value = app
-        .admin_get("/v1/admin/thresholds/history")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let h: Value = app.admin_json("/v1/admin/thresholds/history").await;
     let last = h["items"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["version"], 2);
     assert_eq!(last["changed_by"], "admin");
@@ -369,12 +359,7 @@ async fn a_thresholds_change_is_in_the_history_and_in_the_next_run() {
     assert_instant(&last["changed_at"], changed_at);
     // The same document again is no change.
     app.admin_put("/v1/admin/thresholds", &t).await;
-    let h: Value = app
-        .admin_get("/v1/admin/thresholds/history")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let h: Value = app.admin_json("/v1/admin/thresholds/history").await;
     assert_eq!(h["items"].as_array().unwrap().len(), 2);
 
     app.clock.advance(Duration::minutes(61));

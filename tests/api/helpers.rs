@@ -265,6 +265,19 @@ impl TestApp {
         self.get_as(path, Some(ADMIN)).await
     }
 
+    /// A GET with the admin token, its body read as JSON.
+    pub async fn admin_json(&self, path: &str) -> Value {
+        self.admin_get(path).await.json().await.unwrap()
+    }
+
+    /// Changes one setting of the active thresholds (a new version), asserting it was taken.
+    pub async fn set_threshold(&self, field: &str, value: Value) {
+        let mut t = self.admin_json("/v1/admin/thresholds").await;
+        t[field] = value;
+        let r = self.admin_put("/v1/admin/thresholds", &t).await;
+        assert_eq!(r.status(), 200, "thresholds {field}");
+    }
+
     pub async fn admin_put(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .put(self.url(path))

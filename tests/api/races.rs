@@ -312,7 +312,7 @@ async fn two_hundred_concurrent_scrapes_cause_one_computation() {
 }
 
 async fn realtime_depth(app: &TestApp) -> Value {
-    let s: Value = app.admin_get("/v1/admin/stats").await.json().await.unwrap();
+    let s: Value = app.admin_json("/v1/admin/stats").await;
     s["realtime"]["depth"].clone()
 }
 

@@ -160,17 +160,8 @@ async fn dedup_keys_go_after_the_largest_window_any_thresholds_version_set() {
     dedup_key(&app, b"two-days-old", hours(49)).await;
     // Someone once set 48 h, then 24 h again: the largest window any version set still counts.
     for window in [172_800, 86_400] {
-        let mut t = app
-            .admin_get("/v1/admin/thresholds")
-            .await
-            .json::<Value>()
-            .await
-            .unwrap();
-        t["dedup_window_seconds"] = window.into();
-        assert_eq!(
-            app.admin_put("/v1/admin/thresholds", &t).await.status(),
-            200
-        );
+        app.set_threshold("dedup_window_seconds", window.into())
+            .await;
     }
     assert_eq!(prune(&app).await.pruned(Table::DedupKeys), 1);
     let keys: Vec<Vec<u8>> = sqlx::query_scalar("SELECT dedup_key FROM dedup_keys ORDER BY 1")
@@ -325,12 +316,7 @@ async fn observe(app: &TestApp, contact: &str, age: Duration, score: f64) {
 
 /// The contact's explanation: (effective score, observations as (days ago, dampened)).
 async fn explained(app: &TestApp, contact: &str) -> (Value, Vec<(i64, bool)>) {
-    let e: Value = app
-        .admin_get(&format!("/v1/contacts/{contact}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let e: Value = app.admin_json(&format!("/v1/contacts/{contact}")).await;
     let obs = e["observations"]
         .as_array()
         .unwrap()
@@ -385,17 +371,8 @@ async fn prune_cuts_observations_only_before_an_observation_applied_whatever_cam
 #[tokio::test]
 async fn observations_inside_a_long_rise_window_stay() {
     let app = spawn_app().await;
-    let mut t = app
-        .admin_get("/v1/admin/thresholds")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
-    t["rise_window_seconds"] = (200 * 86_400).into();
-    assert_eq!(
-        app.admin_put("/v1/admin/thresholds", &t).await.status(),
-        200
-    );
+    app.set_threshold("rise_window_seconds", (200 * 86_400).into())
+        .await;
     for (age, score) in [(150, 0.2), (120, 0.4), (1, 0.9)] {
         observe(&app, "a", Duration::days(age), score).await;
     }
@@ -432,7 +409,7 @@ async fn rows_pruned_show_in_metrics_and_stats_per_table() {
     assert_eq!(pruned_metric(&text, "events"), 3.0);
     assert_eq!(pruned_metric(&text, "dedup_keys"), 1.0);
     assert_eq!(pruned_metric(&text, "decisions"), 0.0);
-    let stats: Value = app.admin_get("/v1/admin/stats").await.json().await.unwrap();
+    let stats: Value = app.admin_json("/v1/admin/stats").await;
     let events = stats["pruned"]
         .as_array()
         .unwrap()

@@ -220,7 +220,7 @@ async fn eligible_contacts_are_pushed_in_batches_of_at_most_1000_with_stable_ids
     assert_eq!(v["last_handover"]["campaign_id"], "spring");
     assert!(v["cooldown_until"].is_string());
     assert_eq!(count(&app, "SELECT count(*) FROM handovers").await, 2_500);
-    let stats: Value = app.admin_get("/v1/admin/stats").await.json().await.unwrap();
+    let stats: Value = app.admin_json("/v1/admin/stats").await;
     assert_eq!(stats["dispatched"], 2_500);
 
     // After the cooldown the same contact is pushed again with the same id: an update.
@@ -395,7 +395,7 @@ async fn events_to_the_dialer_end_to_end_on_crons() {
 
     // The stages' counters, the same both ways. They are this process's (other tests run in it
     // too), so at least what this test did.
-    let stats: Value = app.admin_get("/v1/admin/stats").await.json().await.unwrap();
+    let stats: Value = app.admin_json("/v1/admin/stats").await;
     let scoring = &stats["scoring"];
     let eligible = scoring["decisions"]
         .as_array()

@@ -197,23 +197,8 @@ fn serve_refuses_change_me_and_a_missing_key() {
 #[tokio::test]
 async fn the_audit_record_names_the_token_by_fingerprint() {
     let app = spawn_app().await;
-    let mut t: Value = app
-        .admin_get("/v1/admin/thresholds")
-        .await
-        .json()
-        .await
-        .unwrap();
-    t["min_rise"] = json!(0.2);
-    assert_eq!(
-        app.admin_put("/v1/admin/thresholds", &t).await.status(),
-        200
-    );
-    let h: Value = app
-        .admin_get("/v1/admin/thresholds/history")
-        .await
-        .json()
-        .await
-        .unwrap();
+    app.set_threshold("min_rise", json!(0.2)).await;
+    let h: Value = app.admin_json("/v1/admin/thresholds/history").await;
     let items = h["items"].as_array().unwrap();
     assert_eq!(items[0]["changed_by"], "migration");
     assert_eq!(items[0]["changed_by_token"], Value::Null);
