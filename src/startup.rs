@@ -41,10 +41,7 @@ pub struct AppState {
     pub secret_key: crate::secrets::SecretKey,
 }
 
-/// Largest request body we read at all (ingestion's 5 MiB limit, SPEC §2).
-pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
-/// Admin documents are small; anything larger is a mistake or an attack.
-pub const MAX_ADMIN_BODY_BYTES: usize = 256 * 1024;
+use crate::http::limits::{MAX_ADMIN_BODY_BYTES, MAX_BODY_BYTES};
 
 pub struct Application {
     port: u16,

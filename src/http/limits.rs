@@ -26,7 +26,11 @@ use tokio::time::{Instant, Sleep};
 
 use super::ApiError;
 use super::problem::problem_response;
-use crate::startup::{MAX_ADMIN_BODY_BYTES, MAX_BODY_BYTES};
+
+/// Largest request body read at all: a bulk route's (ingestion's 5 MiB, SPEC §2).
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Admin documents are small; anything larger is a mistake or an attack.
+pub const MAX_ADMIN_BODY_BYTES: usize = 256 * 1024;
 
 /// How long a client may take to send a request's head, and then its body: a slow or stalled
 /// client cannot hold a connection longer than this.

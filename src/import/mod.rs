@@ -22,8 +22,8 @@ use futures_util::StreamExt;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+use crate::http::limits::MAX_BODY_BYTES;
 use crate::ingest::body::MAX_EVENTS;
-use crate::startup::MAX_BODY_BYTES;
 use progress::Progress;
 use read::{Chunk, Format, Limits};
 use send::{Backoff, Sender};

@@ -294,6 +294,9 @@ async fn prune_keeps_the_newest_decision_snapshot_and_handover_however_old() {
     assert_eq!(queue, ["c", "d"]);
     assert_eq!(r.pruned(Table::DialerQueue), 2);
     assert_eq!(prune(&app).await.total(), 0);
+    // Pruned hand-overs were dispatched all the same: the all-time count keeps them.
+    app.clock.advance(Duration::seconds(5));
+    assert_eq!(app.admin_json("/v1/admin/stats").await["dispatched"], 5);
 }
 
 async fn observe(app: &TestApp, contact: &str, age: Duration, score: f64) {

@@ -8,7 +8,7 @@ use anyhow::{Context, bail, ensure};
 use rand::Rng;
 
 use super::bed::Bed;
-use super::load::{Ledger, Plan, produce};
+use super::load::{Ledger, Plan, Tally, produce};
 use super::service::{Service, free_port};
 use super::{Row, Timing};
 use crate::simulator::{FailScope, FailSpec};
@@ -16,7 +16,29 @@ use crate::simulator::{FailScope, FailSpec};
 /// How long a backlog may take to drain after a fault before what is missing counts as lost.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
-fn row(bed: &Bed, fault: String, ledger: &Ledger, tally: super::load::Tally) -> Row {
+/// Posts `plan` to `base` until `deadline` while `fault` runs, then waits for the backlog to drain:
+/// the tally, and when the fault ended (what `fault` answers).
+async fn load_during(
+    bed: &Bed,
+    ledger: &Ledger,
+    base: &str,
+    plan: Plan,
+    deadline: Instant,
+    fault: impl Future<Output = anyhow::Result<Instant>>,
+) -> anyhow::Result<(Tally, Instant)> {
+    let targets = [base.to_owned()];
+    let (produced, back) = tokio::join!(
+        produce(ledger, &targets, &bed.secret, plan, deadline),
+        fault
+    );
+    // The fault's own error (say, PostgreSQL would not start) says more than the load's.
+    let back = back?;
+    produced?;
+    let (tally, _) = bed.drain(ledger, DRAIN_LIMIT).await;
+    Ok((tally, back))
+}
+
+fn row(bed: &Bed, fault: String, ledger: &Ledger, tally: Tally) -> Row {
     let a = &ledger.answers;
     Row {
         fault,
@@ -123,19 +145,7 @@ pub async fn tenant_outage(bed: &Bed, phase: Duration, timing: &Timing) -> anyho
         bed.proxy.up();
         anyhow::Ok(Instant::now())
     };
-    let (produced, back) = tokio::join!(
-        produce(
-            &ledger,
-            std::slice::from_ref(&base),
-            &bed.secret,
-            plan,
-            deadline
-        ),
-        outage
-    );
-    produced?;
-    let back = back?;
-    let (tally, _) = bed.drain(&ledger, DRAIN_LIMIT).await;
+    let (tally, back) = load_during(bed, &ledger, &base, plan, deadline, outage).await?;
     let mut r = row(
         bed,
         format!(
@@ -179,19 +189,7 @@ pub async fn postgres_stop(bed: &Bed, down: Duration, timing: &Timing) -> anyhow
         started?;
         anyhow::Ok(Instant::now())
     };
-    let (produced, back) = tokio::join!(
-        produce(
-            &ledger,
-            std::slice::from_ref(&base),
-            &bed.secret,
-            plan,
-            deadline
-        ),
-        outage
-    );
-    let back = back?;
-    produced?;
-    let (tally, _) = bed.drain(&ledger, DRAIN_LIMIT).await;
+    let (tally, back) = load_during(bed, &ledger, &base, plan, deadline, outage).await?;
     let mut r = row(
         bed,
         format!("PostgreSQL stopped for {} s under load", down.as_secs()),
@@ -228,6 +226,10 @@ fn pg_ctl(version: &str, action: &str) -> anyhow::Result<()> {
         // Immediate: no shutdown checkpoint (which took 98 s on a busy machine), as in a crash;
         // PostgreSQL recovers from its WAL at start.
         cmd.args(["-m", "immediate"]);
+    } else {
+        // Recovery from the WAL can outlast pg_ctl's default 60 s wait on a busy machine (seen
+        // here: the start "failed" while the server was still replaying): wait up to 10 min.
+        cmd.args(["--", "-t", "600"]);
     }
     let status = cmd.status().context("running pg_ctlcluster")?;
     ensure!(status.success(), "pg_ctlcluster {action}: {status}");
