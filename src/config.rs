@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::genesys::region::Region;
+use crate::genesys::target::{self, EventsTarget};
 use crate::retention::{MAX_DAYS, Policy};
 use crate::secrets::SecretKey;
 
@@ -32,6 +33,13 @@ pub struct Settings {
     /// The Genesys Cloud region (`PESYNC_GENESYS_REGION`): when set, the API and token URLs derive
     /// from it unless `PESYNC_PE_BASE_URL` / `PESYNC_PE_TOKEN_URL` say otherwise.
     pub genesys_region: Option<Region>,
+    /// Where events go (`PESYNC_GENESYS_EVENTS`): SPEC §5's endpoint or External Events.
+    pub genesys_events: EventsTarget,
+    /// Most entities in one External Events request (`PESYNC_GENESYS_EVENTS_BATCH`).
+    pub genesys_events_batch: usize,
+    /// The division `pesync genesys setup` puts configurations in (`PESYNC_GENESYS_DIVISION_ID`);
+    /// the org's home division when unset.
+    pub genesys_division_id: Option<String>,
     pub pe_base_url: Option<String>,
     pub pe_token_url: Option<String>,
     pub pe_client_id: Option<String>,
@@ -66,6 +74,9 @@ impl Default for Settings {
             scorer_token: None,
             secret_key: None,
             genesys_region: None,
+            genesys_events: EventsTarget::Pe,
+            genesys_events_batch: target::DEFAULT_EVENTS_BATCH,
+            genesys_division_id: None,
             pe_base_url: None,
             pe_token_url: None,
             pe_client_id: None,
@@ -94,6 +105,9 @@ struct FileSettings {
     scorer_token: Option<SecretString>,
     secret_key: Option<SecretString>,
     genesys_region: Option<String>,
+    genesys_events: Option<String>,
+    genesys_events_batch: Option<usize>,
+    genesys_division_id: Option<String>,
     pe_base_url: Option<String>,
     pe_token_url: Option<String>,
     pe_client_id: Option<String>,
@@ -148,6 +162,13 @@ impl Settings {
         if let Some(v) = f.genesys_region {
             self.genesys_region = Some(Region::parse(&v)?);
         }
+        if let Some(v) = f.genesys_events {
+            self.genesys_events = EventsTarget::parse(&v)?;
+        }
+        if let Some(v) = f.genesys_events_batch {
+            self.genesys_events_batch = v;
+        }
+        self.genesys_division_id = f.genesys_division_id.or(self.genesys_division_id.take());
         if let Some(v) = f.secret_key {
             self.secret_key = Some(parse_secret_key(v.expose_secret())?);
         }
@@ -202,6 +223,17 @@ impl Settings {
         }
         if let Some(v) = get("PESYNC_GENESYS_REGION") {
             self.genesys_region = Some(Region::parse(&v)?);
+        }
+        if let Some(v) = get("PESYNC_GENESYS_EVENTS") {
+            self.genesys_events = EventsTarget::parse(&v)?;
+        }
+        if let Some(v) = get("PESYNC_GENESYS_EVENTS_BATCH") {
+            self.genesys_events_batch = v.trim().parse().with_context(|| {
+                format!("PESYNC_GENESYS_EVENTS_BATCH must be a whole number, got {v:?}")
+            })?;
+        }
+        if let Some(v) = get("PESYNC_GENESYS_DIVISION_ID") {
+            self.genesys_division_id = Some(v.trim().to_owned());
         }
         if let Some(v) = get("PESYNC_PE_BASE_URL") {
             self.pe_base_url = Some(v);
@@ -294,6 +326,13 @@ impl Settings {
                 bail!("{name} must be between 1 and {MAX_DAYS} days, got {days}");
             }
         }
+        if !(1..=target::MAX_EVENTS_BATCH).contains(&self.genesys_events_batch) {
+            bail!(
+                "PESYNC_GENESYS_EVENTS_BATCH must be between 1 and {}, got {}",
+                target::MAX_EVENTS_BATCH,
+                self.genesys_events_batch
+            );
+        }
         if !(self.pe_rate_limit.is_finite() && self.pe_rate_limit > 0.0) {
             bail!(
                 "PESYNC_PE_RATE_LIMIT must be a positive number, got {}",
@@ -379,6 +418,32 @@ mod tests {
             s.pe_token_url.as_deref(),
             Some("https://login.usw2.pure.cloud/oauth/token")
         );
+    }
+
+    #[test]
+    fn the_events_target_defaults_to_pe_and_batches_are_bounded() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.genesys_events, EventsTarget::Pe);
+        assert_eq!(s.genesys_events_batch, 100);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("PESYNC_GENESYS_EVENTS", "external-events"),
+                ("PESYNC_GENESYS_EVENTS_BATCH", "250"),
+                ("PESYNC_GENESYS_DIVISION_ID", "div-1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.genesys_events, EventsTarget::ExternalEvents);
+        assert_eq!(s.genesys_events_batch, 250);
+        assert_eq!(s.genesys_division_id.as_deref(), Some("div-1"));
+        for bad in ["0", "1001", "many"] {
+            let e = Settings::load_from(None, env(&[("PESYNC_GENESYS_EVENTS_BATCH", bad)]))
+                .unwrap_err();
+            assert!(e.to_string().contains("PESYNC_GENESYS_EVENTS_BATCH"), "{e}");
+        }
+        let e = Settings::load_from(None, env(&[("PESYNC_GENESYS_EVENTS", "web")])).unwrap_err();
+        assert!(e.to_string().contains("PESYNC_GENESYS_EVENTS"), "{e}");
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! is the caller's to back off from). What to do with an answer is decided by the pure `retry::verdict`.
 
 pub mod oauth;
+pub mod org;
 pub mod ratelimit;
 pub mod region;
 pub mod retry;
+pub mod target;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +22,17 @@ use uuid::Uuid;
 
 pub use ratelimit::RateLimiter;
 pub use retry::{RetryCause, Verdict, after, backoff, verdict};
+pub use target::EventsTarget;
 
 /// Paths of the Genesys API (SPEC §5, §7).
 pub const EVENTS_PATH: &str = "/api/v2/analytics/predictiveengagement/events";
 pub const PROFILE_PATH: &str = "/api/v2/analytics/predictiveengagement/contacts";
+
+/// Paths of the real Platform API the `external-events` target uses (reference §1a, §6).
+pub const EXTERNAL_SOURCES_PATH: &str = "/api/v2/externalcontacts/externalsources";
+pub const SCHEMAS_PATH: &str = "/api/v2/journey/externalevents/schemas";
+pub const CONFIGURATIONS_PATH: &str = "/api/v2/journey/externalevents/configurations";
+pub const HOME_DIVISION_PATH: &str = "/api/v2/authorization/divisions/home";
 
 /// Connection settings, from `PESYNC_PE_*` (see `config.rs`).
 #[derive(Debug, Clone)]
@@ -34,6 +43,12 @@ pub struct GenesysConfig {
     pub client_id: String,
     pub client_secret: SecretString,
     pub rate_limit: f64,
+    /// Where events go (`PESYNC_GENESYS_EVENTS`).
+    pub events: EventsTarget,
+    /// Most entities per External Events request (`PESYNC_GENESYS_EVENTS_BATCH`).
+    pub events_batch: usize,
+    /// Division for new events configurations (`PESYNC_GENESYS_DIVISION_ID`), else the home one.
+    pub division_id: Option<String>,
     /// Per-request time limit; a request that takes longer is retried like a 5xx.
     pub request_timeout: Duration,
 }
@@ -60,6 +75,9 @@ impl GenesysConfig {
             client_id: id,
             client_secret: secret,
             rate_limit: s.pe_rate_limit,
+            events: s.genesys_events,
+            events_batch: s.genesys_events_batch,
+            division_id: s.genesys_division_id.clone(),
             request_timeout: Duration::from_secs(10),
         }))
     }
@@ -119,6 +137,59 @@ impl GenesysClient {
 
     pub fn limiter(&self) -> &RateLimiter {
         &self.0.limiter
+    }
+
+    pub fn config(&self) -> &GenesysConfig {
+        &self.0.cfg
+    }
+
+    /// `base` + `path` + each of `ids` as one escaped path segment, + `query`.
+    fn url(
+        base: &str,
+        path: &str,
+        ids: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<String, TransportError> {
+        let mut url = reqwest::Url::parse(&format!("{base}{path}"))
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|_| TransportError::Connect("base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(ids);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url.to_string())
+    }
+
+    /// A request to the Platform API at `path` (one of the `*_PATH`s) followed by `ids` as escaped
+    /// path segments: what `genesys setup` lists, reads, creates and updates.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        ids: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<ApiResponse, TransportError> {
+        let url = Self::url(&self.0.cfg.base_url, path, ids, query)?;
+        self.send(method, url, body, None).await
+    }
+
+    /// `POST …/externalevents/configurations/{configurationId}/events` with an
+    /// `ExternalEventsRequest` (`{"entities": [...]}`).
+    pub async fn post_external_events(
+        &self,
+        configuration_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<ApiResponse, TransportError> {
+        let url = Self::url(
+            &self.0.cfg.base_url,
+            CONFIGURATIONS_PATH,
+            &[configuration_id, "events"],
+            &[],
+        )?;
+        self.send(Method::POST, url, Some(body), None).await
     }
 
     /// `POST …/predictiveengagement/events` with the event's `X-Request-Id` (the same on every attempt).
