@@ -82,9 +82,13 @@ impl Application {
                 None
             }
         };
-        let worker = genesys.as_ref().map(|_| WorkerConfig {
+        let worker = genesys.as_ref().map(|client| WorkerConfig {
             lease: chrono::Duration::seconds(settings.delivery_lease_seconds),
-            ..WorkerConfig::for_rate(settings.pe_rate_limit)
+            ..WorkerConfig::for_target(
+                settings.pe_rate_limit,
+                client.config().events,
+                client.config().events_batch,
+            )
         });
         let state = web::Data::new(AppState {
             reads: crate::db::read_pool(&pool),

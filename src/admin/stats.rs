@@ -12,6 +12,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::delivery::external::readiness;
+use crate::genesys::{EventsTarget, org};
 use crate::http::ApiError;
 use crate::http::auth::Reader;
 use crate::http::responses as problems;
@@ -49,6 +51,22 @@ pub struct Stats {
     pub scoring: ScoringSnapshot,
     /// Rows deleted by the retention prune, per table (all instances, all time).
     pub pruned: Vec<PrunedCount>,
+    /// Where events go and whether they can go now; `null` when no Genesys tenant is configured
+    /// (events are then stored but not delivered).
+    pub genesys: Option<GenesysStatus>,
+}
+
+/// Why events wait, when the target needs something first.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct GenesysStatus {
+    /// `pe` (SPEC §5) or `external-events` (`PESYNC_GENESYS_EVENTS`).
+    #[schema(example = "external-events")]
+    pub target: String,
+    /// Whether events can go: always for `pe`; for `external-events`, once `pesync genesys setup`
+    /// has run against the org pesync talks to.
+    pub set_up: bool,
+    /// Why events stay queued, while they do.
+    pub note: Option<String>,
 }
 
 /// How long one computation of the database figures serves every scraper.
@@ -63,6 +81,7 @@ pub struct Tables {
     dead_letters: i64,
     dispatched: i64,
     pruned: Vec<PrunedCount>,
+    genesys: Option<GenesysStatus>,
 }
 
 #[derive(Debug, Clone)]
@@ -172,7 +191,28 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
         dead_letters: other.dead_letters,
         dispatched: other.dispatched + pruned_handovers,
         pruned,
+        genesys: genesys_status(state).await?,
     })
+}
+
+/// The target, and for `external-events` whether the stored org is this one (two small reads).
+async fn genesys_status(state: &AppState) -> Result<Option<GenesysStatus>, ApiError> {
+    let Some(client) = &state.genesys else {
+        return Ok(None);
+    };
+    let cfg = client.config();
+    let ready = match cfg.events {
+        EventsTarget::Pe => Ok(()),
+        EventsTarget::ExternalEvents => {
+            let stored = org::load(&mut *state.reads.acquire().await?).await?;
+            readiness(stored.as_ref(), &cfg.base_url).map(|_| ())
+        }
+    };
+    Ok(Some(GenesysStatus {
+        target: cfg.events.as_str().to_owned(),
+        set_up: ready.is_ok(),
+        note: ready.err().map(|why| why.note()),
+    }))
 }
 
 pub async fn collect(state: &AppState) -> Result<Stats, ApiError> {
@@ -205,6 +245,7 @@ fn stats_of(tables: &Tables, now: DateTime<Utc>) -> Stats {
         instance: COUNTERS.snapshot(),
         scoring: SCORING.snapshot(),
         pruned: tables.pruned.clone(),
+        genesys: tables.genesys.clone(),
     }
 }
 
@@ -274,7 +315,17 @@ fn lanes(s: &Stats, figure: impl Fn(&LaneStats) -> f64) -> [(String, f64); 2] {
 fn families(s: &Stats) -> Vec<Family> {
     let c = &s.instance;
     let k = &s.scoring;
+    let genesys = s.genesys.iter().map(|g| {
+        let ready = if g.set_up { 1.0 } else { 0.0 };
+        (label("target", &g.target), ready)
+    });
     vec![
+        family(
+            "pesync_genesys_ready",
+            "gauge",
+            "1 while events can go to Genesys (external-events: once the org is set up), else 0.",
+            genesys,
+        ),
         family(
             "pesync_lane_depth",
             "gauge",

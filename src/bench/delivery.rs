@@ -4,6 +4,10 @@
 //! Events are ingested through the real HTTP API by an instance without delivery, then a second
 //! instance with delivery workers starts on the same database and the clock runs until the
 //! simulator has them all: what is measured is delivery alone.
+//!
+//! `--target external-events` measures the batched External Events target instead (issue 10 §3):
+//! the simulator's org is set up through its real endpoints first (`sim_org`), and utilisation is
+//! events/s against the ceiling × `--batch`, since the ceiling still counts requests.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +21,7 @@ use super::median;
 use super::scratch::ScratchDb;
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::genesys::EventsTarget;
 use crate::ingest::signature;
 use crate::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use crate::startup::Application;
@@ -38,6 +43,39 @@ pub struct DeliveryArgs {
     /// Repetitions of each measurement.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Where events go: `pe` (one event a request, SPEC §5) or `external-events` (batched).
+    #[arg(long, default_value = "pe", value_parser = EventsTarget::parse)]
+    pub target: EventsTarget,
+    /// Entities per External Events request (`PESYNC_GENESYS_EVENTS_BATCH`).
+    #[arg(long, default_value_t = crate::genesys::target::DEFAULT_EVENTS_BATCH,
+        value_parser = clap::value_parser!(u64).range(1..=crate::genesys::target::MAX_EVENTS_BATCH as u64).map(|n| n as usize))]
+    pub batch: usize,
+}
+
+/// The target and batch size a run delivers with.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    events: EventsTarget,
+    batch: usize,
+}
+
+impl Target {
+    /// Events one request carries at most: what the ceiling is multiplied by.
+    fn per_request(self) -> f64 {
+        match self.events {
+            EventsTarget::Pe => 1.0,
+            EventsTarget::ExternalEvents => self.batch as f64,
+        }
+    }
+
+    /// Events the simulator took in so far.
+    fn accepted(self, sim: &SimulatorHandle) -> u64 {
+        let stats = sim.state.stats();
+        match self.events {
+            EventsTarget::Pe => stats.events_accepted,
+            EventsTarget::ExternalEvents => stats.external_events_accepted,
+        }
+    }
 }
 
 const SECRET: &str = "bench-signing-secret-0123456789";
@@ -45,9 +83,21 @@ const SECRET: &str = "bench-signing-secret-0123456789";
 const ADMIN: &str = "bench-admin-token-0123456789abcdef";
 
 pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
+    let target = Target {
+        events: a.target,
+        batch: a.batch,
+    };
+    println!(
+        "target {}{}",
+        a.target.as_str(),
+        match a.target {
+            EventsTarget::Pe => String::new(),
+            EventsTarget::ExternalEvents => format!(", {} entities a request at most", a.batch),
+        }
+    );
     let mut throughput = Vec::new();
     for i in 0..a.runs {
-        let eps = throughput_run(&settings, a.events, a.contacts).await?;
+        let eps = throughput_run(&settings, target, a.events, a.contacts).await?;
         println!(
             "throughput run {}: {} events in {:.0} events/s",
             i + 1,
@@ -56,26 +106,37 @@ pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
         );
         throughput.push(eps);
     }
+    let ceiling = a.rate * target.per_request();
     let mut utilisation = Vec::new();
+    let mut busiest = Vec::new();
     for i in 0..a.runs {
-        let (u, max) = utilisation_run(&settings, a.rate, a.seconds).await?;
+        let (u, max) = utilisation_run(&settings, target, a.rate, a.seconds).await?;
         println!(
-            "utilisation run {}: {:.1} % of {} req/s, busiest second {} requests",
+            "utilisation run {}: {:.1} % of {} req/s × {} = {} events/s ({:.0} events/s), busiest second {} requests",
             i + 1,
             u * 100.0,
             a.rate,
+            target.per_request(),
+            ceiling,
+            u * ceiling,
             max
         );
         utilisation.push(u);
+        busiest.push(max);
     }
     println!(
         "median delivery throughput (unthrottled sink): {:.0} events/s",
         median(throughput)
     );
+    let u = median(utilisation);
     println!(
-        "median utilisation of a {} req/s ceiling with a backlog: {:.1} %",
+        "median utilisation of a {} req/s ceiling × {} events a request with a backlog: {:.1} % ({:.0} of {} events/s); busiest second of all runs: {} requests",
         a.rate,
-        median(utilisation) * 100.0
+        target.per_request(),
+        u * 100.0,
+        u * ceiling,
+        ceiling,
+        busiest.iter().max().copied().unwrap_or(0)
     );
     Ok(())
 }
@@ -85,6 +146,7 @@ fn settings_for(
     db: &ScratchDb,
     sim: Option<&SimulatorHandle>,
     rate: f64,
+    target: Target,
 ) -> Settings {
     let sim_cfg = SimulatorConfig::default();
     Settings {
@@ -97,13 +159,18 @@ fn settings_for(
         pe_client_id: sim.map(|_| sim_cfg.client_id.clone()),
         pe_client_secret: sim.map(|_| SecretString::from(sim_cfg.client_secret.clone())),
         pe_rate_limit: rate,
+        genesys_events: target.events,
+        genesys_events_batch: target.batch,
         ..base.clone()
     }
 }
 
 /// Ingests `n` events over `contacts` contacts through an instance without delivery.
 async fn ingest(base: &Settings, db: &ScratchDb, n: usize, contacts: usize) -> anyhow::Result<()> {
-    let s = settings_for(base, db, None, 1.0);
+    let s = settings_for(base, db, None, 1.0, Target {
+        events: EventsTarget::Pe,
+        batch: 1,
+    });
     // A pool of its own: connections opened on the server's worker runtimes die with them.
     let pool = crate::db::connect(&db.url).await?;
     let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
@@ -143,13 +210,32 @@ async fn ingest(base: &Settings, db: &ScratchDb, n: usize, contacts: usize) -> a
     Ok(())
 }
 
+/// For the External Events target: the simulator's org, set up and stored as `genesys setup`
+/// would leave it. Nothing for `pe`.
+async fn set_up_org(db: &ScratchDb, sim: &SimulatorHandle, target: Target) -> anyhow::Result<()> {
+    if target.events == EventsTarget::Pe {
+        return Ok(());
+    }
+    let org = super::sim_org::set_up(sim).await?;
+    let pool = crate::db::connect(&db.url).await?;
+    let mut tx = pool.begin().await?;
+    crate::genesys::org::save(&mut tx, &org).await?;
+    tx.commit().await?;
+    pool.close().await;
+    // The setup requests are the bench's, not pesync's: keep them out of any second that
+    // delivery's requests are counted in.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    Ok(())
+}
+
 async fn start_delivery(
     base: &Settings,
     db: &ScratchDb,
     sim: &SimulatorHandle,
     rate: f64,
+    target: Target,
 ) -> anyhow::Result<CancellationToken> {
-    let s = settings_for(base, db, Some(sim), rate);
+    let s = settings_for(base, db, Some(sim), rate, target);
     let pool = crate::db::connect(&db.url).await?;
     let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
     let stop = CancellationToken::new();
@@ -157,15 +243,21 @@ async fn start_delivery(
     Ok(stop)
 }
 
-async fn throughput_run(base: &Settings, n: usize, contacts: usize) -> anyhow::Result<f64> {
+async fn throughput_run(
+    base: &Settings,
+    target: Target,
+    n: usize,
+    contacts: usize,
+) -> anyhow::Result<f64> {
     let db = ScratchDb::create(&base.database_url).await?;
     ingest(base, &db, n, contacts).await?;
     // Let every event's ordering hold pass so only delivery is timed.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let sim = Simulator::start(SimulatorConfig::default()).await?;
+    set_up_org(&db, &sim, target).await?;
     let started = Instant::now();
-    let stop = start_delivery(base, &db, &sim, 1_000_000.0).await?;
-    while sim.state.stats().events_accepted < n as u64 {
+    let stop = start_delivery(base, &db, &sim, 1_000_000.0, target).await?;
+    while target.accepted(&sim) < n as u64 {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(600),
             "delivery stalled"
@@ -180,24 +272,36 @@ async fn throughput_run(base: &Settings, n: usize, contacts: usize) -> anyhow::R
     Ok(n as f64 / secs)
 }
 
-async fn utilisation_run(base: &Settings, rate: f64, seconds: u64) -> anyhow::Result<(f64, u64)> {
+/// Events/s delivered while a backlog exists, as a share of the ceiling × events per request, and
+/// the most requests the simulator admitted in any sliding second.
+async fn utilisation_run(
+    base: &Settings,
+    target: Target,
+    rate: f64,
+    seconds: u64,
+) -> anyhow::Result<(f64, u64)> {
     let db = ScratchDb::create(&base.database_url).await?;
     // A backlog larger than the run can drain.
-    let backlog = (rate * (seconds as f64 + 10.0)) as usize;
+    let backlog = (rate * target.per_request() * (seconds as f64 + 10.0)) as usize;
     ingest(base, &db, backlog, backlog).await?;
     let sim = Simulator::start(SimulatorConfig::default()).await?;
-    let stop = start_delivery(base, &db, &sim, rate).await?;
+    set_up_org(&db, &sim, target).await?;
+    let stop = start_delivery(base, &db, &sim, rate, target).await?;
     // Warm up until sending is under way (the first events wait out their ordering hold), then
     // one more second, so the measured window is all steady state.
-    while sim.state.stats().events_accepted < 1 {
+    while target.accepted(&sim) < 1 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = sim.state.stats().events_accepted;
+    let before = target.accepted(&sim);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let delivered = sim.state.stats().events_accepted - before;
+    let delivered = target.accepted(&sim) - before;
     let achieved = delivered as f64 / t0.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        (delivered as usize) < backlog,
+        "the backlog ran out during the measurement"
+    );
     let busiest = sim.state.max_admitted_in_any_second();
     if std::env::var("PESYNC_BENCH_TRACE").is_ok() {
         let reqs = sim.state.requests();
@@ -215,5 +319,5 @@ async fn utilisation_run(base: &Settings, rate: f64, seconds: u64) -> anyhow::Re
     sim.stop().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     db.drop_db().await?;
-    Ok((achieved / rate, busiest as u64))
+    Ok((achieved / (rate * target.per_request()), busiest as u64))
 }

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod faults;
 pub mod ingest;
 pub mod scratch;
+pub mod sim_org;
 
 use clap::Subcommand;
 

@@ -1,5 +1,9 @@
-//! The delivery stage: lanes, per-contact order, rate ceiling, retries (SPEC §5).
+//! The delivery stage: lanes, per-contact order, rate ceiling, retries (SPEC §5), to PE one event
+//! a request or to the External Events API in batches (issue 10 §3).
 
+mod batched;
+pub mod external;
+pub mod notices;
 pub mod queue;
 pub mod recovery;
 pub mod store;

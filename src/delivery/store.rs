@@ -220,6 +220,7 @@ pub struct Outcome {
     pub kind: OutcomeKind,
 }
 
+#[derive(Debug, Clone)]
 pub enum OutcomeKind {
     Delivered,
     /// Retry no earlier than this; `failures` is the contact's new consecutive-failure count.
@@ -235,6 +236,22 @@ pub enum OutcomeKind {
     Late,
     /// Not attempted (no rate permit in time): released untouched.
     Skipped,
+    /// Not attempted, or answered in a way that is nobody's failure (the org is not set up, its
+    /// configuration is gone): released untouched, ready again at `until`.
+    Wait { until: DateTime<Utc> },
+}
+
+impl Outcome {
+    /// `kind` for `head`'s event.
+    pub fn of(head: &Head, kind: OutcomeKind) -> Self {
+        Self {
+            contact_id: head.contact_id.clone(),
+            event_id: head.id,
+            request_id: head.request_id,
+            event_timestamp: head.event_timestamp,
+            kind,
+        }
+    }
 }
 
 /// Records a batch of outcomes in one transaction and releases the contacts' leases. Only the
@@ -315,16 +332,16 @@ pub async fn record(
                 super::queue::enqueue(&mut tx, [(o.contact_id.clone(), Lane::Backfill, now)])
                     .await?;
             }
-            OutcomeKind::Delivered | OutcomeKind::Skipped => {}
+            OutcomeKind::Delivered | OutcomeKind::Skipped | OutcomeKind::Wait { .. } => {}
         }
     }
-    // Release every lease: a retrying contact waits for its backoff (the barrier), the others are
-    // ready again at once for their next event.
+    // Release every lease: a retrying contact waits for its backoff (the barrier), a waiting one
+    // until its time, the others are ready again at once for their next event.
     let contacts: Vec<String> = outcomes.iter().map(|o| o.contact_id.clone()).collect();
     let ready: Vec<DateTime<Utc>> = outcomes
         .iter()
         .map(|o| match o.kind {
-            OutcomeKind::Retry { at, .. } => at,
+            OutcomeKind::Retry { at, .. } | OutcomeKind::Wait { until: at } => at,
             _ => now,
         })
         .collect();
@@ -332,7 +349,7 @@ pub async fn record(
         .iter()
         .map(|o| match o.kind {
             OutcomeKind::Retry { failures, .. } => failures,
-            OutcomeKind::Skipped => -1, // keep as is
+            OutcomeKind::Skipped | OutcomeKind::Wait { .. } => -1, // keep as is
             _ => 0,
         })
         .collect();

@@ -6,6 +6,9 @@
 //! work is ready anywhere in the cluster, in small batches, so it uses only the budget left over.
 //! Crash safety: the event is marked delivered only after PE answered; a crash in between lets the
 //! lease expire and the event is resent with the same `X-Request-Id`, which PE deduplicates.
+//! Targets: one request per head to PE (SPEC §5, the default), or the heads of a round batched into
+//! External Events requests (`batched`, issue 10 §3); everything before the send and after the
+//! answer (claims, holds, the barrier, outcomes) is the same for both.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,10 +20,12 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Lane;
+use super::notices::Notices;
 use super::recovery::Recovery;
 use super::store::{self, Claimed, Head, Outcome, OutcomeKind};
 use crate::genesys::{
-    ApiResponse, GenesysClient, RetryCause, TransportError, Verdict, after, backoff, verdict,
+    ApiResponse, EventsTarget, GenesysClient, RetryCause, TransportError, Verdict, after, backoff,
+    verdict,
 };
 use crate::startup::AppState;
 use crate::telemetry::counters::COUNTERS;
@@ -55,7 +60,24 @@ impl WorkerConfig {
             idle: StdDuration::from_millis(100),
         }
     }
+
+    /// As `for_rate`, but a batched target's claims hold as many contacts as the requests of that
+    /// time carry (`events_batch` each), so one claim fills its requests and the ceiling × batch is
+    /// reachable; capped so a claim's heads stay one quick query.
+    pub fn for_target(rate: f64, target: EventsTarget, events_batch: usize) -> Self {
+        let mut cfg = Self::for_rate(rate);
+        if target == EventsTarget::ExternalEvents {
+            let per_request = events_batch.max(1) as f64;
+            let contacts = |requests: f64| (requests.ceil() * per_request).clamp(1.0, MAX_CLAIM) as i64;
+            cfg.realtime_batch = contacts(rate * 2.0);
+            cfg.backfill_batch = contacts(rate / 10.0);
+        }
+        cfg
+    }
 }
+
+/// The most contacts one claim of a batched target holds.
+const MAX_CLAIM: f64 = 5_000.0;
 
 /// How long a send still waiting at shutdown (for a rate permit, a 429's pause, or an answer) may
 /// go on before it is abandoned. Abandoning loses nothing: the event stays pending and its contact
@@ -65,11 +87,13 @@ pub const SEND_GRACE: StdDuration = StdDuration::from_secs(1);
 /// Clones share one `Recovery`, so the loops of an instance notice an outage's end together.
 #[derive(Clone)]
 pub struct Worker {
-    state: Arc<AppState>,
-    client: GenesysClient,
-    cfg: WorkerConfig,
+    pub(super) state: Arc<AppState>,
+    pub(super) client: GenesysClient,
+    pub(super) cfg: WorkerConfig,
     shutdown: CancellationToken,
-    recovery: Arc<Recovery>,
+    pub(super) recovery: Arc<Recovery>,
+    /// Warnings logged at most once a minute per instance (see `notices`).
+    pub(super) notices: Arc<Notices>,
 }
 
 impl Worker {
@@ -85,6 +109,7 @@ impl Worker {
             cfg,
             shutdown,
             recovery: Arc::default(),
+            notices: Arc::default(),
         }
     }
 
@@ -141,7 +166,7 @@ impl Worker {
 
     /// `fut`, unless shutdown began more than `SEND_GRACE` ago and it is still not done; nothing
     /// new starts once shutdown has begun.
-    async fn unless_stopping<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+    pub(super) async fn unless_stopping<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
         if self.shutdown.is_cancelled() {
             return None;
         }
@@ -220,14 +245,21 @@ impl Worker {
                 .find(|c| c.contact_id == contact)
                 .map_or(0, |c| c.failures)
         };
-        let outcomes: Vec<Outcome> = futures_util::stream::iter(heads)
-            .map(|head| {
-                let prior = failures(&head.contact_id);
-                async move { self.deliver(lane, head, prior, skew).await }
-            })
-            .buffer_unordered(self.cfg.concurrency)
-            .collect()
-            .await;
+        let outcomes: Vec<Outcome> = match self.client.config().events {
+            EventsTarget::Pe => {
+                futures_util::stream::iter(heads)
+                    .map(|head| {
+                        let prior = failures(&head.contact_id);
+                        async move { self.deliver(lane, head, prior, skew).await }
+                    })
+                    .buffer_unordered(self.cfg.concurrency)
+                    .collect()
+                    .await
+            }
+            EventsTarget::ExternalEvents => {
+                self.deliver_batched(lane, heads, &failures, skew).await?
+            }
+        };
         store::record(pool, lane, token, &outcomes, self.state.clock.now()).await?;
         self.wake_if_recovered().await?;
         Ok(n)
@@ -240,13 +272,7 @@ impl Worker {
         prior_failures: i32,
         skew: Duration,
     ) -> Outcome {
-        let mut outcome = Outcome {
-            contact_id: head.contact_id.clone(),
-            event_id: head.id,
-            request_id: head.request_id,
-            event_timestamp: head.event_timestamp,
-            kind: OutcomeKind::Skipped,
-        };
+        let mut outcome = Outcome::of(&head, OutcomeKind::Skipped);
         if lane == Lane::Realtime && is_late(&head, skew) {
             COUNTERS.late_arrival();
             outcome.kind = OutcomeKind::Late;
@@ -283,8 +309,13 @@ impl Worker {
         result: Result<ApiResponse, TransportError>,
         prior_failures: i32,
     ) -> OutcomeKind {
-        let now = self.state.clock.now();
         let verdict = verdict(&result);
+        self.note_answer(&verdict);
+        self.outcome_kind(lane, head.id, &verdict, &result, prior_failures)
+    }
+
+    /// Tells `recovery` whether the tenant answered (once per request, whatever it carried).
+    pub(super) fn note_answer(&self, verdict: &Verdict) {
         match verdict {
             Verdict::Done | Verdict::Reject => {
                 self.recovery.answered();
@@ -294,6 +325,19 @@ impl Worker {
             ) => self.recovery.failed(),
             Verdict::RetryAfter(_) | Verdict::Backoff(_) => {}
         }
+    }
+
+    /// SPEC §5 for one event: `verdict` of the answer `result` (whose status and body a dead
+    /// letter keeps) after `prior_failures` consecutive failures of its contact.
+    pub(super) fn outcome_kind(
+        &self,
+        lane: Lane,
+        event_id: uuid::Uuid,
+        verdict: &Verdict,
+        result: &Result<ApiResponse, TransportError>,
+        prior_failures: i32,
+    ) -> OutcomeKind {
+        let now = self.state.clock.now();
         match verdict {
             Verdict::Done => {
                 COUNTERS.delivered(lane);
@@ -301,28 +345,29 @@ impl Worker {
             }
             Verdict::Reject => {
                 let (status, body) = result
-                    .map(|r| (r.status as i32, r.body))
+                    .as_ref()
+                    .map(|r| (r.status as i32, r.body.clone()))
                     .unwrap_or((0, String::new()));
-                tracing::warn!(event_id = %head.id, status, "PE refused an event; dead-lettered");
+                tracing::warn!(%event_id, status, "Genesys refused an event; dead-lettered");
                 COUNTERS.dead_letter();
                 OutcomeKind::DeadLetter { status, body }
             }
             Verdict::RetryAfter(wait) => {
                 COUNTERS.retry(RetryCause::RateLimited);
                 OutcomeKind::Retry {
-                    at: after(now, wait),
+                    at: after(now, *wait),
                     failures: prior_failures.saturating_add(1),
                 }
             }
             Verdict::Backoff(cause) => {
-                COUNTERS.retry(cause);
+                COUNTERS.retry(*cause);
                 let failures = prior_failures.saturating_add(1);
                 let wait = backoff(failures.max(1) as u32);
-                let detail = match &result {
+                let detail = match result {
                     Ok(r) => format!("HTTP {}", r.status),
                     Err(e) => e.to_string(),
                 };
-                tracing::debug!(event_id = %head.id, cause = cause.as_str(), %detail, failures, ?wait, "delivery will be retried");
+                tracing::debug!(%event_id, cause = cause.as_str(), %detail, failures, ?wait, "delivery will be retried");
                 OutcomeKind::Retry {
                     at: after(now, wait),
                     failures,
@@ -376,5 +421,18 @@ mod tests {
         assert_eq!((c.realtime_batch, c.backfill_batch), (10, 1));
         let c = WorkerConfig::for_rate(100_000.0);
         assert_eq!((c.realtime_batch, c.backfill_batch), (500, 500));
+        let c = WorkerConfig::for_target(5.0, EventsTarget::Pe, 100);
+        assert_eq!((c.realtime_batch, c.backfill_batch), (10, 1));
+    }
+
+    #[test]
+    fn batched_claims_fill_their_requests() {
+        // 5 requests/s × 2 s, 100 entities each; backfill: one request's worth.
+        let c = WorkerConfig::for_target(5.0, EventsTarget::ExternalEvents, 100);
+        assert_eq!((c.realtime_batch, c.backfill_batch), (1_000, 100));
+        let c = WorkerConfig::for_target(0.5, EventsTarget::ExternalEvents, 10);
+        assert_eq!((c.realtime_batch, c.backfill_batch), (10, 10));
+        let c = WorkerConfig::for_target(300.0, EventsTarget::ExternalEvents, 100);
+        assert_eq!((c.realtime_batch, c.backfill_batch), (5_000, 3_000));
     }
 }
