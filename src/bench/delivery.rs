@@ -47,9 +47,17 @@ pub struct DeliveryArgs {
     #[arg(long, default_value = "pe", value_parser = EventsTarget::parse)]
     pub target: EventsTarget,
     /// Entities per External Events request (`PESYNC_GENESYS_EVENTS_BATCH`).
-    #[arg(long, default_value_t = crate::genesys::target::DEFAULT_EVENTS_BATCH,
-        value_parser = clap::value_parser!(u64).range(1..=crate::genesys::target::MAX_EVENTS_BATCH as u64).map(|n| n as usize))]
+    #[arg(long, default_value_t = crate::genesys::target::DEFAULT_EVENTS_BATCH, value_parser = batch_size)]
     pub batch: usize,
+}
+
+/// `--batch`: as `PESYNC_GENESYS_EVENTS_BATCH` allows.
+fn batch_size(text: &str) -> Result<usize, String> {
+    let max = crate::genesys::target::MAX_EVENTS_BATCH;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("an integer from 1 to {max}")),
+    }
 }
 
 /// The target and batch size a run delivers with.

@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_request_retries_together_at_its_most_failed_contact_s_instant() {
-        let at = |s| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();
+        let at = |s: i64| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();
         let retry = |s, failures| OutcomeKind::Retry { at: at(s), failures };
         let kinds = together(vec![retry(3, 1), retry(40, 5), retry(1, 2)]);
         let got: Vec<_> = kinds

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use pesync::clock::OffsetClock;
 use pesync::config::Settings;
 use pesync::genesys::EventsTarget;
@@ -84,7 +84,8 @@ async fn events_go_in_batches_once_each_in_order_never_two_of_a_contact_together
     let sim = spawn_simulator(None).await;
     let app = spawn(&sim, 4).await;
     let org = set_up(&sim, &app).await;
-    let base = app.now() - Duration::minutes(10);
+    // Whole seconds: the database keeps microseconds.
+    let base = (app.now() - Duration::minutes(10)).trunc_subsecs(0);
     // 8 contacts × 3 transactions, newest first, and 2 behaviours: 26 events in one ingest call.
     let mut events = vec![];
     for step in (0..3).rev() {
@@ -179,6 +180,14 @@ async fn partial_success_retries_the_retryable_dead_letters_the_rest_and_deliver
     let results = app.ingest("crm", &json!(events)).await;
     // c-3, c-4 at once; c-0, c-1 after their backoff; c-5 never taken in (409).
     wait_for_entities(&sim, 4).await;
+    eventually(WAIT, "every outcome recorded", || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE state = 'pending'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
 
     let stats = sim.state.stats();
     assert_eq!(stats.external_events_unprocessed, 4, "2 retryable, 1 not, 1 409");
@@ -259,10 +268,13 @@ async fn whole_request_answers_follow_spec_5_a_413_halves_and_a_400_dead_letters
         .map(Vec::len)
         .collect();
     assert_eq!(sizes, [2, 2]);
-    assert_eq!(event_state(&app, "A0").await, ("delivered".into(), 2));
+    eventually(WAIT, "recorded", || async {
+        event_state(&app, "A0").await == ("delivered".into(), 2)
+    })
+    .await;
 
     // Another 4xx: every entity of the request is dead-lettered with the answer.
-    sim.state.fail_next(fail(1, 400)).unwrap();
+    sim.state.fail_next(fail(400, None)).unwrap();
     let second: Vec<Value> = (0..3)
         .map(|i| event(&format!("b-{i}"), &format!("B{i}"), app.now()))
         .collect();
