@@ -53,12 +53,12 @@ pub struct Stats {
     pub pruned: Vec<PrunedCount>,
     /// Where events go and whether they can go now; `null` when no Genesys tenant is configured
     /// (events are then stored but not delivered).
-    pub genesys: Option<GenesysStatus>,
+    pub genesys: Option<EventsTargetStatus>,
 }
 
 /// Why events wait, when the target needs something first.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct GenesysStatus {
+pub struct EventsTargetStatus {
     /// `pe` (SPEC §5) or `external-events` (`PESYNC_GENESYS_EVENTS`).
     #[schema(example = "external-events")]
     pub target: String,
@@ -81,7 +81,7 @@ pub struct Tables {
     dead_letters: i64,
     dispatched: i64,
     pruned: Vec<PrunedCount>,
-    genesys: Option<GenesysStatus>,
+    genesys: Option<EventsTargetStatus>,
 }
 
 #[derive(Debug, Clone)]
@@ -196,7 +196,7 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
 }
 
 /// The target, and for `external-events` whether the stored org is this one (two small reads).
-async fn genesys_status(state: &AppState) -> Result<Option<GenesysStatus>, ApiError> {
+async fn genesys_status(state: &AppState) -> Result<Option<EventsTargetStatus>, ApiError> {
     let Some(client) = &state.genesys else {
         return Ok(None);
     };
@@ -208,7 +208,7 @@ async fn genesys_status(state: &AppState) -> Result<Option<GenesysStatus>, ApiEr
             readiness(stored.as_ref(), &cfg.base_url).map(|_| ())
         }
     };
-    Ok(Some(GenesysStatus {
+    Ok(Some(EventsTargetStatus {
         target: cfg.events.as_str().to_owned(),
         set_up: ready.is_ok(),
         note: ready.err().map(|why| why.note()),
