@@ -175,10 +175,16 @@ fn settings_for(
 
 /// Ingests `n` events over `contacts` contacts through an instance without delivery.
 async fn ingest(base: &Settings, db: &ScratchDb, n: usize, contacts: usize) -> anyhow::Result<()> {
-    let s = settings_for(base, db, None, 1.0, Target {
-        events: EventsTarget::Pe,
-        batch: 1,
-    });
+    let s = settings_for(
+        base,
+        db,
+        None,
+        1.0,
+        Target {
+            events: EventsTarget::Pe,
+            batch: 1,
+        },
+    );
     // A pool of its own: connections opened on the server's worker runtimes die with them.
     let pool = crate::db::connect(&db.url).await?;
     let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;

@@ -10,7 +10,9 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::genesys::org::{Configured, Org};
-use crate::genesys::{CONFIGURATIONS_PATH, EXTERNAL_SOURCES_PATH, HOME_DIVISION_PATH, SCHEMAS_PATH};
+use crate::genesys::{
+    CONFIGURATIONS_PATH, EXTERNAL_SOURCES_PATH, HOME_DIVISION_PATH, SCHEMAS_PATH,
+};
 use crate::simulator::{SimulatorConfig, SimulatorHandle};
 
 /// The name of the External Source it creates.
@@ -37,7 +39,10 @@ pub fn default_manifest_schemas() -> Vec<Value> {
 pub async fn set_up(sim: &SimulatorHandle) -> anyhow::Result<Org> {
     let api = Api::connect(sim).await?;
     let source = api
-        .post(EXTERNAL_SOURCES_PATH, json!({"name": SOURCE_NAME, "active": true}))
+        .post(
+            EXTERNAL_SOURCES_PATH,
+            json!({"name": SOURCE_NAME, "active": true}),
+        )
         .await?;
     let division = api.get(HOME_DIVISION_PATH).await?;
     let mut event_types = BTreeMap::new();

@@ -116,7 +116,10 @@ impl Worker {
             if lane == Lane::Backfill {
                 // Yield to real-time work that became ready since this round began.
                 let now = self.state.clock.now();
-                if !matches!(store::realtime_ready(&self.state.pool, now).await, Ok(false)) {
+                if !matches!(
+                    store::realtime_ready(&self.state.pool, now).await,
+                    Ok(false)
+                ) {
                     untouched(&request, &mut outcomes);
                     continue;
                 }
@@ -236,7 +239,10 @@ mod tests {
     #[test]
     fn a_request_retries_together_at_its_most_failed_contact_s_instant() {
         let at = |s: i64| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();
-        let retry = |s, failures| OutcomeKind::Retry { at: at(s), failures };
+        let retry = |s, failures| OutcomeKind::Retry {
+            at: at(s),
+            failures,
+        };
         let kinds = together(vec![retry(3, 1), retry(40, 5), retry(1, 2)]);
         let got: Vec<_> = kinds
             .iter()
@@ -247,6 +253,9 @@ mod tests {
             .collect();
         assert_eq!(got, [(at(40), 1), (at(40), 5), (at(40), 2)]);
         let kinds = together(vec![OutcomeKind::Delivered, OutcomeKind::Skipped]);
-        assert!(matches!(kinds[..], [OutcomeKind::Delivered, OutcomeKind::Skipped]));
+        assert!(matches!(
+            kinds[..],
+            [OutcomeKind::Delivered, OutcomeKind::Skipped]
+        ));
     }
 }

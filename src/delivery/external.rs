@@ -76,7 +76,10 @@ impl Request {
 
     /// The entity ids in request order (what `unprocessedEntities` entries are matched against).
     pub fn ids(&self) -> Vec<String> {
-        self.items.iter().map(|i| i.head.request_id.to_string()).collect()
+        self.items
+            .iter()
+            .map(|i| i.head.request_id.to_string())
+            .collect()
     }
 
     /// After a 413: the first and second half, each sent on its own; a single entity cannot be
@@ -408,7 +411,10 @@ mod tests {
                 "crm.behavior"
             };
             assert!(r.items.iter().all(|i| i.head.event_type == want));
-            assert_eq!(r.body()["entities"].as_array().unwrap().len(), r.items.len());
+            assert_eq!(
+                r.body()["entities"].as_array().unwrap().len(),
+                r.items.len()
+            );
         }
         assert_eq!(plan.unconfigured.len(), 1);
         assert_eq!(plan.unconfigured[0].event_type, "crm.unknown");
@@ -430,7 +436,11 @@ mod tests {
             .flat_map(|r| r.items.iter().map(|i| i.head.contact_id.as_str()))
             .collect();
         assert_eq!(planned, ["c-1", "c-2"]);
-        let repeated: Vec<u128> = plan.repeated.iter().map(|h| h.request_id.as_u128()).collect();
+        let repeated: Vec<u128> = plan
+            .repeated
+            .iter()
+            .map(|h| h.request_id.as_u128())
+            .collect();
         assert_eq!(repeated, [3, 4]);
     }
 
@@ -546,10 +556,7 @@ mod tests {
             )),
             [None, None]
         );
-        assert_eq!(
-            verdicts(read_answer(&ok(200, json!({})), &ids(1))),
-            [None]
-        );
+        assert_eq!(verdicts(read_answer(&ok(200, json!({})), &ids(1))), [None]);
     }
 
     #[test]
@@ -577,7 +584,8 @@ mod tests {
             ]
         );
         // Index alone, without an event.
-        let body = json!({"unprocessedEntities": [{"originalRequestIndex": 0, "isRetryable": true}]});
+        let body =
+            json!({"unprocessedEntities": [{"originalRequestIndex": 0, "isRetryable": true}]});
         assert_eq!(
             verdicts(read_answer(&ok(200, body), &ids(1))),
             [Some((Verdict::Backoff(RetryCause::ServerError), 400))]

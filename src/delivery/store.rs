@@ -238,7 +238,9 @@ pub enum OutcomeKind {
     Skipped,
     /// Not attempted, or answered in a way that is nobody's failure (the org is not set up, its
     /// configuration is gone): released untouched, ready again at `until`.
-    Wait { until: DateTime<Utc> },
+    Wait {
+        until: DateTime<Utc>,
+    },
 }
 
 impl Outcome {

@@ -68,7 +68,8 @@ impl WorkerConfig {
         let mut cfg = Self::for_rate(rate);
         if target == EventsTarget::ExternalEvents {
             let per_request = events_batch.max(1) as f64;
-            let contacts = |requests: f64| (requests.ceil() * per_request).clamp(1.0, MAX_CLAIM) as i64;
+            let contacts =
+                |requests: f64| (requests.ceil() * per_request).clamp(1.0, MAX_CLAIM) as i64;
             cfg.realtime_batch = contacts(rate * 2.0);
             cfg.backfill_batch = contacts(rate / 10.0);
         }

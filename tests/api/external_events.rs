@@ -106,14 +106,21 @@ async fn events_go_in_batches_once_each_in_order_never_two_of_a_contact_together
         .map(|r| r["request_id"].as_str().unwrap().to_owned())
         .collect();
     let ids: HashSet<String> = taken.iter().map(|e| e.id.clone()).collect();
-    assert_eq!(ids, accepted, "every event once, its request id as the entity id");
+    assert_eq!(
+        ids, accepted,
+        "every event once, its request id as the entity id"
+    );
     assert_eq!(sim.state.journey().repeated_ids, 0);
 
     let by_request = requests(&taken);
     for entities in by_request.values() {
         assert!(entities.len() <= 4, "at most PESYNC_GENESYS_EVENTS_BATCH");
         let contacts: HashSet<&str> = entities.iter().map(|e| e.contact_id.as_str()).collect();
-        assert_eq!(contacts.len(), entities.len(), "two events of a contact in one request");
+        assert_eq!(
+            contacts.len(),
+            entities.len(),
+            "two events of a contact in one request"
+        );
         let types: HashSet<&str> = entities.iter().map(|e| e.event_type.as_str()).collect();
         assert_eq!(types.len(), 1, "one configuration per request");
     }
@@ -123,13 +130,18 @@ async fn events_go_in_batches_once_each_in_order_never_two_of_a_contact_together
         by_request.values().map(Vec::len).collect::<Vec<_>>()
     );
     let sent = sim.state.requests();
-    let sent = sent.iter().filter(|r| r.endpoint == Endpoint::ExternalEvents);
+    let sent = sent
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::ExternalEvents);
     assert_eq!(sent.count(), by_request.len(), "one request per instant");
 
     // Per contact, in ascending event time.
     let mut per_contact: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
     for e in &taken {
-        per_contact.entry(&e.contact_id).or_default().push(e.date_created);
+        per_contact
+            .entry(&e.contact_id)
+            .or_default()
+            .push(e.date_created);
     }
     for (contact, times) in &per_contact {
         assert!(times.is_sorted(), "{contact} out of order: {times:?}");
@@ -149,7 +161,10 @@ async fn events_go_in_batches_once_each_in_order_never_two_of_a_contact_together
     assert_eq!(b0.date_created, base + Duration::seconds(35));
     let attributes = json!({"crm_record_id": "B0", "pages_viewed": 3, "channel_origin": "web"});
     assert_eq!(Value::Object(b0.attributes.clone()), attributes);
-    assert!(b0.attributes["pages_viewed"].is_u64(), "an integer stays one");
+    assert!(
+        b0.attributes["pages_viewed"].is_u64(),
+        "an integer stays one"
+    );
     let stats = app.admin_json("/v1/admin/stats").await;
     assert_eq!(
         stats["genesys"],
@@ -190,14 +205,20 @@ async fn partial_success_retries_the_retryable_dead_letters_the_rest_and_deliver
     .await;
 
     let stats = sim.state.stats();
-    assert_eq!(stats.external_events_unprocessed, 4, "2 retryable, 1 not, 1 409");
+    assert_eq!(
+        stats.external_events_unprocessed, 4,
+        "2 retryable, 1 not, 1 409"
+    );
     assert_eq!(sim.state.journey().repeated_ids, 0);
     let requests = sim.state.requests();
     let sent: Vec<_> = requests
         .iter()
         .filter(|r| r.endpoint == Endpoint::ExternalEvents)
         .collect();
-    assert!(sent.iter().all(|r| r.status == 200), "partial success is a 200");
+    assert!(
+        sent.iter().all(|r| r.status == 200),
+        "partial success is a 200"
+    );
     assert!(
         (2..=3).contains(&sent.len()),
         "one request, then the two retried (together or not): {}",
@@ -211,7 +232,10 @@ async fn partial_success_retries_the_retryable_dead_letters_the_rest_and_deliver
         assert_eq!(e.id, result["request_id"].as_str().unwrap());
         assert_eq!(e.attributes["crm_record_id"], format!("R{i}"));
         assert_eq!(e.date_created.timestamp(), now.timestamp());
-        assert_eq!(event_state(&app, &format!("R{i}")).await, ("delivered".into(), 2));
+        assert_eq!(
+            event_state(&app, &format!("R{i}")).await,
+            ("delivered".into(), 2)
+        );
     }
     assert_eq!(event_state(&app, "R3").await, ("delivered".into(), 1));
     assert_eq!(event_state(&app, "R5").await, ("delivered".into(), 1));
@@ -285,7 +309,10 @@ async fn whole_request_answers_follow_spec_5_a_413_halves_and_a_400_dead_letters
     .await;
     for d in dead_letters(&app).await {
         assert_eq!(d["status"], 400);
-        assert!(d["response_body"].as_str().unwrap().contains("Simulated"), "{d}");
+        assert!(
+            d["response_body"].as_str().unwrap().contains("Simulated"),
+            "{d}"
+        );
     }
     assert_eq!(sim.state.external_events().len(), 4);
 }
@@ -304,7 +331,10 @@ async fn an_event_too_large_for_any_request_is_dead_lettered_unsent() {
     })
     .await;
     let dead = dead_letters(&app).await;
-    assert_eq!((dead[0]["contact_id"].clone(), dead[0]["status"].clone()), (json!("c-1"), json!(413)));
+    assert_eq!(
+        (dead[0]["contact_id"].clone(), dead[0]["status"].clone()),
+        (json!("c-1"), json!(413))
+    );
     wait_for_entities(&sim, 1).await;
     let requests = sim.state.requests();
     assert!(
@@ -337,7 +367,9 @@ async fn events_wait_for_setup_then_go() {
     // Looked at once the ordering hold is over, and released for 30 s: no hot loop.
     eventually(WAIT, "the contacts set aside", || async {
         let q = queued(&app).await;
-        q.len() == 2 && q.iter().all(|(secs, failures)| *secs >= 20 && *failures == 0)
+        q.len() == 2
+            && q.iter()
+                .all(|(secs, failures)| *secs >= 20 && *failures == 0)
     })
     .await;
     let stats = app.admin_json("/v1/admin/stats").await;
@@ -358,7 +390,12 @@ async fn events_wait_for_setup_then_go() {
     app.clock.advance(Duration::seconds(31));
     let stats = app.admin_json("/v1/admin/stats").await;
     assert_eq!(stats["genesys"]["set_up"], false);
-    assert!(stats["genesys"]["note"].as_str().unwrap().contains("api.mypurecloud.ie"));
+    assert!(
+        stats["genesys"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("api.mypurecloud.ie")
+    );
     eventually(WAIT, "set aside again", || async {
         queued(&app).await.iter().all(|(secs, _)| *secs >= 20)
     })
@@ -386,15 +423,20 @@ async fn a_configuration_gone_keeps_events_queued_without_failures() {
         .configuration_id = "deleted-configuration".into();
     save(&app, &org).await;
     let now = app.now();
-    app.ingest("crm", &json!([event("c-1", "A", now), event("c-2", "B", now)]))
-        .await;
+    app.ingest(
+        "crm",
+        &json!([event("c-1", "A", now), event("c-2", "B", now)]),
+    )
+    .await;
     eventually(WAIT, "the 404", || async {
         sim.state.requests().iter().any(|r| r.status == 404)
     })
     .await;
     eventually(WAIT, "the contacts set aside", || async {
         let q = queued(&app).await;
-        q.len() == 2 && q.iter().all(|(secs, failures)| *secs >= 50 && *failures == 0)
+        q.len() == 2
+            && q.iter()
+                .all(|(secs, failures)| *secs >= 50 && *failures == 0)
     })
     .await;
     assert!(dead_letters(&app).await.is_empty());
