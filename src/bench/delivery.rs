@@ -23,7 +23,7 @@ use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::genesys::EventsTarget;
 use crate::ingest::signature;
-use crate::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+use crate::simulator::{Endpoint, Simulator, SimulatorConfig, SimulatorHandle};
 use crate::startup::Application;
 
 #[derive(Debug, clap::Args)]
@@ -316,9 +316,11 @@ async fn utilisation_run(
         (delivered as usize) < backlog,
         "the backlog ran out during the measurement"
     );
-    let busiest = sim.state.max_admitted_in_any_second();
+    // Without the bench's own setup requests (`sim_org`), which pesync did not send.
+    let busiest = sim.state.max_admitted_in_any_second_except(Endpoint::Journey);
     if std::env::var("PESYNC_BENCH_TRACE").is_ok() {
         let reqs = sim.state.requests();
+        let reqs: Vec<_> = reqs.iter().filter(|r| r.endpoint != Endpoint::Journey).collect();
         let first = reqs.first().map_or(0, |r| r.at_ms);
         let secs: Vec<usize> = (0..(seconds as i64 + 3))
             .map(|s| {

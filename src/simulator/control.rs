@@ -13,7 +13,7 @@ use super::dialer::DialerList;
 use super::gate::{Injected, per_window_counts};
 use super::oauth;
 use super::profiles::{Profile, ProfileOverride, resolve};
-use super::state::{ConfigPatch, SimState};
+use super::state::{ConfigPatch, Endpoint, RequestRecord, SimState};
 
 /// Which endpoints an injected failure hits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -136,10 +136,20 @@ impl SimState {
     /// The most requests answered other than 429 in any sliding 1-second interval: what a client's
     /// own limiter let through, whatever the window alignment.
     pub fn max_admitted_in_any_second(&self) -> usize {
+        self.max_admitted_where(|_| true)
+    }
+
+    /// The same, leaving out the requests to `endpoint` (say, the setup requests a benchmark
+    /// made itself before the client under test started).
+    pub fn max_admitted_in_any_second_except(&self, endpoint: Endpoint) -> usize {
+        self.max_admitted_where(|r| r.endpoint != endpoint)
+    }
+
+    fn max_admitted_where(&self, counted: impl Fn(&RequestRecord) -> bool) -> usize {
         let mut at: Vec<i64> = self
             .requests()
             .iter()
-            .filter(|r| r.status != 429)
+            .filter(|r| r.status != 429 && counted(r))
             .map(|r| r.at_ms)
             .collect();
         at.sort_unstable();
