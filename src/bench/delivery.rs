@@ -317,10 +317,15 @@ async fn utilisation_run(
         "the backlog ran out during the measurement"
     );
     // Without the bench's own setup requests (`sim_org`), which pesync did not send.
-    let busiest = sim.state.max_admitted_in_any_second_except(Endpoint::Journey);
+    let busiest = sim
+        .state
+        .max_admitted_in_any_second_except(Endpoint::Journey);
     if std::env::var("PESYNC_BENCH_TRACE").is_ok() {
         let reqs = sim.state.requests();
-        let reqs: Vec<_> = reqs.iter().filter(|r| r.endpoint != Endpoint::Journey).collect();
+        let reqs: Vec<_> = reqs
+            .iter()
+            .filter(|r| r.endpoint != Endpoint::Journey)
+            .collect();
         let first = reqs.first().map_or(0, |r| r.at_ms);
         let secs: Vec<usize> = (0..(seconds as i64 + 3))
             .map(|s| {

@@ -16,7 +16,7 @@ use super::Lane;
 use super::external::{self, Answer, Request};
 use super::store::{self, Head, Outcome, OutcomeKind};
 use super::worker::{Worker, is_late};
-use crate::genesys::{ApiResponse, Verdict, org};
+use crate::genesys::{ApiResponse, TransportError, Verdict, org};
 use crate::telemetry::counters::COUNTERS;
 
 /// How long a contact waits before its head is looked at again while the org is not set up (or
@@ -35,6 +35,8 @@ impl Worker {
         failures: &(dyn Fn(&str) -> i32 + Sync),
         skew: Duration,
     ) -> anyhow::Result<Vec<Outcome>> {
+        // Close enough to the claim (made just before the heads were read) for the lease's sake.
+        let claimed_at = Instant::now();
         let mut outcomes = Vec::new();
         // A late arrival is not sent on the real-time lane, whatever the target.
         let (late, heads): (Vec<Head>, Vec<Head>) = heads
@@ -90,8 +92,9 @@ impl Worker {
             };
             outcomes.push(Outcome::of(&item.head, kind));
         }
+        let start_by = start_by(claimed_at, self.cfg.lease);
         let sent: Vec<Vec<Outcome>> = futures_util::stream::iter(plan.requests)
-            .map(|request| self.send_request(lane, request, failures))
+            .map(|request| self.send_request(lane, request, failures, start_by))
             .buffer_unordered(self.cfg.concurrency)
             .collect()
             .await;
@@ -100,11 +103,13 @@ impl Worker {
     }
 
     /// Sends one request (and, after a 413, its halves) and reads what became of each entity.
+    /// A request still without a rate permit at `start_by` is not sent (see `start_by`).
     async fn send_request(
         &self,
         lane: Lane,
         request: Request,
         failures: &(dyn Fn(&str) -> i32 + Sync),
+        start_by: Instant,
     ) -> Vec<Outcome> {
         let mut outcomes = Vec::with_capacity(request.items.len());
         let untouched = |request: &Request, outcomes: &mut Vec<Outcome>| {
@@ -127,11 +132,14 @@ impl Worker {
             let body = request.body();
             let send = self
                 .client
-                .post_external_events(&request.configuration_id, &body);
-            let Some(result) = self.unless_stopping(send).await else {
-                // Shutting down: released untouched, sent again (same ids) after the restart.
-                untouched(&request, &mut outcomes);
-                continue;
+                .post_external_events(&request.configuration_id, &body, start_by);
+            let result = match self.unless_stopping(send).await {
+                // Shutting down, or too late to start: released untouched, sent later (same ids).
+                None | Some(Err(TransportError::NotStarted)) => {
+                    untouched(&request, &mut outcomes);
+                    continue;
+                }
+                Some(result) => result,
             };
             let prior = |i: &external::Item| failures(&i.head.contact_id);
             match external::read_answer(&result, &request.ids()) {
@@ -207,6 +215,15 @@ impl Worker {
         }
         outcomes
     }
+}
+
+/// The latest instant a request of a claim made at `claimed_at` may start: half its lease. A
+/// request waiting longer for a rate permit (behind a 429's pause, say) is released untouched
+/// rather than sent once the lease could have run out and another worker claimed the same heads:
+/// Genesys does not deduplicate entities, so two workers must never send the same one. The other
+/// half leaves room for the request itself and the recording of its answer.
+fn start_by(claimed_at: Instant, lease: Duration) -> Instant {
+    claimed_at + lease.to_std().unwrap_or_default() / 2
 }
 
 /// The retries of one request's contacts all at the instant drawn for the most-failed of them

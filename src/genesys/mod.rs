@@ -12,7 +12,7 @@ pub mod retry;
 pub mod target;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use reqwest::{Method, StatusCode};
@@ -101,6 +101,9 @@ pub enum TransportError {
     Token(String),
     #[error("rate limiter unavailable: {0}")]
     Limiter(String),
+    /// No rate permit came in time (`post_external_events`' `start_by`): nothing was sent.
+    #[error("not sent: no rate permit before the request's time to start")]
+    NotStarted,
 }
 
 #[derive(Clone)]
@@ -177,11 +180,14 @@ impl GenesysClient {
     }
 
     /// `POST …/externalevents/configurations/{configurationId}/events` with an
-    /// `ExternalEventsRequest` (`{"entities": [...]}`).
+    /// `ExternalEventsRequest` (`{"entities": [...]}`), unless no rate permit came before
+    /// `start_by` (then `NotStarted`, and nothing was sent): Genesys does not deduplicate these
+    /// entities, so a request must not go out once its contacts may have passed to another worker.
     pub async fn post_external_events(
         &self,
         configuration_id: &str,
         body: &serde_json::Value,
+        start_by: Instant,
     ) -> Result<ApiResponse, TransportError> {
         let url = Self::url(
             &self.0.cfg.base_url,
@@ -189,7 +195,8 @@ impl GenesysClient {
             &[configuration_id, "events"],
             &[],
         )?;
-        self.send(Method::POST, url, Some(body), None).await
+        self.send_starting_by(Method::POST, url, Some(body), None, Some(start_by))
+            .await
     }
 
     /// `POST …/predictiveengagement/events` with the event's `X-Request-Id` (the same on every attempt).
@@ -244,6 +251,18 @@ impl GenesysClient {
         body: Option<&serde_json::Value>,
         request_id: Option<Uuid>,
     ) -> Result<ApiResponse, TransportError> {
+        self.send_starting_by(method, url, body, request_id, None)
+            .await
+    }
+
+    async fn send_starting_by(
+        &self,
+        method: Method,
+        url: String,
+        body: Option<&serde_json::Value>,
+        request_id: Option<Uuid>,
+        start_by: Option<Instant>,
+    ) -> Result<ApiResponse, TransportError> {
         let mut fresh_token = false;
         loop {
             let token = self
@@ -258,6 +277,9 @@ impl GenesysClient {
                 .acquire()
                 .await
                 .map_err(|e| TransportError::Limiter(e.to_string()))?;
+            if start_by.is_some_and(|by| Instant::now() > by) {
+                return Err(TransportError::NotStarted);
+            }
             let mut req = self
                 .0
                 .http

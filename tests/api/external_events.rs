@@ -457,3 +457,34 @@ async fn a_configuration_gone_keeps_events_queued_without_failures() {
     app.clock.advance(Duration::seconds(61));
     wait_for_entities(&sim, 2).await;
 }
+
+#[tokio::test]
+async fn a_pause_longer_than_the_lease_never_sends_an_entity_twice() {
+    let sim = spawn_simulator(None).await;
+    let app = spawn(&sim, 100).await;
+    set_up(&sim, &app).await;
+    // A 429 pausing every sender for 8 s, longer than the tests' 5 s lease.
+    sim.state
+        .fail_next(FailSpec {
+            count: 1,
+            status: 429,
+            retry_after_secs: Some(8),
+            scope: FailScope::Api,
+        })
+        .unwrap();
+    app.ingest("crm", &event("c-0", "P0", app.now())).await;
+    eventually(WAIT, "the 429", || async {
+        sim.state.requests().iter().any(|r| r.status == 429)
+    })
+    .await;
+    // Claimed during the pause: their requests wait for a permit past the lease, while the
+    // contacts could pass to another worker loop. Genesys would take in a second copy.
+    let more: Vec<Value> = (0..5)
+        .map(|i| event(&format!("d-{i}"), &format!("D{i}"), app.now()))
+        .collect();
+    app.ingest("crm", &json!(more)).await;
+    wait_for_entities(&sim, 6).await;
+    tokio::time::sleep(StdDuration::from_secs(2)).await;
+    assert_eq!(sim.state.journey().repeated_ids, 0, "an entity sent twice");
+    assert_eq!(sim.state.external_events().len(), 6);
+}
