@@ -363,3 +363,27 @@ async fn framework_errors_are_problem_documents() {
         .await;
     assert_problem(r, 422).await;
 }
+
+/// The manifest and thresholds a fresh database is seeded with by the migrations are exactly the
+/// Rust defaults, key for key: the two are written separately and must not drift apart.
+#[tokio::test]
+async fn seeded_manifest_and_thresholds_equal_the_rust_defaults() {
+    let (_, pool) = fresh_database().await;
+    let manifest: Value =
+        sqlx::query_scalar("SELECT document FROM manifests WHERE version = 1 AND active")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        manifest,
+        pesync::normalize::manifest::Manifest::default_v1_json()
+    );
+    let thresholds: Value = sqlx::query_scalar("SELECT document FROM thresholds WHERE version = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        thresholds,
+        serde_json::to_value(pesync::thresholds::Thresholds::default()).unwrap()
+    );
+}
