@@ -149,12 +149,7 @@ pub fn evaluate(
     // 4. Cooldown: [hand-over, hand-over + cooldown). A hand-over later than `now` (another
     //    instance's clock, or a dry run set in the past) also blocks: the contact must not be
     //    handed over twice within the cooldown, whichever came first.
-    let cooldown_until = facts.last_handover_at.and_then(|at| {
-        let until = at
-            .checked_add_signed(thresholds.cooldown())
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        (now < until).then_some(until)
-    });
+    let cooldown_until = cooldown_until(facts.last_handover_at, now, thresholds);
     match (facts.last_handover_at, cooldown_until) {
         (Some(at), Some(until)) => record(
             Rule::Cooldown,
@@ -258,4 +253,20 @@ fn duration_text(d: TimeDelta) -> String {
     } else {
         format!("{s} s")
     }
+}
+
+/// SPEC §7 rule 4: the end of the cooldown a hand-over at `last_handover_at` started, while it
+/// still runs at `now`; `None` when the contact was never handed over or the cooldown is over. The
+/// cooldown is `[hand-over, hand-over + cooldown)`; an end past the last representable instant is
+/// that instant (a cooldown of "practically forever" never ends early by overflowing).
+pub fn cooldown_until(
+    last_handover_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Option<DateTime<Utc>> {
+    let at = last_handover_at?;
+    let until = at
+        .checked_add_signed(thresholds.cooldown())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    (now < until).then_some(until)
 }
