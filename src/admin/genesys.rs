@@ -137,7 +137,11 @@ mod tests {
         assert_eq!(waiting.note.as_deref(), Some(org::NOT_SET_UP));
         assert!(waiting.external_source.is_none() && waiting.configurations.is_empty());
         assert!(view(EventsTarget::Pe, None, None).note.is_none());
-        let done = view(EventsTarget::ExternalEvents, Some("mypurecloud.ie"), Some(org()));
+        let done = view(
+            EventsTarget::ExternalEvents,
+            Some("mypurecloud.ie"),
+            Some(org()),
+        );
         assert!(done.note.is_none());
         assert_eq!(done.region, Some("mypurecloud.ie"));
         assert_eq!(done.configurations[0].schema_version, 2);

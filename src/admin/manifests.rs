@@ -151,7 +151,9 @@ async fn follow_in_org(state: &AppState, version: i32) -> Result<Option<Org>, Ap
     let division = client.config().division_id.clone();
     let options = setup::Options {
         source_name: stored.external_source_name.clone(),
-        division_id: division.or(Some(stored.division_id)).filter(|d| !d.is_empty()),
+        division_id: division
+            .or(Some(stored.division_id))
+            .filter(|d| !d.is_empty()),
         dry_run: false,
         // An operator waits for the answer: a short retry, then 503 to try again later.
         attempts: 3,

@@ -120,11 +120,11 @@ mod tests {
         let body = json!({"entities": [{"id": "s1", "version": 3, "enabled": true,
             "jsonSchema": {"title": "crm.behavior"}, "dateCreated": "2026-12-01T00:00:00Z",
             "selfUri": "/x"}], "selfUri": SCHEMAS});
-        let page: Page<Schema> = page(&body.to_string(), SCHEMAS).unwrap();
-        assert_eq!(page.next, None);
-        assert_eq!(page.entities.len(), 1);
-        assert_eq!(page.entities[0].version, 3);
-        assert_eq!(page.entities[0].title(), Some("crm.behavior"));
+        let first: Page<Schema> = page(&body.to_string(), SCHEMAS).unwrap();
+        assert_eq!(first.next, None);
+        assert_eq!(first.entities.len(), 1);
+        assert_eq!(first.entities[0].version, 3);
+        assert_eq!(first.entities[0].title(), Some("crm.behavior"));
         let empty: Page<Source> = page(r#"{"selfUri": "/y"}"#, "/y").unwrap();
         assert!(empty.entities.is_empty());
     }
@@ -133,9 +133,9 @@ mod tests {
     fn next_uri_gives_the_next_query() {
         let body = json!({"entities": [], "pageNumber": 1, "pageCount": 3,
             "nextUri": format!("{SCHEMAS}?pageSize=25&pageNumber=2")});
-        let page: Page<Schema> = page(&body.to_string(), SCHEMAS).unwrap();
+        let first: Page<Schema> = page(&body.to_string(), SCHEMAS).unwrap();
         assert_eq!(
-            page.next,
+            first.next,
             Some(vec![
                 ("pageSize".to_owned(), "25".to_owned()),
                 ("pageNumber".to_owned(), "2".to_owned())
@@ -155,7 +155,10 @@ mod tests {
             ])
         );
         let last = json!({"entities": [], "pageNumber": 3, "pageCount": 3, "nextUri": null});
-        assert_eq!(page::<Schema>(&last.to_string(), SCHEMAS).unwrap().next, None);
+        assert_eq!(
+            page::<Schema>(&last.to_string(), SCHEMAS).unwrap().next,
+            None
+        );
     }
 
     #[test]
@@ -172,9 +175,9 @@ mod tests {
         let body = json!({"entities": [{"id": "c1", "name": "crm.transaction",
             "description": "d", "divisionId": "home", "schemaId": "s1", "source": "pesync",
             "dateLastModified": "2026-12-01T00:00:00Z"}]});
-        let page: Page<Configuration> = page(&body.to_string(), "/c").unwrap();
+        let read: Page<Configuration> = page(&body.to_string(), "/c").unwrap();
         assert_eq!(
-            page.entities,
+            read.entities,
             [Configuration {
                 id: "c1".into(),
                 name: "crm.transaction".into(),

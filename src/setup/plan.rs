@@ -32,10 +32,19 @@ pub enum SourceStep {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SchemaStep {
     /// `POST …/schemas` with this `JourneyJsonSchemaRequest`.
-    Create { body: Value },
+    Create {
+        body: Value,
+    },
     /// `PUT …/schemas/{id}` with the current `version` and this `jsonSchema`.
-    Update { id: String, version: i32, body: Value },
-    Unchanged { id: String, version: i32 },
+    Update {
+        id: String,
+        version: i32,
+        body: Value,
+    },
+    Unchanged {
+        id: String,
+        version: i32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -138,7 +138,10 @@ fn a_new_optional_attribute_updates_the_schema_with_its_current_version() {
     };
     assert_eq!((id.as_str(), *version), ("schema-1", 3));
     assert_eq!(body["properties"]["discount"], json!({"type": "number"}));
-    assert_eq!(body["required"], json!(["crm_record_id", "transaction_value"]));
+    assert_eq!(
+        body["required"],
+        json!(["crm_record_id", "transaction_value"])
+    );
     assert_eq!(
         plan.types[1].configuration,
         ConfigurationStep::Found {
@@ -286,7 +289,11 @@ fn twenty_event_types_fit_and_twenty_one_are_refused() {
     let refusals = plan(&with_types(21), &Listings::default(), "pesync").unwrap_err();
     assert_eq!(refusals.len(), 1);
     assert_eq!(refusals[0].field, "event_types");
-    assert!(refusals[0].message.contains("21 event types"), "{}", refusals[0]);
+    assert!(
+        refusals[0].message.contains("21 event types"),
+        "{}",
+        refusals[0]
+    );
 }
 
 #[test]
@@ -303,7 +310,9 @@ fn schemas_of_the_org_count_toward_its_twenty() {
     assert!(plan(&with_types(15), &org, "pesync").is_ok());
     let refusals = plan(&with_types(16), &org, "pesync").unwrap_err();
     assert!(
-        refusals[0].message.contains("21 external event schemas (5 there already, 16 new)"),
+        refusals[0]
+            .message
+            .contains("21 external event schemas (5 there already, 16 new)"),
         "{}",
         refusals[0]
     );
@@ -313,7 +322,13 @@ fn schemas_of_the_org_count_toward_its_twenty() {
 fn fifty_attributes_fit_and_fifty_one_are_refused_deprecated_ones_not_counted() {
     let mut m = with_types(1);
     for i in 1..50 {
-        set(&mut m, "t00", &format!("a{i:02}"), AttrType::Number, Presence::Optional);
+        set(
+            &mut m,
+            "t00",
+            &format!("a{i:02}"),
+            AttrType::Number,
+            Presence::Optional,
+        );
     }
     set(&mut m, "t00", "old", AttrType::Number, Presence::Deprecated);
     assert!(plan(&m, &Listings::default(), "pesync").is_ok());
@@ -321,7 +336,11 @@ fn fifty_attributes_fit_and_fifty_one_are_refused_deprecated_ones_not_counted() 
     let refusals = plan(&m, &Listings::default(), "pesync").unwrap_err();
     assert_eq!(refusals.len(), 1);
     assert_eq!(refusals[0].field, "event_types.t00.attributes");
-    assert!(refusals[0].message.starts_with("51 attributes"), "{}", refusals[0]);
+    assert!(
+        refusals[0].message.starts_with("51 attributes"),
+        "{}",
+        refusals[0]
+    );
 }
 
 #[test]
@@ -329,8 +348,20 @@ fn every_refusal_is_listed_at_once() {
     let old = manifest();
     let org = org_for(&old, 1);
     let mut new = old.clone();
-    set(&mut new, "crm.behavior", "pages_viewed", AttrType::Integer, Presence::Required);
-    set(&mut new, "crm.transaction", "channel_origin", AttrType::String, Presence::Required);
+    set(
+        &mut new,
+        "crm.behavior",
+        "pages_viewed",
+        AttrType::Integer,
+        Presence::Required,
+    );
+    set(
+        &mut new,
+        "crm.transaction",
+        "channel_origin",
+        AttrType::String,
+        Presence::Required,
+    );
     let fields: Vec<String> = plan(&new, &org, "pesync")
         .unwrap_err()
         .into_iter()
@@ -350,7 +381,13 @@ fn the_plan_prints_one_line_per_object() {
     let old = manifest();
     let org = org_for(&old, 2);
     let mut new = old.clone();
-    set(&mut new, "crm.behavior", "referrer", AttrType::String, Presence::Optional);
+    set(
+        &mut new,
+        "crm.behavior",
+        "referrer",
+        AttrType::String,
+        Presence::Optional,
+    );
     let text = plan(&new, &org, "pesync").unwrap().to_string();
     assert_eq!(
         text,

@@ -230,19 +230,28 @@ impl Api<'_> {
     }
 
     /// The schema's id and version once its step is done.
-    async fn schema(&self, event_type: &str, step: &SchemaStep) -> Result<(String, i32), SyncError> {
+    async fn schema(
+        &self,
+        event_type: &str,
+        step: &SchemaStep,
+    ) -> Result<(String, i32), SyncError> {
         let (what, answer) = match step {
             SchemaStep::Unchanged { id, version } => return Ok((id.clone(), *version)),
             SchemaStep::Create { body } => {
                 let what = format!("creating the schema of {event_type}");
-                let answer = self.write(Method::POST, SCHEMAS_PATH, &[], body, &what);
-                (what.clone(), answer.await?)
+                let answer = self
+                    .write(Method::POST, SCHEMAS_PATH, &[], body, &what)
+                    .await?;
+                (what, answer)
             }
             SchemaStep::Update { id, version, body } => {
                 let what = format!("updating the schema of {event_type} ({id}, version {version})");
                 let update = json!({"version": version, "enabled": true, "jsonSchema": body});
-                let answer = self.write(Method::PUT, SCHEMAS_PATH, &[id], &update, &what);
-                (what.clone(), answer.await?)
+                let ids = [id.as_str()];
+                let answer = self
+                    .write(Method::PUT, SCHEMAS_PATH, &ids, &update, &what)
+                    .await?;
+                (what, answer)
             }
         };
         let version = serde_json::from_str::<Value>(&answer)
@@ -299,7 +308,12 @@ impl Api<'_> {
                 return Err(failure(what, &result, write));
             }
             let wait = wait.unwrap_or_else(|| genesys::backoff(failures));
-            tracing::warn!(what, failures, wait_ms = wait.as_millis() as u64, "Genesys Cloud did not answer; trying again");
+            tracing::warn!(
+                what,
+                failures,
+                wait_ms = wait.as_millis() as u64,
+                "Genesys Cloud did not answer; trying again"
+            );
             tokio::time::sleep(wait.min(self.options.max_wait)).await;
         }
     }
@@ -441,7 +455,10 @@ mod tests {
         assert!(matches!(outcome(&timeout, true), Outcome::Stop));
         assert!(matches!(outcome(&timeout, false), Outcome::Retry(None)));
         let e = failure("creating the schema of t", &timeout, true).to_string();
-        assert!(e.contains("creating the schema of t") && e.contains("run setup again"), "{e}");
+        assert!(
+            e.contains("creating the schema of t") && e.contains("run setup again"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -115,7 +115,12 @@ mod tests {
         assert_eq!(required(&s), ["a_string", "e_at"]);
         let body = request("web.visit", &s);
         assert_eq!(body["title"], "web.visit");
-        let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         keys.sort_unstable();
         assert_eq!(
             keys,

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::helpers::{
-    TestApp, TestClock, VIEWER, assert_problem, fresh_database, settings_for_sim,
-    spawn_simulator, start,
+    TestApp, TestClock, VIEWER, assert_problem, fresh_database, settings_for_sim, spawn_simulator,
+    start,
 };
 
 const DRAFT_04: &str = "http://json-schema.org/draft-04/schema#";
@@ -46,7 +46,9 @@ impl Bed {
     }
 
     async fn setup(&self) -> Report {
-        self.setup_with(args(false, None)).await.expect("setup runs")
+        self.setup_with(args(false, None))
+            .await
+            .expect("setup runs")
     }
 
     /// The app on the same database and settings.
@@ -114,7 +116,10 @@ fn expected_schemas() -> Vec<Value> {
     ]
 }
 
-fn schema_titled<'a>(journey: &'a JourneyView, title: &str) -> &'a pesync::simulator::ExternalEventsSchema {
+fn schema_titled<'a>(
+    journey: &'a JourneyView,
+    title: &str,
+) -> &'a pesync::simulator::ExternalEventsSchema {
     journey
         .schemas
         .iter()
@@ -132,7 +137,11 @@ async fn setup_creates_the_org_from_the_manifest_and_a_second_run_sends_no_write
     assert_eq!(journey.sources.len(), 1);
     let source = &journey.sources[0];
     assert_eq!((source.name.as_str(), source.active), ("pesync", true));
-    let mut stored: Vec<Value> = journey.schemas.iter().map(|s| s.json_schema.clone()).collect();
+    let mut stored: Vec<Value> = journey
+        .schemas
+        .iter()
+        .map(|s| s.json_schema.clone())
+        .collect();
     stored.sort_by_key(|s| s["title"].to_string());
     assert_eq!(stored, expected_schemas());
     assert!(journey.schemas.iter().all(|s| s.version == 1 && s.enabled));
@@ -161,7 +170,9 @@ async fn setup_creates_the_org_from_the_manifest_and_a_second_run_sends_no_write
     assert_eq!(transaction.schema_version, 1);
     let text = report.to_string();
     assert!(
-        text.contains(&source.id) && text.contains(&configuration.id) && text.contains("5 write(s) sent"),
+        text.contains(&source.id)
+            && text.contains(&configuration.id)
+            && text.contains("5 write(s) sent"),
         "{text}"
     );
 
@@ -211,7 +222,10 @@ async fn a_given_division_is_used_and_the_home_division_not_asked_for() {
             && error.contains("divisionId"),
         "{error}"
     );
-    assert!(bed.stored().await.is_none(), "nothing stored after a failure");
+    assert!(
+        bed.stored().await.is_none(),
+        "nothing stored after a failure"
+    );
 
     let division = bed.journey().home_division;
     let report = bed
@@ -223,7 +237,12 @@ async fn a_given_division_is_used_and_the_home_division_not_asked_for() {
     assert_eq!(report.synced.writes, 2);
     let journey = bed.journey();
     assert_eq!((journey.sources.len(), journey.schemas.len()), (1, 2));
-    assert!(journey.configurations.iter().all(|c| c.division_id == division));
+    assert!(
+        journey
+            .configurations
+            .iter()
+            .all(|c| c.division_id == division)
+    );
     assert_eq!(bed.stored().await.unwrap().division_id, division);
 }
 
@@ -236,7 +255,10 @@ async fn setup_rides_out_a_429_and_a_503() {
     bed.sim.state.fail_next(failing(1, 503, None)).unwrap();
     assert_eq!(bed.setup().await.synced.writes, 0);
     let statuses: Vec<u16> = bed.sim.state.requests().iter().map(|r| r.status).collect();
-    assert_eq!((statuses[0], statuses.iter().filter(|s| **s >= 429).count()), (429, 2));
+    assert_eq!(
+        (statuses[0], statuses.iter().filter(|s| **s >= 429).count()),
+        (429, 2)
+    );
 }
 
 #[tokio::test]
@@ -300,12 +322,17 @@ async fn new_manifest(app: &TestApp, change: impl FnOnce(&mut Value)) -> i64 {
     change(&mut document);
     let r = app.admin_post("/v1/admin/manifests", &document).await;
     assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["version"].as_i64().unwrap()
+    r.json::<Value>().await.unwrap()["version"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn activate(app: &TestApp, version: i64) -> reqwest::Response {
-    app.admin_post(&format!("/v1/admin/manifests/{version}/activate"), &json!({}))
-        .await
+    app.admin_post(
+        &format!("/v1/admin/manifests/{version}/activate"),
+        &json!({}),
+    )
+    .await
 }
 
 async fn active_version(app: &TestApp) -> i64 {
@@ -335,18 +362,29 @@ async fn activation_brings_the_org_to_the_manifest_or_refuses_naming_the_attribu
     let app = bed.app().await;
 
     // An optional attribute: the schema is updated with its current version.
-    let v2 = new_manifest(&app, attribute("crm.transaction", "discount", "number", "optional")).await;
+    let v2 = new_manifest(
+        &app,
+        attribute("crm.transaction", "discount", "number", "optional"),
+    )
+    .await;
     assert_eq!(activate(&app, v2).await.status(), 200);
     let journey = bed.journey();
     let transaction = schema_titled(&journey, "crm.transaction");
     assert_eq!(transaction.version, 2);
-    assert_eq!(transaction.json_schema["properties"]["discount"], json!({"type": "number"}));
+    assert_eq!(
+        transaction.json_schema["properties"]["discount"],
+        json!({"type": "number"})
+    );
     assert_eq!(schema_titled(&journey, "crm.behavior").version, 1);
     let view = app.admin_json("/v1/admin/genesys").await;
     assert_eq!(view["configurations"][1]["schema_version"], 2, "{view}");
 
     // A new event type: a new schema and its configuration.
-    let v3 = new_manifest(&app, attribute("crm.refund", "amount", "number", "optional")).await;
+    let v3 = new_manifest(
+        &app,
+        attribute("crm.refund", "amount", "number", "optional"),
+    )
+    .await;
     assert_eq!(activate(&app, v3).await.status(), 200);
     let journey = bed.journey();
     let refund = schema_titled(&journey, "crm.refund");
@@ -358,12 +396,19 @@ async fn activation_brings_the_org_to_the_manifest_or_refuses_naming_the_attribu
     assert_eq!(configuration.schema_id, refund.id);
     assert_eq!(configuration.division_id, journey.home_division);
     let stored = bed.stored().await.unwrap();
-    assert_eq!(stored.event_types["crm.refund"].configuration_id, configuration.id);
+    assert_eq!(
+        stored.event_types["crm.refund"].configuration_id,
+        configuration.id
+    );
     assert_eq!(active_version(&app).await, v3);
 
     // An optional attribute made required: 422 naming it, nothing sent, nothing activated.
     let writes = bed.writes();
-    let v4 = new_manifest(&app, attribute("crm.transaction", "payment_status", "string", "required")).await;
+    let v4 = new_manifest(
+        &app,
+        attribute("crm.transaction", "payment_status", "string", "required"),
+    )
+    .await;
     let problem = assert_problem(activate(&app, v4).await, 422).await;
     let detail = problem["detail"].as_str().unwrap();
     assert!(
@@ -385,7 +430,11 @@ async fn activation_during_an_outage_is_503_and_activates_nothing() {
     let bed = Bed::new(None, 50.0).await;
     bed.setup().await;
     let app = bed.app().await;
-    let v2 = new_manifest(&app, attribute("crm.behavior", "referrer", "string", "optional")).await;
+    let v2 = new_manifest(
+        &app,
+        attribute("crm.behavior", "referrer", "string", "optional"),
+    )
+    .await;
     bed.sim.state.fail_next(failing(100, 503, None)).unwrap();
     let response = activate(&app, v2).await;
     assert_eq!(response.headers()["retry-after"], "30");
@@ -418,7 +467,11 @@ fn failing(count: u32, status: u16, retry_after_secs: Option<u64>) -> FailSpec {
 async fn activation_before_setup_calls_no_genesys_endpoint() {
     let bed = Bed::new(None, 50.0).await;
     let app = bed.app().await;
-    let v2 = new_manifest(&app, attribute("crm.transaction", "payment_status", "string", "required")).await;
+    let v2 = new_manifest(
+        &app,
+        attribute("crm.transaction", "payment_status", "string", "required"),
+    )
+    .await;
     assert_eq!(activate(&app, v2).await.status(), 200);
     assert!(bed.sim.state.requests().is_empty());
     let missing = assert_problem(activate(&app, 99).await, 404).await;
