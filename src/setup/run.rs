@@ -307,14 +307,15 @@ impl Api<'_> {
             if failures >= self.options.attempts.max(1) {
                 return Err(failure(what, &result, write));
             }
-            let wait = wait.unwrap_or_else(|| genesys::backoff(failures));
-            tracing::warn!(
-                what,
-                failures,
-                wait_ms = wait.as_millis() as u64,
-                "Genesys Cloud did not answer; trying again"
-            );
-            tokio::time::sleep(wait.min(self.options.max_wait)).await;
+            let wait = wait
+                .unwrap_or_else(|| genesys::backoff(failures))
+                .min(self.options.max_wait);
+            let answer = match &result {
+                Ok(r) => format!("answered {}", r.status),
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(what, %answer, failures, wait_ms = wait.as_millis() as u64, "Genesys Cloud: trying again");
+            tokio::time::sleep(wait).await;
         }
     }
 }
