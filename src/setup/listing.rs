@@ -20,6 +20,8 @@ pub struct Schema {
     pub version: i32,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// `null` when a listing leaves it out: `run` then reads the schema by id.
+    #[serde(default)]
     pub json_schema: Value,
 }
 

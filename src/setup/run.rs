@@ -130,11 +130,30 @@ impl Api<'_> {
     async fn listings(&self) -> Result<Listings, SyncError> {
         Ok(Listings {
             sources: self.list(EXTERNAL_SOURCES_PATH, "External Sources").await?,
-            schemas: self.list(SCHEMAS_PATH, "external event schemas").await?,
+            schemas: self.schemas().await?,
             configurations: self
                 .list(CONFIGURATIONS_PATH, "external events configurations")
                 .await?,
         })
+    }
+
+    /// The schemas with their JSON schema: a listing that leaves it out is completed by reading
+    /// each schema (`GET …/schemas/{id}`), since the title is what finds an event type's schema.
+    async fn schemas(&self) -> Result<Vec<listing::Schema>, SyncError> {
+        let mut schemas: Vec<listing::Schema> =
+            self.list(SCHEMAS_PATH, "external event schemas").await?;
+        for schema in schemas.iter_mut().filter(|s| s.json_schema.is_null()) {
+            let what = format!("reading the external event schema {}", schema.id);
+            let ids = [schema.id.as_str()];
+            let body = self
+                .request(Method::GET, SCHEMAS_PATH, &ids, &[], None, &what)
+                .await?;
+            *schema = serde_json::from_str(&body).map_err(|e| SyncError::Failed {
+                what,
+                cause: format!("unexpected answer: {e}"),
+            })?;
+        }
+        Ok(schemas)
     }
 
     async fn list<T: serde::de::DeserializeOwned>(

@@ -420,6 +420,29 @@ async fn activation_brings_the_org_to_the_manifest_or_refuses_naming_the_attribu
         "event_types.crm.transaction.attributes.payment_status"
     );
     assert_eq!(active_version(&app).await, v3);
+
+    // Twenty-one event types (the org holds three): 422, the limit named.
+    let v5 = new_manifest(&app, |doc| {
+        for i in 0..18 {
+            attribute(
+                &format!("crm.extra{i:02}"),
+                "crm_record_id",
+                "string",
+                "required",
+            )(doc);
+        }
+    })
+    .await;
+    let problem = assert_problem(activate(&app, v5).await, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "event_types");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("21 event types"),
+        "{problem}"
+    );
+    assert_eq!(active_version(&app).await, v3);
     assert_eq!(bed.writes(), writes);
     assert_eq!(bed.journey(), journey);
     assert_eq!(bed.stored().await.unwrap().event_types, stored.event_types);
@@ -476,4 +499,23 @@ async fn activation_before_setup_calls_no_genesys_endpoint() {
     assert!(bed.sim.state.requests().is_empty());
     let missing = assert_problem(activate(&app, 99).await, 404).await;
     assert!(missing["detail"].as_str().unwrap().contains("99"));
+}
+
+#[tokio::test]
+async fn with_the_pe_target_activation_leaves_the_org_alone() {
+    let mut bed = Bed::new(None, 50.0).await;
+    bed.settings.genesys_events = EventsTarget::Pe;
+    bed.setup().await;
+    let requests = bed.sim.state.requests().len();
+    let app = bed.app().await;
+    let view = app.admin_json("/v1/admin/genesys").await;
+    assert_eq!(view["target"], "pe");
+    assert!(view.get("note").is_none(), "{view}");
+    let v2 = new_manifest(
+        &app,
+        attribute("crm.transaction", "payment_status", "string", "required"),
+    )
+    .await;
+    assert_eq!(activate(&app, v2).await.status(), 200);
+    assert_eq!(bed.sim.state.requests().len(), requests);
 }
