@@ -519,3 +519,28 @@ async fn with_the_pe_target_activation_leaves_the_org_alone() {
     assert_eq!(activate(&app, v2).await.status(), 200);
     assert_eq!(bed.sim.state.requests().len(), requests);
 }
+
+#[tokio::test]
+async fn a_write_genesys_refuses_during_activation_is_422_and_activates_nothing() {
+    let mut bed = Bed::new(None, 50.0).await;
+    bed.setup().await;
+    let stored = bed.stored().await.unwrap();
+    // New configurations go to a division the org does not have: Genesys answers 400.
+    bed.settings.genesys_division_id = Some("no-such-division".into());
+    let app = bed.app().await;
+    let v2 = new_manifest(
+        &app,
+        attribute("crm.refund", "amount", "number", "optional"),
+    )
+    .await;
+    let problem = assert_problem(activate(&app, v2).await, 422).await;
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("creating the events configuration of crm.refund")
+            && detail.contains("answered 400"),
+        "{detail}"
+    );
+    assert_eq!(problem["errors"][0]["field"], "divisionId", "{problem}");
+    assert_eq!(active_version(&app).await, 1);
+    assert_eq!(bed.stored().await.unwrap().event_types, stored.event_types);
+}
