@@ -7,6 +7,7 @@
 //! Manifest activation (`admin::manifests`) brings the org to the new manifest with the same
 //! `run::sync` before it activates it.
 
+mod answer;
 pub mod listing;
 pub mod plan;
 pub mod run;
