@@ -34,6 +34,20 @@ fn org_for(manifest: &Manifest, version: i32) -> Listings {
     listings
 }
 
+type Change<'a> = (&'a str, &'a str, AttrType, Presence);
+
+/// The org as setup left it for the default manifest (schemas at `version`), and that manifest
+/// with `changes` (event type, attribute, type, presence) made.
+fn changed(version: i32, changes: &[Change]) -> (Listings, Manifest) {
+    let old = manifest();
+    let org = org_for(&old, version);
+    let mut new = old;
+    for &(event_type, name, kind, presence) in changes {
+        set(&mut new, event_type, name, kind, presence);
+    }
+    (org, new)
+}
+
 fn set(m: &mut Manifest, event_type: &str, name: &str, kind: AttrType, presence: Presence) {
     m.event_types
         .entry(event_type.to_owned())
@@ -121,15 +135,14 @@ fn the_order_of_required_names_does_not_matter() {
 
 #[test]
 fn a_new_optional_attribute_updates_the_schema_with_its_current_version() {
-    let old = manifest();
-    let org = org_for(&old, 3);
-    let mut new = old.clone();
-    set(
-        &mut new,
-        "crm.transaction",
-        "discount",
-        AttrType::Number,
-        Presence::Optional,
+    let (org, new) = changed(
+        3,
+        &[(
+            "crm.transaction",
+            "discount",
+            AttrType::Number,
+            Presence::Optional,
+        )],
     );
     let plan = plan(&new, &org, "pesync").unwrap();
     assert_eq!(plan.writes(), 1);
@@ -153,16 +166,28 @@ fn a_new_optional_attribute_updates_the_schema_with_its_current_version() {
 
 #[test]
 fn required_made_optional_deprecated_or_retyped_updates_the_schema() {
-    let old = manifest();
-    let org = org_for(&old, 1);
-    let changes: [(&str, AttrType, Presence); 3] = [
-        ("transaction_value", AttrType::Number, Presence::Optional),
-        ("payment_status", AttrType::String, Presence::Deprecated),
-        ("product_category", AttrType::Integer, Presence::Optional),
+    let changes: [Change; 3] = [
+        (
+            "crm.transaction",
+            "transaction_value",
+            AttrType::Number,
+            Presence::Optional,
+        ),
+        (
+            "crm.transaction",
+            "payment_status",
+            AttrType::String,
+            Presence::Deprecated,
+        ),
+        (
+            "crm.transaction",
+            "product_category",
+            AttrType::Integer,
+            Presence::Optional,
+        ),
     ];
-    for (name, kind, presence) in changes {
-        let mut new = old.clone();
-        set(&mut new, "crm.transaction", name, kind, presence);
+    for change @ (_, name, ..) in changes {
+        let (org, new) = changed(1, &[change]);
         let plan = plan(&new, &org, "pesync").unwrap();
         assert!(
             matches!(plan.types[1].schema, SchemaStep::Update { .. }),
@@ -175,15 +200,14 @@ fn required_made_optional_deprecated_or_retyped_updates_the_schema() {
 
 #[test]
 fn an_optional_attribute_made_required_is_refused_naming_it() {
-    let old = manifest();
-    let org = org_for(&old, 1);
-    let mut new = old.clone();
-    set(
-        &mut new,
-        "crm.transaction",
-        "payment_status",
-        AttrType::String,
-        Presence::Required,
+    let (org, new) = changed(
+        1,
+        &[(
+            "crm.transaction",
+            "payment_status",
+            AttrType::String,
+            Presence::Required,
+        )],
     );
     let refusals = plan(&new, &org, "pesync").unwrap_err();
     assert_eq!(refusals.len(), 1, "{refusals:?}");
@@ -201,15 +225,14 @@ fn an_optional_attribute_made_required_is_refused_naming_it() {
 
 #[test]
 fn a_new_required_attribute_on_an_existing_schema_is_refused_but_fine_on_a_new_one() {
-    let old = manifest();
-    let org = org_for(&old, 1);
-    let mut new = old.clone();
-    set(
-        &mut new,
-        "crm.behavior",
-        "visitor_id",
-        AttrType::String,
-        Presence::Required,
+    let (org, new) = changed(
+        1,
+        &[(
+            "crm.behavior",
+            "visitor_id",
+            AttrType::String,
+            Presence::Required,
+        )],
     );
     let refusals = plan(&new, &org, "pesync").unwrap_err();
     assert_eq!(
@@ -223,15 +246,14 @@ fn a_new_required_attribute_on_an_existing_schema_is_refused_but_fine_on_a_new_o
 
 #[test]
 fn a_new_event_type_gets_a_schema_and_a_configuration() {
-    let old = manifest();
-    let org = org_for(&old, 1);
-    let mut new = old.clone();
-    set(
-        &mut new,
-        "crm.refund",
-        "crm_record_id",
-        AttrType::String,
-        Presence::Required,
+    let (org, new) = changed(
+        1,
+        &[(
+            "crm.refund",
+            "crm_record_id",
+            AttrType::String,
+            Presence::Required,
+        )],
     );
     let plan = plan(&new, &org, "pesync").unwrap();
     let refund = plan
@@ -345,22 +367,22 @@ fn fifty_attributes_fit_and_fifty_one_are_refused_deprecated_ones_not_counted() 
 
 #[test]
 fn every_refusal_is_listed_at_once() {
-    let old = manifest();
-    let org = org_for(&old, 1);
-    let mut new = old.clone();
-    set(
-        &mut new,
-        "crm.behavior",
-        "pages_viewed",
-        AttrType::Integer,
-        Presence::Required,
-    );
-    set(
-        &mut new,
-        "crm.transaction",
-        "channel_origin",
-        AttrType::String,
-        Presence::Required,
+    let (org, new) = changed(
+        1,
+        &[
+            (
+                "crm.behavior",
+                "pages_viewed",
+                AttrType::Integer,
+                Presence::Required,
+            ),
+            (
+                "crm.transaction",
+                "channel_origin",
+                AttrType::String,
+                Presence::Required,
+            ),
+        ],
     );
     let fields: Vec<String> = plan(&new, &org, "pesync")
         .unwrap_err()
@@ -378,15 +400,14 @@ fn every_refusal_is_listed_at_once() {
 
 #[test]
 fn the_plan_prints_one_line_per_object() {
-    let old = manifest();
-    let org = org_for(&old, 2);
-    let mut new = old.clone();
-    set(
-        &mut new,
-        "crm.behavior",
-        "referrer",
-        AttrType::String,
-        Presence::Optional,
+    let (org, new) = changed(
+        2,
+        &[(
+            "crm.behavior",
+            "referrer",
+            AttrType::String,
+            Presence::Optional,
+        )],
     );
     let text = plan(&new, &org, "pesync").unwrap().to_string();
     assert_eq!(

@@ -15,8 +15,8 @@ use crate::helpers::{
     start,
 };
 
-const DRAFT_04: &str = "http://json-schema.org/draft-04/schema#";
-const HOME_DIVISION: &str = "/api/v2/authorization/divisions/home";
+use pesync::genesys::HOME_DIVISION_PATH as HOME_DIVISION;
+use pesync::setup::schema::DRAFT_04;
 
 /// An empty org (the simulator) and an empty database, with the `external-events` target.
 struct Bed {
