@@ -161,11 +161,12 @@ async fn follow_in_org(state: &AppState, version: i32) -> Result<Option<Org>, Ap
     };
     match setup::sync(client, &manifest, &options, state.clock.now()).await {
         Ok(synced) => Ok(synced.org),
-        Err(e) => Err(refusal(version, e)),
+        Err(e) => Err(not_activated(version, e)),
     }
 }
 
-fn refusal(version: i32, error: SyncError) -> ApiError {
+/// The answer to an activation the org could not follow: 422 for what Genesys refuses, else 503.
+fn not_activated(version: i32, error: SyncError) -> ApiError {
     let detail = format!("manifest version {version} was not activated: {error}");
     let problems = |refusals: Vec<setup::Refusal>| -> Vec<FieldProblem> {
         refusals
