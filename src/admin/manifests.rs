@@ -14,6 +14,7 @@ use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::problem::FieldProblem;
 use crate::http::responses as problems;
+use crate::jobs::lock::{JobLock, ORG_SYNC};
 use crate::normalize::manifest::Manifest;
 use crate::registry::manifests as store;
 use crate::setup::{self, SyncError};
@@ -103,7 +104,7 @@ pub async fn create_manifest(
 #[utoipa::path(tag = "manifests", security(("bearer" = [])),
     params(("version" = i32, Path)),
     responses((status = 200, body = ManifestCreated), problems::Writes, problems::NotFound,
-        problems::GenesysSync))]
+        problems::Conflict, problems::GenesysSync))]
 #[post("/v1/admin/manifests/{version}/activate")]
 pub async fn activate_manifest(
     _: Writer,
@@ -111,7 +112,21 @@ pub async fn activate_manifest(
     version: web::Path<i32>,
 ) -> Result<web::Json<ManifestCreated>, ApiError> {
     let version = version.into_inner();
-    let org = follow_in_org(&state, version).await?;
+    // One change of the org at a time (setup or another activation, on any instance).
+    let lock = JobLock::try_acquire(&state.pool, ORG_SYNC)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(setup::BUSY.into()))?;
+    let result = activate_following_org(&state, version).await;
+    lock.release().await;
+    result?;
+    Ok(web::Json(ManifestCreated {
+        version,
+        active: true,
+    }))
+}
+
+async fn activate_following_org(state: &AppState, version: i32) -> Result<(), ApiError> {
+    let org = follow_in_org(state, version).await?;
     let mut tx = state.pool.begin().await?;
     if !store::activate(&mut tx, version, state.clock.now()).await? {
         return Err(not_found(version));
@@ -120,10 +135,7 @@ pub async fn activate_manifest(
         genesys::org::save(&mut tx, org).await?;
     }
     tx.commit().await?;
-    Ok(web::Json(ManifestCreated {
-        version,
-        active: true,
-    }))
+    Ok(())
 }
 
 fn not_found(version: i32) -> ApiError {

@@ -22,6 +22,7 @@ use chrono::Utc;
 use crate::config::Settings;
 use crate::genesys::org::Org;
 use crate::genesys::{EventsTarget, GenesysClient, GenesysConfig};
+use crate::jobs::lock::{JobLock, ORG_SYNC};
 pub use plan::{Plan, Refusal};
 pub use run::{Options, SyncError, Synced, sync};
 
@@ -58,6 +59,9 @@ pub struct Report {
 }
 
 /// The command: sets the org up (or plans it, with `--dry-run`) and stores what it holds.
+/// Why setup or an activation did not start: the other one is changing the org right now.
+pub const BUSY: &str = "another `pesync genesys setup` or manifest activation is changing the org; try again when it is done";
+
 pub async fn setup(settings: &Settings, args: &SetupArgs) -> anyhow::Result<Report> {
     let config = GenesysConfig::from_settings(settings)?.context(NEEDS_TENANT)?;
     let pool = crate::db::connect_and_migrate(&settings.database_url).await?;
@@ -82,10 +86,24 @@ async fn setup_on(
         .clone()
         .or_else(|| settings.genesys_division_id.clone());
     let options = Options::for_command(args.source_name.clone(), division, args.dry_run);
-    let synced = sync(&client, &manifest, &options, Utc::now()).await?;
-    if let Some(org) = &synced.org {
-        store(pool, org).await?;
+    let lock = if args.dry_run {
+        None
+    } else {
+        let lock = JobLock::try_acquire(pool, ORG_SYNC).await?;
+        Some(lock.context(BUSY)?)
+    };
+    let result = async {
+        let synced = sync(&client, &manifest, &options, Utc::now()).await?;
+        if let Some(org) = &synced.org {
+            store(pool, org).await?;
+        }
+        anyhow::Ok(synced)
     }
+    .await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    let synced = result?;
     Ok(Report {
         base_url,
         manifest_version,

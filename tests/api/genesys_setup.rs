@@ -544,3 +544,34 @@ async fn a_write_genesys_refuses_during_activation_is_422_and_activates_nothing(
     assert_eq!(active_version(&app).await, 1);
     assert_eq!(bed.stored().await.unwrap().event_types, stored.event_types);
 }
+
+/// One change of the org at a time across instances: while one holds the lock (here, the test),
+/// an activation is 409 and changes nothing, and setup stops with a clear error; a dry run, which
+/// writes nothing, still runs.
+#[tokio::test]
+async fn setup_and_activations_change_the_org_one_at_a_time() {
+    use pesync::jobs::lock::{JobLock, ORG_SYNC};
+    let bed = Bed::new(None, 50.0).await;
+    bed.setup().await;
+    let app = bed.app().await;
+    let v2 = new_manifest(
+        &app,
+        attribute("crm.behavior", "referrer", "string", "optional"),
+    )
+    .await;
+    let held = JobLock::try_acquire(&bed.pool, ORG_SYNC)
+        .await
+        .unwrap()
+        .expect("the lock is free");
+    let problem = assert_problem(activate(&app, v2).await, 409).await;
+    assert_eq!(problem["detail"], pesync::setup::BUSY, "{problem}");
+    assert_eq!(active_version(&app).await, 1);
+    let error = bed.setup_with(args(false, None)).await.unwrap_err();
+    assert!(error.to_string().contains("another"), "{error:#}");
+    bed.setup_with(args(true, None))
+        .await
+        .expect("a dry run needs no lock");
+    held.release().await;
+    assert_eq!(activate(&app, v2).await.status(), 200);
+    assert_eq!(schema_titled(&bed.journey(), "crm.behavior").version, 2);
+}
