@@ -23,11 +23,11 @@ use super::Lane;
 use super::notices::Notices;
 use super::recovery::Recovery;
 use super::store::{self, Claimed, Head, Outcome, OutcomeKind};
+use crate::context::AppState;
 use crate::genesys::{
     ApiResponse, EventsTarget, GenesysClient, RetryCause, TransportError, Verdict, after, backoff,
     verdict,
 };
-use crate::startup::AppState;
 use crate::telemetry::counters::COUNTERS;
 
 #[derive(Debug, Clone)]

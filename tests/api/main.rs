@@ -8,6 +8,7 @@ mod delivery;
 mod dry_run;
 mod evaluation;
 mod external_events;
+mod genesys_setup;
 mod helpers;
 mod import;
 mod ingest;
