@@ -67,7 +67,7 @@ pub struct ImportArgs {
         value_name = "URL"
     )]
     pub url: String,
-    /// The file is a score export: post its observations to POST /v1/scores (see SCORES below)
+    /// The file is a score export: post its observations to POST /v1/scores (see SCORES in --help)
     /// instead of events to a source.
     #[arg(long)]
     pub scores: bool,

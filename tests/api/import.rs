@@ -349,6 +349,27 @@ async fn a_csv_score_export_is_stored_a_rerun_is_duplicate_and_the_run_hands_ove
     for i in &items {
         assert_eq!(i["data"]["channel"], "voice", "{i}");
     }
+
+    // NDJSON goes as it is: a line that is not JSON is the server's `malformed`, with its line.
+    let at = app.now().to_rfc3339();
+    let ndjson = TempFile::new(
+        "ndjson",
+        &format!(
+            "{}\n\n{{\"contact_id\": \"n-2\", \"score\": \"0.4\", \"observed_at\": \"{at}\"}}\n{{broken\n",
+            json!({"contact_id": "n-1", "score": 0.4, "observed_at": at})
+        ),
+    );
+    let o = Options::scores(&app.address, SecretString::from(ADMIN), Format::Ndjson);
+    let s = pesync::import::import(&o, Input::File(ndjson.0.clone()))
+        .await
+        .unwrap();
+    assert_eq!((s.stored, s.rejected, s.malformed), (1, 2, 0), "{s}");
+    let noted: Vec<(u64, &str)> = s.notes.iter().map(|n| (n.line, n.what.as_str())).collect();
+    assert_eq!(
+        noted,
+        [(3, "rejected (invalid_score)"), (4, "rejected (malformed)")],
+        "{s}"
+    );
 }
 
 #[tokio::test]
