@@ -37,7 +37,7 @@ pub fn parse_campaign(doc: &Value, prefix: &str) -> Result<Campaign, Vec<FieldPr
     let mode = f.required::<Mode>("mode");
     let channels = f.required::<BTreeMap<String, String>>("channels");
     let default_window = f.required::<Window>("default_window");
-    let default_channel = f.optional::<String>("default_channel");
+    let default_channel = f.nullable::<String>("default_channel");
     // Stand-ins for the fields that could not be read, so the rules of the others still run; their
     // problems are dropped below.
     let failed: Vec<&str> = ["id", "name", "mode", "channels", "default_window", "tiers"]

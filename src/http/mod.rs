@@ -4,6 +4,7 @@ pub mod auth;
 pub mod docs;
 pub mod health;
 pub mod limits;
+pub mod methods;
 pub mod nul;
 pub mod page;
 pub mod problem;

@@ -10,6 +10,7 @@ mod helpers;
 mod import;
 mod ingest;
 mod limits;
+mod methods;
 mod nul;
 mod openapi;
 mod races;
