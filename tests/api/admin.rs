@@ -363,3 +363,33 @@ async fn framework_errors_are_problem_documents() {
         .await;
     assert_problem(r, 422).await;
 }
+
+#[tokio::test]
+async fn a_reason_must_be_a_quarantine_code_and_only_the_quarantine_takes_one() {
+    let app = spawn_app().await;
+    // schemathesis `--checks all`: an unknown reason with no ids was answered 200 (nothing done).
+    for path in ["/v1/admin/quarantine/replay", "/v1/admin/quarantine/discard"] {
+        let r = app
+            .admin_post(path, &json!({"ids": [], "reason": "AAA"}))
+            .await;
+        assert_problem(r, 422).await;
+        let r = app
+            .admin_post(path, &json!({"reason": "unknown_attribute"}))
+            .await;
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    // Dead letters and reconciliation items are chosen by id: the schema has no reason for them.
+    for path in [
+        "/v1/admin/dead-letters/replay",
+        "/v1/admin/reconciliation/release",
+        "/v1/admin/reconciliation/discard",
+    ] {
+        let id = uuid::Uuid::new_v4();
+        let r = app
+            .admin_post(path, &json!({"ids": [id], "reason": "malformed"}))
+            .await;
+        let p = assert_problem(r, 422).await;
+        assert!(p.to_string().contains("reason"), "{path}: {p}");
+        assert_problem(app.admin_post(path, &json!({"ids": []})).await, 422).await;
+    }
+}
