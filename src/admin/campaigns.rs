@@ -155,8 +155,15 @@ pub async fn put_campaign(
     let mut doc = super::parse_json(&body)?;
     if let Some(obj) = doc.as_object_mut() {
         match obj.get("id") {
-            None | Some(Value::Null) => {
+            None => {
                 obj.insert("id".into(), Value::String(id.to_string()));
+            }
+            // The schema's id is a string: null is a mistake, as for the other fields.
+            Some(Value::Null) => {
+                return Err(ApiError::invalid(
+                    "id",
+                    "must not be null: leave it out to take the path's",
+                ));
             }
             Some(given) if given.as_str() != Some(id.as_str()) => {
                 return Err(ApiError::invalid(

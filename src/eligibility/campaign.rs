@@ -86,7 +86,7 @@ pub struct Campaign {
     pub priority: i32,
     /// Tiers the campaign takes, at least one, each once. Default high and moderate.
     #[serde(default = "default_tiers")]
-    #[schema(min_items = 1, max_items = 3)]
+    #[schema(value_type = std::collections::BTreeSet<Tier>, min_items = 1, max_items = 3)]
     pub tiers: Vec<Tier>,
     pub mode: Mode,
     /// Channel → dialer contact-list id. A contact is routed by its channel preference.

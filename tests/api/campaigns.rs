@@ -170,6 +170,11 @@ async fn null_is_refused_where_the_schema_says_a_value_and_taken_where_it_says_n
     assert!(p.to_string().contains("leave it out for the default"), "{p}");
     let r = app.admin_put("/v1/admin/campaigns/spring", &doc).await;
     assert_eq!(fields(&assert_problem(r, 422).await), ["enabled", "priority", "tiers"]);
+    // The id of a replacement may be left out (the path's is taken), not null.
+    let mut doc = campaign("spring", 0, "push");
+    doc["id"] = Value::Null;
+    let r = app.admin_put("/v1/admin/campaigns/spring", &doc).await;
+    assert_eq!(fields(&assert_problem(r, 422).await), ["id"]);
     assert_eq!(count(&app, "SELECT count(*) FROM campaigns").await, 0);
     // default_channel is nullable: null is "none".
     let mut doc = campaign("spring", 0, "push");
