@@ -241,7 +241,11 @@ mod tests {
         let t = &doc["components"]["schemas"]["Thresholds"]["properties"];
         for (field, _, zero_allowed) in Thresholds::default().durations() {
             assert_eq!(t[field]["maximum"], MAX_DURATION_SECONDS, "{field}");
-            assert_eq!(t[field]["minimum"], if zero_allowed { 0 } else { 1 }, "{field}");
+            assert_eq!(
+                t[field]["minimum"],
+                if zero_allowed { 0 } else { 1 },
+                "{field}"
+            );
         }
     }
 

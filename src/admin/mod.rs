@@ -143,7 +143,10 @@ mod tests {
                 .named_ids("x")
                 .is_err()
         );
-        assert_eq!(req(vec![Uuid::nil()]).named_ids("x").unwrap(), &[Uuid::nil()]);
+        assert_eq!(
+            req(vec![Uuid::nil()]).named_ids("x").unwrap(),
+            &[Uuid::nil()]
+        );
         // A reason is the quarantine's alone, and must be one of its codes.
         let body = br#"{"ids": [], "reason": "unknown_attribute"}"#;
         assert!(parse_document::<IdsRequest>(body).is_err());

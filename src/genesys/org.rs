@@ -101,7 +101,11 @@ pub async fn save(tx: &mut PgConnection, org: &Org) -> sqlx::Result<()> {
         .execute(&mut *tx)
         .await?;
     let types: Vec<String> = org.event_types.keys().cloned().collect();
-    let schemas: Vec<String> = org.event_types.values().map(|c| c.schema_id.clone()).collect();
+    let schemas: Vec<String> = org
+        .event_types
+        .values()
+        .map(|c| c.schema_id.clone())
+        .collect();
     let versions: Vec<i32> = org.event_types.values().map(|c| c.schema_version).collect();
     let configs: Vec<String> = org
         .event_types

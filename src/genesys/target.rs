@@ -50,6 +50,9 @@ mod tests {
             EventsTarget::ExternalEvents
         );
         let e = EventsTarget::parse("journey").unwrap_err().to_string();
-        assert!(e.contains("PESYNC_GENESYS_EVENTS") && e.contains("journey"), "{e}");
+        assert!(
+            e.contains("PESYNC_GENESYS_EVENTS") && e.contains("journey"),
+            "{e}"
+        );
     }
 }

@@ -53,7 +53,11 @@ impl Routes {
     }
 
     fn add(&mut self, path: &str, method: Method) {
-        match self.paths.iter_mut().find(|(def, _)| def.pattern() == Some(path)) {
+        match self
+            .paths
+            .iter_mut()
+            .find(|(def, _)| def.pattern() == Some(path))
+        {
             Some((_, methods)) if methods.contains(&method) => {}
             Some((_, methods)) => methods.push(method),
             None => self.paths.push((ResourceDef::new(path), vec![method])),
@@ -159,7 +163,10 @@ mod tests {
         assert_eq!(r.allowed("/v1/sources/a%2Fb/events"), [Method::POST]);
         assert_eq!(r.allowed("/openapi.json"), [Method::GET]);
         assert_eq!(r.allowed("/v1/scores"), [Method::POST]);
-        assert_eq!(allow_header(&r.allowed("/v1/admin/campaigns/x")), "GET, PUT, DELETE");
+        assert_eq!(
+            allow_header(&r.allowed("/v1/admin/campaigns/x")),
+            "GET, PUT, DELETE"
+        );
     }
 
     #[test]

@@ -29,8 +29,8 @@ use crate::scoring::push::MAX_SCORES;
 use progress::Progress;
 pub use read::Kind;
 use read::{Chunk, Format, Limits};
-use send::{Backoff, Sender};
 pub use send::Target;
+use send::{Backoff, Sender};
 pub use summary::Summary;
 
 /// The environment variable holding the source's signing secret.
@@ -72,7 +72,12 @@ pub struct ImportArgs {
     #[arg(long)]
     pub scores: bool,
     /// The source (as configured with PUT /v1/admin/sources/NAME) the events come from.
-    #[arg(long, value_name = "NAME", required_unless_present = "scores", conflicts_with = "scores")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "scores",
+        conflicts_with = "scores"
+    )]
     pub source: Option<String>,
     /// A file holding the source's signing secret (a trailing newline is ignored). Without it the
     /// secret is read from PESYNC_SOURCE_SECRET.
@@ -411,9 +416,15 @@ mod tests {
         let t = load_token(None, env(None, Some("a\n"))).unwrap();
         assert_eq!(t.expose_secret(), "a");
         let e = load_token(None, env(None, None)).unwrap_err().to_string();
-        assert!(e.contains("PESYNC_SCORER_TOKEN or PESYNC_ADMIN_TOKEN"), "{e}");
+        assert!(
+            e.contains("PESYNC_SCORER_TOKEN or PESYNC_ADMIN_TOKEN"),
+            "{e}"
+        );
         assert!(load_token(None, env(Some(" "), None)).is_err());
-        assert!(load_token(Some(&path), env(None, None)).is_err(), "a missing file");
+        assert!(
+            load_token(Some(&path), env(None, None)).is_err(),
+            "a missing file"
+        );
     }
 
     #[test]

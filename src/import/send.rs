@@ -69,7 +69,10 @@ impl Backoff {
 #[derive(Debug, Clone)]
 pub enum Target {
     /// A source's events, signed with its signing secret.
-    Events { source: String, secret: SecretString },
+    Events {
+        source: String,
+        secret: SecretString,
+    },
     /// Score observations, with the scorer (or admin) token.
     Scores { token: SecretString },
 }
@@ -181,11 +184,13 @@ impl Sender {
                 request.header(signature::HEADER, header)
             }
             Target::Scores { token } => {
-                let mut value =
-                    reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
-                        .map_err(|_| {
-                            Attempt::Stop("the token holds characters a header cannot carry".into())
-                        })?;
+                let mut value = reqwest::header::HeaderValue::try_from(format!(
+                    "Bearer {}",
+                    token.expose_secret()
+                ))
+                .map_err(|_| {
+                    Attempt::Stop("the token holds characters a header cannot carry".into())
+                })?;
                 value.set_sensitive(true);
                 request.header(AUTHORIZATION, value)
             }
@@ -230,10 +235,12 @@ impl Sender {
                 format!(" (create the source first: PUT /v1/admin/sources/{source})")
             }
             (Target::Scores { .. }, 401) => {
-                " (is the token this server's PESYNC_SCORER_TOKEN or PESYNC_ADMIN_TOKEN?)".to_owned()
+                " (is the token this server's PESYNC_SCORER_TOKEN or PESYNC_ADMIN_TOKEN?)"
+                    .to_owned()
             }
             (Target::Scores { .. }, 403) => {
-                " (the viewer token may not post scores: use the scorer or the admin token)".to_owned()
+                " (the viewer token may not post scores: use the scorer or the admin token)"
+                    .to_owned()
             }
             (Target::Scores { .. }, 404) => {
                 " (is --url a pesync server recent enough to take POST /v1/scores?)".to_owned()

@@ -287,10 +287,20 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["stored", "duplicate", "rejected", "malformed", "failed", "line"],
+            [
+                "stored",
+                "duplicate",
+                "rejected",
+                "malformed",
+                "failed",
+                "line"
+            ],
             "{text}"
         );
-        assert!(text.contains("line 5: rejected (score_out_of_range)"), "{text}");
+        assert!(
+            text.contains("line 5: rejected (score_out_of_range)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -368,7 +368,10 @@ async fn framework_errors_are_problem_documents() {
 async fn a_reason_must_be_a_quarantine_code_and_only_the_quarantine_takes_one() {
     let app = spawn_app().await;
     // schemathesis `--checks all`: an unknown reason with no ids was answered 200 (nothing done).
-    for path in ["/v1/admin/quarantine/replay", "/v1/admin/quarantine/discard"] {
+    for path in [
+        "/v1/admin/quarantine/replay",
+        "/v1/admin/quarantine/discard",
+    ] {
         let r = app
             .admin_post(path, &json!({"ids": [], "reason": "AAA"}))
             .await;

@@ -167,9 +167,15 @@ async fn null_is_refused_where_the_schema_says_a_value_and_taken_where_it_says_n
     }
     let p = assert_problem(app.admin_post("/v1/admin/campaigns", &doc).await, 422).await;
     assert_eq!(fields(&p), ["enabled", "priority", "tiers"], "{p}");
-    assert!(p.to_string().contains("leave it out for the default"), "{p}");
+    assert!(
+        p.to_string().contains("leave it out for the default"),
+        "{p}"
+    );
     let r = app.admin_put("/v1/admin/campaigns/spring", &doc).await;
-    assert_eq!(fields(&assert_problem(r, 422).await), ["enabled", "priority", "tiers"]);
+    assert_eq!(
+        fields(&assert_problem(r, 422).await),
+        ["enabled", "priority", "tiers"]
+    );
     // The id of a replacement may be left out (the path's is taken), not null.
     let mut doc = campaign("spring", 0, "push");
     doc["id"] = Value::Null;

@@ -318,12 +318,11 @@ async fn a_csv_score_export_is_stored_a_rerun_is_duplicate_and_the_run_hands_ove
         rows as i64
     );
     // Typed as the API reads them: the window cell became the contact's window.
-    let window: Value = sqlx::query_scalar(
-        "SELECT best_window FROM contact_scores WHERE contact_id = 's-w'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let window: Value =
+        sqlx::query_scalar("SELECT best_window FROM contact_scores WHERE contact_id = 's-w'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(window["timezone"], "Asia/Kathmandu", "{window}");
 
     // The same file again: nothing new, every stored observation a duplicate.
@@ -378,11 +377,18 @@ async fn the_binary_imports_scores_with_the_scorer_token_and_refuses_the_viewer_
     let csv = TempFile::new("csv", &score_export(&app));
     let rows = 2 * SCORE_CONTACTS + 2;
     let args = || -> Vec<String> {
-        ["import", "--scores", "--url", &app.address, "--batch-size", "300"]
-            .map(String::from)
-            .into_iter()
-            .chain([csv.0.display().to_string()])
-            .collect()
+        [
+            "import",
+            "--scores",
+            "--url",
+            &app.address,
+            "--batch-size",
+            "300",
+        ]
+        .map(String::from)
+        .into_iter()
+        .chain([csv.0.display().to_string()])
+        .collect()
     };
     let out = pesync_binary_with(args(), &[("PESYNC_SCORER_TOKEN", SCORER)]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -393,7 +399,12 @@ async fn the_binary_imports_scores_with_the_scorer_token_and_refuses_the_viewer_
         stdout.contains(&format!("{} observations answered", rows + 2)),
         "{stdout}"
     );
-    for (name, n) in [("stored", rows), ("duplicate", 0), ("rejected", 2), ("malformed", 1)] {
+    for (name, n) in [
+        ("stored", rows),
+        ("duplicate", 0),
+        ("rejected", 2),
+        ("malformed", 1),
+    ] {
         assert!(
             stdout
                 .lines()
@@ -415,7 +426,10 @@ async fn the_binary_imports_scores_with_the_scorer_token_and_refuses_the_viewer_
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("403"), "{stderr}");
-    assert!(stderr.contains("use the scorer or the admin token"), "{stderr}");
+    assert!(
+        stderr.contains("use the scorer or the admin token"),
+        "{stderr}"
+    );
 
     // A score import takes no source, and an event import no token file.
     let mut a = args();

@@ -28,7 +28,11 @@ async fn an_unserved_method_is_405_with_allow_and_an_unknown_path_is_404() {
         (Method::TRACE, "/v1/scores", "POST"),
         (Method::GET, "/v1/scores", "POST"),
         (Method::DELETE, "/v1/admin/sources", "GET"),
-        (Method::PATCH, "/v1/admin/campaigns/spring", "GET, PUT, DELETE"),
+        (
+            Method::PATCH,
+            "/v1/admin/campaigns/spring",
+            "GET, PUT, DELETE",
+        ),
         (Method::OPTIONS, "/openapi.json", "GET"),
         (Method::POST, "/docs", "GET"),
         (Method::PUT, "/v1/sources/crm/events", "POST"),
@@ -51,21 +55,33 @@ async fn an_unserved_method_is_405_with_allow_and_an_unknown_path_is_404() {
         assert_problem(r, 404).await;
     }
     // The methods a path is served with still answer as before.
-    assert_eq!(send(&app, Method::GET, "/v1/admin/sources").await.status(), 200);
+    assert_eq!(
+        send(&app, Method::GET, "/v1/admin/sources").await.status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn every_documented_path_answers_trace_with_the_methods_the_document_lists() {
     let app = spawn_app().await;
-    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() > 20);
     for (template, item) in paths {
-        let mut expected: Vec<String> = ["get", "head", "post", "put", "patch", "delete", "options"]
-            .into_iter()
-            .filter(|m| item.get(*m).is_some())
-            .map(str::to_uppercase)
-            .collect();
+        let mut expected: Vec<String> =
+            ["get", "head", "post", "put", "patch", "delete", "options"]
+                .into_iter()
+                .filter(|m| item.get(*m).is_some())
+                .map(str::to_uppercase)
+                .collect();
         expected.dedup();
         // Every `{param}` filled with a plain segment.
         let path: String = template

@@ -93,14 +93,22 @@ pub fn rising(contact: &str) -> [Value; 2] {
 }
 
 /// Creates the campaign through the admin API of the service at `base`.
-pub async fn create_campaign(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<()> {
+pub async fn create_campaign(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> anyhow::Result<()> {
     let r = http
         .post(format!("{base}/v1/admin/campaigns"))
         .bearer_auth(token)
         .json(&campaign())
         .send()
         .await?;
-    ensure!(r.status().is_success(), "creating the campaign: {}", r.status());
+    ensure!(
+        r.status().is_success(),
+        "creating the campaign: {}",
+        r.status()
+    );
     Ok(())
 }
 
@@ -123,7 +131,11 @@ pub async fn push_scores(
     let stored = v["results"]
         .as_array()
         .map_or(0, |r| r.iter().filter(|x| x["status"] == "stored").count());
-    ensure!(stored == body.len(), "pushing scores: {stored} of {} stored", body.len());
+    ensure!(
+        stored == body.len(),
+        "pushing scores: {stored} of {} stored",
+        body.len()
+    );
     Ok(())
 }
 

@@ -92,7 +92,10 @@ impl Row {
             || self.tally.wrong_id > 0
             || self.server_errors > 0
             || self.tally.order_violations > 0
-            || self.dialer.as_ref().is_some_and(dialer::DialerTally::failed)
+            || self
+                .dialer
+                .as_ref()
+                .is_some_and(dialer::DialerTally::failed)
     }
 }
 

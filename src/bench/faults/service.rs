@@ -98,7 +98,8 @@ fn spawn(cfg: &ServiceConfig, name: &str, port: u16) -> anyhow::Result<Child> {
     let log = log_file(&cfg.log_dir, name)?;
     let sim = crate::simulator::SimulatorConfig::default();
     let mut command = Command::new(exe);
-    command.arg("serve")
+    command
+        .arg("serve")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DATABASE_URL", cfg.database_url.expose_secret())

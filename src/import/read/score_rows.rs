@@ -126,7 +126,11 @@ mod tests {
                    "best_contact_window": {"start_time": "09:00:00", "end_time": "17:00:00",
                                            "timezone": "Europe/Paris"}})
         );
-        for (cell, expected) in [(" 1 ", json!(1.0)), ("0", json!(0.0)), ("8.5e-1", json!(0.85))] {
+        for (cell, expected) in [
+            (" 1 ", json!(1.0)),
+            ("0", json!(0.0)),
+            ("8.5e-1", json!(0.85)),
+        ] {
             let v = c.observation(&row(&["c", cell, "t", "", ""])).unwrap();
             assert_eq!(v["score"], expected, "{cell:?}");
         }
@@ -155,9 +159,18 @@ mod tests {
                 ["c", "high", "t", "", ""],
                 "the score \"high\" is not a number",
             ),
-            (["c", "0,85", "t", "", ""], "the score \"0,85\" is not a number"),
-            (["c", "NaN", "t", "", ""], "the score \"NaN\" is not a number"),
-            (["c", "inf", "t", "", ""], "the score \"inf\" is not a number"),
+            (
+                ["c", "0,85", "t", "", ""],
+                "the score \"0,85\" is not a number",
+            ),
+            (
+                ["c", "NaN", "t", "", ""],
+                "the score \"NaN\" is not a number",
+            ),
+            (
+                ["c", "inf", "t", "", ""],
+                "the score \"inf\" is not a number",
+            ),
             (
                 ["c", "0.5", "t", "", "09:00-17:00"],
                 "best_contact_window \"09:00-17:00\" is not a JSON object",
@@ -180,8 +193,14 @@ mod tests {
     #[test]
     fn a_header_needs_the_required_columns_and_no_unknown_one() {
         for (names, expected) in [
-            (&["contact_id", "score"][..], "has no \"observed_at\" column"),
-            (&["score", "observed_at"][..], "has no \"contact_id\" column"),
+            (
+                &["contact_id", "score"][..],
+                "has no \"observed_at\" column",
+            ),
+            (
+                &["score", "observed_at"][..],
+                "has no \"contact_id\" column",
+            ),
             (
                 &["contact_id", "score", "observed_at", "channel_preferance"][..],
                 "names column \"channel_preferance\", which a score export does not have",

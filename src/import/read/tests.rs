@@ -7,10 +7,15 @@ const LIMITS: Limits = Limits {
 };
 
 fn all(format: Format, input: &str, limits: Limits) -> Vec<Chunk> {
-    chunks(format, Kind::Events, io::Cursor::new(input.as_bytes().to_vec()), limits)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    chunks(
+        format,
+        Kind::Events,
+        io::Cursor::new(input.as_bytes().to_vec()),
+        limits,
+    )
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
 }
 
 /// Every event sent, as (line, JSON), and every skipped record, in input order.
@@ -166,7 +171,10 @@ fn a_score_export_becomes_typed_observations_and_bad_rows_are_skipped_with_their
     assert_eq!(skipped[0], (3, "the score \"high\" is not a number"));
     assert_eq!(skipped[1], (6, "the row has 3 fields; the header has 5"));
     assert_eq!(skipped[2].0, 7);
-    assert!(skipped[2].1.starts_with("best_contact_window \"9-17\""), "{skips:?}");
+    assert!(
+        skipped[2].1.starts_with("best_contact_window \"9-17\""),
+        "{skips:?}"
+    );
     // An event export is not a score export: its header is refused before anything is sent.
     let e = chunks(
         Format::Csv,
@@ -176,7 +184,10 @@ fn a_score_export_becomes_typed_observations_and_bad_rows_are_skipped_with_their
     )
     .err()
     .unwrap();
-    assert!(matches!(&e, ReadError::Header(m) if m.contains("event_type")), "{e}");
+    assert!(
+        matches!(&e, ReadError::Header(m) if m.contains("event_type")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -221,7 +232,13 @@ fn an_open_quote_stops_with_the_line_it_began_on_instead_of_reading_the_whole_fi
     for _ in 0..100_000 {
         input.push_str("c-3,t,ts\n");
     }
-    let mut it = chunks(Format::Csv, Kind::Events, io::Cursor::new(input.into_bytes()), limits).unwrap();
+    let mut it = chunks(
+        Format::Csv,
+        Kind::Events,
+        io::Cursor::new(input.into_bytes()),
+        limits,
+    )
+    .unwrap();
     let e = it.find_map(Result::err).unwrap();
     assert!(
         matches!(&e, ReadError::Csv { line: 3, message } if message.contains("quote")),
