@@ -4,6 +4,10 @@
 //! manifest, time routing; pure) → `delivery` (lanes, order, rate ceiling, retries) → `genesys` (the
 //! API client) → `scoring` (profile polling, snapshots) → `eligibility` (the rules; pure) → `dialer`
 //! (push and pull). `admin` is the operator's API, `simulator` a stand-in Genesys for tests and demos.
+//!
+//! "SPEC §n" in comments is a section of `docs/SPEC.md` (the external contract; issue texts that
+//! amend it are noted where they apply), "DESIGN-NOTES" is `docs/DESIGN-NOTES.md`, and "reference"
+//! is `docs/genesys-real-api.md` (the real Genesys Cloud API, with its sources).
 
 pub mod admin;
 pub mod bench;

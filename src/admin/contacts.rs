@@ -113,10 +113,8 @@ pub async fn explain_contact(
     let series = ScoreSeries::compute(&observations, now, &t);
     let effective_score = series.effective();
     let last_handover = last_handover(&state.reads, &id).await?;
-    let cooldown_until = last_handover.as_ref().and_then(|h| {
-        let until = h.at.checked_add_signed(t.cooldown())?;
-        (now < until).then_some(until)
-    });
+    let cooldown_until =
+        crate::eligibility::rules::cooldown_until(last_handover.as_ref().map(|h| h.at), now, &t);
     Ok(web::Json(ContactExplanation {
         tier: effective_score.map(|s| Tier::of(s, &t)),
         effective_score,

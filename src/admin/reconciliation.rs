@@ -4,7 +4,7 @@
 //! calls for now.
 
 use actix_web::{get, post, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -15,8 +15,10 @@ use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
 use crate::http::responses as problems;
+use crate::ingest::admit;
 use crate::ingest::outcome::{EventResult, Results, Status};
-use crate::ingest::store::claim_dedup_keys;
+use crate::normalize::TimeRules;
+use crate::normalize::time;
 use crate::registry;
 use crate::startup::AppState;
 
@@ -129,32 +131,22 @@ async fn release_items(state: &AppState, req: &IdsRequest) -> Result<Results, Ap
     let items = lock_parked(&mut tx, req).await?;
     let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
 
-    let mut keys: Vec<([u8; 32], Uuid)> = items
+    let contenders = items
         .iter()
         .filter_map(|(_, p)| p.as_ref())
         .filter_map(|p| {
             <[u8; 32]>::try_from(p.dedup_key.as_slice())
                 .ok()
                 .map(|k| (k, p.id))
-        })
-        .collect();
-    keys.sort();
-    keys.dedup_by_key(|(k, _)| *k);
-    let won = claim_dedup_keys(
-        &mut tx,
-        &keys,
-        now,
-        Duration::seconds(thresholds.dedup_window_seconds),
-    )
-    .await?;
-    let winners: std::collections::HashSet<Uuid> = keys
-        .iter()
-        .filter(|(k, _)| won.contains(k))
-        .map(|(_, id)| *id)
-        .collect();
-
-    let backfill_before = now - Duration::seconds(thresholds.backfill_age_seconds);
-    let hold = Duration::seconds(thresholds.ordering_hold_seconds);
+        });
+    let winners = admit::claim_winners(&mut tx, contenders, now, &thresholds).await?;
+    // A released item is no longer a future one (the operator vouched for it): real-time or, by
+    // age, backfill; never back to reconciliation.
+    let rules = TimeRules {
+        future_tolerance: chrono::Duration::MAX,
+        ..TimeRules::from_seconds(thresholds.backfill_age_seconds, 0)
+    };
+    let hold = thresholds.ordering_hold();
     let mut results = Vec::with_capacity(items.len());
     let mut enqueue = Vec::new();
     for (index, (id, parked)) in items.into_iter().enumerate() {
@@ -163,11 +155,8 @@ async fn release_items(state: &AppState, req: &IdsRequest) -> Result<Results, Ap
         if let Some(p) = parked {
             r.request_id = Some(p.request_id);
             if winners.contains(&p.id) {
-                let lane = if p.event_timestamp < backfill_before {
-                    Lane::Backfill
-                } else {
-                    Lane::Realtime
-                };
+                let lane = admit::lane_of(time::route(p.event_timestamp, now, &rules))
+                    .unwrap_or(Lane::Realtime);
                 sqlx::query!(
                     r#"UPDATE events SET state = 'pending', lane = $2, route_reason = 'released',
                        received_at = $3 WHERE id = $1"#,

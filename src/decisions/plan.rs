@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::eligibility::{Campaign, ContactFacts, Evaluation, Reason, Rule, assign, evaluate};
+use crate::eligibility::{Campaign, ContactFacts, Evaluation, assign, evaluate};
 use crate::thresholds::Thresholds;
 
 /// A hand-over queued for the dialer and not yet handed over.
@@ -52,18 +52,14 @@ pub fn plan(
     }
 }
 
-/// Marks an eligible evaluation as taken by the pending hand-over: reason `cooldown`, like a
-/// contact lost to a higher-priority campaign in the same run (see `eligibility::assign`).
+/// Marks an eligible evaluation as taken by the pending hand-over, like a contact lost to a
+/// higher-priority campaign in the same run.
 fn hold_for_pending(e: &mut Evaluation, p: &Pending) {
-    e.reason = Reason::Cooldown;
-    e.taken_by = Some(p.campaign_id.clone());
-    if let Some(o) = e.outcomes.iter_mut().find(|o| o.rule == Rule::Cooldown) {
-        o.passed = false;
-        o.detail = format!(
-            "queued for the dialer by campaign {} at {}; the cooldown starts when it is handed over",
-            p.campaign_id, p.since
-        );
-    }
+    let detail = format!(
+        "queued for the dialer by campaign {} at {}; the cooldown starts when it is handed over",
+        p.campaign_id, p.since
+    );
+    assign::mark_taken(e, &p.campaign_id, detail);
 }
 
 #[cfg(test)]
@@ -73,7 +69,7 @@ mod tests {
     use chrono::{NaiveTime, TimeDelta};
 
     use super::*;
-    use crate::eligibility::{Mode, Observation, Tier, Window};
+    use crate::eligibility::{Mode, Observation, Reason, Rule, Tier, Window};
 
     fn campaign(id: &str, priority: i32) -> Campaign {
         Campaign {

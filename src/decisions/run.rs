@@ -46,7 +46,14 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Adds a stored batch, and counts its decisions by reason (`/metrics`).
     fn add(&mut self, written: &BatchWrite) {
+        for reason in REASONS {
+            let n = written.reason_counts()[reason as usize];
+            if n > 0 {
+                SCORING.decisions(reason, n);
+            }
+        }
         self.decisions += written.decisions() as u64;
         self.queued += written.queued() as u64;
         self.deferred += written.deferred() as u64;
@@ -217,12 +224,10 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> BatchWrite {
     let mut write = BatchWrite::default();
-    let mut reasons = [0u64; 8];
     for c in batch {
         let p = plan(&c.facts, c.pending.as_ref(), campaigns, thresholds, now);
         for (campaign, e) in campaigns.iter().zip(&p.evaluations) {
             write.decision(&c.contact_id, campaign, e);
-            reasons[e.reason as usize] += 1;
         }
         if let Some(i) = p.winner
             && let Some(contact) = dialer_contact(&campaigns[i], &c.contact_id, &p.evaluations[i])
@@ -230,12 +235,6 @@ pub fn decide(
             write.queue(&campaigns[i], &c.contact_id, &contact);
         }
         write.evaluated(&c.contact_id, c.observed_seq);
-    }
-    for reason in REASONS {
-        let n = reasons[reason as usize];
-        if n > 0 {
-            SCORING.decisions(reason, n);
-        }
     }
     write
 }

@@ -39,6 +39,8 @@ pub struct BatchWrite {
     // evaluated contacts
     e_contact: Vec<String>,
     e_seq: Vec<i64>,
+    /// Decisions by reason, indexed by `Reason as usize`: counted once the batch is stored.
+    reasons: [u64; 8],
 }
 
 impl BatchWrite {
@@ -54,6 +56,11 @@ impl BatchWrite {
         self.f_contact.len()
     }
 
+    /// How many of the batch's decisions have each reason, indexed by `Reason as usize`.
+    pub fn reason_counts(&self) -> &[u64; 8] {
+        &self.reasons
+    }
+
     /// Records a contact as evaluated at `observed_seq`.
     pub fn evaluated(&mut self, contact_id: &str, observed_seq: i64) {
         self.e_contact.push(contact_id.to_owned());
@@ -65,6 +72,7 @@ impl BatchWrite {
         self.d_contact.push(contact_id.to_owned());
         self.d_campaign.push(campaign.id.clone());
         self.d_reason.push(e.reason.as_str().to_owned());
+        self.reasons[e.reason as usize] += 1;
         self.d_tier.push(e.tier.map(|t| t.as_str().to_owned()));
         self.d_score.push(e.effective_score);
         self.d_rise.push(e.rise);

@@ -42,20 +42,28 @@ pub fn assign(contenders: &mut [(&Campaign, Evaluation)]) -> Option<usize> {
         if i == winner || !evaluation.is_eligible() {
             continue;
         }
-        evaluation.reason = Reason::Cooldown;
-        evaluation.taken_by = Some(winner_id.clone());
-        if let Some(outcome) = evaluation
-            .outcomes
-            .iter_mut()
-            .find(|o| o.rule == Rule::Cooldown)
-        {
-            outcome.passed = false;
-            outcome.detail = format!(
-                "taken in this run by campaign {winner_id} (priority {winner_priority}) \
-                 over this one (priority {})",
-                campaign.priority
-            );
-        }
+        let detail = format!(
+            "taken in this run by campaign {winner_id} (priority {winner_priority}) \
+             over this one (priority {})",
+            campaign.priority
+        );
+        mark_taken(evaluation, &winner_id, detail);
     }
     Some(winner)
+}
+
+/// Marks an eligible evaluation as taken by another campaign's hand-over (in this run, or one
+/// still pending from an earlier run): reason `cooldown`, `taken_by` that campaign, and the cooldown
+/// rule failed with `detail` saying why. The one place that says what "taken" looks like.
+pub fn mark_taken(evaluation: &mut Evaluation, campaign_id: &str, detail: String) {
+    evaluation.reason = Reason::Cooldown;
+    evaluation.taken_by = Some(campaign_id.to_owned());
+    if let Some(outcome) = evaluation
+        .outcomes
+        .iter_mut()
+        .find(|o| o.rule == Rule::Cooldown)
+    {
+        outcome.passed = false;
+        outcome.detail = detail;
+    }
 }

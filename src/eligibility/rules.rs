@@ -12,7 +12,7 @@ use super::campaign::{Campaign, Tier};
 use super::reason::{Reason, Rule, RuleOutcome, first_failure};
 use super::rise::{for_display, rise};
 use super::score::{Observation, ObservationView, ScoreSeries, at_least};
-use super::window::{Window, WindowState, hms_text};
+use super::window::{InvalidTimeZone, Window, WindowState, ZonedWindow, hms_text};
 use crate::thresholds::Thresholds;
 
 /// What pesync knows about a contact when it evaluates it.
@@ -80,18 +80,47 @@ pub fn evaluate(
     let effective = series.effective();
     let tier = effective.map(|s| Tier::of(s, thresholds));
     let rise_now = rise(&series.applied, now, thresholds.rise_window());
-    let mut outcomes = Vec::with_capacity(Rule::ALL.len());
-    let mut record = |rule, passed, detail: String| {
-        outcomes.push(RuleOutcome {
-            rule,
-            passed,
-            detail,
-        })
-    };
+    let cooldown_until = cooldown_until(facts.last_handover_at, now, thresholds);
+    let route = channel_route(facts, campaign);
+    let window = WindowInForce::of(facts, campaign, now);
+    // Every rule, in the SPEC's order; each is evaluated whatever the earlier ones decided.
+    let outcomes = vec![
+        profile_rule(facts, &series, effective),
+        tier_rule(campaign, tier),
+        rise_rule(rise_now, effective, thresholds),
+        cooldown_rule(facts.last_handover_at, cooldown_until),
+        channel_rule(facts, campaign, route),
+        window.timezone_rule(),
+        window.window_rule(now),
+    ];
+    Evaluation {
+        reason: first_failure(&outcomes),
+        tier,
+        effective_score: effective,
+        rise: rise_now.map(for_display),
+        observations: series.observations,
+        outcomes,
+        window: window.state,
+        cooldown_until,
+        channel: route.map(|(c, _)| c.clone()),
+        contact_list_id: route.map(|(_, l)| l.clone()),
+        effective_window: Some(window.window.clone()),
+        taken_by: None,
+    }
+}
 
-    // 1. Profile: at least one applied observation.
+fn outcome(rule: Rule, passed: bool, detail: String) -> RuleOutcome {
+    RuleOutcome {
+        rule,
+        passed,
+        detail,
+    }
+}
+
+/// 1. Profile: at least one applied observation.
+fn profile_rule(facts: &ContactFacts, series: &ScoreSeries, effective: Option<f64>) -> RuleOutcome {
     match effective {
-        Some(score) => record(
+        Some(score) => outcome(
             Rule::Profile,
             true,
             format!(
@@ -101,19 +130,21 @@ pub fn evaluate(
             ),
         ),
         None if facts.observations.is_empty() => {
-            record(Rule::Profile, false, "no score observed yet".into())
+            outcome(Rule::Profile, false, "no score observed yet".into())
         }
-        None => record(
+        None => outcome(
             Rule::Profile,
             false,
             "no finite score observed at or before now".into(),
         ),
     }
+}
 
-    // 2. Tier.
+/// 2. Tier: the effective score's tier is one the campaign targets.
+fn tier_rule(campaign: &Campaign, tier: Option<Tier>) -> RuleOutcome {
     let targeted: Vec<&str> = campaign.tiers.iter().map(|t| t.as_str()).collect();
     match tier {
-        Some(t) => record(
+        Some(t) => outcome(
             Rule::Tier,
             campaign.targets(t),
             format!(
@@ -122,13 +153,19 @@ pub fn evaluate(
                 targeted.join(", ")
             ),
         ),
-        None => record(Rule::Tier, false, "no effective score, no tier".into()),
+        None => outcome(Rule::Tier, false, "no effective score, no tier".into()),
     }
+}
 
-    // 3. Rise over the trailing window.
+/// 3. Rise over the trailing window, at least `min_rise`.
+fn rise_rule(
+    rise_now: Option<f64>,
+    effective: Option<f64>,
+    thresholds: &Thresholds,
+) -> RuleOutcome {
     let window_text = duration_text(thresholds.rise_window());
     match (rise_now, effective) {
-        (Some(r), Some(score)) => record(
+        (Some(r), Some(score)) => outcome(
             Rule::Rise,
             at_least(r, thresholds.min_rise),
             format!(
@@ -138,113 +175,140 @@ pub fn evaluate(
                 thresholds.min_rise
             ),
         ),
-        (_, Some(_)) => record(
+        (_, Some(_)) => outcome(
             Rule::Rise,
             false,
             "a single applied observation shows no rise".into(),
         ),
-        _ => record(Rule::Rise, false, "no effective score, no rise".into()),
+        _ => outcome(Rule::Rise, false, "no effective score, no rise".into()),
     }
+}
 
-    // 4. Cooldown: [hand-over, hand-over + cooldown). A hand-over later than `now` (another
-    //    instance's clock, or a dry run set in the past) also blocks: the contact must not be
-    //    handed over twice within the cooldown, whichever came first.
-    let cooldown_until = facts.last_handover_at.and_then(|at| {
-        let until = at
-            .checked_add_signed(thresholds.cooldown())
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        (now < until).then_some(until)
-    });
-    match (facts.last_handover_at, cooldown_until) {
-        (Some(at), Some(until)) => record(
+/// 4. Cooldown: not within [hand-over, hand-over + cooldown) (see [`cooldown_until`]). A
+///    hand-over later than `now` (another instance's clock, or a dry run set in the past) also
+///    blocks: the contact must not be handed over twice within the cooldown, whichever came first.
+fn cooldown_rule(
+    last_handover_at: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> RuleOutcome {
+    match (last_handover_at, until) {
+        (Some(at), Some(until)) => outcome(
             Rule::Cooldown,
             false,
             format!("handed over at {at}; cooldown until {until}"),
         ),
-        (Some(at), None) => record(
+        (Some(at), None) => outcome(
             Rule::Cooldown,
             true,
             format!("last handed over at {at}, cooldown over"),
         ),
-        _ => record(Rule::Cooldown, true, "never handed over".into()),
+        _ => outcome(Rule::Cooldown, true, "never handed over".into()),
     }
+}
 
-    // 5. Channel: the preference must be one of the campaign's channels (exact match); a contact
-    //    with none takes the campaign's `default_channel`, when it has one.
-    let route = facts
+/// The campaign's channel and contact list for the contact: its preference when the campaign
+/// serves it (exact match); a contact with none takes the campaign's `default_channel`, if any.
+fn channel_route<'c>(
+    facts: &ContactFacts,
+    campaign: &'c Campaign,
+) -> Option<(&'c String, &'c String)> {
+    facts
         .channel_preference
         .as_ref()
         .or(campaign.default_channel.as_ref())
-        .and_then(|c| campaign.channels.get_key_value(c));
+        .and_then(|c| campaign.channels.get_key_value(c))
+}
+
+/// 5. Channel: the contact has a channel (its own or the campaign's default) the campaign serves.
+fn channel_rule(
+    facts: &ContactFacts,
+    campaign: &Campaign,
+    route: Option<(&String, &String)>,
+) -> RuleOutcome {
     let channels: Vec<&str> = campaign.channels.keys().map(String::as_str).collect();
     match (&facts.channel_preference, route) {
-        (None, Some((channel, list))) => record(
+        (None, Some((channel, list))) => outcome(
             Rule::Channel,
             true,
             format!(
                 "no channel preference: campaign default channel {channel} → contact list {list}"
             ),
         ),
-        (_, Some((channel, list))) => record(
+        (_, Some((channel, list))) => outcome(
             Rule::Channel,
             true,
             format!("channel {channel} → contact list {list}"),
         ),
-        (Some(pref), None) => record(
+        (Some(pref), None) => outcome(
             Rule::Channel,
             false,
             format!("channel {pref:?} not among [{}]", channels.join(", ")),
         ),
-        (None, None) => record(Rule::Channel, false, "no channel preference".into()),
+        (None, None) => outcome(Rule::Channel, false, "no channel preference".into()),
     }
+}
 
-    // 6. Time zone of the window in force, then 7. the window itself. The window state is
-    //    computed whenever the zone is valid, whatever the earlier rules decided (§11.15), so a
-    //    deferred contact can be scheduled and an operator sees when it would open.
-    let (window, source) = match &facts.best_contact_window {
-        Some(w) => (w, "contact's best contact window"),
-        None => (&campaign.default_window, "campaign default window"),
-    };
-    let span = format!(
-        "{}–{} {}",
-        hms_text(window.start_time),
-        hms_text(window.end_time),
-        window.timezone
-    );
-    let zoned = window.zoned();
-    let state = zoned.as_ref().ok().map(|z| z.state(now));
-    match &zoned {
-        Ok(_) => record(Rule::Timezone, true, format!("{source} {span}")),
-        Err(e) => record(Rule::Timezone, false, format!("{source}: {e}")),
-    }
-    match (&zoned, state) {
-        (Ok(z), Some(s)) => {
-            let local = z
-                .local(now)
-                .map_or_else(|| "?".into(), |l| hms_text(l.time()));
-            let detail = match s.next_opening {
-                _ if s.open => format!("open: local time {local} is inside {span}"),
-                Some(next) => format!("closed: local time {local}; opens at {next}"),
-                None => format!("closed: local time {local}; no opening found"),
-            };
-            record(Rule::Window, s.open, detail);
+/// The window rules 6 and 7 read: the contact's own, else the campaign's default. Its state is
+/// computed whenever the zone is valid, whatever the earlier rules decided (§11.15), so a
+/// deferred contact can be scheduled and an operator sees when it would open.
+struct WindowInForce<'a> {
+    window: &'a Window,
+    source: &'static str,
+    span: String,
+    zoned: Result<ZonedWindow, InvalidTimeZone>,
+    state: Option<WindowState>,
+}
+
+impl<'a> WindowInForce<'a> {
+    fn of(facts: &'a ContactFacts, campaign: &'a Campaign, now: DateTime<Utc>) -> Self {
+        let (window, source) = match &facts.best_contact_window {
+            Some(w) => (w, "contact's best contact window"),
+            None => (&campaign.default_window, "campaign default window"),
+        };
+        let span = format!(
+            "{}–{} {}",
+            hms_text(window.start_time),
+            hms_text(window.end_time),
+            window.timezone
+        );
+        let zoned = window.zoned();
+        let state = zoned.as_ref().ok().map(|z| z.state(now));
+        Self {
+            window,
+            source,
+            span,
+            zoned,
+            state,
         }
-        _ => record(Rule::Window, false, "no valid time zone".into()),
     }
 
-    Evaluation {
-        reason: first_failure(&outcomes),
-        tier,
-        effective_score: effective,
-        rise: rise_now.map(for_display),
-        observations: series.observations,
-        outcomes,
-        window: state,
-        cooldown_until,
-        channel: route.map(|(c, _)| c.clone()),
-        contact_list_id: route.map(|(_, l)| l.clone()),
-        effective_window: Some(window.clone()),
-        taken_by: None,
+    /// 6. Time zone: the window in force names a valid IANA zone.
+    fn timezone_rule(&self) -> RuleOutcome {
+        match &self.zoned {
+            Ok(_) => outcome(
+                Rule::Timezone,
+                true,
+                format!("{} {}", self.source, self.span),
+            ),
+            Err(e) => outcome(Rule::Timezone, false, format!("{}: {e}", self.source)),
+        }
+    }
+
+    /// 7. Window: `now` is inside it, in the contact's local time.
+    fn window_rule(&self, now: DateTime<Utc>) -> RuleOutcome {
+        let (Ok(z), Some(s)) = (&self.zoned, self.state) else {
+            return outcome(Rule::Window, false, "no valid time zone".into());
+        };
+        let local = z
+            .local(now)
+            .map_or_else(|| "?".into(), |l| hms_text(l.time()));
+        let span = &self.span;
+        let detail = match s.next_opening {
+            _ if s.open => format!("open: local time {local} is inside {span}"),
+            Some(next) => format!("closed: local time {local}; opens at {next}"),
+            None => format!("closed: local time {local}; no opening found"),
+        };
+        outcome(Rule::Window, s.open, detail)
     }
 }
 
@@ -258,4 +322,20 @@ fn duration_text(d: TimeDelta) -> String {
     } else {
         format!("{s} s")
     }
+}
+
+/// SPEC §7 rule 4: the end of the cooldown a hand-over at `last_handover_at` started, while it
+/// still runs at `now`; `None` when the contact was never handed over or the cooldown is over. The
+/// cooldown is `[hand-over, hand-over + cooldown)`; an end past the last representable instant is
+/// that instant (a cooldown of "practically forever" never ends early by overflowing).
+pub fn cooldown_until(
+    last_handover_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Option<DateTime<Utc>> {
+    let at = last_handover_at?;
+    let until = at
+        .checked_add_signed(thresholds.cooldown())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    (now < until).then_some(until)
 }

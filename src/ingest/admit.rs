@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -22,14 +22,7 @@ pub struct Admission<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub fn route_reason(route: Route) -> Option<&'static str> {
-    match route {
-        Route::RealTime => None,
-        Route::Backfill => Some("older_than_backfill_age"),
-        Route::Reconciliation => Some("future_timestamp"),
-    }
-}
-
+/// The lane a route enters; `None` for the reconciliation queue, which is no lane.
 pub fn lane_of(route: Route) -> Option<Lane> {
     match route {
         Route::RealTime => Some(Lane::Realtime),
@@ -44,28 +37,12 @@ pub async fn admit(
     items: Vec<Planned>,
     adm: &Admission<'_>,
 ) -> sqlx::Result<Vec<EventResult>> {
-    let dedup_window = Duration::seconds(adm.thresholds.dedup_window_seconds);
-    let hold = Duration::seconds(adm.thresholds.ordering_hold_seconds);
-
-    // Dedup within the request first: the first of equal keys competes for the stored key, later
-    // ones are duplicates of it whatever the outcome.
-    let mut seen = HashSet::new();
-    let mut contenders: Vec<([u8; 32], Uuid)> = items
-        .iter()
-        .filter_map(|p| match p {
-            Planned::Event(e) if e.route() != Route::Reconciliation && seen.insert(e.dedup_key) => {
-                Some((e.dedup_key, e.event_id))
-            }
-            _ => None,
-        })
-        .collect();
-    contenders.sort(); // a fixed lock order keeps concurrent batches from deadlocking
-    let won = store::claim_dedup_keys(tx, &contenders, adm.now, dedup_window).await?;
-    let winners: HashSet<Uuid> = contenders
-        .iter()
-        .filter(|(k, _)| won.contains(k))
-        .map(|(_, id)| *id)
-        .collect();
+    let hold = adm.thresholds.ordering_hold();
+    let contenders = items.iter().filter_map(|p| match p {
+        Planned::Event(e) if e.route() != Route::Reconciliation => Some((e.dedup_key, e.event_id)),
+        _ => None,
+    });
+    let winners = claim_winners(tx, contenders, adm.now, adm.thresholds).await?;
 
     let mut results = Vec::with_capacity(items.len());
     let mut quarantine = Vec::new();
@@ -90,7 +67,7 @@ pub async fn admit(
             }
             Planned::Event(e) => {
                 let route = e.route();
-                let reason = route_reason(route);
+                let reason = route.reason();
                 r.reason = reason.map(str::to_owned);
                 match route {
                     Route::Reconciliation => {
@@ -132,6 +109,30 @@ pub async fn admit(
     )
     .await?;
     Ok(results)
+}
+
+/// SPEC §4: which of `contenders` (dedup key, event id) win their key within the dedup window;
+/// the others are duplicates. Among equal keys only the first competes (a later one in the same
+/// batch is a duplicate of it whatever the outcome). The one owner of the dedup claim, for
+/// ingestion and for the release of reconciliation items alike.
+pub async fn claim_winners(
+    tx: &mut PgConnection,
+    contenders: impl IntoIterator<Item = ([u8; 32], Uuid)>,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> sqlx::Result<HashSet<Uuid>> {
+    let mut seen = HashSet::new();
+    let mut contenders: Vec<([u8; 32], Uuid)> = contenders
+        .into_iter()
+        .filter(|(key, _)| seen.insert(*key))
+        .collect();
+    contenders.sort(); // a fixed lock order keeps concurrent batches from deadlocking
+    let won = store::claim_dedup_keys(tx, &contenders, now, thresholds.dedup_window()).await?;
+    Ok(contenders
+        .iter()
+        .filter(|(k, _)| won.contains(k))
+        .map(|(_, id)| *id)
+        .collect())
 }
 
 fn new_event(e: PlannedEvent, lane: Option<Lane>, reason: Option<&str>) -> NewEvent {

@@ -21,10 +21,10 @@ pub struct Registry<'a> {
 
 impl Registry<'_> {
     pub fn time_rules(&self) -> TimeRules {
-        TimeRules {
-            backfill_age: chrono::Duration::seconds(self.thresholds.backfill_age_seconds),
-            future_tolerance: chrono::Duration::seconds(self.thresholds.future_tolerance_seconds),
-        }
+        TimeRules::from_seconds(
+            self.thresholds.backfill_age_seconds,
+            self.thresholds.future_tolerance_seconds,
+        )
     }
 }
 

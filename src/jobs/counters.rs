@@ -1,6 +1,7 @@
 //! This process's counters of the scoring and campaign stages: polls by outcome, decisions by
-//! reason, hand-overs by mode, dialer refusals and retries. Plain atomics (no global recorder), so
-//! several apps in one test process do not interfere; `/v1/admin/stats` and `/metrics` show their
+//! reason, hand-overs by mode, dialer refusals and retries: one process-wide static of plain
+//! atomics (no metrics crate and its recorder), shared by every app in the process, so tests read
+//! differences, never absolute values; `/v1/admin/stats` and `/metrics` show their
 //! [`ScoringCounters::snapshot`].
 
 use std::sync::atomic::{AtomicU64, Ordering};

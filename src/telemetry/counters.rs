@@ -1,9 +1,9 @@
 //! This process's counters (received, delivered, retries by cause, 429s, dead letters, …).
 //!
-//! Plain atomics rather than a global metrics recorder: `/metrics` and `/v1/admin/stats` read the
-//! very same numbers, and several apps in one test process do not fight over a global. Counters are
-//! per instance (Prometheus sums them across instances); queue depths and ages are read from the
-//! database and so are cluster-wide.
+//! One process-wide static of plain atomics rather than a metrics crate's recorder: `/metrics` and
+//! `/v1/admin/stats` read the very same numbers. Every app in one process (tests start many)
+//! shares it, so tests compare differences. Counters are per instance (Prometheus sums them across
+//! instances); queue depths and ages are read from the database and so are cluster-wide.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,4 +1,5 @@
-//! Logging: human-readable on a terminal, JSON otherwise; `RUST_LOG` filters (default `info`).
+//! Logging to stderr: human-readable (coloured only on a terminal), or JSON lines with
+//! `PESYNC_LOG_FORMAT=json`; `RUST_LOG` filters (default `info`).
 
 use std::io::IsTerminal;
 

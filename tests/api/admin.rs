@@ -396,3 +396,67 @@ async fn a_reason_must_be_a_quarantine_code_and_only_the_quarantine_takes_one() 
         assert_problem(app.admin_post(path, &json!({"ids": []})).await, 422).await;
     }
 }
+
+/// The manifest and thresholds a fresh database is seeded with by the migrations are exactly the
+/// Rust defaults, key for key: the two are written separately and must not drift apart.
+#[tokio::test]
+async fn seeded_manifest_and_thresholds_equal_the_rust_defaults() {
+    let (_, pool) = fresh_database().await;
+    let manifest: Value =
+        sqlx::query_scalar("SELECT document FROM manifests WHERE version = 1 AND active")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        manifest,
+        pesync::normalize::manifest::Manifest::default_v1_json()
+    );
+    let thresholds: Value = sqlx::query_scalar("SELECT document FROM thresholds WHERE version = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        thresholds,
+        serde_json::to_value(pesync::thresholds::Thresholds::default()).unwrap()
+    );
+}
+
+/// A released item takes its lane by its age at release (older than the backfill age → backfill,
+/// never back to reconciliation), and two parked copies of one event are one event: the second
+/// released is a duplicate (the same dedup claim as ingestion).
+#[tokio::test]
+async fn released_items_take_their_lane_by_age_and_dedup_like_ingestion() {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    let at = app.now() + Duration::hours(1);
+    let r = app
+        .ingest(
+            "crm",
+            &json!([event("c-1", "F-1", at), event("c-1", "F-1", at)]),
+        )
+        .await;
+    assert_eq!(r[0]["status"], "reconciliation");
+    assert_eq!(r[1]["status"], "reconciliation");
+    app.clock.advance(Duration::days(8));
+    let ids = json!({"ids": [r[0]["event_id"], r[1]["event_id"]]});
+    let rel: Value = app
+        .admin_post("/v1/admin/reconciliation/release", &ids)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rel["results"][0]["status"], "backfill", "{rel}");
+    assert_eq!(rel["results"][1]["status"], "duplicate", "{rel}");
+    let lanes: Vec<(String, String)> =
+        sqlx::query_as("SELECT state, coalesce(lane, '') FROM events ORDER BY seq")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        lanes,
+        [
+            ("pending".into(), "backfill".into()),
+            ("discarded".into(), "".into())
+        ]
+    );
+}

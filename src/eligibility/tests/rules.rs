@@ -247,3 +247,38 @@ fn a_contact_without_a_channel_takes_the_campaign_default_channel() {
         Reason::ChannelUnsupported
     );
 }
+
+#[test]
+fn the_cooldown_runs_from_the_hand_over_and_saturates_instead_of_overflowing() {
+    use crate::eligibility::rules::cooldown_until;
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    let t = crate::thresholds::Thresholds::default(); // 72 h
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+    let end = at + Duration::hours(72);
+    assert_eq!(cooldown_until(None, at, &t), None, "never handed over");
+    assert_eq!(
+        cooldown_until(Some(at), at, &t),
+        Some(end),
+        "starts at the hand-over"
+    );
+    assert_eq!(
+        cooldown_until(Some(at), end - Duration::seconds(1), &t),
+        Some(end)
+    );
+    assert_eq!(
+        cooldown_until(Some(at), end, &t),
+        None,
+        "the end is excluded"
+    );
+    assert_eq!(
+        cooldown_until(Some(at), at - Duration::hours(1), &t),
+        Some(end),
+        "a hand-over later than now also blocks"
+    );
+    let near_end = DateTime::<Utc>::MAX_UTC - Duration::hours(1);
+    assert_eq!(
+        cooldown_until(Some(near_end), near_end, &t),
+        Some(DateTime::<Utc>::MAX_UTC),
+        "an end past the last instant is the last instant, not no cooldown"
+    );
+}
