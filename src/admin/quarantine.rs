@@ -46,9 +46,8 @@ pub struct QuarantinedItem {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReasonFilter {
-    /// Only items quarantined for this reason code.
-    #[param(value_type = Option<Reason>)]
-    pub reason: Option<String>,
+    /// Only items quarantined for this reason code (another is a 400: it would always list nothing).
+    pub reason: Option<Reason>,
 }
 
 /// Open quarantined items, oldest first.
@@ -68,7 +67,7 @@ pub async fn list_quarantine(
            WHERE state = 'open' AND seq > $1 AND ($2::text IS NULL OR reason = $2)
            ORDER BY seq LIMIT $3"#,
         page.after()?,
-        filter.reason.as_deref(),
+        filter.reason.map(Reason::as_str),
         limit + 1
     )
     .fetch_all(&state.reads)

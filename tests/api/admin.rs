@@ -381,6 +381,10 @@ async fn a_reason_must_be_a_quarantine_code_and_only_the_quarantine_takes_one() 
             .await;
         assert_eq!(r.status(), 200, "{path}");
     }
+    // The list's filter too: an unknown reason would always list nothing.
+    assert_problem(app.admin_get("/v1/admin/quarantine?reason=AAA").await, 400).await;
+    let r = app.admin_get("/v1/admin/quarantine?reason=malformed").await;
+    assert_eq!(r.status(), 200);
     // Dead letters and reconciliation items are chosen by id: the schema has no reason for them.
     for path in [
         "/v1/admin/dead-letters/replay",
