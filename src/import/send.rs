@@ -369,6 +369,35 @@ mod tests {
     }
 
     #[test]
+    fn refusals_say_what_usually_fixes_them_for_the_target() {
+        let b = Backoff {
+            first: Duration::ZERO,
+            max: Duration::ZERO,
+            retries: 0,
+        };
+        let events = Target::Events {
+            source: "crm".into(),
+            secret: SecretString::from("k"),
+        };
+        let scores = Target::Scores {
+            token: SecretString::from("t"),
+        };
+        let e = Sender::new("http://h", events, b).unwrap();
+        let s = Sender::new("http://h", scores, b).unwrap();
+        let say = |sender: &Sender, status: u16| {
+            sender.explain(StatusCode::from_u16(status).unwrap(), "no")
+        };
+        assert!(say(&e, 401).contains("signing secret of source \"crm\""));
+        assert!(say(&e, 404).contains("PUT /v1/admin/sources/crm"));
+        assert!(say(&s, 401).contains("PESYNC_SCORER_TOKEN or PESYNC_ADMIN_TOKEN"));
+        assert!(say(&s, 403).contains("use the scorer or the admin token"));
+        for sender in [&e, &s] {
+            assert!(say(sender, 413).contains("--batch-size"));
+            assert_eq!(say(sender, 400), "the server answered 400 Bad Request: no");
+        }
+    }
+
+    #[test]
     fn problem_details_are_shown_and_bodies_shortened() {
         assert_eq!(
             problem_detail(r#"{"type":"x","title":"Not found","detail":"no source named \"x\""}"#),
