@@ -79,6 +79,8 @@ impl Application {
             pool,
             clock,
             genesys,
+            genesys_target: settings.genesys_events,
+            genesys_region: settings.genesys_region,
             secret_key,
         });
         let app_state = state.clone();

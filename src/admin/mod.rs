@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod dead_letters;
 pub mod document;
 pub mod evaluate;
+pub mod genesys;
 pub mod manifests;
 pub mod quarantine;
 pub mod reconciliation;
@@ -28,6 +29,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
+    genesys::routes(cfg);
 }
 
 /// Body of dead-letter replay and reconciliation release / discard: the items to act on, by id.

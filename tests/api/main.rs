@@ -7,6 +7,7 @@ mod crash;
 mod delivery;
 mod dry_run;
 mod evaluation;
+mod genesys_setup;
 mod helpers;
 mod import;
 mod ingest;
