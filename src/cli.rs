@@ -37,7 +37,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Service + simulator in one process, with a seeded source and sample events, for a first look.
     Demo(DemoArgs),
-    /// Stream a CSV or NDJSON export file into a source, with a progress bar.
+    /// Stream a CSV or NDJSON export file into a source (or, with --scores, score observations into
+    /// POST /v1/scores), with a progress bar.
     #[command(long_about = crate::import::LONG_ABOUT)]
     Import(crate::import::ImportArgs),
     /// Benchmarks (build with --release); figures go to docs/BENCHMARKS.md.

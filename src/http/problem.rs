@@ -256,7 +256,13 @@ pub fn problem_for_framework_error<B: MessageBody + 'static>(
             .or_else(|| Some(status.canonical_reason().unwrap_or("error").to_string()))
     };
     let (req, _) = res.into_parts();
-    let resp = problem_response(status, slug_for_status(status), detail, vec![]);
+    let allowed = super::methods::allowed_for(&req);
+    // A 405 says which methods the path takes (RFC 9110 §15.5.6).
+    let resp = if status == StatusCode::METHOD_NOT_ALLOWED && !allowed.is_empty() {
+        super::methods::method_not_allowed(req.method(), &allowed)
+    } else {
+        problem_response(status, slug_for_status(status), detail, vec![])
+    };
     let res = ServiceResponse::new(req, resp).map_into_boxed_body();
     Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
 }

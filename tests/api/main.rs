@@ -13,6 +13,7 @@ mod helpers;
 mod import;
 mod ingest;
 mod limits;
+mod methods;
 mod nul;
 mod openapi;
 mod races;
