@@ -33,6 +33,13 @@ pub struct SourceDocument {
     pub signing_secret: SecretString,
     #[serde(default)]
     pub mapping: Mapping,
+    /// Optional, at least 32 characters: accepted instead of a signature on this source's `/events`
+    /// and `/cdc` (`Authorization: Bearer <token>`), for senders such as Debezium Server that add a
+    /// static header but cannot sign. Write-only and stored sealed like the signing secret; a
+    /// document without it removes the source's token.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 32)]
+    pub bearer_token: Option<SecretString>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -154,11 +161,27 @@ pub async fn put_source(
             format!("must be at least {MIN_SECRET_LEN} characters"),
         ));
     }
+    if let Some(token) = &doc.bearer_token {
+        let min = crate::http::auth::MIN_TOKEN_LEN;
+        if token.expose_secret().chars().count() < min {
+            problems.push(FieldProblem::new(
+                "bearer_token",
+                format!("must be at least {min} characters"),
+            ));
+        }
+    }
     problems.extend(
         doc.mapping
             .validate()
             .into_iter()
             .map(|m| FieldProblem::new("mapping", m)),
+    );
+    problems.extend(
+        doc.mapping
+            .cdc
+            .validate()
+            .into_iter()
+            .map(|(field, m)| FieldProblem::new(field, m)),
     );
     if !problems.is_empty() {
         return Err(ApiError::Invalid(problems));
@@ -170,6 +193,7 @@ pub async fn put_source(
         key: &state.secret_key,
     };
     store::upsert(&mut tx, &name, secret, &doc.mapping, now).await?;
+    store::set_bearer_token(&mut tx, &name, doc.bearer_token.as_ref(), &state.secret_key).await?;
     let s = store::find(&mut *tx, &name)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("source vanished after upsert")))?;

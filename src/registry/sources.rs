@@ -211,3 +211,43 @@ async fn seal_plain_text(pool: &PgPool, key: &SecretKey) -> sqlx::Result<usize> 
     tx.commit().await?;
     Ok(rows.len())
 }
+
+/// What a source's bearer token is sealed with besides the key: its name and the word
+/// `bearer_token`, so neither a token copied to another source nor the signing secret opens as it.
+pub fn bearer_token_context(name: &str) -> Vec<u8> {
+    format!("{name}\0bearer_token").into_bytes()
+}
+
+/// The source's sealed bearer token (issue 13), `None` when it takes signatures only. Read only when
+/// a request presents a token, so signed requests cost no extra query.
+pub async fn bearer_token_sealed(
+    db: impl PgExecutor<'_>,
+    name: &str,
+) -> sqlx::Result<Option<Vec<u8>>> {
+    let row = sqlx::query_scalar!(
+        "SELECT bearer_token_sealed FROM sources WHERE name = $1",
+        name
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.flatten())
+}
+
+/// Sets (or, with `None`, removes) the source's bearer token, sealed.
+pub async fn set_bearer_token(
+    tx: &mut PgConnection,
+    name: &str,
+    token: Option<&SecretString>,
+    key: &SecretKey,
+) -> sqlx::Result<()> {
+    use secrecy::ExposeSecret;
+    let sealed = token.map(|t| key.seal(t.expose_secret().as_bytes(), &bearer_token_context(name)));
+    sqlx::query!(
+        "UPDATE sources SET bearer_token_sealed = $2 WHERE name = $1",
+        name,
+        sealed
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
