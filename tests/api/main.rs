@@ -3,6 +3,7 @@
 mod admin;
 mod architecture;
 mod campaigns;
+mod cdc;
 mod crash;
 mod delivery;
 mod dry_run;
