@@ -171,7 +171,9 @@ pub async fn ingest_changes(
         })
     })
     .await?;
-    crate::telemetry::counters::COUNTERS.received(items.len() as u64);
+    let counters = &crate::telemetry::counters::COUNTERS;
+    counters.received(items.len() as u64);
+    counters.cdc_skipped(skips.iter().flatten().count() as u64);
     Ok(web::Json(Results {
         results: merge(&skips, results),
     }))
@@ -225,6 +227,65 @@ mod tests {
         );
         assert_eq!(format_of(Some("text/plain")), None);
         assert_eq!(format_of(None), None);
+    }
+
+    #[test]
+    fn a_change_with_a_nul_is_quarantined_storable_and_replays_the_same() {
+        use crate::normalize::{Manifest, Mapping};
+        let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
+        let thresholds = crate::thresholds::Thresholds::default();
+        let reg = Registry {
+            source: "crm",
+            mapping: &mapping,
+            manifest: &manifest,
+            thresholds: &thresholds,
+        };
+        let change = serde_json::json!({"op": "c", "after": {"contact_id": "c\u{0}"}});
+        let ChangePlan::Planned(Planned::Quarantine {
+            reason,
+            raw,
+            intake,
+            detail,
+        }) = plan_change(Item::Json(change), &reg, Utc::now())
+        else {
+            panic!("not quarantined")
+        };
+        assert_eq!((reason, intake), (Reason::InvalidCharacters, Intake::Cdc));
+        assert_eq!(detail, format!("after.contact_id {}", text::NUL_MESSAGE));
+        assert!(raw.is_string() && !raw.as_str().unwrap().contains('\0'));
+        let ChangePlan::Planned(Planned::Quarantine { reason, .. }) =
+            replan(raw, reason, &reg, Utc::now())
+        else {
+            panic!("a replay fails the same way")
+        };
+        assert_eq!(reason, Reason::InvalidCharacters);
+    }
+
+    #[test]
+    fn an_unmapped_table_keeps_the_change_as_received() {
+        use crate::normalize::{Manifest, Mapping};
+        let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
+        let thresholds = crate::thresholds::Thresholds::default();
+        let reg = Registry {
+            source: "crm",
+            mapping: &mapping,
+            manifest: &manifest,
+            thresholds: &thresholds,
+        };
+        let change = serde_json::json!({"op": "c", "after": {"id": 1},
+            "source": {"connector": "postgresql", "schema": "crm", "table": "x", "lsn": 7}});
+        match plan_change(Item::Json(change.clone()), &reg, Utc::now()) {
+            ChangePlan::Planned(Planned::Quarantine {
+                reason,
+                raw,
+                intake,
+                ..
+            }) => assert_eq!(
+                (reason, raw, intake),
+                (Reason::UnmappedTable, change, Intake::Cdc)
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -186,6 +186,22 @@ pub async fn seal_and_check(pool: &PgPool, key: &SecretKey) -> anyhow::Result<()
             );
         }
     }
+    let tokens = sqlx::query!(
+        r#"SELECT name, bearer_token_sealed AS "sealed!" FROM sources
+           WHERE bearer_token_sealed IS NOT NULL ORDER BY name"#
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading source bearer tokens")?;
+    for r in tokens {
+        if let Err(e) = key.open(&r.sealed, &bearer_token_context(&r.name)) {
+            anyhow::bail!(
+                "PESYNC_SECRET_KEY does not open the bearer token of source {:?} ({e}): start with \
+                 the key the secrets were sealed with",
+                r.name
+            );
+        }
+    }
     Ok(())
 }
 

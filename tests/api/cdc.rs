@@ -162,6 +162,7 @@ async fn a_redelivered_change_is_a_duplicate_and_a_tombstone_is_skipped() {
     let app = app_with(opportunities()).await;
     let insert = made_at("pg_insert.json", app.now());
     let ndjson = format!("{}\nnull\n", serde_json::to_string(&insert).unwrap());
+    let skipped_before = skipped_total(&app).await;
     let first = results(&app, "application/x-ndjson", ndjson.clone().into_bytes()).await;
     assert_eq!(
         statuses(&first),
@@ -175,6 +176,17 @@ async fn a_redelivered_change_is_a_duplicate_and_a_tombstone_is_skipped() {
     );
     assert_eq!(again[0]["request_id"], first[0]["request_id"]);
     assert_eq!(stored(&app).await.len(), 1);
+    // Counted (the counter is process-wide and tests run in parallel: at least these two).
+    assert!(skipped_total(&app).await >= skipped_before + 2);
+}
+
+async fn skipped_total(app: &TestApp) -> u64 {
+    let text = app.metrics_text().await;
+    text.lines()
+        .find_map(|l| l.strip_prefix("pesync_cdc_changes_skipped_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .expect("pesync_cdc_changes_skipped_total is exported")
 }
 
 #[tokio::test]
