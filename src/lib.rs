@@ -15,6 +15,7 @@ pub mod cdc;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod decisions;
 pub mod delivery;
