@@ -11,11 +11,11 @@ use super::body::{self, Format, Item};
 use super::outcome::{EventResult, Results, Status};
 use super::plan::{self, Intake, Planned, Registry};
 use crate::cdc::{self, Skip, Translated};
+use crate::context::AppState;
 use crate::http::ApiError;
 use crate::http::responses as problems;
 use crate::normalize::{Reason, text};
 use crate::registry;
-use crate::startup::AppState;
 
 /// What a received change comes to before admission.
 #[derive(Debug)]
