@@ -47,6 +47,8 @@ pub struct SourceView {
     pub name: String,
     pub mapping: Mapping,
     pub mapping_version: i32,
+    /// Whether a bearer token is set (the token itself is never shown).
+    pub has_bearer_token: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -76,6 +78,7 @@ fn view(s: store::Source) -> SourceView {
         name: s.name,
         mapping: s.mapping,
         mapping_version: s.mapping_version,
+        has_bearer_token: s.has_bearer_token,
         created_at: s.created_at,
         updated_at: s.updated_at,
     }
@@ -215,5 +218,11 @@ mod tests {
         );
         let dbg = format!("{doc:?}");
         assert!(!dbg.contains("a-very-secret"), "{dbg}");
+        let doc: SourceDocument = serde_json::from_str(
+            r#"{"signing_secret": "x", "bearer_token": "a-bearer-token-nobody-may-see-0123"}"#,
+        )
+        .unwrap();
+        let dbg = format!("{doc:?}");
+        assert!(!dbg.contains("nobody-may-see"), "{dbg}");
     }
 }

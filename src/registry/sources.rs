@@ -16,13 +16,16 @@ pub struct Source {
     sealed_secret: Option<Vec<u8>>,
     pub mapping: Mapping,
     pub mapping_version: i32,
+    /// Whether the source also takes a bearer token (issue 13); the token itself is never read here.
+    pub has_bearer_token: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<Source>> {
     let row = sqlx::query!(
-        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping
+        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping,
+                  s.bearer_token_sealed IS NOT NULL AS "has_bearer_token!"
            FROM sources s JOIN source_mappings m ON m.source = s.name AND m.version = s.mapping_version
            WHERE s.name = $1"#,
         name
@@ -36,6 +39,7 @@ pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<So
             name: r.name,
             sealed_secret: r.signing_secret_sealed,
             mapping_version: r.mapping_version,
+            has_bearer_token: r.has_bearer_token,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -45,7 +49,8 @@ pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<So
 
 pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Source>> {
     let rows = sqlx::query!(
-        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping
+        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping,
+                  s.bearer_token_sealed IS NOT NULL AS "has_bearer_token!"
            FROM sources s JOIN source_mappings m ON m.source = s.name AND m.version = s.mapping_version
            ORDER BY s.name"#
     )
@@ -59,6 +64,7 @@ pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Source>> {
                 name: r.name,
                 sealed_secret: r.signing_secret_sealed,
                 mapping_version: r.mapping_version,
+                has_bearer_token: r.has_bearer_token,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
             })

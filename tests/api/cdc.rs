@@ -366,6 +366,10 @@ async fn the_bearer_token_is_checked_on_cdc_and_events() {
     .unwrap();
     assert_eq!(r.status(), 200, "the token is accepted on /events too");
 
+    let view = app.admin_json("/v1/admin/sources/crm").await;
+    assert_eq!(view["has_bearer_token"], true);
+    assert!(!view.to_string().contains(TOKEN), "never shown");
+
     // A source without a token takes signatures only; a PUT without the token removes it.
     let r = app
         .admin_put(
@@ -386,6 +390,8 @@ async fn the_bearer_token_is_checked_on_cdc_and_events() {
             .await
             .unwrap();
     assert_eq!(sealed, None);
+    let view = app.admin_json("/v1/admin/sources/crm").await;
+    assert_eq!(view["has_bearer_token"], false);
 }
 
 #[tokio::test]
