@@ -238,15 +238,7 @@ async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, Api
             }
         }
     }
-    if !skipped.is_empty() {
-        sqlx::query!(
-            "UPDATE quarantine SET state = 'replayed', resolved_at = $2 WHERE id = ANY($1)",
-            &skipped,
-            now
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
+    mark_replayed(&mut tx, &skipped, now).await?;
     for (source_name, batch) in admits {
         let source = sources[&source_name].as_ref().expect("looked up above");
         let adm = Admission {
@@ -267,16 +259,28 @@ async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, Api
             r.id = Some(*id);
             results[index] = r;
         }
+        mark_replayed(&mut tx, &ids, now).await?;
+    }
+    tx.commit().await?;
+    Ok(Results { results })
+}
+
+/// Items resolved by a replay: ingested, or skipped by the CDC mapping now in force.
+async fn mark_replayed(
+    tx: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if !ids.is_empty() {
         sqlx::query!(
             "UPDATE quarantine SET state = 'replayed', resolved_at = $2 WHERE id = ANY($1)",
-            &ids,
+            ids,
             now
         )
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
-    Ok(Results { results })
+    Ok(())
 }
 
 /// Discard quarantined items for good.

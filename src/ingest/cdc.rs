@@ -133,12 +133,8 @@ pub async fn ingest_changes(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
-    let source_name = path.into_inner();
     let now = state.clock.now();
-    let source = registry::sources::find(&state.pool, &source_name)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no source named {source_name:?}")))?;
-    super::auth::authenticate(&state.pool, &state.secret_key, &source, &req, &body, now).await?;
+    let source = super::authenticated_source(&state, &path.into_inner(), &req, &body, now).await?;
 
     let content_type = req
         .headers()
@@ -229,8 +225,8 @@ mod tests {
         assert_eq!(format_of(None), None);
     }
 
-    #[test]
-    fn a_change_with_a_nul_is_quarantined_storable_and_replays_the_same() {
+    /// Plans `change` against an empty mapping and the default manifest.
+    fn plan_default(item: Item) -> ChangePlan {
         use crate::normalize::{Manifest, Mapping};
         let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
         let thresholds = crate::thresholds::Thresholds::default();
@@ -240,13 +236,18 @@ mod tests {
             manifest: &manifest,
             thresholds: &thresholds,
         };
+        plan_change(item, &reg, Utc::now())
+    }
+
+    #[test]
+    fn a_change_with_a_nul_is_quarantined_storable_and_replays_the_same() {
         let change = serde_json::json!({"op": "c", "after": {"contact_id": "c\u{0}"}});
         let ChangePlan::Planned(Planned::Quarantine {
             reason,
             raw,
             intake,
             detail,
-        }) = plan_change(Item::Json(change), &reg, Utc::now())
+        }) = plan_default(Item::Json(change))
         else {
             panic!("not quarantined")
         };
@@ -254,7 +255,7 @@ mod tests {
         assert_eq!(detail, format!("after.contact_id {}", text::NUL_MESSAGE));
         assert!(raw.is_string() && !raw.as_str().unwrap().contains('\0'));
         let ChangePlan::Planned(Planned::Quarantine { reason, .. }) =
-            replan(raw, reason, &reg, Utc::now())
+            plan_default(plan::item_from_raw(raw, reason))
         else {
             panic!("a replay fails the same way")
         };
@@ -263,18 +264,9 @@ mod tests {
 
     #[test]
     fn an_unmapped_table_keeps_the_change_as_received() {
-        use crate::normalize::{Manifest, Mapping};
-        let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
-        let thresholds = crate::thresholds::Thresholds::default();
-        let reg = Registry {
-            source: "crm",
-            mapping: &mapping,
-            manifest: &manifest,
-            thresholds: &thresholds,
-        };
         let change = serde_json::json!({"op": "c", "after": {"id": 1},
             "source": {"connector": "postgresql", "schema": "crm", "table": "x", "lsn": 7}});
-        match plan_change(Item::Json(change.clone()), &reg, Utc::now()) {
+        match plan_default(Item::Json(change.clone())) {
             ChangePlan::Planned(Planned::Quarantine {
                 reason,
                 raw,

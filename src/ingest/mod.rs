@@ -51,14 +51,8 @@ pub async fn ingest_events(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
-    let source_name = path.into_inner();
     let now = state.clock.now();
-    let source = registry::sources::find(&state.pool, &source_name)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no source named {source_name:?}")))?;
-
-    // Authenticate before looking at the body at all: nothing is stored for a bad signature.
-    auth::authenticate(&state.pool, &state.secret_key, &source, &req, &body, now).await?;
+    let source = authenticated_source(&state, &path.into_inner(), &req, &body, now).await?;
 
     let items = body::from_request(&req, &body, body::MAX_EVENTS, "events")?;
     if items.is_empty() {
@@ -71,6 +65,22 @@ pub async fn ingest_events(
         crate::db::retry::retry_conflicts(|| store_items(&state, &source, &items, now)).await?;
     crate::telemetry::counters::COUNTERS.received(results.len() as u64);
     Ok(web::Json(Results { results }))
+}
+
+/// The source a request names, once the request is authenticated for it (404, 401). Authentication
+/// comes before looking at the body at all: nothing is stored for a bad signature.
+pub(crate) async fn authenticated_source(
+    state: &AppState,
+    name: &str,
+    req: &HttpRequest,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<registry::sources::Source, ApiError> {
+    let source = registry::sources::find(&state.pool, name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no source named {name:?}")))?;
+    auth::authenticate(&state.pool, &state.secret_key, &source, req, body, now).await?;
+    Ok(source)
 }
 
 /// Plans and stores the events of one request in one transaction.

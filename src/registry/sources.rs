@@ -177,35 +177,33 @@ pub async fn seal_and_check(pool: &PgPool, key: &SecretKey) -> anyhow::Result<()
         tracing::info!(sources = sealed, "sealed plain-text source signing secrets");
     }
     let rows = sqlx::query!(
-        r#"SELECT name, signing_secret_sealed AS "sealed!" FROM sources
-           WHERE signing_secret_sealed IS NOT NULL ORDER BY name"#
+        r#"SELECT name, signing_secret_sealed, bearer_token_sealed FROM sources
+           WHERE signing_secret_sealed IS NOT NULL OR bearer_token_sealed IS NOT NULL ORDER BY name"#
     )
     .fetch_all(pool)
     .await
-    .context("reading source signing secrets")?;
+    .context("reading source secrets")?;
     for r in rows {
-        if let Err(e) = key.open(&r.sealed, r.name.as_bytes()) {
-            anyhow::bail!(
-                "PESYNC_SECRET_KEY does not open the signing secret of source {:?} ({e}): start with \
-                 the key the secrets were sealed with",
-                r.name
-            );
-        }
-    }
-    let tokens = sqlx::query!(
-        r#"SELECT name, bearer_token_sealed AS "sealed!" FROM sources
-           WHERE bearer_token_sealed IS NOT NULL ORDER BY name"#
-    )
-    .fetch_all(pool)
-    .await
-    .context("reading source bearer tokens")?;
-    for r in tokens {
-        if let Err(e) = key.open(&r.sealed, &bearer_token_context(&r.name)) {
-            anyhow::bail!(
-                "PESYNC_SECRET_KEY does not open the bearer token of source {:?} ({e}): start with \
-                 the key the secrets were sealed with",
-                r.name
-            );
+        let sealed = [
+            (
+                "signing secret",
+                r.signing_secret_sealed,
+                r.name.clone().into_bytes(),
+            ),
+            (
+                "bearer token",
+                r.bearer_token_sealed,
+                bearer_token_context(&r.name),
+            ),
+        ];
+        for (what, sealed, context) in sealed {
+            if let Some(Err(e)) = sealed.map(|s| key.open(&s, &context)) {
+                anyhow::bail!(
+                    "PESYNC_SECRET_KEY does not open the {what} of source {:?} ({e}): start with \
+                     the key the secrets were sealed with",
+                    r.name
+                );
+            }
         }
     }
     Ok(())

@@ -41,14 +41,27 @@ fn opportunities() -> Value {
 
 async fn app_with(table: Value) -> TestApp {
     let app = spawn_app().await;
-    let r = app
-        .admin_put(
-            "/v1/admin/sources/crm",
-            &json!({"signing_secret": SECRET, "bearer_token": TOKEN, "mapping": mapping(table)}),
-        )
-        .await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    put_source(
+        &app,
+        json!({"bearer_token": TOKEN, "mapping": mapping(table)}),
+    )
+    .await;
     app
+}
+
+/// `PUT /v1/admin/sources/crm` with the test signing secret and `doc`'s other fields.
+async fn put_source(app: &TestApp, mut doc: Value) {
+    doc["signing_secret"] = json!(SECRET);
+    let r = app.admin_put("/v1/admin/sources/crm", &doc).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn replay(app: &TestApp, id: &Value) -> Value {
+    app.admin_post("/v1/admin/quarantine/replay", &json!({"ids": [id]}))
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Posts a body to `/cdc` with the source's bearer token.
@@ -276,29 +289,13 @@ async fn an_unmapped_table_is_quarantined_as_received_and_replayed_after_the_fix
     let id = q["items"][0]["id"].clone();
 
     // Replaying before the fix keeps it where it is.
-    let r: Value = app
-        .admin_post("/v1/admin/quarantine/replay", &json!({"ids": [id]}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r = replay(&app, &id).await;
     assert_eq!(r["results"][0]["status"], "quarantined");
     assert_eq!(r["results"][0]["reason"], "unmapped_table");
 
     // The fix: a new mapping version with the table; the replay translates the change again.
-    let r = app
-        .admin_put(
-            "/v1/admin/sources/crm",
-            &json!({"signing_secret": SECRET, "mapping": mapping(opportunities())}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let r: Value = app
-        .admin_post("/v1/admin/quarantine/replay", &json!({"ids": [id]}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    put_source(&app, json!({"mapping": mapping(opportunities())})).await;
+    let r = replay(&app, &id).await;
     assert_eq!(r["results"][0]["status"], "accepted", "{r}");
     let events = stored(&app).await;
     assert_eq!(events.len(), 1);
@@ -371,13 +368,7 @@ async fn the_bearer_token_is_checked_on_cdc_and_events() {
     assert!(!view.to_string().contains(TOKEN), "never shown");
 
     // A source without a token takes signatures only; a PUT without the token removes it.
-    let r = app
-        .admin_put(
-            "/v1/admin/sources/crm",
-            &json!({"signing_secret": SECRET, "mapping": mapping(opportunities())}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+    put_source(&app, json!({"mapping": mapping(opportunities())})).await;
     let r = post(&app, "application/json", b"[]".to_vec()).await;
     let p = assert_problem(r, 401).await;
     assert!(
@@ -436,4 +427,34 @@ async fn bodies_are_refused_as_on_events() {
         .await
         .unwrap();
     assert_problem(r, 404).await;
+}
+
+#[tokio::test]
+async fn a_change_that_fails_normalization_is_replayed_through_the_cdc_mapping_in_force() {
+    // Without `scales`, a decimal sent without the schema stays base64 text: not a number.
+    let mut table = opportunities();
+    table.as_object_mut().unwrap().remove("scales");
+    let app = app_with(table).await;
+    let update = made_at("pg_update_bare.json", app.now());
+    let r = results(
+        &app,
+        "application/json",
+        serde_json::to_vec(&update).unwrap(),
+    )
+    .await;
+    assert_eq!(statuses(&r), [("quarantined", Some("type_mismatch"))]);
+    let q = app.admin_json("/v1/admin/quarantine").await;
+    assert_eq!(q["items"][0]["raw"], update, "the change, not the envelope");
+    let id = q["items"][0]["id"].clone();
+
+    put_source(
+        &app,
+        json!({"bearer_token": TOKEN, "mapping": mapping(opportunities())}),
+    )
+    .await;
+    let r = replay(&app, &id).await;
+    assert_eq!(r["results"][0]["status"], "accepted", "{r}");
+    let events = stored(&app).await;
+    assert_eq!(events[0].2["transaction_value"], 1999.99);
+    assert_eq!(events[0].5, "u", "the stored raw payload is the change");
 }
