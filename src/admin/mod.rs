@@ -1,5 +1,6 @@
 //! The admin API (SPEC §8): bearer-authenticated; the viewer token may only read.
 
+pub mod calling_hours;
 pub mod campaigns;
 pub mod contacts;
 pub mod dead_letters;
@@ -10,6 +11,7 @@ pub mod quarantine;
 pub mod reconciliation;
 pub mod sources;
 pub mod stats;
+pub mod suppressions;
 pub mod thresholds;
 
 use serde::Deserialize;
@@ -27,6 +29,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
+    suppressions::routes(cfg);
 }
 
 /// Body of replay / release / discard: the items to act on.

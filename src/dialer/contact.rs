@@ -130,6 +130,7 @@ mod tests {
                 timezone: "America/New_York".into(),
             },
             default_channel: None,
+            calling_hours: None,
         }
     }
 
@@ -142,6 +143,7 @@ mod tests {
             channel_preference: Some("voice".into()),
             best_contact_window: own_window,
             last_handover_at: None,
+            suppression: None,
         };
         evaluate(&facts, &campaign(), &Thresholds::default(), now)
     }

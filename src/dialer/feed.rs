@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use super::queue;
 
 /// Leases up to `limit` ready contacts of `campaign_id` until `now + lease`, oldest first. Contacts
-/// whose lease ran out are ready again. Concurrent callers never get the same contact.
+/// whose lease ran out are ready again. Concurrent callers never get the same contact. A contact
+/// suppressed at `now` is withdrawn first and never leased (the suppression withdraws it too; this
+/// is the check at lease time, so no race lets one through).
 pub async fn lease(
     tx: &mut PgConnection,
     campaign_id: &str,
@@ -19,11 +21,16 @@ pub async fn lease(
     limit: i64,
 ) -> sqlx::Result<(Vec<serde_json::Value>, DateTime<Utc>)> {
     let until = now.checked_add_signed(lease).unwrap_or(now);
+    crate::registry::suppressions::withdraw_suppressed(&mut *tx, "pull", Some(campaign_id), now)
+        .await?;
     let mut rows = sqlx::query!(
         r#"UPDATE dialer_queue q SET leased_at = $2, lease_until = $3
            FROM (SELECT id FROM dialer_queue
                  WHERE campaign_id = $1 AND mode = 'pull' AND state = 'pending'
                    AND ready_at <= $2 AND lease_until <= $2
+                   AND NOT EXISTS (SELECT 1 FROM suppressions s
+                                   WHERE s.contact_id = dialer_queue.contact_id
+                                     AND (s.expires_at IS NULL OR s.expires_at > $2))
                  ORDER BY ready_at, id LIMIT $4
                  FOR UPDATE SKIP LOCKED) pick
            WHERE q.id = pick.id

@@ -123,6 +123,7 @@ fn facts(now: DateTime<Utc>) -> impl Strategy<Value = ContactFacts> {
             channel_preference: channel.map(String::from),
             best_contact_window: window,
             last_handover_at: handover,
+            suppression: None,
         })
 }
 
