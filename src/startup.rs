@@ -15,8 +15,10 @@ use utoipa_actix_web::AppExt;
 
 use anyhow::Context;
 
+use crate::admin::stats::StatsCache;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::context::AppState;
 use crate::delivery::{Worker, WorkerConfig};
 use crate::dialer::http::FeedSettings;
 use crate::genesys::{GenesysClient, GenesysConfig};
@@ -26,27 +28,13 @@ use crate::http::problem;
 use crate::jobs::Schedules;
 use crate::jobs::supervise::{RestartPolicy, supervise};
 
-/// What every handler and job shares.
-pub struct AppState {
-    pub pool: PgPool,
-    /// Reads outside the write path (admin reads, stats): few connections of their own and a
-    /// statement timeout (see [`crate::db::read_pool`]).
-    pub reads: PgPool,
-    /// The database figures of `/metrics` and `/v1/admin/stats`, shared by every scraper.
-    pub stats: crate::admin::stats::StatsCache,
-    pub clock: SharedClock,
-    /// `None` when no Genesys tenant is configured: events are accepted and wait in their lanes.
-    pub genesys: Option<GenesysClient>,
-    /// Seals and opens source signing secrets (`PESYNC_SECRET_KEY`).
-    pub secret_key: crate::secrets::SecretKey,
-}
-
 use crate::http::limits::{MAX_ADMIN_BODY_BYTES, MAX_BODY_BYTES};
 
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    stats_cache: web::Data<StatsCache>,
     worker: Option<WorkerConfig>,
     schedules: Schedules,
 }
@@ -88,13 +76,15 @@ impl Application {
         });
         let state = web::Data::new(AppState {
             reads: crate::db::read_pool(&pool),
-            stats: Default::default(),
             pool,
             clock,
             genesys,
             secret_key,
         });
         let app_state = state.clone();
+        // The database figures of `/metrics` and `/v1/admin/stats`, shared by every scraper.
+        let stats_cache = web::Data::new(StatsCache::default());
+        let app_stats = stats_cache.clone();
         let feed = web::Data::new(FeedSettings {
             lease: chrono::TimeDelta::seconds(settings.feed_lease_seconds as i64),
         });
@@ -106,6 +96,7 @@ impl Application {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .app_data(state.clone())
+                .app_data(stats_cache.clone())
                 .app_data(tokens.clone())
                 .app_data(feed.clone())
                 .app_data(limits)
@@ -150,6 +141,7 @@ impl Application {
             port,
             server,
             state: app_state,
+            stats_cache: app_stats,
             worker,
             schedules,
         })
@@ -170,6 +162,11 @@ impl Application {
     /// What the handlers and jobs share (tests drive the jobs' `*_once` functions with it).
     pub fn state(&self) -> web::Data<AppState> {
         self.state.clone()
+    }
+
+    /// The cache of the stats' database figures (tests count its computations).
+    pub fn stats_cache(&self) -> web::Data<StatsCache> {
+        self.stats_cache.clone()
     }
 
     /// Runs the server and the background jobs (delivery workers, the scheduled poller and

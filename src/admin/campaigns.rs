@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, delete, get, http::header, post, put, web};
 use serde_json::Value;
 
 use super::document::{Fields, within};
+use crate::context::AppState;
 use crate::eligibility::{Campaign, Mode, Tier, Window};
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
@@ -14,7 +15,6 @@ use crate::http::page::{Page, PageQuery};
 use crate::http::problem::FieldProblem;
 use crate::http::responses as problems;
 use crate::registry::campaigns as store;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_campaigns)

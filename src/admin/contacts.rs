@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
+use crate::context::AppState;
 use crate::decisions::load::observations_of;
 use crate::decisions::outcomes::StoredOutcome;
 use crate::eligibility::{
@@ -17,7 +18,6 @@ use crate::http::ApiError;
 use crate::http::auth::Reader;
 use crate::http::responses as problems;
 use crate::registry::thresholds;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(explain_contact);

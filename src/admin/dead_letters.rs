@@ -9,13 +9,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{IdsRequest, parse_document};
+use crate::context::AppState;
 use crate::delivery::{Lane, queue};
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
 use crate::http::responses as problems;
 use crate::ingest::outcome::{EventResult, Results, Status};
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_dead_letters).service(replay_dead_letters);

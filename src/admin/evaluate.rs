@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::campaigns::parse_campaign;
 use super::document::Fields;
 use super::thresholds::parse_thresholds;
+use crate::context::AppState;
 use crate::decisions::plan;
 use crate::eligibility::{
     CallingHours, Campaign, ContactFacts, Observation, ObservationView, Reason, RuleOutcome,
@@ -22,7 +23,6 @@ use crate::http::auth::Reader;
 use crate::http::problem::FieldProblem;
 use crate::http::responses as problems;
 use crate::registry::{campaigns, thresholds};
-use crate::startup::AppState;
 use crate::thresholds::Thresholds;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -6,13 +6,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::parse_document;
+use crate::context::AppState;
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::problem::FieldProblem;
 use crate::http::responses as problems;
 use crate::normalize::manifest::Manifest;
 use crate::registry::manifests as store;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_manifests)

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{IdsRequest, MAX_ITEMS_PER_CALL, parse_document};
+use crate::context::AppState;
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
@@ -21,7 +22,6 @@ use crate::ingest::plan::{self, Planned, Registry};
 use crate::ingest::store::Versions;
 use crate::normalize::Reason;
 use crate::registry;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_quarantine)

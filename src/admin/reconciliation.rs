@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{IdsRequest, parse_document};
+use crate::context::AppState;
 use crate::delivery::{Lane, queue};
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
@@ -20,7 +21,6 @@ use crate::ingest::outcome::{EventResult, Results, Status};
 use crate::normalize::TimeRules;
 use crate::normalize::time;
 use crate::registry;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_reconciliation)

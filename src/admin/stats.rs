@@ -12,12 +12,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::context::AppState;
 use crate::http::ApiError;
 use crate::http::auth::Reader;
 use crate::http::responses as problems;
 use crate::jobs::counters::{SCORING, ScoringSnapshot};
 use crate::retention::prune::{PrunedCount, pruned_totals};
-use crate::startup::AppState;
 use crate::telemetry::counters::{COUNTERS, CounterSnapshot};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -175,9 +175,9 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
     })
 }
 
-pub async fn collect(state: &AppState) -> Result<Stats, ApiError> {
+pub async fn collect(state: &AppState, cache: &StatsCache) -> Result<Stats, ApiError> {
     let now = state.clock.now();
-    let tables = state.stats.get(now, || count_tables(state)).await?;
+    let tables = cache.get(now, || count_tables(state)).await?;
     Ok(stats_of(&tables, now))
 }
 
@@ -213,8 +213,12 @@ fn stats_of(tables: &Tables, now: DateTime<Utc>) -> Stats {
 #[utoipa::path(tag = "operations", security(("bearer" = [])),
     responses((status = 200, body = Stats), problems::Reads))]
 #[get("/v1/admin/stats")]
-pub async fn stats(_: Reader, state: web::Data<AppState>) -> Result<web::Json<Stats>, ApiError> {
-    Ok(web::Json(collect(&state).await?))
+pub async fn stats(
+    _: Reader,
+    state: web::Data<AppState>,
+    cache: web::Data<StatsCache>,
+) -> Result<web::Json<Stats>, ApiError> {
+    Ok(web::Json(collect(&state, &cache).await?))
 }
 
 /// Prometheus text exposition of the same figures (unauthenticated, as scrapers expect; it carries
@@ -223,8 +227,11 @@ pub async fn stats(_: Reader, state: web::Data<AppState>) -> Result<web::Json<St
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
         problems::ServerErrors))]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let s = collect(&state).await?;
+pub async fn metrics(
+    state: web::Data<AppState>,
+    cache: web::Data<StatsCache>,
+) -> Result<HttpResponse, ApiError> {
+    let s = collect(&state, &cache).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(render(&s)))

@@ -13,6 +13,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::document::Fields;
+use crate::context::AppState;
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
@@ -20,7 +21,6 @@ use crate::http::problem::FieldProblem;
 use crate::http::responses as problems;
 use crate::normalize::envelope::MAX_CONTACT_ID_CHARS;
 use crate::registry::suppressions::{self as store, Entry, SuppressionView, UpsertReport};
-use crate::startup::AppState;
 
 /// At most this many entries per request (413 past it).
 pub const MAX_SUPPRESSIONS: usize = 10_000;

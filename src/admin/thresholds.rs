@@ -8,13 +8,13 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::context::AppState;
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
 use crate::http::problem::FieldProblem;
 use crate::http::responses as problems;
 use crate::registry::thresholds as store;
-use crate::startup::AppState;
 use crate::thresholds::Thresholds;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

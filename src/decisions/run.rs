@@ -18,13 +18,13 @@ use sqlx::PgPool;
 use super::load::{self, Candidate};
 use super::plan::plan;
 use super::store::BatchWrite;
+use crate::context::AppState;
 use crate::dialer::{PushReport, dialer_contact, push_once};
 use crate::eligibility::Campaign;
 use crate::genesys::GenesysClient;
 use crate::jobs::counters::{REASONS, SCORING};
 use crate::jobs::lock::{EVALUATE_JOB, JobLock};
 use crate::registry::{campaigns, thresholds};
-use crate::startup::AppState;
 use crate::thresholds::Thresholds;
 
 /// Contacts per batch: large enough that per-statement overhead vanishes, small enough that a batch

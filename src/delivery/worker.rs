@@ -19,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 use super::Lane;
 use super::recovery::Recovery;
 use super::store::{self, Claimed, Head, Outcome, OutcomeKind};
+use crate::context::AppState;
 use crate::genesys::{
     ApiResponse, GenesysClient, RetryCause, TransportError, Verdict, after, backoff, verdict,
 };
-use crate::startup::AppState;
 use crate::telemetry::counters::COUNTERS;
 
 #[derive(Debug, Clone)]

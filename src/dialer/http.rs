@@ -8,13 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::contact::{DialerContact, MAX_CONTACTS_PER_PUSH};
 use super::feed::{self, AckStatus};
-use crate::admin::parse_document;
+use crate::context::AppState;
 use crate::eligibility::Mode;
 use crate::http::ApiError;
 use crate::http::auth::Writer;
+use crate::http::document::parse_document;
 use crate::http::responses as problems;
 use crate::registry::campaigns;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(lease_feed).service(ack_feed);

@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use super::contact::{MAX_CONTACTS_PER_PUSH, batches};
 use super::queue::{self, PushItem};
+use crate::context::AppState;
 use crate::genesys::{GenesysClient, Verdict, backoff, verdict};
 use crate::jobs::counters::SCORING;
 use crate::registry::suppressions;
-use crate::startup::AppState;
 
 /// How many due pushes are read at a time.
 const READ_AHEAD: i64 = 5 * MAX_CONTACTS_PER_PUSH as i64;

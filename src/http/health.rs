@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
+use crate::context::AppState;
 use crate::http::responses as problems;
-use crate::startup::AppState;
 
 #[utoipa::path(tag = "operations", responses((status = 200, description = "The process is up")))]
 #[get("/healthz")]

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod docs;
+pub mod document;
 pub mod health;
 pub mod limits;
 pub mod nul;

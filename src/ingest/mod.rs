@@ -11,10 +11,10 @@ pub mod store;
 use actix_web::{HttpRequest, post, web};
 use secrecy::ExposeSecret;
 
+use crate::context::AppState;
 use crate::http::ApiError;
 use crate::http::responses as problems;
 use crate::registry;
-use crate::startup::AppState;
 use admit::Admission;
 use outcome::Results;
 use plan::Registry;

@@ -15,8 +15,8 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::context::AppState;
 use crate::retention::Policy;
-use crate::startup::AppState;
 
 /// A schedule set to this (any case) is switched off.
 pub const OFF: &str = "off";

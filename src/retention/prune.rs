@@ -18,8 +18,8 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use utoipa::ToSchema;
 
 use super::{Cutoffs, Policy, Windows, earliest};
+use crate::context::AppState;
 use crate::jobs::lock::{JobLock, PRUNE_JOB};
-use crate::startup::AppState;
 use crate::thresholds::Thresholds;
 
 /// The tables pruned, as named in `retention_pruned` and the `table` label of `/metrics`.

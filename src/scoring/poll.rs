@@ -18,11 +18,11 @@ use sqlx::postgres::types::PgInterval;
 
 use super::profile;
 use super::store;
+use crate::context::AppState;
 use crate::genesys::retry::{BACKOFF_CAP, backoff_ceiling};
 use crate::genesys::{ApiResponse, GenesysClient, TransportError, Verdict, backoff, verdict};
 use crate::jobs::counters::{PollOutcome, SCORING};
 use crate::jobs::lock::{JobLock, POLL_JOB};
-use crate::startup::AppState;
 
 /// A deferred contact is polled this long before its window opens.
 pub const DEFERRED_POLL_LEAD: TimeDelta = TimeDelta::minutes(5);

@@ -10,13 +10,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::profile::Profile;
+use crate::context::AppState;
 use crate::eligibility::Window;
 use crate::http::ApiError;
 use crate::http::auth::ScorePoster;
 use crate::http::responses as problems;
 use crate::ingest::body;
 use crate::normalize::envelope::MAX_CONTACT_ID_CHARS;
-use crate::startup::AppState;
 
 /// At most this many observations per request (413 past it).
 pub const MAX_SCORES: usize = 10_000;

@@ -116,7 +116,8 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     /// What the handlers and jobs share: tests drive `poll_once` / `evaluate_once` with it.
-    pub state: actix_web::web::Data<pesync::startup::AppState>,
+    pub state: actix_web::web::Data<pesync::context::AppState>,
+    pub stats_cache: actix_web::web::Data<pesync::admin::stats::StatsCache>,
     pub clock: TestClock,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
@@ -212,12 +213,14 @@ pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestAp
         .with_worker_config(|w| w.lease = chrono::Duration::seconds(5));
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
+    let stats_cache = app.stats_cache();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run_until(shutdown.clone()));
     TestApp {
         address,
         pool,
         state,
+        stats_cache,
         clock,
         client: reqwest::Client::new(),
         shutdown,

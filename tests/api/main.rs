@@ -1,6 +1,7 @@
 //! Integration tests: the real app over real HTTP, a fresh PostgreSQL database per test.
 
 mod admin;
+mod architecture;
 mod campaigns;
 mod crash;
 mod delivery;

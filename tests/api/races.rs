@@ -301,14 +301,14 @@ async fn a_serialization_failure_in_an_admin_write_is_503() {
 #[tokio::test]
 async fn two_hundred_concurrent_scrapes_cause_one_computation() {
     let app = spawn_app().await;
-    let before = app.state.stats.computations();
+    let before = app.stats_cache.computations();
     let texts = futures_util::future::join_all((0..200).map(|_| app.metrics_text())).await;
     assert!(
         texts
             .iter()
             .all(|t| t.contains("pesync_lane_depth{lane=\"realtime\"} 0"))
     );
-    assert_eq!(app.state.stats.computations() - before, 1);
+    assert_eq!(app.stats_cache.computations() - before, 1);
 }
 
 async fn realtime_depth(app: &TestApp) -> Value {

@@ -1,0 +1,20 @@
+//! What every handler and job shares: the pools, the clock, the Genesys client and the key that
+//! seals signing secrets. A leaf: the stages import it, it imports no stage (the composition root,
+//! `startup`, builds it).
+
+use sqlx::PgPool;
+
+use crate::clock::SharedClock;
+use crate::genesys::GenesysClient;
+
+pub struct AppState {
+    pub pool: PgPool,
+    /// Reads outside the write path (admin reads, stats): few connections of their own and a
+    /// statement timeout (see [`crate::db::read_pool`]).
+    pub reads: PgPool,
+    pub clock: SharedClock,
+    /// `None` when no Genesys tenant is configured: events are accepted and wait in their lanes.
+    pub genesys: Option<GenesysClient>,
+    /// Seals and opens source signing secrets (`PESYNC_SECRET_KEY`).
+    pub secret_key: crate::secrets::SecretKey,
+}

@@ -1,0 +1,132 @@
+//! Imports point one way (issue 9): a stage of the pipeline never imports the composition root
+//! (`startup`, `cli`), the operator API (`admin`) or the tools beside it (`bench`, `demo`, `import`,
+//! `simulator`). A new upward import fails this test: move what it needs into a leaf instead.
+//! `DEBTS` lists tolerated ones (none today) and may only shrink: a debt paid off but still
+//! listed fails too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The top layers: what the stages must not import.
+const UPWARD: [&str; 7] = [
+    "startup",
+    "cli",
+    "admin",
+    "bench",
+    "demo",
+    "import",
+    "simulator",
+];
+
+/// Upward imports that exist today, (from, to), to be paid off by moving what they import into
+/// leaves (as `context::AppState` and `http::document` were). None left.
+const DEBTS: [(&str, &str); 0] = [];
+
+/// Top-level module of `src` → the top-level modules its non-test code names (`crate::x`).
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let name = path.file_name().unwrap().to_string_lossy();
+            let test_file =
+                name == "tests.rs" || name.ends_with("_tests.rs") || rel.contains("/tests/");
+            if !rel.ends_with(".rs") || test_file {
+                continue;
+            }
+            let top = rel
+                .split('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".rs")
+                .to_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Test modules sit at the end of a file; what they import does not count.
+            let code = text.split("\n#[cfg(test)]").next().unwrap();
+            let named = edges.entry(top.clone()).or_default();
+            for used in crate_paths(code) {
+                if used != top {
+                    named.insert(used);
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// Every `x` of `crate::x` and of `crate::{x, y::…}` in `code`.
+fn crate_paths(code: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (i, _) in code.match_indices("crate::") {
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let group = &group[..group.find('}').unwrap_or(group.len())];
+            for item in group.split(',') {
+                let name: String = item
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    found.insert(name);
+                }
+            }
+        } else {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                found.insert(name);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn stages_never_import_the_layers_above_them() {
+    let edges = imports();
+    let debts: BTreeSet<(String, String)> = DEBTS
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let mut upward = BTreeSet::new();
+    for (from, to) in &edges {
+        if UPWARD.contains(&from.as_str()) {
+            continue;
+        }
+        for t in to {
+            if UPWARD.contains(&t.as_str()) {
+                upward.insert((from.clone(), t.clone()));
+            }
+        }
+    }
+    let new: Vec<_> = upward.difference(&debts).collect();
+    assert!(
+        new.is_empty(),
+        "new upward imports (a stage importing the app, the operator API or a tool): {new:?}; move what they need into a leaf instead"
+    );
+    let paid: Vec<_> = debts.difference(&upward).collect();
+    assert!(
+        paid.is_empty(),
+        "debts paid off: remove {paid:?} from DEBTS in tests/api/architecture.rs"
+    );
+}
+
+#[test]
+fn crate_paths_are_read_from_plain_and_grouped_uses() {
+    let found = crate_paths("use crate::a::B;\nuse crate::{c, d::E};\nlet x = crate::f::g();");
+    assert_eq!(found, ["a", "c", "d", "f"].map(String::from).into());
+}
