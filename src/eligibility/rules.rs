@@ -67,6 +67,10 @@ pub struct Evaluation {
     /// The campaign's calling hours, read in the zone of `effective_window`.
     #[serde(default)]
     pub calling_hours: Option<CallingHours>,
+    /// The window the dialer is told while it is open: the piece of the effective window (the
+    /// contact's window ∩ the calling hours) that holds `now`; null while closed.
+    #[serde(default)]
+    pub handover_window: Option<Window>,
     /// End of an active suppression that has an expiry: the run evaluates the contact again then.
     #[serde(default)]
     pub suppressed_until: Option<DateTime<Utc>>,
@@ -123,6 +127,7 @@ pub fn evaluate(
         contact_list_id: route.map(|(_, l)| l.clone()),
         effective_window: Some(window.window.clone()),
         contact_window_state: window.own_state,
+        handover_window: window.handover_window(now),
         calling_hours: campaign.calling_hours,
         suppressed_until: suppressed_until(facts.suppression.as_ref(), now),
         taken_by: None,
@@ -314,6 +319,16 @@ impl<'a> WindowInForce<'a> {
             state,
             own_state,
         }
+    }
+
+    /// The open piece of the effective window at `now`, in the window's zone.
+    fn handover_window(&self, now: DateTime<Utc>) -> Option<Window> {
+        let (start_time, end_time) = self.zoned.as_ref().ok()?.open_span(now)?;
+        Some(Window {
+            start_time,
+            end_time,
+            timezone: self.window.timezone.clone(),
+        })
     }
 
     /// Calling hours, when the campaign has some, in the window's zone.

@@ -143,6 +143,41 @@ impl ZonedWindow {
         std::iter::once(self.start).chain(self.hours.map(|(s, _)| s))
     }
 
+    /// The daily range of the window the local time at `now` is in, `(start, end)` as local
+    /// times: the window itself, or with calling hours the piece of window ∩ hours that holds
+    /// `now` (an intersection may have two pieces, e.g. 20:00–10:00 ∩ 08:00–21:00). What the
+    /// dialer is told, so it does not call outside the calling hours either. `None` while closed.
+    pub fn open_span(&self, now: DateTime<Utc>) -> Option<(NaiveTime, NaiveTime)> {
+        use chrono::Timelike;
+        if !self.is_open(now) {
+            return None;
+        }
+        const DAY: i64 = 86_400;
+        let x = i64::from(self.local(now)?.time().num_seconds_from_midnight());
+        let secs = |t: NaiveTime| i64::from(t.num_seconds_from_midnight());
+        // The ranges that bound the day (all-day ones do not), as (start, end).
+        let bounded = std::iter::once((self.start, self.end))
+            .chain(self.hours)
+            .filter(|(s, e)| s != e);
+        // The nearest start at or before `x` and the nearest end after it, going round the clock.
+        let mut back: Option<i64> = None;
+        let mut ahead: Option<i64> = None;
+        for (s, e) in bounded {
+            let b = (x - secs(s)).rem_euclid(DAY);
+            let a = (secs(e) - x).rem_euclid(DAY);
+            back = Some(back.map_or(b, |v| v.min(b)));
+            ahead = Some(ahead.map_or(a, |v| v.min(a)));
+        }
+        let at = |offset: i64| {
+            NaiveTime::from_num_seconds_from_midnight_opt((x + offset).rem_euclid(DAY) as u32, 0)
+        };
+        match (back, ahead) {
+            (Some(b), Some(a)) => Some((at(-b)?, at(a)?)),
+            // Open all day.
+            _ => Some((self.start, self.start)),
+        }
+    }
+
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
         self.all_day() || self.local(now).is_some_and(|l| self.contains(l.time()))
     }

@@ -410,7 +410,12 @@ async fn calling_hours_narrow_the_window_and_an_empty_intersection_is_no_callabl
     app.clock.advance(opens - now + Duration::seconds(1));
     let r = evaluate(&app).await;
     assert_eq!((r.contacts, r.queued), (1, 1), "{r:?}");
-    assert_eq!(lease(&app, "calls", 10).await.len(), 1);
+    let items = lease(&app, "calls", 10).await;
+    assert_eq!(items.len(), 1);
+    // The dialer is told the window ∩ calling hours, not the contact's all-day window.
+    assert_eq!(items[0]["data"]["window_start"], hms(opens));
+    assert_eq!(items[0]["data"]["window_end"], hms(closes));
+    assert_eq!(items[0]["data"]["timezone"], "UTC");
 }
 
 #[tokio::test]

@@ -252,3 +252,45 @@ fn no_shared_time_is_no_callable_time_before_the_window_rule() {
             .passed
     );
 }
+
+#[test]
+fn the_dialer_is_told_the_open_piece_of_the_intersection() {
+    let span = |w: ZonedWindow, now: &str| {
+        w.open_span(at(now)).map(|(s, e)| {
+            (
+                crate::eligibility::window::hms_text(s),
+                crate::eligibility::window::hms_text(e),
+            )
+        })
+    };
+    let t = |s: &str, e: &str| Some((s.to_owned(), e.to_owned()));
+    // Two pieces: 20:00–10:00 ∩ 08:00–21:00 is 08:00–10:00 in the morning, 20:00–21:00 at night.
+    let two = zoned("20:00:00", "10:00:00", "UTC").within(&hours("08:00:00", "21:00:00"));
+    assert_eq!(span(two, "2026-06-01T09:00:00Z"), t("08:00:00", "10:00:00"));
+    assert_eq!(span(two, "2026-06-01T20:30:00Z"), t("20:00:00", "21:00:00"));
+    assert_eq!(span(two, "2026-06-01T12:00:00Z"), None, "closed");
+    // An all-day window takes the hours; all-day hours leave the window as it is.
+    let all = zoned("00:00:00", "00:00:00", "America/New_York");
+    assert_eq!(
+        span(
+            all.within(&hours("08:00:00", "21:00:00")),
+            "2026-03-08T12:00:00Z"
+        ),
+        t("08:00:00", "21:00:00")
+    );
+    assert_eq!(span(all, "2026-03-08T12:00:00Z"), t("00:00:00", "00:00:00"));
+    let w = zoned("09:00:00", "20:00:00", "America/New_York");
+    assert_eq!(
+        span(
+            w.within(&hours("07:00:07", "07:00:07")),
+            "2026-03-08T14:00:00Z"
+        ),
+        t("09:00:00", "20:00:00")
+    );
+    assert_eq!(span(w, "2026-03-08T14:00:00Z"), t("09:00:00", "20:00:00"));
+    // Overlapping, read in the contact's zone on the fall-back day: 06:00–12:00 ∩ 08:00–21:00
+    // at 08:30 EST (13:30Z) is 08:00–12:00.
+    let w =
+        zoned("06:00:00", "12:00:00", "America/New_York").within(&hours("08:00:00", "21:00:00"));
+    assert_eq!(span(w, "2026-11-01T13:30:00Z"), t("08:00:00", "12:00:00"));
+}
