@@ -172,7 +172,24 @@ async fn a_contact_suppressed_while_queued_is_withdrawn_and_never_leased() {
     assert_eq!(r.status(), 204);
     assert_eq!(evaluate(&app).await.contacts, 1);
     assert_eq!(reasons(&app, "c-2", "pull-one").await[0], "eligible");
-    assert_eq!(leased_ids(&app).await, ["c-2"]);
+    let items = lease(&app, "pull-one", 10).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["data"]["contact_id"], "c-2");
+
+    // Leased, then suppressed before the dialer acknowledged: withdrawn, and the acknowledgement
+    // tells the dialer so instead of handing the contact over.
+    let v = suppress(&app, json!([{"contact_id": "c-2"}])).await;
+    assert_eq!(v["withdrawn"], 1);
+    let id = items[0]["id"].as_str().unwrap();
+    assert_eq!(ack(&app, &[id]).await, ["withdrawn"]);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM handovers WHERE contact_id = 'c-2'"
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
