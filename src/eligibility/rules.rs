@@ -67,8 +67,8 @@ pub struct Evaluation {
     /// The campaign's calling hours, read in the zone of `effective_window`.
     #[serde(default)]
     pub calling_hours: Option<CallingHours>,
-    /// The window the dialer is told while it is open: the piece of the effective window (the
-    /// contact's window ∩ the calling hours) that holds `now`; null while closed.
+    /// The window the dialer is told when the contact is eligible: the piece of the effective
+    /// window (the contact's window ∩ the calling hours) that holds `now`; null otherwise.
     #[serde(default)]
     pub handover_window: Option<Window>,
     /// End of an active suppression that has an expiry: the run evaluates the contact again then.
@@ -114,8 +114,9 @@ pub fn evaluate(
         window.calling_hours_rule(),
         window.window_rule(now),
     ];
+    let reason = first_failure(&outcomes);
     Evaluation {
-        reason: first_failure(&outcomes),
+        reason,
         tier,
         effective_score: effective,
         rise: rise_now.map(for_display),
@@ -127,7 +128,10 @@ pub fn evaluate(
         contact_list_id: route.map(|(_, l)| l.clone()),
         effective_window: Some(window.window.clone()),
         contact_window_state: window.own_state,
-        handover_window: window.handover_window(now),
+        // Only an eligible contact is handed over.
+        handover_window: (reason == Reason::Eligible)
+            .then(|| window.handover_window(now))
+            .flatten(),
         calling_hours: campaign.calling_hours,
         suppressed_until: suppressed_until(facts.suppression.as_ref(), now),
         taken_by: None,
@@ -303,13 +307,21 @@ impl<'a> WindowInForce<'a> {
             window.timezone
         );
         let own = window.zoned();
-        let own_state = own.as_ref().ok().map(|z| z.state(now));
         let hours = campaign.calling_hours.as_ref();
-        let zoned = match hours {
-            Some(h) => own.map(|z| z.within(h)),
-            None => own,
+        let (zoned, state, own_state) = match hours {
+            // Without calling hours the effective window is the contact's: one state, not two (a
+            // run over a million contacts computes it for each).
+            None => {
+                let state = own.as_ref().ok().map(|z| z.state(now));
+                (own, state, state)
+            }
+            Some(h) => {
+                let own_state = own.as_ref().ok().map(|z| z.state(now));
+                let zoned = own.map(|z| z.within(h));
+                let state = zoned.as_ref().ok().map(|z| z.state(now));
+                (zoned, state, own_state)
+            }
         };
-        let state = zoned.as_ref().ok().map(|z| z.state(now));
         Self {
             window,
             source,

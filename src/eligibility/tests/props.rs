@@ -166,6 +166,7 @@ fn check_consistent(e: &Evaluation, facts: &ContactFacts) -> Result<(), TestCase
     if e.reason == Reason::Eligible {
         prop_assert!(e.window.is_some_and(|w| w.open));
         prop_assert!(e.contact_list_id.is_some() && e.cooldown_until.is_none());
+        prop_assert!(e.handover_window.is_some(), "the dialer is told a window");
     }
     Ok(())
 }
