@@ -37,12 +37,23 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Service + simulator in one process, with a seeded source and sample events, for a first look.
     Demo(DemoArgs),
-    /// Stream a CSV or NDJSON export file into a source, with a progress bar.
+    /// Stream a CSV or NDJSON export file into a source (or, with --scores, score observations into
+    /// POST /v1/scores), with a progress bar.
     #[command(long_about = crate::import::LONG_ABOUT)]
     Import(crate::import::ImportArgs),
     /// Benchmarks (build with --release); figures go to docs/BENCHMARKS.md.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// The Genesys Cloud org: `genesys setup` prepares it for the External Events API.
+    #[command(subcommand)]
+    Genesys(GenesysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenesysCommand {
+    /// Create or update the org's External Source, event schemas and configurations from the active manifest.
+    #[command(long_about = crate::setup::LONG_ABOUT)]
+    Setup(crate::setup::SetupArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,6 +105,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => crate::demo::run(settings, a.contacts.into()).await,
         Command::Bench(b) => crate::bench::run(b, settings).await,
         Command::Import(args) => crate::import::run(args).await,
+        Command::Genesys(GenesysCommand::Setup(args)) => {
+            let report = crate::setup::setup(&settings, &args).await?;
+            print!("{report}");
+            Ok(())
+        }
         Command::Openapi => {
             let doc = crate::startup::openapi_document();
             println!("{}", doc.to_pretty_json().context("serializing OpenAPI")?);

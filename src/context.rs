@@ -15,6 +15,10 @@ pub struct AppState {
     pub clock: SharedClock,
     /// `None` when no Genesys tenant is configured: events are accepted and wait in their lanes.
     pub genesys: Option<GenesysClient>,
+    /// Where events go and the region, as configured (`GET /v1/admin/genesys`; activation keeps
+    /// the org's schemas in step with the manifest while the target is external events).
+    pub genesys_target: crate::genesys::EventsTarget,
+    pub genesys_region: Option<crate::genesys::region::Region>,
     /// Seals and opens source signing secrets (`PESYNC_SECRET_KEY`).
     pub secret_key: crate::secrets::SecretKey,
 }

@@ -3,7 +3,8 @@
 //! The modules follow the data's journey: `ingest` (signed HTTP intake) → `normalize` (mapping,
 //! manifest, time routing; pure) → `delivery` (lanes, order, rate ceiling, retries) → `genesys` (the
 //! API client) → `scoring` (profile polling, snapshots) → `eligibility` (the rules; pure) → `dialer`
-//! (push and pull). `admin` is the operator's API, `simulator` a stand-in Genesys for tests and demos.
+//! (push and pull). `setup` prepares a real Genesys Cloud org for External Events from the manifest.
+//! `admin` is the operator's API, `simulator` a stand-in Genesys for tests and demos.
 //!
 //! "SPEC §n" in comments is a section of `docs/SPEC.md` (the external contract; issue texts that
 //! amend it are noted where they apply), "DESIGN-NOTES" is `docs/DESIGN-NOTES.md`, and "reference"
@@ -31,6 +32,7 @@ pub mod registry;
 pub mod retention;
 pub mod scoring;
 pub mod secrets;
+pub mod setup;
 pub mod simulator;
 pub mod startup;
 pub mod telemetry;

@@ -79,6 +79,8 @@ impl Application {
             pool,
             clock,
             genesys,
+            genesys_target: settings.genesys_events,
+            genesys_region: settings.genesys_region,
             secret_key,
         });
         let app_state = state.clone();
@@ -89,6 +91,10 @@ impl Application {
             lease: chrono::TimeDelta::seconds(settings.feed_lease_seconds as i64),
         });
         let openapi = openapi_document();
+        let known_routes = web::Data::new(crate::http::methods::Routes::new(
+            &serde_json::to_value(&openapi).context("the OpenAPI document as JSON")?,
+            &crate::http::docs::UNDOCUMENTED_ROUTES,
+        ));
         let limits = Limits {
             read_timeout: settings.read_timeout,
         };
@@ -118,6 +124,9 @@ impl Application {
                 }
             })))
             .configure(crate::http::docs::routes)
+            // What no route took: 405 with `Allow` for a path served with other methods, else 404.
+            .app_data(known_routes.clone())
+            .default_service(web::to(crate::http::methods::not_routed))
             .wrap(from_fn(crate::http::limits::guard))
             .wrap(from_fn(crate::http::nul::refuse_nul_in_url))
             .wrap(ErrorHandlers::new().default_handler(problem::problem_for_framework_error))

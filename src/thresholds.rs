@@ -49,39 +49,40 @@ fn summarize(problems: &[Problem]) -> String {
     parts.join("; ")
 }
 
-/// The settings of SPEC §8. `Default` gives the SPEC's defaults.
+/// The settings of SPEC §8. `Default` gives the SPEC's defaults. Durations are whole seconds, at
+/// most ten years (`MAX_DURATION_SECONDS`, written out in the schema's `maximum`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Lowest effective score of the high tier.
-    #[schema(example = 0.75)]
+    #[schema(example = 0.75, exclusive_minimum = 0.0, maximum = 1.0)]
     pub high_tier: f64,
-    /// Lowest effective score of the moderate tier.
-    #[schema(example = 0.40)]
+    /// Lowest effective score of the moderate tier; below `high_tier`.
+    #[schema(example = 0.40, exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub moderate_tier: f64,
     /// Minimum rise of the effective score over the rise window.
-    #[schema(example = 0.10)]
+    #[schema(example = 0.10, exclusive_minimum = 0.0, maximum = 1.0)]
     pub min_rise: f64,
-    #[schema(example = 86400)]
+    #[schema(example = 86400, minimum = 1, maximum = 315360000)]
     pub rise_window_seconds: i64,
     /// A change smaller than this, soon after the last applied one, is dampened (ignored).
-    #[schema(example = 0.05)]
+    #[schema(example = 0.05, minimum = 0.0, exclusive_maximum = 1.0)]
     pub dampening_delta: f64,
-    #[schema(example = 3600)]
+    #[schema(example = 3600, minimum = 1, maximum = 315360000)]
     pub dampening_window_seconds: i64,
     /// No contact is handed to the dialer twice within this time.
-    #[schema(example = 259200)]
+    #[schema(example = 259200, minimum = 1, maximum = 315360000)]
     pub cooldown_seconds: i64,
-    #[schema(example = 300)]
+    #[schema(example = 300, minimum = 1, maximum = 315360000)]
     pub skew_tolerance_seconds: i64,
-    #[schema(example = 604800)]
+    #[schema(example = 604800, minimum = 1, maximum = 315360000)]
     pub backfill_age_seconds: i64,
-    #[schema(example = 300)]
+    #[schema(example = 300, minimum = 1, maximum = 315360000)]
     pub future_tolerance_seconds: i64,
-    #[schema(example = 86400)]
+    #[schema(example = 86400, minimum = 1, maximum = 315360000)]
     pub dedup_window_seconds: i64,
     /// May be 0 (no hold).
-    #[schema(example = 2)]
+    #[schema(example = 2, minimum = 0, maximum = 315360000)]
     pub ordering_hold_seconds: i64,
 }
 
@@ -231,6 +232,23 @@ fn seconds(value: i64) -> TimeDelta {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_schema_states_the_duration_bounds_validate_checks() {
+        // The `maximum` of each duration in the OpenAPI schema is this literal.
+        assert_eq!(MAX_DURATION_SECONDS, 315_360_000);
+        let doc = serde_json::to_value(crate::startup::openapi_document()).unwrap();
+        let t = &doc["components"]["schemas"]["Thresholds"]["properties"];
+        for (field, _, zero_allowed) in Thresholds::default().durations() {
+            assert_eq!(t[field]["maximum"], MAX_DURATION_SECONDS, "{field}");
+            assert_eq!(
+                t[field]["minimum"],
+                if zero_allowed { 0 } else { 1 },
+                "{field}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

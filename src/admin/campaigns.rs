@@ -37,7 +37,7 @@ pub fn parse_campaign(doc: &Value, prefix: &str) -> Result<Campaign, Vec<FieldPr
     let mode = f.required::<Mode>("mode");
     let channels = f.required::<BTreeMap<String, String>>("channels");
     let default_window = f.required::<Window>("default_window");
-    let default_channel = f.optional::<String>("default_channel");
+    let default_channel = f.nullable::<String>("default_channel");
     let calling_hours = super::calling_hours::optional_calling_hours(&mut f, prefix);
     // Stand-ins for the fields that could not be read, so the rules of the others still run; their
     // problems are dropped below.
@@ -157,8 +157,15 @@ pub async fn put_campaign(
     let mut doc = super::parse_json(&body)?;
     if let Some(obj) = doc.as_object_mut() {
         match obj.get("id") {
-            None | Some(Value::Null) => {
+            None => {
                 obj.insert("id".into(), Value::String(id.to_string()));
+            }
+            // The schema's id is a string: null is a mistake, as for the other fields.
+            Some(Value::Null) => {
+                return Err(ApiError::invalid(
+                    "id",
+                    "must not be null: leave it out to take the path's",
+                ));
             }
             Some(given) if given.as_str() != Some(id.as_str()) => {
                 return Err(ApiError::invalid(

@@ -137,7 +137,8 @@ pub struct SnapshotView {
     pub score: Option<f64>,
     pub channel: Option<String>,
     pub best_contact_window: Option<Window>,
-    /// The profile exactly as PE answered.
+    /// The profile exactly as PE answered, or the observation exactly as it was pushed
+    /// (`POST /v1/scores`).
     #[schema(value_type = Object)]
     pub raw: serde_json::Value,
 }

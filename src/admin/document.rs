@@ -53,8 +53,23 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A field that may be absent or null (`None` then, with no problem).
+    /// A field that may be absent (`None` then, with no problem) but not null: its schema says it
+    /// is a value with a default, so `null` is most likely a client's mistake (`"tiers": null`
+    /// taken as "the default tiers" would surprise whoever meant "none").
     pub fn optional<T: DeserializeOwned>(&mut self, key: &'static str) -> Option<T> {
+        self.known.push(key);
+        match self.obj.get(key) {
+            None => None,
+            Some(Value::Null) => {
+                self.fail(key, "must not be null: leave it out for the default".into());
+                None
+            }
+            Some(v) => self.decode(key, v),
+        }
+    }
+
+    /// A field that may be absent or null, both meaning "none" (its schema says it is nullable).
+    pub fn nullable<T: DeserializeOwned>(&mut self, key: &'static str) -> Option<T> {
         self.known.push(key);
         match self.obj.get(key) {
             None | Some(Value::Null) => None,
@@ -147,6 +162,24 @@ mod tests {
         assert!(f.has_failed("a") && f.has_failed("b") && !f.has_failed("c"));
         let fields: Vec<String> = f.finish().into_iter().map(|p| p.field).collect();
         assert_eq!(fields, ["campaign.a", "campaign.b", "campaign.extra"]);
+    }
+
+    #[test]
+    fn null_is_none_for_a_nullable_field_and_a_problem_for_an_optional_one() {
+        let doc = json!({"tiers": null, "default_channel": null});
+        let mut f = Fields::of(&doc, "").unwrap();
+        assert_eq!(f.optional::<Vec<String>>("tiers"), None);
+        assert_eq!(f.nullable::<String>("default_channel"), None);
+        assert_eq!(f.nullable::<String>("absent"), None);
+        assert!(f.has_failed("tiers") && !f.has_failed("default_channel"));
+        let problems = f.finish();
+        assert_eq!(
+            problems,
+            [FieldProblem::new(
+                "tiers",
+                "must not be null: leave it out for the default"
+            )]
+        );
     }
 
     #[test]

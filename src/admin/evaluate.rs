@@ -96,7 +96,7 @@ struct DryRun {
 
 fn read(doc: &Value) -> Result<DryRun, Vec<FieldProblem>> {
     let mut f = Fields::of(doc, "")?;
-    let now = f.optional::<DateTime<Utc>>("now");
+    let now = f.nullable::<DateTime<Utc>>("now");
     let thresholds = f.raw("thresholds").and_then(|v| match parse_thresholds(v) {
         Ok(t) => Some(t),
         Err(problems) => {
@@ -106,7 +106,7 @@ fn read(doc: &Value) -> Result<DryRun, Vec<FieldProblem>> {
             None
         }
     });
-    let top_id = f.optional::<String>("campaign_id");
+    let top_id = f.nullable::<String>("campaign_id");
     let campaign = match (f.raw("campaign"), top_id) {
         (Some(_), Some(_)) => {
             f.problem(
@@ -152,10 +152,10 @@ fn read(doc: &Value) -> Result<DryRun, Vec<FieldProblem>> {
             .into_iter()
             .map(|p| FieldProblem::new(p.field, p.message)),
     );
-    let channel_preference = f.optional::<String>("channel_preference");
-    let best_contact_window = f.optional::<Window>("best_contact_window");
-    let last_handover_at = f.optional::<DateTime<Utc>>("last_handover_at");
-    let suppression = f.optional::<Suppression>("suppression");
+    let channel_preference = f.nullable::<String>("channel_preference");
+    let best_contact_window = f.nullable::<Window>("best_contact_window");
+    let last_handover_at = f.nullable::<DateTime<Utc>>("last_handover_at");
+    let suppression = f.nullable::<Suppression>("suppression");
     let problems = f.finish();
     match campaign {
         Some(campaign) if problems.is_empty() => Ok(DryRun {

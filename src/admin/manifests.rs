@@ -5,14 +5,19 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use std::time::Duration;
+
 use super::parse_document;
 use crate::context::AppState;
+use crate::genesys::{self, EventsTarget, org::Org};
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
 use crate::http::problem::FieldProblem;
 use crate::http::responses as problems;
+use crate::jobs::lock::{JobLock, ORG_SYNC};
 use crate::normalize::manifest::Manifest;
 use crate::registry::manifests as store;
+use crate::setup::{self, SyncError};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_manifests)
@@ -92,10 +97,14 @@ pub async fn create_manifest(
     }))
 }
 
-/// Make a manifest version the active one. Takes no body.
+/// Make a manifest version the active one. Takes no body. While events go through External
+/// Events (`PESYNC_GENESYS_EVENTS=external-events`) and the org is set up, the org's schemas are
+/// first brought to the manifest (`pesync genesys setup`'s code): what Genesys Cloud would refuse
+/// is 422 naming the attribute, an outage 503, and either way nothing is activated.
 #[utoipa::path(tag = "manifests", security(("bearer" = [])),
     params(("version" = i32, Path)),
-    responses((status = 200, body = ManifestCreated), problems::Writes, problems::NotFound))]
+    responses((status = 200, body = ManifestCreated), problems::Writes, problems::NotFound,
+        problems::Conflict, problems::GenesysSync))]
 #[post("/v1/admin/manifests/{version}/activate")]
 pub async fn activate_manifest(
     _: Writer,
@@ -103,13 +112,94 @@ pub async fn activate_manifest(
     version: web::Path<i32>,
 ) -> Result<web::Json<ManifestCreated>, ApiError> {
     let version = version.into_inner();
-    let mut tx = state.pool.begin().await?;
-    if !store::activate(&mut tx, version, state.clock.now()).await? {
-        return Err(ApiError::NotFound(format!("no manifest version {version}")));
-    }
-    tx.commit().await?;
+    // One change of the org at a time (setup or another activation, on any instance).
+    let lock = JobLock::try_acquire(&state.pool, ORG_SYNC)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(setup::BUSY.into()))?;
+    let result = activate_following_org(&state, version).await;
+    lock.release().await;
+    result?;
     Ok(web::Json(ManifestCreated {
         version,
         active: true,
     }))
+}
+
+async fn activate_following_org(state: &AppState, version: i32) -> Result<(), ApiError> {
+    let org = follow_in_org(state, version).await?;
+    let mut tx = state.pool.begin().await?;
+    if !store::activate(&mut tx, version, state.clock.now()).await? {
+        return Err(not_found(version));
+    }
+    if let Some(org) = &org {
+        genesys::org::save(&mut tx, org).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn not_found(version: i32) -> ApiError {
+    ApiError::NotFound(format!("no manifest version {version}"))
+}
+
+/// Brings the org's schemas and configurations to manifest `version` when events go there,
+/// answering the org to store with the activation; `None` when there is nothing to follow (the
+/// `pe` target, no tenant, setup not run against this org).
+async fn follow_in_org(state: &AppState, version: i32) -> Result<Option<Org>, ApiError> {
+    let client = match &state.genesys {
+        Some(client) if state.genesys_target == EventsTarget::ExternalEvents => client,
+        _ => return Ok(None),
+    };
+    let stored = {
+        let mut db = state.pool.acquire().await?;
+        genesys::org::load(&mut db).await?
+    };
+    let Some(stored) = stored.filter(|o| o.is_for(&client.config().base_url)) else {
+        return Ok(None);
+    };
+    let manifest = store::get(&state.pool, version)
+        .await?
+        .ok_or_else(|| not_found(version))?;
+    let division = client.config().division_id.clone();
+    let options = setup::Options {
+        source_name: stored.external_source_name.clone(),
+        division_id: division
+            .or(Some(stored.division_id))
+            .filter(|d| !d.is_empty()),
+        dry_run: false,
+        // An operator waits for the answer: a short retry, then 503 to try again later.
+        attempts: 3,
+        max_wait: Duration::from_secs(5),
+    };
+    match setup::sync(client, &manifest, &options, state.clock.now()).await {
+        Ok(synced) => Ok(synced.org),
+        Err(e) => Err(not_activated(version, e)),
+    }
+}
+
+/// The answer to an activation the org could not follow: 422 for what Genesys refuses, else 503.
+fn not_activated(version: i32, error: SyncError) -> ApiError {
+    let detail = format!("manifest version {version} was not activated: {error}");
+    let problems = |refusals: Vec<setup::Refusal>| -> Vec<FieldProblem> {
+        refusals
+            .into_iter()
+            .map(|r| FieldProblem::new(r.field, r.message))
+            .collect()
+    };
+    match error {
+        SyncError::Refused(refusals) => ApiError::GenesysRefused(detail, problems(refusals)),
+        SyncError::Rejected {
+            fields, message, ..
+        } => {
+            let mut errors = problems(fields);
+            if errors.is_empty() {
+                errors.push(FieldProblem::new("event_types", message));
+            }
+            ApiError::GenesysRefused(detail, errors)
+        }
+        SyncError::Failed { .. } => {
+            tracing::warn!(%detail, "Genesys Cloud did not answer during a manifest activation");
+            ApiError::GenesysUnavailable(detail)
+        }
+    }
 }

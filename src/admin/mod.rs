@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod dead_letters;
 pub mod document;
 pub mod evaluate;
+pub mod genesys;
 pub mod manifests;
 pub mod quarantine;
 pub mod reconciliation;
@@ -31,43 +32,48 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     dead_letters::routes(cfg);
     stats::routes(cfg);
     suppressions::routes(cfg);
+    genesys::routes(cfg);
 }
 
-/// Body of replay / release / discard: the items to act on.
+/// Body of dead-letter replay and reconciliation release / discard: the items to act on, by id.
+/// (The quarantine's operations also take a reason: [`QuarantineRequest`].)
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdsRequest {
-    #[serde(default)]
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<Uuid>,
-    /// Quarantine only: act on every open item with this reason.
-    #[schema(value_type = Option<crate::normalize::Reason>)]
-    pub reason: Option<String>,
+}
+
+/// Body of quarantine replay / discard: the items named by id, and/or every open item with a reason
+/// (at least one of the two).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineRequest {
+    #[serde(default)]
+    #[schema(max_items = 1000)]
+    pub ids: Vec<Uuid>,
+    /// Act on every open item with this reason (at most 1,000 a call, oldest first).
+    pub reason: Option<crate::normalize::Reason>,
 }
 
 /// Operations act on at most this many items per call, so one call stays one bounded transaction.
 pub const MAX_ITEMS_PER_CALL: usize = 1000;
 
-impl IdsRequest {
-    pub fn check_ids(&self) -> Result<(), crate::http::ApiError> {
-        if self.ids.len() > MAX_ITEMS_PER_CALL {
-            return Err(crate::http::ApiError::invalid(
-                "ids",
-                format!("at most {MAX_ITEMS_PER_CALL} ids per call"),
-            ));
-        }
-        Ok(())
+/// At most [`MAX_ITEMS_PER_CALL`] ids.
+pub fn check_ids(ids: &[Uuid]) -> Result<(), crate::http::ApiError> {
+    if ids.len() > MAX_ITEMS_PER_CALL {
+        return Err(crate::http::ApiError::invalid(
+            "ids",
+            format!("at most {MAX_ITEMS_PER_CALL} ids per call"),
+        ));
     }
+    Ok(())
+}
 
-    /// The ids of a call on items that are only ever chosen by id (`what`: "dead letters"): at
-    /// least one, at most [`MAX_ITEMS_PER_CALL`], and no `reason`.
+impl IdsRequest {
+    /// The ids of a call (`what`: "dead letters"): at least one, at most [`MAX_ITEMS_PER_CALL`].
     pub fn named_ids(&self, what: &str) -> Result<&[Uuid], crate::http::ApiError> {
-        self.check_ids()?;
-        if self.reason.is_some() {
-            return Err(crate::http::ApiError::invalid(
-                "reason",
-                format!("{what} are chosen by id"),
-            ));
-        }
+        check_ids(&self.ids)?;
         if self.ids.is_empty() {
             return Err(crate::http::ApiError::invalid(
                 "ids",
@@ -110,25 +116,24 @@ mod tests {
     }
 
     #[test]
-    fn named_ids_wants_ids_and_no_reason() {
-        let req = |ids: Vec<Uuid>, reason: Option<&str>| IdsRequest {
-            ids,
-            reason: reason.map(str::to_owned),
-        };
-        assert!(req(vec![], None).named_ids("dead letters").is_err());
+    fn named_ids_wants_at_least_one_id_and_no_reason() {
+        let req = |ids: Vec<Uuid>| IdsRequest { ids };
+        assert!(req(vec![]).named_ids("dead letters").is_err());
         assert!(
-            req(vec![Uuid::nil()], Some("x"))
-                .named_ids("dead letters")
-                .is_err()
-        );
-        assert!(
-            req(vec![Uuid::nil(); MAX_ITEMS_PER_CALL + 1], None)
+            req(vec![Uuid::nil(); MAX_ITEMS_PER_CALL + 1])
                 .named_ids("x")
                 .is_err()
         );
         assert_eq!(
-            req(vec![Uuid::nil()], None).named_ids("x").unwrap(),
+            req(vec![Uuid::nil()]).named_ids("x").unwrap(),
             &[Uuid::nil()]
         );
+        // A reason is the quarantine's alone, and must be one of its codes.
+        let body = br#"{"ids": [], "reason": "unknown_attribute"}"#;
+        assert!(parse_document::<IdsRequest>(body).is_err());
+        let q: QuarantineRequest = parse_document(body).unwrap();
+        assert_eq!(q.reason, Some(crate::normalize::Reason::UnknownAttribute));
+        let e = parse_document::<QuarantineRequest>(br#"{"ids": [], "reason": "AAA"}"#);
+        assert!(e.is_err());
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{IdsRequest, MAX_ITEMS_PER_CALL, parse_document};
+use super::{MAX_ITEMS_PER_CALL, QuarantineRequest, parse_document};
 use crate::context::AppState;
 use crate::http::ApiError;
 use crate::http::auth::{Reader, Writer};
@@ -46,9 +46,8 @@ pub struct QuarantinedItem {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReasonFilter {
-    /// Only items quarantined for this reason code.
-    #[param(value_type = Option<Reason>)]
-    pub reason: Option<String>,
+    /// Only items quarantined for this reason code (another is a 400: it would always list nothing).
+    pub reason: Option<Reason>,
 }
 
 /// Open quarantined items, oldest first.
@@ -68,7 +67,7 @@ pub async fn list_quarantine(
            WHERE state = 'open' AND seq > $1 AND ($2::text IS NULL OR reason = $2)
            ORDER BY seq LIMIT $3"#,
         page.after()?,
-        filter.reason.as_deref(),
+        filter.reason.map(Reason::as_str),
         limit + 1
     )
     .fetch_all(&state.reads)
@@ -102,9 +101,9 @@ struct OpenItem {
 /// Locks the open items named by `ids` (in that order) or by `reason` (oldest first, at most 1,000).
 async fn lock_open(
     tx: &mut sqlx::PgConnection,
-    req: &IdsRequest,
+    req: &QuarantineRequest,
 ) -> Result<Vec<(Option<Uuid>, Option<OpenItem>)>, ApiError> {
-    req.check_ids()?;
+    super::check_ids(&req.ids)?;
     if req.ids.is_empty() && req.reason.is_none() {
         return Err(ApiError::invalid("ids", "give `ids` or `reason`"));
     }
@@ -114,7 +113,7 @@ async fn lock_open(
            WHERE state = 'open' AND (id = ANY($1) OR ($2::text IS NOT NULL AND reason = $2))
            ORDER BY seq LIMIT $3 FOR UPDATE"#,
         &req.ids,
-        req.reason.as_deref(),
+        req.reason.map(crate::normalize::Reason::as_str),
         (MAX_ITEMS_PER_CALL + req.ids.len()) as i64
     )
     .fetch_all(&mut *tx)
@@ -145,7 +144,7 @@ fn not_found(index: usize, id: Option<Uuid>) -> EventResult {
 
 /// Replay quarantined items through the whole pipeline (after a mapping or manifest fix).
 #[utoipa::path(tag = "quarantine", security(("bearer" = [])),
-    request_body = IdsRequest,
+    request_body = QuarantineRequest,
     responses((status = 200, body = Results), problems::Writes, problems::Document))]
 #[post("/v1/admin/quarantine/replay")]
 pub async fn replay_quarantine(
@@ -153,7 +152,7 @@ pub async fn replay_quarantine(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
-    let req: IdsRequest = parse_document(&body)?;
+    let req: QuarantineRequest = parse_document(&body)?;
     // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
     // it runs again (see `db::retry`).
     crate::db::retry::retry_conflicts(|| replay_items(&state, &req))
@@ -162,7 +161,7 @@ pub async fn replay_quarantine(
 }
 
 /// The replay, in one transaction.
-async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, ApiError> {
+async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Results, ApiError> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let items = lock_open(&mut tx, req).await?;
@@ -253,7 +252,7 @@ async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, Api
 
 /// Discard quarantined items for good.
 #[utoipa::path(tag = "quarantine", security(("bearer" = [])),
-    request_body = IdsRequest,
+    request_body = QuarantineRequest,
     responses((status = 200, body = Results), problems::Writes, problems::Document))]
 #[post("/v1/admin/quarantine/discard")]
 pub async fn discard_quarantine(
@@ -261,7 +260,7 @@ pub async fn discard_quarantine(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
-    let req: IdsRequest = parse_document(&body)?;
+    let req: QuarantineRequest = parse_document(&body)?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let items = lock_open(&mut tx, &req).await?;

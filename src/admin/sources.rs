@@ -29,7 +29,8 @@ pub const MIN_SECRET_LEN: usize = 16;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceDocument {
-    #[schema(value_type = String)]
+    /// At least 16 characters.
+    #[schema(value_type = String, min_length = 16)]
     pub signing_secret: SecretString,
     #[serde(default)]
     pub mapping: Mapping,

@@ -112,8 +112,8 @@ pub fn read(doc: &Value) -> Result<Vec<Entry>, Refused> {
 fn read_item(item: &Value, path: &str) -> Result<Entry, Vec<FieldProblem>> {
     let mut f = Fields::of(item, path)?;
     let contact_id = f.required::<String>("contact_id");
-    let expires_at = f.optional::<DateTime<Utc>>("expires_at");
-    let note = f.optional::<String>("note");
+    let expires_at = f.nullable::<DateTime<Utc>>("expires_at");
+    let note = f.nullable::<String>("note");
     if let Some(id) = &contact_id {
         let chars = id.chars().count();
         if id.trim().is_empty() {

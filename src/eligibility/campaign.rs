@@ -84,8 +84,9 @@ pub struct Campaign {
     #[serde(default)]
     #[schema(example = 10)]
     pub priority: i32,
-    /// Tiers the campaign takes. Default high and moderate.
+    /// Tiers the campaign takes, at least one, each once. Default high and moderate.
     #[serde(default = "default_tiers")]
+    #[schema(value_type = std::collections::BTreeSet<Tier>, min_items = 1, max_items = 3)]
     pub tiers: Vec<Tier>,
     pub mode: Mode,
     /// Channel → dialer contact-list id. A contact is routed by its channel preference.

@@ -48,6 +48,14 @@ const POLICY: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-
      font-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; \
      frame-ancestors 'self'";
 
+/// The routes served outside the OpenAPI document (the document itself and this page), for the
+/// table of paths and methods that answers 405 (`http::methods`).
+pub const UNDOCUMENTED_ROUTES: [(&str, actix_web::http::Method); 3] = [
+    ("/openapi.json", actix_web::http::Method::GET),
+    ("/docs", actix_web::http::Method::GET),
+    (BUNDLE_PATH, actix_web::http::Method::GET),
+];
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/docs", web::get().to(page))
         .route(BUNDLE_PATH, web::get().to(bundle));

@@ -5,6 +5,7 @@ pub mod docs;
 pub mod document;
 pub mod health;
 pub mod limits;
+pub mod methods;
 pub mod nul;
 pub mod page;
 pub mod problem;

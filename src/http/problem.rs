@@ -67,6 +67,12 @@ pub enum ApiError {
     Invalid(Vec<FieldProblem>),
     #[error("the database is unreachable; retry later")]
     Unavailable(#[source] anyhow::Error),
+    /// Genesys Cloud would refuse a change (or did); `errors` names what.
+    #[error("{0}")]
+    GenesysRefused(String, Vec<FieldProblem>),
+    /// Genesys Cloud did not answer as needed (an outage, throttling, a missing permission).
+    #[error("{0}")]
+    GenesysUnavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -88,6 +94,8 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::Invalid(_) => "validation-failed",
             Self::Unavailable(_) => "database-unavailable",
+            Self::GenesysRefused(..) => "genesys-refused",
+            Self::GenesysUnavailable(_) => "genesys-unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -148,8 +156,8 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Invalid(_) | Self::GenesysRefused(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) | Self::GenesysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -169,13 +177,19 @@ impl ResponseError for ApiError {
             other => Some(other.to_string()),
         };
         let errors = match self {
-            Self::Invalid(v) => v.clone(),
+            Self::Invalid(v) | Self::GenesysRefused(_, v) => v.clone(),
             _ => vec![],
         };
         let mut resp = problem_response(status, self.slug(), detail, errors);
-        if let Self::Unavailable(_) = self {
+        // The database comes back in moments; an org's outage or throttling lasts longer.
+        let retry_after = match self {
+            Self::Unavailable(_) => Some("1"),
+            Self::GenesysUnavailable(_) => Some("30"),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         if matches!(self, Self::Unauthorized) {
             resp.headers_mut()
@@ -242,7 +256,13 @@ pub fn problem_for_framework_error<B: MessageBody + 'static>(
             .or_else(|| Some(status.canonical_reason().unwrap_or("error").to_string()))
     };
     let (req, _) = res.into_parts();
-    let resp = problem_response(status, slug_for_status(status), detail, vec![]);
+    let allowed = super::methods::allowed_for(&req);
+    // A 405 says which methods the path takes (RFC 9110 §15.5.6).
+    let resp = if status == StatusCode::METHOD_NOT_ALLOWED && !allowed.is_empty() {
+        super::methods::method_not_allowed(req.method(), &allowed)
+    } else {
+        problem_response(status, slug_for_status(status), detail, vec![])
+    };
     let res = ServiceResponse::new(req, resp).map_into_boxed_body();
     Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
 }

@@ -72,6 +72,12 @@ problem_responses! {
     NotFound = [NOT_FOUND];
     /// A route that refuses what the current state does not allow.
     Conflict = [CONFLICT];
+    /// Manifest activation while events go through External Events: the org's schemas follow the
+    /// manifest first (declared after `Writes`, whose 503 it widens).
+    GenesysSync = [
+        (422, "Genesys Cloud would refuse the manifest (an optional attribute made required, over 20 event types or 50 attributes) or refused a schema; `errors` names each attribute; nothing was changed"),
+        (503, "The database or Genesys Cloud is unreachable; retry after `Retry-After` seconds; nothing was activated"),
+    ];
     /// `/readyz`.
     NotReady = [(503, "Not ready: the database does not answer or migrations are pending")];
     /// Event ingestion, which authenticates by signature rather than by bearer token.

@@ -1,5 +1,6 @@
 //! `pesync import` (SPEC §1): streams a CSV or NDJSON export file into a source through pesync's own
-//! ingestion API, the way any other sender would (signed batches over HTTP).
+//! ingestion API, the way any other sender would (signed batches over HTTP). With `--scores`, the
+//! file is a score export, streamed the same way through `POST /v1/scores` (issue 10 §4).
 //!
 //! A blocking thread reads the file into batches (`read`, pure) and hands them over a small
 //! bounded channel; up to `concurrency` batches are in flight (`send`). The channel and the
@@ -24,13 +25,25 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::limits::MAX_BODY_BYTES;
 use crate::ingest::body::MAX_EVENTS;
+use crate::scoring::push::MAX_SCORES;
 use progress::Progress;
+pub use read::Kind;
 use read::{Chunk, Format, Limits};
+pub use send::Target;
 use send::{Backoff, Sender};
 pub use summary::Summary;
 
 /// The environment variable holding the source's signing secret.
 pub const SECRET_ENV: &str = "PESYNC_SOURCE_SECRET";
+/// Where a score import finds its bearer token, in this order: the variables the server reads its
+/// tokens from, so the machine that runs pesync can run the import as it is.
+pub const TOKEN_ENVS: [&str; 2] = ["PESYNC_SCORER_TOKEN", "PESYNC_ADMIN_TOKEN"];
+
+/// Observations per request by default: a tenth of what the API takes (10,000), so a request is a
+/// short transaction (about a second) and a retried one resends little.
+pub const DEFAULT_SCORE_BATCH: usize = 1_000;
+/// Events per request by default.
+pub const DEFAULT_EVENT_BATCH: usize = 500;
 
 /// `pesync import --help` (set on the subcommand in `cli.rs`).
 pub const LONG_ABOUT: &str = "Streams a CSV or NDJSON export file into a source: reads it in batches (never whole), signs each batch with the source's secret and posts it to POST /v1/sources/{source}/events, with a progress bar on stderr (plain lines when stderr is not a terminal).\n\n\
@@ -38,7 +51,8 @@ CSV: a header row is required. The columns contact_id, event_type and event_time
 NDJSON: one event per line, sent as it is; blank lines are skipped, a line that is not JSON is quarantined by the server.\n\n\
 The signing secret comes from the PESYNC_SOURCE_SECRET environment variable or from --secret-file (which wins), never from the command line, where `ps` would show it.\n\n\
 A batch the server could not take (5xx, 429, timeout, connection error) is sent again with exponential backoff; resending is safe, as the server dedups. A refusal (401, 404, 413, 415, 400) stops the import. At the end a summary counts the events per status.\n\n\
-Exit status: 0 when every record was stored by the server (accepted, duplicate, quarantined, backfill or reconciliation); 1 when something was not (a malformed row, a failed batch) or the import stopped. Running the same import again is safe.";
+SCORES (--scores): FILE is a score export (a propensity model's output, a reverse-ETL job's) and goes to POST /v1/scores in batches of --batch-size observations (default 1000, at most 10000), with a bearer token instead of a source and its secret: --token-file PATH, else PESYNC_SCORER_TOKEN, else PESYNC_ADMIN_TOKEN (the viewer token may not post scores). A CSV has a header row naming its columns, in any order: contact_id, score and observed_at are required; channel_preference and best_contact_window are optional, and no other column is taken (a misspelt one would be dropped unseen). score is sent as a number (0 to 1), observed_at as written (RFC 3339, e.g. 2026-12-06T10:00:00Z), best_contact_window as the JSON object the cell holds, e.g. \"{\"\"start_time\"\": \"\"09:00:00\"\", \"\"end_time\"\": \"\"17:00:00\"\", \"\"timezone\"\": \"\"Europe/Paris\"\"}\". An empty cell is left out. A row whose score is not a number or whose window is not a JSON object is reported with its line and not sent. NDJSON: one observation object per line, sent as it is. The server answers each observation stored, duplicate (the same contact and observed_at again: rerunning an import is safe) or rejected with a reason (e.g. score_out_of_range, invalid_timestamp, invalid_window), listed with its line.\n\n\
+Exit status: 0 when every record was stored by the server (accepted, duplicate, quarantined, backfill or reconciliation; for scores stored or duplicate); 1 when something was not (a malformed row, a rejected observation, a failed batch) or the import stopped. Running the same import again is safe.";
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
@@ -53,20 +67,34 @@ pub struct ImportArgs {
         value_name = "URL"
     )]
     pub url: String,
+    /// The file is a score export: post its observations to POST /v1/scores (see SCORES in --help)
+    /// instead of events to a source.
+    #[arg(long)]
+    pub scores: bool,
     /// The source (as configured with PUT /v1/admin/sources/NAME) the events come from.
-    #[arg(long, value_name = "NAME")]
-    pub source: String,
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "scores",
+        conflicts_with = "scores"
+    )]
+    pub source: Option<String>,
     /// A file holding the source's signing secret (a trailing newline is ignored). Without it the
     /// secret is read from PESYNC_SOURCE_SECRET.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "scores")]
     pub secret_file: Option<PathBuf>,
+    /// With --scores: a file holding the scorer (or admin) token. Without it the token is read
+    /// from PESYNC_SCORER_TOKEN, else PESYNC_ADMIN_TOKEN.
+    #[arg(long, value_name = "PATH", requires = "scores")]
+    pub token_file: Option<PathBuf>,
     /// The file's format [default: from the extension: .csv, .ndjson or .jsonl; required for stdin].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Events per request (a batch is also kept under 5 MiB).
-    #[arg(long, default_value_t = 500, value_name = "N",
-          value_parser = clap::value_parser!(u16).range(1..=MAX_EVENTS as i64))]
-    pub batch_size: u16,
+    /// Records per request [default: 500 events (at most 1000), 1000 observations (at most 10000)];
+    /// a batch is also kept under 5 MiB.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=MAX_SCORES as i64))]
+    pub batch_size: Option<u16>,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -80,8 +108,7 @@ pub struct ImportArgs {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub url: String,
-    pub source: String,
-    pub secret: SecretString,
+    pub target: Target,
     pub format: Format,
     pub batch_size: usize,
     pub concurrency: usize,
@@ -90,13 +117,33 @@ pub struct Options {
 }
 
 impl Options {
+    /// Events of `source`, signed with its `secret`.
     pub fn new(url: &str, source: &str, secret: SecretString, format: Format) -> Self {
+        Self::to(
+            url,
+            Target::Events {
+                source: source.to_owned(),
+                secret,
+            },
+            format,
+        )
+    }
+
+    /// Score observations, posted with `token` (the scorer or admin token).
+    pub fn scores(url: &str, token: SecretString, format: Format) -> Self {
+        Self::to(url, Target::Scores { token }, format)
+    }
+
+    fn to(url: &str, target: Target, format: Format) -> Self {
+        let batch_size = match target.kind() {
+            Kind::Events => DEFAULT_EVENT_BATCH,
+            Kind::Scores => DEFAULT_SCORE_BATCH,
+        };
         Self {
             url: url.to_owned(),
-            source: source.to_owned(),
-            secret,
+            target,
             format,
-            batch_size: 500,
+            batch_size,
             concurrency: 4,
             backoff: Backoff {
                 first: Duration::from_millis(250),
@@ -114,9 +161,30 @@ pub enum Input {
     File(PathBuf),
 }
 
+/// The most records one request may carry for this kind (the API's limit).
+pub fn max_batch(kind: Kind) -> usize {
+    match kind {
+        Kind::Events => MAX_EVENTS,
+        Kind::Scores => MAX_SCORES,
+    }
+}
+
 /// The `pesync import` command: runs the import, prints the summary, fails unless it is complete.
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let secret = load_secret(args.secret_file.as_deref(), std::env::var(SECRET_ENV).ok())?;
+    let target = match (&args.source, args.scores) {
+        (_, true) => Target::Scores {
+            token: load_token(
+                args.token_file.as_deref(),
+                TOKEN_ENVS.map(|name| (name, std::env::var(name).ok())),
+            )?,
+        },
+        (Some(source), false) => Target::Events {
+            source: source.clone(),
+            secret: load_secret(args.secret_file.as_deref(), std::env::var(SECRET_ENV).ok())?,
+        },
+        (None, false) => bail!("--source NAME is needed (or --scores for a score export)"),
+    };
+    let kind = target.kind();
     let (input, format) = if args.file.as_os_str() == "-" {
         let format = args
             .format
@@ -134,8 +202,18 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             })?;
         (Input::File(args.file.clone()), format)
     };
-    let mut options = Options::new(&args.url, &args.source, secret, format);
-    options.batch_size = args.batch_size.into();
+    let mut options = Options::to(&args.url, target, format);
+    if let Some(n) = args.batch_size {
+        let n = usize::from(n);
+        if n > max_batch(kind) {
+            bail!(
+                "--batch-size {n} is more {} than one request may carry ({})",
+                kind.noun(),
+                max_batch(kind)
+            );
+        }
+        options.batch_size = n;
+    }
     options.concurrency = args.concurrency.into();
     options.backoff.retries = args.retries;
     options.show_progress = true;
@@ -143,8 +221,9 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let summary = import(&options, input).await?;
     println!(
-        "{} events answered by {} in {:.1} s:",
+        "{} {} answered by {} in {:.1} s:",
         summary.answered(),
+        kind.noun(),
         options.url,
         started.elapsed().as_secs_f64()
     );
@@ -153,11 +232,15 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         bail!("the import stopped before the end of the input: {why}");
     }
     if !summary.complete() {
+        let mut why = vec![format!("{} malformed", summary.malformed)];
+        if kind == Kind::Scores {
+            why.push(format!("{} rejected", summary.rejected));
+        }
+        why.push(format!("{} failed", summary.failed));
         bail!(
-            "{} records were not stored ({} malformed, {} failed)",
-            summary.malformed + summary.failed,
-            summary.malformed,
-            summary.failed
+            "{} records were not stored ({})",
+            summary.malformed + summary.rejected + summary.failed,
+            why.join(", ")
         );
     }
     Ok(())
@@ -181,6 +264,30 @@ pub fn load_secret(file: Option<&Path>, env: Option<String>) -> anyhow::Result<S
     Ok(SecretString::from(secret))
 }
 
+/// The bearer token of a score import: `--token-file` if given, else the first of `env` that is
+/// set (`TOKEN_ENVS` in order). Trimmed, as the server trims the tokens it is configured with.
+pub fn load_token<const N: usize>(
+    file: Option<&Path>,
+    env: [(&str, Option<String>); N],
+) -> anyhow::Result<SecretString> {
+    let token = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the token file {}", path.display()))?,
+        None => match env.into_iter().find_map(|(_, v)| v) {
+            Some(v) => v,
+            None => bail!(
+                "no token to post scores with: set {} or pass --token-file PATH",
+                TOKEN_ENVS.join(" or ")
+            ),
+        },
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        bail!("the token is empty");
+    }
+    Ok(SecretString::from(token))
+}
+
 /// Outcome of one chunk of the input.
 enum Outcome {
     Answered(Vec<u64>, Vec<send::EventResult>),
@@ -200,24 +307,20 @@ pub async fn import(options: &Options, input: Input) -> anyhow::Result<Summary> 
             (Box::new(file), size)
         }
     };
-    let sender = Sender::new(
-        &options.url,
-        &options.source,
-        options.secret.clone(),
-        options.backoff,
-    )?;
+    let kind = options.target.kind();
+    let sender = Sender::new(&options.url, options.target.clone(), options.backoff)?;
     let bytes = Arc::new(AtomicU64::new(0));
     let counting = read::Counting {
         inner: reader,
         count: bytes.clone(),
     };
     let limits = Limits {
-        max_events: options.batch_size.clamp(1, MAX_EVENTS),
+        max_events: options.batch_size.clamp(1, max_batch(kind)),
         max_bytes: MAX_BODY_BYTES,
     };
     let format = options.format;
     // Reading the header can block (a pipe): off the async threads, like the rest of the reading.
-    let chunks = tokio::task::spawn_blocking(move || read::chunks(format, counting, limits))
+    let chunks = tokio::task::spawn_blocking(move || read::chunks(format, kind, counting, limits))
         .await
         .context("the reading thread failed")??;
 
@@ -234,7 +337,7 @@ pub async fn import(options: &Options, input: Input) -> anyhow::Result<Summary> 
 
     let stop = CancellationToken::new();
     let mut progress = Progress::start(options.show_progress, total, bytes);
-    let mut summary = Summary::default();
+    let mut summary = Summary::new(kind);
     let sender = &sender;
     let outcomes = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
@@ -293,5 +396,44 @@ mod tests {
         assert!(load_secret(None, None).is_err());
         assert!(load_secret(None, Some(String::new())).is_err());
         assert!(load_secret(Some(&path), None).is_err(), "a missing file");
+    }
+
+    #[test]
+    fn the_token_file_wins_then_the_scorer_token_then_the_admin_token() {
+        let path = std::env::temp_dir().join(format!("pesync-token-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, "  from-file \n").unwrap();
+        let env = |scorer: Option<&str>, admin: Option<&str>| {
+            [
+                (TOKEN_ENVS[0], scorer.map(str::to_owned)),
+                (TOKEN_ENVS[1], admin.map(str::to_owned)),
+            ]
+        };
+        let t = load_token(Some(&path), env(Some("s"), Some("a"))).unwrap();
+        assert_eq!(t.expose_secret(), "from-file");
+        std::fs::remove_file(&path).unwrap();
+        let t = load_token(None, env(Some("s"), Some("a"))).unwrap();
+        assert_eq!(t.expose_secret(), "s");
+        let t = load_token(None, env(None, Some("a\n"))).unwrap();
+        assert_eq!(t.expose_secret(), "a");
+        let e = load_token(None, env(None, None)).unwrap_err().to_string();
+        assert!(
+            e.contains("PESYNC_SCORER_TOKEN or PESYNC_ADMIN_TOKEN"),
+            "{e}"
+        );
+        assert!(load_token(None, env(Some(" "), None)).is_err());
+        assert!(
+            load_token(Some(&path), env(None, None)).is_err(),
+            "a missing file"
+        );
+    }
+
+    #[test]
+    fn a_batch_holds_what_one_request_of_its_kind_may_carry() {
+        assert_eq!(max_batch(Kind::Events), 1_000);
+        assert_eq!(max_batch(Kind::Scores), 10_000);
+        let o = Options::scores("http://h", SecretString::from("t"), Format::Csv);
+        assert_eq!(o.batch_size, DEFAULT_SCORE_BATCH);
+        let o = Options::new("http://h", "crm", SecretString::from("k"), Format::Csv);
+        assert_eq!(o.batch_size, DEFAULT_EVENT_BATCH);
     }
 }

@@ -99,27 +99,47 @@ impl Progress {
             None => String::new(),
         };
         format!(
-            "import: {}{of} read, {rate:.0} events/s, {}",
+            "import: {}{of} read, {rate:.0} {}/s, {}",
             HumanBytes(read),
+            s.kind.noun(),
             counts(s)
         )
     }
 }
 
+/// The first three statuses of the import's kind always, the others once they occur.
 fn counts(s: &Summary) -> String {
-    let mut text = format!(
-        "{} accepted, {} duplicate, {} quarantined",
-        s.accepted, s.duplicate, s.quarantined
-    );
-    for (name, n) in [
-        ("backfill", s.backfill),
-        ("reconciliation", s.reconciliation),
-        ("malformed", s.malformed),
-        ("failed", s.failed),
-    ] {
-        if n > 0 {
-            text.push_str(&format!(", {n} {name}"));
+    let mut parts = Vec::new();
+    for (i, (name, n, _)) in s.statuses().into_iter().enumerate() {
+        if i < 3 || n > 0 {
+            parts.push(format!("{n} {name}"));
         }
     }
-    text
+    for (name, n) in [("malformed", s.malformed), ("failed", s.failed)] {
+        if n > 0 {
+            parts.push(format!("{n} {name}"));
+        }
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::read::Kind;
+
+    #[test]
+    fn counts_name_the_statuses_of_the_kind() {
+        let mut s = Summary::new(Kind::Events);
+        s.accepted = 3;
+        s.backfill = 1;
+        assert_eq!(
+            counts(&s),
+            "3 accepted, 0 duplicate, 0 quarantined, 1 backfill"
+        );
+        let mut s = Summary::new(Kind::Scores);
+        s.stored = 2;
+        s.malformed = 1;
+        assert_eq!(counts(&s), "2 stored, 0 duplicate, 0 rejected, 1 malformed");
+    }
 }

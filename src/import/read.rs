@@ -1,9 +1,13 @@
 //! Reads an export file into request bodies: CSV or NDJSON in, NDJSON batches out. Pure over any
 //! `Read` (no HTTP, no clock), one record at a time, so a file of any size is read in constant memory.
 //!
-//! A batch never holds more than `Limits::max_events` events nor more than `Limits::max_bytes` of
-//! body, the ingestion API's limits (SPEC §2). An input record that cannot become an event (a CSV
-//! row with the wrong number of fields or invalid UTF-8, a line larger than a whole request) is
+//! A record is an event (`Kind::Events`, SPEC §2) or a score observation (`Kind::Scores`, issue 10
+//! §4); only the shape of a CSV row differs (`csv_rows` for events, `score_rows` for scores), the
+//! batching and the line accounting are the same.
+//!
+//! A batch never holds more than `Limits::max_events` records nor more than `Limits::max_bytes` of
+//! body, the API's limits. An input record that cannot be sent (a CSV row with the wrong number of
+//! fields, invalid UTF-8 or a score that is not a number, a line larger than a whole request) is
 //! reported as `Skipped` with its line number, and reading goes on.
 
 use std::io::{self, BufRead, BufReader, Read};
@@ -13,6 +17,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The envelope columns of a CSV export (SPEC §2); every other column is an attribute.
 pub const ENVELOPE_COLUMNS: [&str; 3] = ["contact_id", "event_type", "event_timestamp"];
+
+/// What the records of an export are, and so where they go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Events of a source: `POST /v1/sources/{source}/events`.
+    Events,
+    /// Score observations: `POST /v1/scores`.
+    Scores,
+}
+
+impl Kind {
+    /// What one record is called in messages, plural.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Scores => "observations",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -82,25 +105,26 @@ pub enum ReadError {
 }
 
 /// Splits `input` into batches and skipped records. The CSV header is read (and checked) here, so a
-/// file without the envelope columns is refused before anything is sent.
+/// file without the columns `kind` needs is refused before anything is sent.
 pub fn chunks(
     format: Format,
+    kind: Kind,
     input: impl Read + Send + 'static,
     limits: Limits,
 ) -> Result<Box<dyn Iterator<Item = Result<Chunk, ReadError>> + Send>, ReadError> {
     Ok(match format {
         Format::Csv => Box::new(Batches::new(
-            csv_rows::CsvRecords::new(input, limits)?,
+            csv_rows::CsvRecords::new(input, kind, limits)?,
             limits,
         )),
         Format::Ndjson => Box::new(Batches::new(NdjsonRecords::new(input, limits), limits)),
     })
 }
 
-/// One input record: an event ready to send (compact JSON), or a skipped one.
+/// One input record: an event or observation ready to send (compact JSON), or a skipped one.
 #[derive(Debug)]
 pub(super) enum Record {
-    Event { line: u64, json: Vec<u8> },
+    Ready { line: u64, json: Vec<u8> },
     Skip(Skipped),
 }
 
@@ -139,7 +163,7 @@ impl<I: Iterator<Item = Result<Record, ReadError>>> Iterator for Batches<I> {
                     None => return self.flush(),
                     Some(Err(e)) => return Some(Err(e)),
                     Some(Ok(Record::Skip(s))) => return Some(Ok(Chunk::Skipped(s))),
-                    Some(Ok(Record::Event { line, json })) => (line, json),
+                    Some(Ok(Record::Ready { line, json })) => (line, json),
                 },
             };
             if json.len() + 1 > self.limits.max_bytes {
@@ -163,7 +187,7 @@ pub(super) fn too_large(line: u64, limits: Limits) -> Skipped {
     Skipped {
         line,
         reason: format!(
-            "the event is larger than a whole request may be ({} bytes)",
+            "the record is larger than a whole request may be ({} bytes)",
             limits.max_bytes
         ),
     }
@@ -211,7 +235,7 @@ impl<R: Read> Iterator for NdjsonRecords<R> {
             if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            return Some(Ok(Record::Event {
+            return Some(Ok(Record::Ready {
                 line: self.line,
                 json: std::mem::take(&mut buf),
             }));
@@ -271,5 +295,6 @@ impl<R: Read> Read for Counting<R> {
 }
 
 mod csv_rows;
+mod score_rows;
 #[cfg(test)]
 mod tests;

@@ -1,21 +1,25 @@
-//! Sends one batch to `POST /v1/sources/{source}/events`, signed, with retries.
+//! Sends one batch to its endpoint, with retries: events to `POST /v1/sources/{source}/events`,
+//! signed with the source's secret; score observations to `POST /v1/scores`, with a bearer token.
 //!
-//! The server's answer is all-or-nothing per batch and dedup makes a resend harmless, so a batch is
-//! simply sent again after a 5xx, a 408/429, a timeout or a connection error, with exponential
-//! backoff and a fresh signature. Any other refusal (401, 404, 413, 415, 400, …) is the same for
-//! every batch, so it stops the import with the server's explanation.
+//! The server's answer is all-or-nothing per batch and dedup makes a resend harmless (an event's
+//! key, an observation's contact and instant), so a batch is simply sent again after a 5xx, a
+//! 408/429, a timeout or a connection error, with exponential backoff (and a fresh signature). Any
+//! other refusal (401, 403, 404, 413, 415, 400, …) is the same for every batch, so it stops the
+//! import with the server's explanation.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::read::Kind;
 use crate::ingest::signature;
 
-/// One per-event result of the ingestion API (SPEC §2), as much as the importer needs.
+/// One per-record result of the ingestion API (SPEC §2) or of `POST /v1/scores` (same shape), as
+/// much as the importer needs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventResult {
     pub index: usize,
@@ -61,11 +65,39 @@ impl Backoff {
     }
 }
 
+/// Where the records go, with the credential that endpoint takes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A source's events, signed with its signing secret.
+    Events {
+        source: String,
+        secret: SecretString,
+    },
+    /// Score observations, with the scorer (or admin) token.
+    Scores { token: SecretString },
+}
+
+impl Target {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Events { .. } => Kind::Events,
+            Self::Scores { .. } => Kind::Scores,
+        }
+    }
+
+    /// The endpoint's path segments under the base URL.
+    fn path(&self) -> Vec<&str> {
+        match self {
+            Self::Events { source, .. } => vec!["v1", "sources", source, "events"],
+            Self::Scores { .. } => vec!["v1", "scores"],
+        }
+    }
+}
+
 pub struct Sender {
     http: reqwest::Client,
     endpoint: reqwest::Url,
-    source: String,
-    secret: SecretString,
+    target: Target,
     backoff: Backoff,
 }
 
@@ -88,19 +120,14 @@ pub fn verdict(status: StatusCode) -> Verdict {
 }
 
 impl Sender {
-    pub fn new(
-        base_url: &str,
-        source: &str,
-        secret: SecretString,
-        backoff: Backoff,
-    ) -> anyhow::Result<Self> {
+    pub fn new(base_url: &str, target: Target, backoff: Backoff) -> anyhow::Result<Self> {
         let mut endpoint = reqwest::Url::parse(base_url)
             .map_err(|e| anyhow::anyhow!("--url {base_url:?} is not a URL: {e}"))?;
         endpoint
             .path_segments_mut()
             .map_err(|()| anyhow::anyhow!("--url {base_url:?} cannot have a path"))?
             .pop_if_empty()
-            .extend(["v1", "sources", source, "events"]);
+            .extend(target.path());
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // Generous: a 5 MiB batch is committed before the answer.
@@ -109,8 +136,7 @@ impl Sender {
         Ok(Self {
             http,
             endpoint,
-            source: source.to_owned(),
-            secret,
+            target,
             backoff,
         })
     }
@@ -119,11 +145,11 @@ impl Sender {
         &self.endpoint
     }
 
-    /// Sends `body` (NDJSON of `events` events) until it is answered, and returns the results.
-    pub async fn send(&self, body: &[u8], events: usize) -> Result<Vec<EventResult>, SendError> {
+    /// Sends `body` (NDJSON of `records` records) until it is answered, and returns the results.
+    pub async fn send(&self, body: &[u8], records: usize) -> Result<Vec<EventResult>, SendError> {
         let mut retry = 0;
         loop {
-            let (last, retry_after) = match self.attempt(body, events).await {
+            let (last, retry_after) = match self.attempt(body, records).await {
                 Ok(results) => return Ok(results),
                 Err(Attempt::Stop(message)) => return Err(SendError::Refused(message)),
                 Err(Attempt::Retry { message, after }) => (message, after),
@@ -143,16 +169,33 @@ impl Sender {
         }
     }
 
-    async fn attempt(&self, body: &[u8], events: usize) -> Result<Vec<EventResult>, Attempt> {
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let header = signature::header_value(self.secret.expose_secret().as_bytes(), t, body);
-        let response = self
+    async fn attempt(&self, body: &[u8], records: usize) -> Result<Vec<EventResult>, Attempt> {
+        let request = self
             .http
             .post(self.endpoint.clone())
-            .header(CONTENT_TYPE, "application/x-ndjson")
-            .header(signature::HEADER, header)
+            .header(CONTENT_TYPE, "application/x-ndjson");
+        let request = match &self.target {
+            Target::Events { secret, .. } => {
+                // Signed at each attempt: a resend after a long backoff must not carry a stale `t`.
+                let t = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let header = signature::header_value(secret.expose_secret().as_bytes(), t, body);
+                request.header(signature::HEADER, header)
+            }
+            Target::Scores { token } => {
+                let mut value = reqwest::header::HeaderValue::try_from(format!(
+                    "Bearer {}",
+                    token.expose_secret()
+                ))
+                .map_err(|_| {
+                    Attempt::Stop("the token holds characters a header cannot carry".into())
+                })?;
+                value.set_sensitive(true);
+                request.header(AUTHORIZATION, value)
+            }
+        };
+        let response = request
             .body(body.to_vec())
             .send()
             .await
@@ -166,7 +209,7 @@ impl Sender {
                 message: format!("reading the answer: {}", error_chain(&e)),
                 after: None,
             })?;
-            return check_results(results.results, events).map_err(Attempt::Stop);
+            return check_results(results.results, records).map_err(Attempt::Stop);
         }
         let after = response
             .headers()
@@ -184,16 +227,25 @@ impl Sender {
 
     /// An operator-facing message for a refusal, with what usually fixes it.
     fn explain(&self, status: StatusCode, detail: &str) -> String {
-        let hint = match status.as_u16() {
-            401 => format!(
-                " (is the secret the signing secret of source {:?}, and this machine's clock right?)",
-                self.source
+        let hint = match (&self.target, status.as_u16()) {
+            (Target::Events { source, .. }, 401) => format!(
+                " (is the secret the signing secret of source {source:?}, and this machine's clock right?)"
             ),
-            404 => format!(
-                " (create the source first: PUT /v1/admin/sources/{})",
-                self.source
-            ),
-            413 => " (try a smaller --batch-size)".to_owned(),
+            (Target::Events { source, .. }, 404) => {
+                format!(" (create the source first: PUT /v1/admin/sources/{source})")
+            }
+            (Target::Scores { .. }, 401) => {
+                " (is the token this server's PESYNC_SCORER_TOKEN or PESYNC_ADMIN_TOKEN?)"
+                    .to_owned()
+            }
+            (Target::Scores { .. }, 403) => {
+                " (the viewer token may not post scores: use the scorer or the admin token)"
+                    .to_owned()
+            }
+            (Target::Scores { .. }, 404) => {
+                " (is --url a pesync server recent enough to take POST /v1/scores?)".to_owned()
+            }
+            (_, 413) => " (try a smaller --batch-size)".to_owned(),
             _ => String::new(),
         };
         format!("the server answered {status}: {detail}{hint}")
@@ -208,11 +260,11 @@ enum Attempt {
     Stop(String),
 }
 
-/// One result per event, in order: anything else means we cannot tell what happened to which line.
-fn check_results(results: Vec<EventResult>, events: usize) -> Result<Vec<EventResult>, String> {
-    if results.len() != events || results.iter().enumerate().any(|(i, r)| r.index != i) {
+/// One result per record, in order: anything else means we cannot tell what happened to which line.
+fn check_results(results: Vec<EventResult>, records: usize) -> Result<Vec<EventResult>, String> {
+    if results.len() != records || results.iter().enumerate().any(|(i, r)| r.index != i) {
         return Err(format!(
-            "the server answered {} results for {events} events; is --url a pesync server?",
+            "the server answered {} results for {records} records; is --url a pesync server?",
             results.len()
         ));
     }
@@ -293,16 +345,56 @@ mod tests {
             max: Duration::ZERO,
             retries: 0,
         };
+        let events = |source: &str| Target::Events {
+            source: source.into(),
+            secret: SecretString::from("k"),
+        };
+        let scores = Target::Scores {
+            token: SecretString::from("t"),
+        };
         for base in ["http://h:8080", "http://h:8080/"] {
-            let s = Sender::new(base, "crm", SecretString::from("k"), b).unwrap();
+            let s = Sender::new(base, events("crm"), b).unwrap();
             assert_eq!(s.endpoint().as_str(), "http://h:8080/v1/sources/crm/events");
+            let s = Sender::new(base, scores.clone(), b).unwrap();
+            assert_eq!(s.endpoint().as_str(), "http://h:8080/v1/scores");
         }
-        let s = Sender::new("https://h/pesync/", "a b", SecretString::from("k"), b).unwrap();
+        let s = Sender::new("https://h/pesync/", events("a b"), b).unwrap();
         assert_eq!(
             s.endpoint().as_str(),
             "https://h/pesync/v1/sources/a%20b/events"
         );
-        assert!(Sender::new("not a url", "crm", SecretString::from("k"), b).is_err());
+        let s = Sender::new("https://h/pesync/", scores.clone(), b).unwrap();
+        assert_eq!(s.endpoint().as_str(), "https://h/pesync/v1/scores");
+        assert!(Sender::new("not a url", events("crm"), b).is_err());
+    }
+
+    #[test]
+    fn refusals_say_what_usually_fixes_them_for_the_target() {
+        let b = Backoff {
+            first: Duration::ZERO,
+            max: Duration::ZERO,
+            retries: 0,
+        };
+        let events = Target::Events {
+            source: "crm".into(),
+            secret: SecretString::from("k"),
+        };
+        let scores = Target::Scores {
+            token: SecretString::from("t"),
+        };
+        let e = Sender::new("http://h", events, b).unwrap();
+        let s = Sender::new("http://h", scores, b).unwrap();
+        let say = |sender: &Sender, status: u16| {
+            sender.explain(StatusCode::from_u16(status).unwrap(), "no")
+        };
+        assert!(say(&e, 401).contains("signing secret of source \"crm\""));
+        assert!(say(&e, 404).contains("PUT /v1/admin/sources/crm"));
+        assert!(say(&s, 401).contains("PESYNC_SCORER_TOKEN or PESYNC_ADMIN_TOKEN"));
+        assert!(say(&s, 403).contains("use the scorer or the admin token"));
+        for sender in [&e, &s] {
+            assert!(say(sender, 413).contains("--batch-size"));
+            assert_eq!(say(sender, 400), "the server answered 400 Bad Request: no");
+        }
     }
 
     #[test]

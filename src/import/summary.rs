@@ -1,21 +1,29 @@
 //! What an import did: per-status counts from the server's answers, what was never sent locally,
-//! and the first lines worth an operator's look.
+//! and the first lines worth an operator's look. Events are answered accepted / duplicate /
+//! quarantined / backfill / reconciliation (SPEC §2), score observations stored / duplicate /
+//! rejected (issue 10 §4); one summary counts both, and shows the statuses of its kind.
 
 use std::fmt;
 
-use super::read::Skipped;
+use super::read::{Kind, Skipped};
 use super::send::EventResult;
 
 /// At most this many lines are named in the report; the counts cover the rest.
 pub const MAX_NOTES: usize = 20;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// What was imported: which statuses the report shows, and what a record is called.
+    pub kind: Kind,
     pub accepted: u64,
     pub duplicate: u64,
     pub quarantined: u64,
     pub backfill: u64,
     pub reconciliation: u64,
+    /// A score observation stored (a snapshot and an observation).
+    pub stored: u64,
+    /// A score observation the server refused, with a reason: not stored anywhere.
+    pub rejected: u64,
     /// A status this importer does not know (a newer server).
     pub other: u64,
     /// Input records that could not become an event, never sent (see `read::Skipped`).
@@ -36,21 +44,49 @@ pub struct Note {
     pub what: String,
 }
 
+impl Default for Summary {
+    fn default() -> Self {
+        Self::new(Kind::Events)
+    }
+}
+
 impl Summary {
-    /// Events the server answered for (whatever the status).
+    pub fn new(kind: Kind) -> Self {
+        Self {
+            kind,
+            accepted: 0,
+            duplicate: 0,
+            quarantined: 0,
+            backfill: 0,
+            reconciliation: 0,
+            stored: 0,
+            rejected: 0,
+            other: 0,
+            malformed: 0,
+            failed: 0,
+            notes: Vec::new(),
+            more_notes: 0,
+            stopped: None,
+        }
+    }
+
+    /// Records the server answered for (whatever the status).
     pub fn answered(&self) -> u64 {
         self.accepted
             + self.duplicate
             + self.quarantined
             + self.backfill
             + self.reconciliation
+            + self.stored
+            + self.rejected
             + self.other
     }
 
     /// True when every record of the input was read and is stored by the server (in a lane, the
-    /// reconciliation queue, the quarantine, or as a duplicate of a stored event).
+    /// reconciliation queue, the quarantine, as an observation, or as a duplicate of a stored one).
+    /// A rejected observation is stored nowhere, so it makes the import incomplete.
     pub fn complete(&self) -> bool {
-        self.stopped.is_none() && self.malformed == 0 && self.failed == 0
+        self.stopped.is_none() && self.malformed == 0 && self.failed == 0 && self.rejected == 0
     }
 
     /// Adds the server's results for a batch whose events came from `lines`.
@@ -62,14 +98,17 @@ impl Summary {
                 "quarantined" => &mut self.quarantined,
                 "backfill" => &mut self.backfill,
                 "reconciliation" => &mut self.reconciliation,
+                "stored" => &mut self.stored,
+                "rejected" => &mut self.rejected,
                 _ => &mut self.other,
             };
             *counter += 1;
-            if r.status == "quarantined" {
+            // What was not taken as sent is worth a look: the operator fixes the line.
+            if r.status == "quarantined" || r.status == "rejected" {
                 let reason = r.reason.as_deref().unwrap_or("unknown reason");
                 let what = match &r.detail {
-                    Some(d) => format!("quarantined ({reason}): {d}"),
-                    None => format!("quarantined ({reason})"),
+                    Some(d) => format!("{} ({reason}): {d}", r.status),
+                    None => format!("{} ({reason})", r.status),
                 };
                 self.note(lines.get(r.index).copied().unwrap_or(0), what);
             }
@@ -100,18 +139,34 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// The server's statuses of this kind of import, with their counts and what they mean.
+    pub fn statuses(&self) -> Vec<(&'static str, u64, &'static str)> {
+        match self.kind {
+            Kind::Events => vec![
+                ("accepted", self.accepted, ""),
+                ("duplicate", self.duplicate, ""),
+                (
+                    "quarantined",
+                    self.quarantined,
+                    "  (stored; see /v1/admin/quarantine)",
+                ),
+                ("backfill", self.backfill, ""),
+                ("reconciliation", self.reconciliation, ""),
+            ],
+            Kind::Scores => vec![
+                ("stored", self.stored, ""),
+                ("duplicate", self.duplicate, ""),
+                ("rejected", self.rejected, "  (not stored)"),
+            ],
+        }
+    }
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows = [
-            ("accepted", self.accepted, ""),
-            ("duplicate", self.duplicate, ""),
-            (
-                "quarantined",
-                self.quarantined,
-                "  (stored; see /v1/admin/quarantine)",
-            ),
-            ("backfill", self.backfill, ""),
-            ("reconciliation", self.reconciliation, ""),
+        let mut rows = self.statuses();
+        rows.extend([
             (
                 "other",
                 self.other,
@@ -119,7 +174,7 @@ impl fmt::Display for Summary {
             ),
             ("malformed", self.malformed, "  (not sent)"),
             ("failed", self.failed, "  (not stored)"),
-        ];
+        ]);
         for (name, n, note) in rows {
             if name == "other" && n == 0 {
                 continue;
@@ -194,6 +249,58 @@ mod tests {
             }]
         );
         assert!(s.complete());
+    }
+
+    #[test]
+    fn a_score_import_counts_stored_duplicate_rejected_and_notes_rejected_lines() {
+        let mut s = Summary::new(Kind::Scores);
+        let results = [
+            ("stored", None),
+            ("duplicate", None),
+            ("rejected", Some("score_out_of_range")),
+            ("stored", None),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(index, (status, reason))| EventResult {
+            index,
+            status: (*status).into(),
+            reason: reason.map(Into::into),
+            detail: None,
+        })
+        .collect::<Vec<_>>();
+        s.add_results(&[2, 3, 5, 6], &results);
+        assert_eq!((s.stored, s.duplicate, s.rejected, s.other), (2, 1, 1, 0));
+        assert_eq!(s.answered(), 4);
+        assert_eq!(
+            s.notes,
+            [Note {
+                line: 5,
+                what: "rejected (score_out_of_range)".into()
+            }]
+        );
+        assert!(!s.complete(), "a rejected observation is not stored");
+        let text = s.to_string();
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "stored",
+                "duplicate",
+                "rejected",
+                "malformed",
+                "failed",
+                "line"
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("line 5: rejected (score_out_of_range)"),
+            "{text}"
+        );
     }
 
     #[test]

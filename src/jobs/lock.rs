@@ -13,6 +13,9 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 pub const POLL_JOB: i64 = 0x7065_7379_6e63_0001;
 pub const EVALUATE_JOB: i64 = 0x7065_7379_6e63_0002;
 pub const PRUNE_JOB: i64 = 0x7065_7379_6e63_0003;
+/// `pesync genesys setup` and a manifest activation that changes the org: one at a time across
+/// instances, so two never plan against the same listing and both create what is missing.
+pub const ORG_SYNC: i64 = 0x7065_7379_6e63_0004;
 
 /// A held job lock; dropping it closes the connection, which releases the lock.
 pub struct JobLock {

@@ -23,6 +23,17 @@ pub async fn active(db: impl PgExecutor<'_>) -> sqlx::Result<(i32, Manifest)> {
     Ok((r.version, m))
 }
 
+/// The manifest of `version`, `None` when there is no such version.
+pub async fn get(db: impl PgExecutor<'_>, version: i32) -> sqlx::Result<Option<Manifest>> {
+    let document =
+        sqlx::query_scalar!("SELECT document FROM manifests WHERE version = $1", version)
+            .fetch_optional(db)
+            .await?;
+    document
+        .map(|d| serde_json::from_value(d).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()
+}
+
 pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<StoredManifest>> {
     sqlx::query_as!(
         StoredManifest,

@@ -183,14 +183,15 @@ async fn store_all(
         let (status, reason) = match item {
             Err(reason) => (ScoreStatus::Rejected, Some(*reason)),
             Ok(p) => {
-                let raw = crate::normalize::text::storable(&p.raw);
+                // Kept as the object it was (`read_item` refused any NUL, so it fits `jsonb`): the
+                // snapshot's `raw` is an object, as the contact view's schema says.
                 let new = super::store::store_pushed(
                     &mut tx,
                     &p.contact_id,
                     p.observed_at,
                     now,
                     &p.profile,
-                    &raw,
+                    &p.raw,
                 )
                 .await?;
                 let status = if new {

@@ -364,6 +364,43 @@ async fn framework_errors_are_problem_documents() {
     assert_problem(r, 422).await;
 }
 
+#[tokio::test]
+async fn a_reason_must_be_a_quarantine_code_and_only_the_quarantine_takes_one() {
+    let app = spawn_app().await;
+    // schemathesis `--checks all`: an unknown reason with no ids was answered 200 (nothing done).
+    for path in [
+        "/v1/admin/quarantine/replay",
+        "/v1/admin/quarantine/discard",
+    ] {
+        let r = app
+            .admin_post(path, &json!({"ids": [], "reason": "AAA"}))
+            .await;
+        assert_problem(r, 422).await;
+        let r = app
+            .admin_post(path, &json!({"reason": "unknown_attribute"}))
+            .await;
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    // The list's filter too: an unknown reason would always list nothing.
+    assert_problem(app.admin_get("/v1/admin/quarantine?reason=AAA").await, 400).await;
+    let r = app.admin_get("/v1/admin/quarantine?reason=malformed").await;
+    assert_eq!(r.status(), 200);
+    // Dead letters and reconciliation items are chosen by id: the schema has no reason for them.
+    for path in [
+        "/v1/admin/dead-letters/replay",
+        "/v1/admin/reconciliation/release",
+        "/v1/admin/reconciliation/discard",
+    ] {
+        let id = uuid::Uuid::new_v4();
+        let r = app
+            .admin_post(path, &json!({"ids": [id], "reason": "malformed"}))
+            .await;
+        let p = assert_problem(r, 422).await;
+        assert!(p.to_string().contains("reason"), "{path}: {p}");
+        assert_problem(app.admin_post(path, &json!({"ids": []})).await, 422).await;
+    }
+}
+
 /// The manifest and thresholds a fresh database is seeded with by the migrations are exactly the
 /// Rust defaults, key for key: the two are written separately and must not drift apart.
 #[tokio::test]

@@ -157,6 +157,39 @@ async fn an_invalid_campaign_lists_every_problem() {
 }
 
 #[tokio::test]
+async fn null_is_refused_where_the_schema_says_a_value_and_taken_where_it_says_nullable() {
+    let app = spawn_app().await;
+    // The schema (schemathesis `--checks all`) says tiers, enabled and priority are values with
+    // defaults: `null` is refused, naming each, for create and replace alike.
+    let mut doc = campaign("spring", 0, "push");
+    for k in ["tiers", "enabled", "priority"] {
+        doc[k] = Value::Null;
+    }
+    let p = assert_problem(app.admin_post("/v1/admin/campaigns", &doc).await, 422).await;
+    assert_eq!(fields(&p), ["enabled", "priority", "tiers"], "{p}");
+    assert!(
+        p.to_string().contains("leave it out for the default"),
+        "{p}"
+    );
+    let r = app.admin_put("/v1/admin/campaigns/spring", &doc).await;
+    assert_eq!(
+        fields(&assert_problem(r, 422).await),
+        ["enabled", "priority", "tiers"]
+    );
+    // The id of a replacement may be left out (the path's is taken), not null.
+    let mut doc = campaign("spring", 0, "push");
+    doc["id"] = Value::Null;
+    let r = app.admin_put("/v1/admin/campaigns/spring", &doc).await;
+    assert_eq!(fields(&assert_problem(r, 422).await), ["id"]);
+    assert_eq!(count(&app, "SELECT count(*) FROM campaigns").await, 0);
+    // default_channel is nullable: null is "none".
+    let mut doc = campaign("spring", 0, "push");
+    doc["default_channel"] = Value::Null;
+    let r = app.admin_post("/v1/admin/campaigns", &doc).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
 async fn the_viewer_reads_but_every_write_is_refused() {
     let app = spawn_app().await;
     create_campaign(&app, &campaign("pull-one", 0, "pull")).await;

@@ -1,5 +1,7 @@
 //! `pesync import` against the real app: a CSV and an NDJSON file of a few thousand rows each, with
-//! a duplicate, a quarantined event and a malformed row, through the library function and the binary.
+//! a duplicate, a quarantined event and a malformed row, through the library function and the binary;
+//! and `pesync import --scores`: a CSV score export stored through `POST /v1/scores`, rerun as
+//! duplicates, and handed over by the evaluation run.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -8,9 +10,10 @@ use chrono::Duration;
 use pesync::import::read::Format;
 use pesync::import::{Input, Options, Summary};
 use secrecy::SecretString;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::scoring_support::{campaign, create_campaign, evaluate, lease};
 
 /// A file in the temp directory, removed when dropped.
 struct TempFile(PathBuf);
@@ -223,13 +226,214 @@ async fn the_binary_reports_a_summary_and_stops_with_a_clear_error_on_refusal() 
 
 /// Runs the `pesync` binary off the async threads (the app under test answers on this runtime).
 async fn pesync_binary(args: Vec<String>) -> std::process::Output {
+    pesync_binary_with(args, &[]).await
+}
+
+/// The binary with these environment variables (and none of the import's credentials otherwise).
+async fn pesync_binary_with(
+    args: Vec<String>,
+    env: &[(&'static str, &'static str)],
+) -> std::process::Output {
+    let env = env.to_vec();
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_pesync"))
-            .args(&args)
-            .env_remove(pesync::import::SECRET_ENV)
-            .output()
-            .unwrap()
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pesync"));
+        c.args(&args).env_remove(pesync::import::SECRET_ENV);
+        for name in pesync::import::TOKEN_ENVS {
+            c.env_remove(name);
+        }
+        c.envs(env).output().unwrap()
     })
     .await
     .unwrap()
+}
+
+const SCORE_CONTACTS: usize = 600;
+
+/// A score export: every contact rose from 0.50 five hours ago to 0.85 an hour ago with a voice
+/// preference (so the run hands it over), one with a window of its own; then a score out of range,
+/// a score that is not a number, and an instant that does not read.
+fn score_export(app: &TestApp) -> String {
+    let before = (app.now() - Duration::hours(5)).to_rfc3339();
+    let after = (app.now() - Duration::hours(1)).to_rfc3339();
+    let mut csv =
+        String::from("contact_id,score,observed_at,channel_preference,best_contact_window\n");
+    for i in 0..SCORE_CONTACTS {
+        writeln!(csv, "s-{i},0.50,{before},,").unwrap();
+        writeln!(csv, "s-{i},0.85,{after},voice,").unwrap();
+    }
+    writeln!(csv, "s-w,0.5,{before},,").unwrap();
+    writeln!(
+        csv,
+        "s-w,0.9,{after},voice,\"{{\"\"start_time\"\": \"\"00:00:00\"\", \"\"end_time\"\": \"\"00:00:00\"\", \"\"timezone\"\": \"\"Asia/Kathmandu\"\"}}\""
+    )
+    .unwrap();
+    writeln!(csv, "s-x,1.5,{after},,").unwrap();
+    writeln!(csv, "s-y,high,{after},,").unwrap();
+    writeln!(csv, "s-z,0.5,yesterday,voice,").unwrap();
+    csv
+}
+
+#[tokio::test]
+async fn a_csv_score_export_is_stored_a_rerun_is_duplicate_and_the_run_hands_over() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("spring", 0, "pull")).await;
+    let csv = TempFile::new("csv", &score_export(&app));
+    let rows = 2 * SCORE_CONTACTS as u64 + 2;
+    // The header is line 1; the three bad rows follow the good ones.
+    let (x, y, z) = (rows + 2, rows + 3, rows + 4);
+
+    let mut o = Options::scores(&app.address, SecretString::from(SCORER), Format::Csv);
+    o.batch_size = 250;
+    o.concurrency = 3;
+    let s = pesync::import::import(&o, Input::File(csv.0.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.stored, s.duplicate, s.rejected, s.malformed, s.failed),
+        (rows, 0, 2, 1, 0),
+        "{s}"
+    );
+    assert_eq!(s.stopped, None);
+    assert!(!s.complete(), "rejected and malformed rows were not stored");
+    let mut noted: Vec<(u64, String)> = s.notes.iter().map(|n| (n.line, n.what.clone())).collect();
+    noted.sort();
+    assert_eq!(
+        noted,
+        [
+            (x, "rejected (score_out_of_range)".to_owned()),
+            (
+                y,
+                "malformed, not sent: the score \"high\" is not a number".to_owned()
+            ),
+            (z, "rejected (invalid_timestamp)".to_owned()),
+        ],
+        "{s}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM score_observations WHERE source = 'pushed'"
+        )
+        .await,
+        rows as i64
+    );
+    // Typed as the API reads them: the window cell became the contact's window.
+    let window: Value =
+        sqlx::query_scalar("SELECT best_window FROM contact_scores WHERE contact_id = 's-w'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(window["timezone"], "Asia/Kathmandu", "{window}");
+
+    // The same file again: nothing new, every stored observation a duplicate.
+    let s = pesync::import::import(&o, Input::File(csv.0.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.stored, s.duplicate, s.rejected, s.malformed),
+        (0, rows, 2, 1),
+        "{s}"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM score_observations").await,
+        rows as i64
+    );
+
+    // The run reads the imported scores and hands every risen contact over.
+    let r = evaluate(&app).await;
+    assert_eq!(r.contacts, SCORE_CONTACTS as u64 + 1, "{r:?}");
+    assert_eq!(r.queued, SCORE_CONTACTS as u64 + 1, "{r:?}");
+    let items = lease(&app, "spring", 5).await;
+    assert_eq!(items.len(), 5, "{items:?}");
+    for i in &items {
+        assert_eq!(i["data"]["channel"], "voice", "{i}");
+    }
+
+    // NDJSON goes as it is: a line that is not JSON is the server's `malformed`, with its line.
+    let at = app.now().to_rfc3339();
+    let ndjson = TempFile::new(
+        "ndjson",
+        &format!(
+            "{}\n\n{{\"contact_id\": \"n-2\", \"score\": \"0.4\", \"observed_at\": \"{at}\"}}\n{{broken\n",
+            json!({"contact_id": "n-1", "score": 0.4, "observed_at": at})
+        ),
+    );
+    let o = Options::scores(&app.address, SecretString::from(ADMIN), Format::Ndjson);
+    let s = pesync::import::import(&o, Input::File(ndjson.0.clone()))
+        .await
+        .unwrap();
+    assert_eq!((s.stored, s.rejected, s.malformed), (1, 2, 0), "{s}");
+    let noted: Vec<(u64, &str)> = s.notes.iter().map(|n| (n.line, n.what.as_str())).collect();
+    assert_eq!(
+        noted,
+        [(3, "rejected (invalid_score)"), (4, "rejected (malformed)")],
+        "{s}"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_imports_scores_with_the_scorer_token_and_refuses_the_viewer_token() {
+    let app = spawn_app().await;
+    let csv = TempFile::new("csv", &score_export(&app));
+    let rows = 2 * SCORE_CONTACTS + 2;
+    let args = || -> Vec<String> {
+        [
+            "import",
+            "--scores",
+            "--url",
+            &app.address,
+            "--batch-size",
+            "300",
+        ]
+        .map(String::from)
+        .into_iter()
+        .chain([csv.0.display().to_string()])
+        .collect()
+    };
+    let out = pesync_binary_with(args(), &[("PESYNC_SCORER_TOKEN", SCORER)]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Two rejected rows and a malformed one: the import says so and exits 1.
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("{} observations answered", rows + 2)),
+        "{stdout}"
+    );
+    for (name, n) in [
+        ("stored", rows),
+        ("duplicate", 0),
+        ("rejected", 2),
+        ("malformed", 1),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.split_whitespace().take(2).eq([name, &n.to_string()])),
+            "{name} {n}: {stdout}"
+        );
+    }
+    assert!(
+        stderr.contains("3 records were not stored (1 malformed, 2 rejected, 0 failed)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM score_observations").await,
+        rows as i64
+    );
+
+    // The viewer token may not post scores: a clear refusal, nothing stored.
+    let out = pesync_binary_with(args(), &[("PESYNC_ADMIN_TOKEN", VIEWER)]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("403"), "{stderr}");
+    assert!(
+        stderr.contains("use the scorer or the admin token"),
+        "{stderr}"
+    );
+
+    // A score import takes no source, and an event import no token file.
+    let mut a = args();
+    a.extend(["--source".into(), "crm".into()]);
+    let out = pesync_binary_with(a, &[("PESYNC_SCORER_TOKEN", SCORER)]).await;
+    assert_eq!(out.status.code(), Some(2), "a usage error");
 }

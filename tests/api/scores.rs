@@ -259,6 +259,18 @@ async fn pushed_scores_lead_to_a_hand_over_for_seen_and_unseen_contacts() {
     assert_eq!(contacts, ["c-seen", "c-unseen"], "{items:?}");
     // Evaluated once: the queue is empty until a new observation arrives.
     assert_eq!(evaluate(&app).await.contacts, 0);
+    // The contact view shows each pushed observation as it was sent: an object, as its schema says
+    // (schemathesis found it served as a JSON string).
+    let v = explain(&app, "c-unseen").await;
+    let raws: Vec<&Value> = v["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["raw"])
+        .collect();
+    assert_eq!(raws.len(), 2, "{v}");
+    assert!(raws.contains(&&body[3]), "{v}");
+    assert!(raws.iter().all(|r| r.is_object()), "{v}");
 }
 
 #[tokio::test]

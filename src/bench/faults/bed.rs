@@ -42,6 +42,8 @@ impl Bed {
             rate_limit: rate,
             admin_token: random_token(),
             log_dir: log_dir.to_owned(),
+            evaluate_cron: None,
+            poll_cron: None,
         };
         Ok(Self {
             db,

@@ -8,6 +8,7 @@
 
 mod abuse;
 mod bed;
+mod dialer;
 mod gzip;
 mod load;
 mod proxy;
@@ -29,7 +30,7 @@ use crate::config::Settings;
 
 pub const LONG_ABOUT: &str = "The fault-injection suite (issue 8). Runs the built binary as `pesync serve` children against scratch databases on the DATABASE_URL server and an in-process Genesys simulator, injects faults under load and prints one table: events accepted / delivered / lost / re-sent under another id, order violations, 5xx answers, time to recover; then the abuse cases (forged signature, gzip bomb, 200 concurrent scrapes, slow body) and a schemathesis run against the served OpenAPI document.\n\n\
 Quick mode (default, CI): kill -9 ×3, the abuse cases, 60 s of schemathesis.\n\
-Long mode (--long): kill -9 ×20, two instances with one killed, the tenant answering 503 then refusing connections (2.5 + 2.5 min), PostgreSQL stopped for 20 s (pg_ctlcluster: this breaks every other user of that server for 20 s), the abuse cases, schemathesis.\n\n\
+Long mode (--long): kill -9 ×20, two instances with one killed (events delivered, and contacts made eligible by pushed scores each pushed to the dialer once), the tenant answering 503 then refusing connections (2.5 + 2.5 min), PostgreSQL stopped for 20 s (pg_ctlcluster: this breaks every other user of that server for 20 s), the abuse cases, schemathesis.\n\n\
 Exits 1 when any figure of lost, wrong id, 5xx or order violations is not 0, or an abuse case or schemathesis fails. Sends traffic only to 127.0.0.1.";
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +82,8 @@ pub struct Row {
     pub busiest_second: usize,
     pub ceiling: f64,
     pub note: String,
+    /// What the dialer got, for a fault that hands contacts over.
+    pub dialer: Option<dialer::DialerTally>,
 }
 
 impl Row {
@@ -89,6 +92,10 @@ impl Row {
             || self.tally.wrong_id > 0
             || self.server_errors > 0
             || self.tally.order_violations > 0
+            || self
+                .dialer
+                .as_ref()
+                .is_some_and(dialer::DialerTally::failed)
     }
 }
 
@@ -251,6 +258,12 @@ fn print_faults(rows: &[Row]) {
             String::new()
         };
         println!("  {}: {}{other}", r.fault, r.note);
+        if let Some(d) = &r.dialer {
+            println!(
+                "  {}: dialer: {} eligible contacts, {} pushed once, {} missing, {} under two ids, {} not eligible; {} re-pushed under the same id",
+                r.fault, d.eligible, d.once, d.missing, d.twice, d.unexpected, d.repushed_same_id
+            );
+        }
     }
 }
 
@@ -300,6 +313,7 @@ mod tests {
             busiest_second: 0,
             ceiling: 5.0,
             note: String::new(),
+            dialer: None,
         }
     }
 
@@ -313,5 +327,13 @@ mod tests {
         assert!(row(0, 1, 0, 0).failed());
         assert!(row(0, 0, 1, 0).failed());
         assert!(row(0, 0, 0, 1).failed());
+        let mut r = row(0, 0, 0, 0);
+        r.dialer = Some(dialer::DialerTally {
+            eligible: 2,
+            once: 1,
+            twice: 1,
+            ..Default::default()
+        });
+        assert!(r.failed(), "a contact the dialer has twice");
     }
 }

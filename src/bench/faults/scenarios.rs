@@ -8,8 +8,9 @@ use anyhow::{Context, bail, ensure};
 use rand::Rng;
 
 use super::bed::Bed;
+use super::dialer;
 use super::load::{Ledger, Plan, Tally, produce};
-use super::service::{Service, free_port};
+use super::service::{Service, ServiceConfig, free_port};
 use super::{Row, Timing};
 use crate::simulator::{FailScope, FailSpec};
 
@@ -50,6 +51,7 @@ fn row(bed: &Bed, fault: String, ledger: &Ledger, tally: Tally) -> Row {
         busiest_second: bed.busiest_second(),
         ceiling: bed.cfg.rate_limit,
         note: String::new(),
+        dialer: None,
     }
 }
 
@@ -236,13 +238,31 @@ fn pg_ctl(version: &str, action: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Two instances on one database, both delivering; one is killed (kill -9, not restarted) while
-/// a backlog is being delivered. One ceiling for both, order held, nothing lost.
+/// Contacts the two-instance fault makes eligible (by pushed scores), and in how many waves.
+const ELIGIBLE: usize = 300;
+const WAVES: usize = 10;
+
+/// Two instances on one database, both delivering and both running the evaluation (every 2 s);
+/// one is killed (kill -9, not restarted) while a backlog is being delivered and contacts are
+/// being handed over. One ceiling for both, order held, nothing lost, and each contact made
+/// eligible by its pushed scores pushed to the dialer once.
 pub async fn two_instances(bed: &Bed, timing: &Timing) -> anyhow::Result<Row> {
-    let a = Service::start(&bed.cfg, "cluster-a", free_port()?).await?;
-    let b = Service::start(&bed.cfg, "cluster-b", free_port()?).await?;
+    // Polling is off: eligibility comes from the pushed scores alone, whatever the simulator's
+    // model would make of the load's contacts.
+    let cfg = ServiceConfig {
+        evaluate_cron: Some("*/2 * * * * *".into()),
+        poll_cron: Some("off".into()),
+        ..bed.cfg.clone()
+    };
+    let a = Service::start(&cfg, "cluster-a", free_port()?).await?;
+    let b = Service::start(&cfg, "cluster-b", free_port()?).await?;
     let targets = [a.base_url(), b.base_url()];
     bed.create_source(&targets[0]).await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    dialer::create_campaign(&http, &targets[0], &cfg.admin_token).await?;
+    let eligible: Vec<String> = (0..ELIGIBLE).map(|i| format!("fd-{i}")).collect();
     let ledger = Ledger::default();
     let plan = Plan {
         batches: 40,
@@ -255,20 +275,33 @@ pub async fn two_instances(bed: &Bed, timing: &Timing) -> anyhow::Result<Row> {
         // Mid-delivery: the backlog is well under way by then.
         tokio::time::sleep(Duration::from_secs(6)).await;
         let delivered_before = bed.sim.state.stats().events_accepted;
+        let pushed_before = bed.sim.state.stats().dialer_upserts;
         a.kill9()?;
         if delivered_before == 0 {
             bail!("nothing was being delivered when the instance was killed");
         }
-        anyhow::Ok(delivered_before)
+        anyhow::Ok((delivered_before, pushed_before))
     };
-    let (produced, killed) = tokio::join!(
+    // A wave a second, to the survivor, from before the kill to after it: runs on both instances
+    // hand contacts over, and the killed one may be cut off in the middle of a push.
+    let scores = async {
+        for wave in eligible.chunks(ELIGIBLE.div_ceil(WAVES)) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            dialer::push_scores(&http, &targets[1], &cfg.admin_token, wave).await?;
+        }
+        anyhow::Ok(())
+    };
+    let (produced, killed, pushed) = tokio::join!(
         produce(&ledger, &targets, &bed.secret, plan, deadline),
-        killer
+        killer,
+        scores
     );
     produced?;
-    let delivered_before = killed?;
+    let (delivered_before, pushed_before) = killed?;
+    pushed?;
     let after = Instant::now();
     let (tally, _) = bed.drain(&ledger, DRAIN_LIMIT).await;
+    let handed_over = dialer::wait_for_dialer(&bed.sim, &eligible, DRAIN_LIMIT).await;
     let mut r = row(
         bed,
         "two instances on one database, one killed mid-delivery".into(),
@@ -277,8 +310,9 @@ pub async fn two_instances(bed: &Bed, timing: &Timing) -> anyhow::Result<Row> {
     );
     r.recover = Some(after.elapsed());
     r.note = format!(
-        "killed after {delivered_before} events were delivered; recovery = kill to drained (includes the 30 s delivery lease)"
+        "killed after {delivered_before} events were delivered and {pushed_before} contacts pushed to the dialer; recovery = kill to drained and handed over (includes the 30 s delivery lease)"
     );
+    r.dialer = Some(handed_over);
     drop(b);
     Ok(r)
 }

@@ -18,6 +18,10 @@ pub struct ServiceConfig {
     pub admin_token: String,
     /// Where each start writes its log (`service-<name>-<n>.log`).
     pub log_dir: PathBuf,
+    /// `PESYNC_EVALUATE_CRON` and `PESYNC_POLL_CRON` when not the defaults (a fault that hands
+    /// contacts over runs the evaluation every few seconds).
+    pub evaluate_cron: Option<String>,
+    pub poll_cron: Option<String>,
 }
 
 /// A running `pesync serve` child.
@@ -93,7 +97,8 @@ fn spawn(cfg: &ServiceConfig, name: &str, port: u16) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("locating the pesync binary")?;
     let log = log_file(&cfg.log_dir, name)?;
     let sim = crate::simulator::SimulatorConfig::default();
-    Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -111,7 +116,14 @@ fn spawn(cfg: &ServiceConfig, name: &str, port: u16) -> anyhow::Result<Child> {
         .env("PESYNC_PE_CLIENT_SECRET", &sim.client_secret)
         .env("PESYNC_PE_RATE_LIMIT", cfg.rate_limit.to_string())
         .env("PESYNC_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info");
+    if let Some(cron) = &cfg.evaluate_cron {
+        command.env("PESYNC_EVALUATE_CRON", cron);
+    }
+    if let Some(cron) = &cfg.poll_cron {
+        command.env("PESYNC_POLL_CRON", cron);
+    }
+    command
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

@@ -1,5 +1,7 @@
-//! CSV rows into events: a header names the columns; `contact_id`, `event_type` and
-//! `event_timestamp` form the envelope and every other column is an attribute (SPEC §2).
+//! CSV rows into records: a header names the columns, and the row shape of the export's kind
+//! (`Shape`) turns each row into JSON. For events, `contact_id`, `event_type` and
+//! `event_timestamp` form the envelope and every other column is an attribute (SPEC §2); score rows
+//! are in `score_rows`.
 //!
 //! Line numbers are computed here rather than taken from the `csv` crate, whose record positions
 //! are one line early for CRLF files and for a row after a blank line.
@@ -8,17 +10,64 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use serde_json::{Map, Value};
 
-use super::{ENVELOPE_COLUMNS, Limits, ReadError, Record, Skipped};
+use super::score_rows::ScoreColumns;
+use super::{ENVELOPE_COLUMNS, Kind, Limits, ReadError, Record, Skipped};
 
 pub(super) struct CsvRecords<R> {
     reader: csv::Reader<CsvInput<R>>,
-    columns: Columns,
+    shape: Shape,
     record: csv::ByteRecord,
     max_record: u64,
 }
 
+/// How a row becomes the JSON sent, by the export's kind (read from the header).
+#[derive(Debug)]
+enum Shape {
+    Event(Columns),
+    Score(ScoreColumns),
+}
+
+impl Shape {
+    fn from_header(kind: Kind, header: &csv::StringRecord) -> Result<Self, ReadError> {
+        let names = column_names(header)?;
+        Ok(match kind {
+            Kind::Events => Self::Event(Columns::from_names(names)?),
+            Kind::Scores => Self::Score(ScoreColumns::from_names(&names)?),
+        })
+    }
+
+    fn record(&self, row: &csv::ByteRecord) -> Result<Value, String> {
+        match self {
+            Self::Event(c) => c.event(row),
+            Self::Score(c) => c.observation(row),
+        }
+    }
+}
+
+/// The header's column names, trimmed: each named, none twice.
+fn column_names(header: &csv::StringRecord) -> Result<Vec<String>, ReadError> {
+    let names: Vec<String> = header.iter().map(|n| n.trim().to_owned()).collect();
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            return Err(ReadError::Header(format!(
+                "has no name for column {}",
+                i + 1
+            )));
+        }
+        if names[..i].contains(name) {
+            return Err(ReadError::Header(format!("names column {name:?} twice")));
+        }
+    }
+    Ok(names)
+}
+
+/// A cell's text: every field of a row must be UTF-8 (`i` counts from 0).
+pub(super) fn cell_text(cell: &[u8], i: usize) -> Result<&str, String> {
+    std::str::from_utf8(cell).map_err(|_| format!("field {} is not valid UTF-8", i + 1))
+}
+
 impl<R: Read> CsvRecords<R> {
-    pub(super) fn new(input: R, limits: Limits) -> Result<Self, ReadError> {
+    pub(super) fn new(input: R, kind: Kind, limits: Limits) -> Result<Self, ReadError> {
         // An unbalanced quote would make the rest of the file one record: cap what a record may
         // read so memory stays bounded and the error names the line where it began.
         let max_record = limits.max_bytes as u64 + 64 * 1024;
@@ -33,10 +82,10 @@ impl<R: Read> CsvRecords<R> {
                 eof: false,
             });
         let header = reader.headers().map_err(|e| csv_error(&e, 1))?;
-        let columns = Columns::from_header(header)?;
+        let shape = Shape::from_header(kind, header)?;
         Ok(Self {
             reader,
-            columns,
+            shape,
             record: csv::ByteRecord::new(),
             max_record,
         })
@@ -67,11 +116,11 @@ impl<R: Read> Iterator for CsvRecords<R> {
             Ok(false) => None,
             Ok(true) => {
                 let line = self.start_line();
-                Some(Ok(match self.columns.event(&self.record) {
-                    Ok(event) => Record::Event {
+                Some(Ok(match self.shape.record(&self.record) {
+                    Ok(record) => Record::Ready {
                         line,
-                        json: serde_json::to_vec(&event)
-                            .expect("a JSON object of strings always serializes"),
+                        json: serde_json::to_vec(&record)
+                            .expect("a JSON value (string keys, finite numbers) always serializes"),
                     },
                     Err(reason) => Record::Skip(Skipped { line, reason }),
                 }))
@@ -109,19 +158,7 @@ struct Columns {
 }
 
 impl Columns {
-    fn from_header(header: &csv::StringRecord) -> Result<Self, ReadError> {
-        let names: Vec<String> = header.iter().map(|n| n.trim().to_owned()).collect();
-        for (i, name) in names.iter().enumerate() {
-            if name.is_empty() {
-                return Err(ReadError::Header(format!(
-                    "has no name for column {}",
-                    i + 1
-                )));
-            }
-            if names[..i].contains(name) {
-                return Err(ReadError::Header(format!("names column {name:?} twice")));
-            }
-        }
+    fn from_names(names: Vec<String>) -> Result<Self, ReadError> {
         let mut envelope = [0; 3];
         for (slot, wanted) in envelope.iter_mut().zip(ENVELOPE_COLUMNS) {
             *slot = names.iter().position(|n| n == wanted).ok_or_else(|| {
@@ -144,9 +181,7 @@ impl Columns {
             if cell.is_empty() {
                 continue;
             }
-            let text = std::str::from_utf8(cell)
-                .map_err(|_| format!("field {} is not valid UTF-8", i + 1))?;
-            let value = Value::String(text.to_owned());
+            let value = Value::String(cell_text(cell, i)?.to_owned());
             match self.envelope.iter().position(|e| *e == i) {
                 Some(e) => event.insert(ENVELOPE_COLUMNS[e].to_owned(), value),
                 None => attributes.insert(self.names[i].clone(), value),

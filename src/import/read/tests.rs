@@ -7,10 +7,15 @@ const LIMITS: Limits = Limits {
 };
 
 fn all(format: Format, input: &str, limits: Limits) -> Vec<Chunk> {
-    chunks(format, io::Cursor::new(input.as_bytes().to_vec()), limits)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    chunks(
+        format,
+        Kind::Events,
+        io::Cursor::new(input.as_bytes().to_vec()),
+        limits,
+    )
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
 }
 
 /// Every event sent, as (line, JSON), and every skipped record, in input order.
@@ -100,7 +105,7 @@ fn a_bad_csv_row_is_skipped_with_its_line_and_reading_goes_on() {
         .to_vec();
     input.extend_from_slice(b"c-4,t,ts,\xff\xfe\n");
     input.extend_from_slice(b"c-5,t,ts,r5\n");
-    let chunks: Vec<Chunk> = chunks(Format::Csv, io::Cursor::new(input), LIMITS)
+    let chunks: Vec<Chunk> = chunks(Format::Csv, Kind::Events, io::Cursor::new(input), LIMITS)
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
@@ -127,6 +132,65 @@ fn a_bad_csv_row_is_skipped_with_its_line_and_reading_goes_on() {
 }
 
 #[test]
+fn a_score_export_becomes_typed_observations_and_bad_rows_are_skipped_with_their_line() {
+    let input = "contact_id,score,observed_at,channel_preference,best_contact_window\r\n\
+                 c-1,0.85,2026-12-06T10:00:00Z,voice,\"{\"\"start_time\"\": \"\"09:00:00\"\", \"\"end_time\"\": \"\"17:00:00\"\", \"\"timezone\"\": \"\"UTC\"\"}\"\r\n\
+                 c-2,high,2026-12-06T10:00:00Z,,\r\n\
+                 \r\n\
+                 c-3,1,2026-12-06T10:00:00Z,,\r\n\
+                 c-4,0.5,2026-12-06T10:00:00Z\r\n\
+                 c-5,0.5,2026-12-06T10:00:00Z,,9-17\r\n";
+    let read: Vec<Chunk> = chunks(
+        Format::Csv,
+        Kind::Scores,
+        io::Cursor::new(input.as_bytes().to_vec()),
+        LIMITS,
+    )
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap();
+    let (records, skips) = events_and_skips(&read);
+    assert_eq!(
+        records,
+        vec![
+            (
+                2,
+                json!({"contact_id": "c-1", "score": 0.85, "observed_at": "2026-12-06T10:00:00Z",
+                       "channel_preference": "voice",
+                       "best_contact_window": {"start_time": "09:00:00", "end_time": "17:00:00",
+                                               "timezone": "UTC"}})
+            ),
+            (
+                5,
+                json!({"contact_id": "c-3", "score": 1.0, "observed_at": "2026-12-06T10:00:00Z"})
+            ),
+        ]
+    );
+    let skipped: Vec<(u64, &str)> = skips.iter().map(|s| (s.line, s.reason.as_str())).collect();
+    assert_eq!(skipped.len(), 3, "{skips:?}");
+    assert_eq!(skipped[0], (3, "the score \"high\" is not a number"));
+    assert_eq!(skipped[1], (6, "the row has 3 fields; the header has 5"));
+    assert_eq!(skipped[2].0, 7);
+    assert!(
+        skipped[2].1.starts_with("best_contact_window \"9-17\""),
+        "{skips:?}"
+    );
+    // An event export is not a score export: its header is refused before anything is sent.
+    let e = chunks(
+        Format::Csv,
+        Kind::Scores,
+        io::Cursor::new(b"contact_id,event_type,event_timestamp\n".to_vec()),
+        LIMITS,
+    )
+    .err()
+    .unwrap();
+    assert!(
+        matches!(&e, ReadError::Header(m) if m.contains("event_type")),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_csv_header_without_the_envelope_is_refused_before_anything_is_read() {
     for (header, expected) in [
         (
@@ -145,6 +209,7 @@ fn a_csv_header_without_the_envelope_is_refused_before_anything_is_read() {
     ] {
         let e = chunks(
             Format::Csv,
+            Kind::Events,
             io::Cursor::new(header.as_bytes().to_vec()),
             LIMITS,
         )
@@ -167,7 +232,13 @@ fn an_open_quote_stops_with_the_line_it_began_on_instead_of_reading_the_whole_fi
     for _ in 0..100_000 {
         input.push_str("c-3,t,ts\n");
     }
-    let mut it = chunks(Format::Csv, io::Cursor::new(input.into_bytes()), limits).unwrap();
+    let mut it = chunks(
+        Format::Csv,
+        Kind::Events,
+        io::Cursor::new(input.into_bytes()),
+        limits,
+    )
+    .unwrap();
     let e = it.find_map(Result::err).unwrap();
     assert!(
         matches!(&e, ReadError::Csv { line: 3, message } if message.contains("quote")),
