@@ -24,4 +24,5 @@ mod scoring_support;
 mod secrets;
 mod simulator;
 mod simulator_journey;
+mod suppressions;
 mod tenant;
