@@ -298,6 +298,7 @@ mod tests {
                     channel_preference: profile.channel_preference,
                     best_contact_window: window,
                     last_handover_at: None,
+                    suppression: None,
                 };
                 evaluate(&facts, &campaign, &Thresholds::default(), now).reason
             })

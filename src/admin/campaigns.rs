@@ -38,6 +38,7 @@ pub fn parse_campaign(doc: &Value, prefix: &str) -> Result<Campaign, Vec<FieldPr
     let channels = f.required::<BTreeMap<String, String>>("channels");
     let default_window = f.required::<Window>("default_window");
     let default_channel = f.nullable::<String>("default_channel");
+    let calling_hours = super::calling_hours::optional_calling_hours(&mut f, prefix);
     // Stand-ins for the fields that could not be read, so the rules of the others still run; their
     // problems are dropped below.
     let failed: Vec<&str> = ["id", "name", "mode", "channels", "default_window", "tiers"]
@@ -58,6 +59,7 @@ pub fn parse_campaign(doc: &Value, prefix: &str) -> Result<Campaign, Vec<FieldPr
             timezone: "UTC".into(),
         }),
         default_channel,
+        calling_hours,
     };
     let rules: Vec<FieldProblem> = campaign
         .validate()

@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 use crate::context::AppState;
 use crate::decisions::load::observations_of;
 use crate::decisions::outcomes::StoredOutcome;
-use crate::eligibility::{ObservationView, ScoreSeries, Tier, Window};
+use crate::eligibility::{
+    CallingHours, Campaign, ObservationView, ScoreSeries, Tier, Window, WindowState,
+};
 use crate::http::ApiError;
 use crate::http::auth::Reader;
 use crate::http::responses as problems;
@@ -39,6 +41,11 @@ pub struct ContactExplanation {
     pub last_handover: Option<HandoverView>,
     /// End of the cooldown; null when the contact is not in cooldown.
     pub cooldown_until: Option<DateTime<Utc>>,
+    /// The contact's entry on the suppression list; null when it is not on it.
+    pub suppression: Option<SuppressionEntry>,
+    /// Per enabled campaign, now: the contact's window, the campaign's calling hours and the
+    /// effective window (their intersection), each with its state.
+    pub windows: Vec<CampaignWindows>,
     /// Newest first.
     pub events: Vec<EventView>,
     /// Profile snapshots, newest first.
@@ -56,6 +63,55 @@ pub struct DecisionView {
     pub tier: Option<String>,
     /// Every rule, in order: passed, or why it failed.
     pub outcomes: Vec<StoredOutcome>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuppressionEntry {
+    pub expires_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+    /// Whether it suppresses now.
+    pub active: bool,
+}
+
+/// Both windows of a contact for one campaign (issue 11 §4).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignWindows {
+    pub campaign_id: String,
+    /// The contact's own window, else the campaign's default.
+    pub contact_window: Window,
+    /// Its state now alone; null when its time zone is invalid.
+    pub contact_window_state: Option<WindowState>,
+    /// The campaign's calling hours, read in the contact window's zone; null without.
+    pub calling_hours: Option<CallingHours>,
+    /// The effective window's state now (window ∩ calling hours): `open: false` and
+    /// `next_opening: null` when they share no time; null when the time zone is invalid.
+    pub effective: Option<WindowState>,
+}
+
+/// The windows of a contact whose own window is `own` (none: the campaigns' defaults). Pure.
+pub fn campaign_windows(
+    own: Option<&Window>,
+    campaigns: &[Campaign],
+    now: DateTime<Utc>,
+) -> Vec<CampaignWindows> {
+    campaigns
+        .iter()
+        .map(|c| {
+            let window = own.unwrap_or(&c.default_window).clone();
+            let zoned = window.zoned().ok();
+            let effective = zoned.map(|z| match &c.calling_hours {
+                Some(h) => z.within(h).state(now),
+                None => z.state(now),
+            });
+            CampaignWindows {
+                campaign_id: c.id.clone(),
+                contact_window_state: zoned.map(|z| z.state(now)),
+                contact_window: window,
+                calling_hours: c.calling_hours,
+                effective,
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,7 +171,11 @@ pub async fn explain_contact(
     let last_handover = last_handover(&state.reads, &id).await?;
     let cooldown_until =
         crate::eligibility::rules::cooldown_until(last_handover.as_ref().map(|h| h.at), now, &t);
+    let own = own_window(&state.reads, &id).await?;
+    let campaigns = crate::registry::campaigns::enabled(&state.reads).await?;
     Ok(web::Json(ContactExplanation {
+        suppression: suppression(&state.reads, &id, now).await?,
+        windows: campaign_windows(own.as_ref(), &campaigns, now),
         tier: effective_score.map(|s| Tier::of(s, &t)),
         effective_score,
         observations: series.observations,
@@ -163,6 +223,38 @@ async fn decisions(pool: &PgPool, id: &str) -> sqlx::Result<Vec<DecisionView>> {
             outcomes: crate::decisions::outcomes::decode(&r.outcomes),
         })
         .collect())
+}
+
+/// The contact's own window, from its latest profile.
+async fn own_window(pool: &PgPool, id: &str) -> sqlx::Result<Option<Window>> {
+    let row = sqlx::query_scalar!(
+        "SELECT best_window FROM contact_scores WHERE contact_id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.flatten().and_then(crate::decisions::load::window_of))
+}
+
+async fn suppression(
+    pool: &PgPool,
+    id: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<SuppressionEntry>> {
+    let row = sqlx::query!(
+        "SELECT expires_at, note FROM suppressions WHERE contact_id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| SuppressionEntry {
+        active: crate::eligibility::Suppression {
+            expires_at: r.expires_at,
+        }
+        .active(now),
+        expires_at: r.expires_at,
+        note: r.note,
+    }))
 }
 
 async fn last_handover(pool: &PgPool, id: &str) -> sqlx::Result<Option<HandoverView>> {

@@ -15,8 +15,8 @@ use super::thresholds::parse_thresholds;
 use crate::context::AppState;
 use crate::decisions::plan;
 use crate::eligibility::{
-    Campaign, ContactFacts, Observation, ObservationView, Reason, RuleOutcome, Tier, Window,
-    WindowState, validate_observations,
+    CallingHours, Campaign, ContactFacts, Observation, ObservationView, Reason, RuleOutcome,
+    Suppression, Tier, Window, WindowState, validate_observations,
 };
 use crate::http::ApiError;
 use crate::http::auth::Reader;
@@ -53,6 +53,8 @@ pub struct DryRunRequest {
     channel_preference: Option<String>,
     best_contact_window: Option<Window>,
     last_handover_at: Option<DateTime<Utc>>,
+    /// The contact's suppression-list entry to assume (`{}`: suppressed without expiry).
+    suppression: Option<Suppression>,
 }
 
 /// What the rules decided.
@@ -63,8 +65,16 @@ pub struct DryRunResult {
     pub effective_score: Option<f64>,
     pub rise: Option<f64>,
     pub observations: Vec<ObservationView>,
-    /// Null when the time zone is not valid; computed whatever the earlier rules decided.
+    /// The effective window's state: the contact's window ∩ the campaign's calling hours when it
+    /// has some (`open: false`, `next_opening: null` when they share no time). Null when the time
+    /// zone is not valid; computed whatever the earlier rules decided.
     pub window: Option<WindowState>,
+    /// The contact's window: its own, else the campaign's default.
+    pub contact_window: Option<Window>,
+    /// The contact's window alone, without the calling hours.
+    pub contact_window_state: Option<WindowState>,
+    /// The campaign's calling hours, read in the contact window's zone; null without.
+    pub calling_hours: Option<CallingHours>,
     pub cooldown_until: Option<DateTime<Utc>>,
     /// Every rule's outcome, in order: why the reason is what it is.
     pub outcomes: Vec<RuleOutcome>,
@@ -145,6 +155,7 @@ fn read(doc: &Value) -> Result<DryRun, Vec<FieldProblem>> {
     let channel_preference = f.nullable::<String>("channel_preference");
     let best_contact_window = f.nullable::<Window>("best_contact_window");
     let last_handover_at = f.nullable::<DateTime<Utc>>("last_handover_at");
+    let suppression = f.nullable::<Suppression>("suppression");
     let problems = f.finish();
     match campaign {
         Some(campaign) if problems.is_empty() => Ok(DryRun {
@@ -156,6 +167,7 @@ fn read(doc: &Value) -> Result<DryRun, Vec<FieldProblem>> {
                 channel_preference,
                 best_contact_window,
                 last_handover_at,
+                suppression,
             },
         }),
         _ => Err(problems),
@@ -217,6 +229,9 @@ pub async fn dry_run(
         rise: e.rise,
         observations: e.observations,
         window: e.window,
+        contact_window: e.effective_window,
+        contact_window_state: e.contact_window_state,
+        calling_hours: e.calling_hours,
         cooldown_until: e.cooldown_until,
         outcomes: e.outcomes,
     }))

@@ -1,5 +1,6 @@
 //! The admin API (SPEC §8): bearer-authenticated; the viewer token may only read.
 
+pub mod calling_hours;
 pub mod campaigns;
 pub mod contacts;
 pub mod dead_letters;
@@ -11,6 +12,7 @@ pub mod quarantine;
 pub mod reconciliation;
 pub mod sources;
 pub mod stats;
+pub mod suppressions;
 pub mod thresholds;
 
 pub use crate::http::document::{parse_document, parse_json};
@@ -29,6 +31,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
+    suppressions::routes(cfg);
     genesys::routes(cfg);
 }
 

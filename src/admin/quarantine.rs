@@ -17,8 +17,9 @@ use crate::http::auth::{Reader, Writer};
 use crate::http::page::{Page, PageQuery};
 use crate::http::responses as problems;
 use crate::ingest::admit::{self, Admission};
+use crate::ingest::cdc;
 use crate::ingest::outcome::{EventResult, Results, Status};
-use crate::ingest::plan::{self, Planned, Registry};
+use crate::ingest::plan::{self, Intake, Planned, Registry};
 use crate::ingest::store::Versions;
 use crate::normalize::Reason;
 use crate::registry;
@@ -96,6 +97,8 @@ struct OpenItem {
     source: String,
     reason: String,
     raw: serde_json::Value,
+    /// `events` or `cdc`: a change event is translated again with the CDC mapping in force.
+    intake: String,
 }
 
 /// Locks the open items named by `ids` (in that order) or by `reason` (oldest first, at most 1,000).
@@ -109,7 +112,7 @@ async fn lock_open(
     }
     let rows = sqlx::query_as!(
         OpenItem,
-        r#"SELECT id, source, reason, raw FROM quarantine
+        r#"SELECT id, source, reason, raw, intake FROM quarantine
            WHERE state = 'open' AND (id = ANY($1) OR ($2::text IS NOT NULL AND reason = $2))
            ORDER BY seq LIMIT $3 FOR UPDATE"#,
         &req.ids,
@@ -172,6 +175,7 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
     // Events to admit, grouped by source (each source has its own mapping version).
     let mut admits: BTreeMap<String, Vec<(usize, Uuid, Planned)>> = BTreeMap::new();
     let mut sources = BTreeMap::new();
+    let mut skipped: Vec<Uuid> = Vec::new();
     for (index, (id, item)) in items.into_iter().enumerate() {
         let Some(item) = item else {
             results.push(not_found(index, id));
@@ -192,7 +196,22 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
             thresholds: &thresholds,
         };
         let reason = item.reason.parse().unwrap_or(Reason::InvalidEnvelope);
-        match plan::plan(plan::item_from_raw(item.raw, reason), &reg, now) {
+        let planned = if item.intake == Intake::Cdc.as_str() {
+            match cdc::replan(item.raw, reason, &reg, now) {
+                cdc::ChangePlan::Planned(p) => p,
+                // The mapping now ignores it (say, deletes): resolved, nothing to ingest.
+                cdc::ChangePlan::Skipped(skip) => {
+                    let mut r = cdc::skipped(index, skip);
+                    r.id = Some(item.id);
+                    results.push(r);
+                    skipped.push(item.id);
+                    continue;
+                }
+            }
+        } else {
+            plan::plan(plan::item_from_raw(item.raw, reason), &reg, now)
+        };
+        match planned {
             Planned::Quarantine { reason, detail, .. } => {
                 // Still failing: the item stays where it is, with the reason it fails for now.
                 sqlx::query!(
@@ -218,6 +237,7 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
             }
         }
     }
+    mark_replayed(&mut tx, &skipped, now).await?;
     for (source_name, batch) in admits {
         let source = sources[&source_name].as_ref().expect("looked up above");
         let adm = Admission {
@@ -238,16 +258,28 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
             r.id = Some(*id);
             results[index] = r;
         }
+        mark_replayed(&mut tx, &ids, now).await?;
+    }
+    tx.commit().await?;
+    Ok(Results { results })
+}
+
+/// Items resolved by a replay: ingested, or skipped by the CDC mapping now in force.
+async fn mark_replayed(
+    tx: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if !ids.is_empty() {
         sqlx::query!(
             "UPDATE quarantine SET state = 'replayed', resolved_at = $2 WHERE id = ANY($1)",
-            &ids,
+            ids,
             now
         )
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
-    Ok(Results { results })
+    Ok(())
 }
 
 /// Discard quarantined items for good.

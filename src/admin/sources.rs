@@ -34,6 +34,13 @@ pub struct SourceDocument {
     pub signing_secret: SecretString,
     #[serde(default)]
     pub mapping: Mapping,
+    /// Optional, at least 32 characters: accepted instead of a signature on this source's `/events`
+    /// and `/cdc` (`Authorization: Bearer <token>`), for senders such as Debezium Server that add a
+    /// static header but cannot sign. Write-only and stored sealed like the signing secret; a
+    /// document without it removes the source's token.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 32)]
+    pub bearer_token: Option<SecretString>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,6 +48,8 @@ pub struct SourceView {
     pub name: String,
     pub mapping: Mapping,
     pub mapping_version: i32,
+    /// Whether a bearer token is set (the token itself is never shown).
+    pub has_bearer_token: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -70,6 +79,7 @@ fn view(s: store::Source) -> SourceView {
         name: s.name,
         mapping: s.mapping,
         mapping_version: s.mapping_version,
+        has_bearer_token: s.has_bearer_token,
         created_at: s.created_at,
         updated_at: s.updated_at,
     }
@@ -155,11 +165,27 @@ pub async fn put_source(
             format!("must be at least {MIN_SECRET_LEN} characters"),
         ));
     }
+    if let Some(token) = &doc.bearer_token {
+        let min = crate::http::auth::MIN_TOKEN_LEN;
+        if token.expose_secret().chars().count() < min {
+            problems.push(FieldProblem::new(
+                "bearer_token",
+                format!("must be at least {min} characters"),
+            ));
+        }
+    }
     problems.extend(
         doc.mapping
             .validate()
             .into_iter()
             .map(|m| FieldProblem::new("mapping", m)),
+    );
+    problems.extend(
+        doc.mapping
+            .cdc
+            .validate()
+            .into_iter()
+            .map(|(field, m)| FieldProblem::new(field, m)),
     );
     if !problems.is_empty() {
         return Err(ApiError::Invalid(problems));
@@ -171,6 +197,7 @@ pub async fn put_source(
         key: &state.secret_key,
     };
     store::upsert(&mut tx, &name, secret, &doc.mapping, now).await?;
+    store::set_bearer_token(&mut tx, &name, doc.bearer_token.as_ref(), &state.secret_key).await?;
     let s = store::find(&mut *tx, &name)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("source vanished after upsert")))?;
@@ -192,5 +219,11 @@ mod tests {
         );
         let dbg = format!("{doc:?}");
         assert!(!dbg.contains("a-very-secret"), "{dbg}");
+        let doc: SourceDocument = serde_json::from_str(
+            r#"{"signing_secret": "x", "bearer_token": "a-bearer-token-nobody-may-see-0123"}"#,
+        )
+        .unwrap();
+        let dbg = format!("{doc:?}");
+        assert!(!dbg.contains("nobody-may-see"), "{dbg}");
     }
 }

@@ -395,6 +395,12 @@ fn families(s: &Stats) -> Vec<Family> {
             "Deprecated attributes stripped before delivery.",
             c.deprecated_attributes_stripped,
         ),
+        single(
+            "pesync_cdc_changes_skipped_total",
+            "counter",
+            "Change events received and not ingested (tombstones, deletes the CDC mapping ignores).",
+            c.cdc_changes_skipped,
+        ),
         family(
             "pesync_delivered_total",
             "counter",

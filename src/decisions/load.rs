@@ -62,6 +62,7 @@ pub async fn candidates(
     };
     let handovers = last_handovers(&mut *db, &ids).await?;
     let mut pending = pending_of(&mut *db, &ids).await?;
+    let mut suppressions = crate::registry::suppressions::of(&mut *db, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| Candidate {
@@ -70,6 +71,7 @@ pub async fn candidates(
                 channel_preference: r.channel,
                 best_contact_window: r.best_window.and_then(window_of),
                 last_handover_at: handovers.get(&r.contact_id).copied(),
+                suppression: suppressions.remove(&r.contact_id),
             },
             pending: pending.remove(&r.contact_id),
             observed_seq: r.observed_seq,

@@ -38,10 +38,17 @@ pub fn encode(outcomes: &[RuleOutcome]) -> String {
 }
 
 /// Reads the stored form back; anything unexpected in an element reads as a failure without a
-/// sentence rather than an error, so one odd row never breaks an explanation.
+/// sentence rather than an error, so one odd row never breaks an explanation. A row of seven was
+/// stored before the suppression and calling-hours rules existed: it reads in that order
+/// ([`Rule::LEGACY`]), so an old decision is not misattributed.
 pub fn decode(stored: &Value) -> Vec<StoredOutcome> {
     let items = stored.as_array().map(Vec::as_slice).unwrap_or_default();
-    Rule::ALL
+    let order: &[Rule] = if items.len() == Rule::LEGACY.len() {
+        &Rule::LEGACY
+    } else {
+        &Rule::ALL
+    };
+    order
         .iter()
         .zip(items)
         .map(|(rule, v)| StoredOutcome {
@@ -82,7 +89,9 @@ mod tests {
             json!([
                 true,
                 true,
+                true,
                 "rose 0.02; minimum 0.1",
+                true,
                 true,
                 true,
                 true,
@@ -90,15 +99,26 @@ mod tests {
             ])
         );
         let back = decode(&v);
-        assert_eq!(back.len(), 7);
-        assert_eq!(back[2].rule, Rule::Rise);
-        assert!(!back[2].passed);
-        assert_eq!(back[2].detail.as_deref(), Some("rose 0.02; minimum 0.1"));
+        assert_eq!(back.len(), 9);
+        assert_eq!(back[3].rule, Rule::Rise);
+        assert!(!back[3].passed);
+        assert_eq!(back[3].detail.as_deref(), Some("rose 0.02; minimum 0.1"));
         assert!(back[0].passed && back[0].detail.is_none());
         // Pass or fail of every rule survives the round trip.
         let passed: Vec<bool> = back.iter().map(|o| o.passed).collect();
         let original: Vec<bool> = outcomes.iter().map(|o| o.passed).collect();
         assert_eq!(passed, original);
+    }
+
+    #[test]
+    fn rows_stored_before_the_new_rules_keep_their_rules() {
+        let old = json!([true, true, "rose 0.02", true, true, true, "closed"]);
+        let back = decode(&old);
+        let rules: Vec<Rule> = back.iter().map(|o| o.rule).collect();
+        assert_eq!(rules, Rule::LEGACY);
+        assert_eq!(back[2].rule, Rule::Rise);
+        assert_eq!(back[6].rule, Rule::Window);
+        assert!(!back[6].passed);
     }
 
     #[test]

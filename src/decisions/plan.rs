@@ -86,6 +86,7 @@ mod tests {
                 timezone: "UTC".into(),
             },
             default_channel: None,
+            calling_hours: None,
         }
     }
 
@@ -102,6 +103,7 @@ mod tests {
             channel_preference: Some("voice".into()),
             best_contact_window: None,
             last_handover_at: None,
+            suppression: None,
         }
     }
 

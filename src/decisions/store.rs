@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 
 use crate::dialer::contact::DialerContact;
 use crate::eligibility::{Campaign, Evaluation, Mode, Reason};
+use crate::jobs::counters::REASONS;
 
 /// The rows one batch writes, column by column.
 #[derive(Debug, Default)]
@@ -40,7 +41,7 @@ pub struct BatchWrite {
     e_contact: Vec<String>,
     e_seq: Vec<i64>,
     /// Decisions by reason, indexed by `Reason as usize`: counted once the batch is stored.
-    reasons: [u64; 8],
+    reasons: [u64; REASONS.len()],
 }
 
 impl BatchWrite {
@@ -57,7 +58,7 @@ impl BatchWrite {
     }
 
     /// How many of the batch's decisions have each reason, indexed by `Reason as usize`.
-    pub fn reason_counts(&self) -> &[u64; 8] {
+    pub fn reason_counts(&self) -> &[u64; REASONS.len()] {
         &self.reasons
     }
 
@@ -82,9 +83,13 @@ impl BatchWrite {
         self.d_cooldown.push(e.cooldown_until);
         self.d_taken.push(e.taken_by.clone());
         self.d_outcomes.push(super::outcomes::encode(&e.outcomes));
-        if e.reason == Reason::DeferredOutsideWindow
-            && let Some(next) = e.window.and_then(|w| w.next_opening)
-        {
+        // Decided again when the window opens, or when a suppression with an expiry ends.
+        let again = match e.reason {
+            Reason::DeferredOutsideWindow => e.window.and_then(|w| w.next_opening),
+            Reason::Suppressed => e.suppressed_until,
+            _ => None,
+        };
+        if let Some(next) = again {
             self.f_contact.push(contact_id.to_owned());
             self.f_campaign.push(campaign.id.clone());
             self.f_next.push(next);

@@ -55,14 +55,19 @@ pub fn score_text(score: f64) -> String {
 
 /// The dialer contact for an eligible evaluation of `contact_id` by `campaign`: routed to the
 /// contact list of the contact's channel, with the effective score, tier and the window applied
-/// (the contact's own, else the campaign's default). `None` when the evaluation lacks any of them,
+/// (the contact's own, else the campaign's default; with calling hours, the piece of their
+/// intersection the contact is in now). `None` when the evaluation lacks any of them,
 /// which an eligible one never does.
 pub fn dialer_contact(
     campaign: &Campaign,
     contact_id: &str,
     evaluation: &Evaluation,
 ) -> Option<DialerContact> {
-    let window = evaluation.effective_window.as_ref()?;
+    // The open piece of window ∩ calling hours, so the dialer does not call outside either.
+    let window = evaluation
+        .handover_window
+        .as_ref()
+        .or(evaluation.effective_window.as_ref())?;
     Some(DialerContact {
         id: dialer_contact_id(&campaign.id, contact_id),
         contact_list_id: evaluation.contact_list_id.clone()?,
@@ -130,6 +135,7 @@ mod tests {
                 timezone: "America/New_York".into(),
             },
             default_channel: None,
+            calling_hours: None,
         }
     }
 
@@ -142,6 +148,7 @@ mod tests {
             channel_preference: Some("voice".into()),
             best_contact_window: own_window,
             last_handover_at: None,
+            suppression: None,
         };
         evaluate(&facts, &campaign(), &Thresholds::default(), now)
     }

@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use super::queue;
 
 /// Leases up to `limit` ready contacts of `campaign_id` until `now + lease`, oldest first. Contacts
-/// whose lease ran out are ready again. Concurrent callers never get the same contact.
+/// whose lease ran out are ready again. Concurrent callers never get the same contact. A contact
+/// suppressed at `now` is withdrawn first and never leased (the suppression withdraws it too; this
+/// is the check at lease time, so no race lets one through).
 pub async fn lease(
     tx: &mut PgConnection,
     campaign_id: &str,
@@ -19,11 +21,16 @@ pub async fn lease(
     limit: i64,
 ) -> sqlx::Result<(Vec<serde_json::Value>, DateTime<Utc>)> {
     let until = now.checked_add_signed(lease).unwrap_or(now);
+    crate::registry::suppressions::withdraw_suppressed(&mut *tx, "pull", Some(campaign_id), now)
+        .await?;
     let mut rows = sqlx::query!(
         r#"UPDATE dialer_queue q SET leased_at = $2, lease_until = $3
            FROM (SELECT id FROM dialer_queue
                  WHERE campaign_id = $1 AND mode = 'pull' AND state = 'pending'
                    AND ready_at <= $2 AND lease_until <= $2
+                   AND NOT EXISTS (SELECT 1 FROM suppressions s
+                                   WHERE s.contact_id = dialer_queue.contact_id
+                                     AND (s.expires_at IS NULL OR s.expires_at > $2))
                  ORDER BY ready_at, id LIMIT $4
                  FOR UPDATE SKIP LOCKED) pick
            WHERE q.id = pick.id
@@ -49,6 +56,9 @@ pub enum AckStatus {
     AlreadyAcknowledged,
     /// In the feed but never leased: lease it first.
     NotLeased,
+    /// Withdrawn from the feed because the contact was suppressed (issue 11 §4): not handed
+    /// over, and it must not be called.
+    Withdrawn,
     /// No contact in any pull feed has this id.
     NotFound,
 }
@@ -63,7 +73,8 @@ pub async fn acknowledge(
 ) -> sqlx::Result<Vec<AckStatus>> {
     let rows = sqlx::query!(
         r#"SELECT id, dialer_id, state, leased_at FROM dialer_queue
-           WHERE dialer_id = ANY($1) AND mode = 'pull' AND state IN ('pending', 'handed_over')
+           WHERE dialer_id = ANY($1) AND mode = 'pull'
+             AND state IN ('pending', 'handed_over', 'withdrawn')
            ORDER BY (state = 'pending') DESC, id DESC
            FOR UPDATE"#,
         ids
@@ -76,6 +87,7 @@ pub async fn acknowledge(
             id: r.id,
             dialer_id: r.dialer_id,
             handed_over: r.state == "handed_over",
+            withdrawn: r.state == "withdrawn",
             leased: r.leased_at.is_some(),
         })
         .collect();
@@ -93,11 +105,15 @@ pub struct FeedRow {
     pub id: i64,
     pub dialer_id: String,
     pub handed_over: bool,
+    /// Taken out of the feed because the contact was suppressed.
+    pub withdrawn: bool,
     pub leased: bool,
 }
 
 /// What an acknowledgement of `ids` does, given the pull items with those dialer ids (pending ones
-/// first, then newest first): one status per id, in order, and the items to hand over. Pure.
+/// first, then newest first): one status per id, in order, and the items to hand over. A
+/// withdrawn item (its contact was suppressed) is never handed over: the answer tells the dialer
+/// not to call. Pure.
 pub fn settle(ids: &[String], rows: &[FeedRow]) -> (Vec<AckStatus>, Vec<i64>) {
     let mut to_hand_over = Vec::new();
     let statuses = ids
@@ -107,6 +123,7 @@ pub fn settle(ids: &[String], rows: &[FeedRow]) -> (Vec<AckStatus>, Vec<i64>) {
             Some(r) if r.handed_over || to_hand_over.contains(&r.id) => {
                 AckStatus::AlreadyAcknowledged
             }
+            Some(r) if r.withdrawn => AckStatus::Withdrawn,
             Some(r) if !r.leased => AckStatus::NotLeased,
             Some(r) => {
                 to_hand_over.push(r.id);
@@ -126,6 +143,7 @@ mod tests {
             id,
             dialer_id: dialer_id.into(),
             handed_over,
+            withdrawn: false,
             leased,
         }
     }
@@ -166,6 +184,18 @@ mod tests {
         let (statuses, hand_over) = settle(&ids(&["x"]), &rows);
         assert_eq!(statuses, [AckStatus::Acknowledged]);
         assert_eq!(hand_over, [9]);
+    }
+
+    #[test]
+    fn a_withdrawn_item_is_never_handed_over() {
+        // Leased, then its contact was suppressed: the dialer is told, nothing is handed over.
+        let withdrawn = FeedRow {
+            withdrawn: true,
+            ..row(4, "w", false, true)
+        };
+        let (statuses, hand_over) = settle(&ids(&["w"]), &[withdrawn]);
+        assert_eq!(statuses, [AckStatus::Withdrawn]);
+        assert!(hand_over.is_empty());
     }
 
     #[test]

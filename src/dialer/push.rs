@@ -13,6 +13,7 @@ use super::queue::{self, PushItem};
 use crate::context::AppState;
 use crate::genesys::{GenesysClient, Verdict, backoff, verdict};
 use crate::jobs::counters::SCORING;
+use crate::registry::suppressions;
 
 /// How many due pushes are read at a time.
 const READ_AHEAD: i64 = 5 * MAX_CONTACTS_PER_PUSH as i64;
@@ -27,6 +28,8 @@ pub struct PushReport {
     pub rejected: u64,
     /// Contacts left queued for a later attempt.
     pub retrying: u64,
+    /// Contacts withdrawn because they were suppressed while queued.
+    pub withdrawn: u64,
 }
 
 /// Pushes every due contact, oldest first, batched per contact list. Stops at the first retryable
@@ -34,7 +37,12 @@ pub struct PushReport {
 pub async fn push_once(state: &AppState, client: &GenesysClient) -> anyhow::Result<PushReport> {
     let mut report = PushReport::default();
     loop {
-        let due = queue::ready_pushes(&state.pool, state.clock.now(), READ_AHEAD).await?;
+        // A contact suppressed after it was queued is withdrawn, not pushed (and `ready_pushes`
+        // skips any suppressed in between).
+        let now = state.clock.now();
+        report.withdrawn +=
+            suppressions::withdraw_suppressed(&state.pool, "push", None, now).await?;
+        let due = queue::ready_pushes(&state.pool, now, READ_AHEAD).await?;
         if due.is_empty() {
             return Ok(report);
         }

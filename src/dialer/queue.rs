@@ -13,7 +13,7 @@ pub struct PushItem {
     pub failures: i32,
 }
 
-/// The oldest pushes due at `now`, at most `limit`.
+/// The oldest pushes due at `now`, at most `limit`; never one of a contact suppressed at `now`.
 pub async fn ready_pushes(
     db: impl PgExecutor<'_>,
     now: DateTime<Utc>,
@@ -23,6 +23,8 @@ pub async fn ready_pushes(
         PushItem,
         r#"SELECT id, contact_list_id, contact, failures FROM dialer_queue
            WHERE mode = 'push' AND state = 'pending' AND ready_at <= $1
+             AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.contact_id = dialer_queue.contact_id
+                             AND (s.expires_at IS NULL OR s.expires_at > $1))
            ORDER BY ready_at, id LIMIT $2"#,
         now,
         limit

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::score::at_least;
-use super::window::{Window, parse_time_zone};
+use super::window::{CallingHours, Window, parse_time_zone};
 use crate::thresholds::{Invalid, Problem, Thresholds};
 
 /// Longest campaign id: it appears in URLs and in the dialer contact id.
@@ -99,6 +99,10 @@ pub struct Campaign {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "voice")]
     pub default_channel: Option<String>,
+    /// Local hours calls may be made (e.g. 08:00–21:00 for voice in the US), read in the zone of
+    /// the window the contact has: the window is intersected with them. Absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calling_hours: Option<CallingHours>,
 }
 
 /// Characters allowed in ids that travel in URL paths: RFC 3986 unreserved, minus `~`.

@@ -12,7 +12,8 @@
 //! * [`rules`] — all rules in order, cooldown and channel included (rules 2–6);
 //! * [`reason`] — reason codes and rule outcomes, the record of a decision;
 //! * [`mod@assign`] — one run, several campaigns: the highest priority takes the contact (rule 4);
-//! * [`window`] — local wall-clock windows across daylight-saving changes (rule 6).
+//! * [`window`] — local wall-clock windows across daylight-saving changes, calling hours (rule 6);
+//! * [`suppression`] — the suppression list (checked right after the profile).
 
 pub mod assign;
 pub mod campaign;
@@ -20,6 +21,7 @@ pub mod reason;
 pub mod rise;
 pub mod rules;
 pub mod score;
+pub mod suppression;
 pub mod window;
 
 #[cfg(test)]
@@ -32,4 +34,7 @@ pub use rules::{ContactFacts, Evaluation, evaluate};
 pub use score::{
     Observation, ObservationView, SCORE_TOLERANCE, ScoreSeries, validate_observations,
 };
-pub use window::{InvalidTimeZone, Window, WindowState, ZonedWindow, parse_time_zone};
+pub use suppression::Suppression;
+pub use window::{
+    CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow, parse_time_zone,
+};

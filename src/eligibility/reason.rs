@@ -9,11 +9,13 @@ use utoipa::ToSchema;
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     NoProfile,
+    Suppressed,
     TierNotTargeted,
     InsufficientRise,
     Cooldown,
     ChannelUnsupported,
     InvalidTimezone,
+    NoCallableTime,
     DeferredOutsideWindow,
     Eligible,
 }
@@ -22,11 +24,13 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::NoProfile => "no_profile",
+            Reason::Suppressed => "suppressed",
             Reason::TierNotTargeted => "tier_not_targeted",
             Reason::InsufficientRise => "insufficient_rise",
             Reason::Cooldown => "cooldown",
             Reason::ChannelUnsupported => "channel_unsupported",
             Reason::InvalidTimezone => "invalid_timezone",
+            Reason::NoCallableTime => "no_callable_time",
             Reason::DeferredOutsideWindow => "deferred_outside_window",
             Reason::Eligible => "eligible",
         }
@@ -38,16 +42,34 @@ impl Reason {
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     Profile,
+    /// Not on the suppression list (issue 11 §4).
+    Suppression,
     Tier,
     Rise,
     Cooldown,
     Channel,
     Timezone,
+    /// The window in force and the campaign's calling hours have a time of day in common.
+    CallingHours,
     Window,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 9] = [
+        Rule::Profile,
+        Rule::Suppression,
+        Rule::Tier,
+        Rule::Rise,
+        Rule::Cooldown,
+        Rule::Channel,
+        Rule::Timezone,
+        Rule::CallingHours,
+        Rule::Window,
+    ];
+
+    /// The rules before the suppression list and calling hours existed: decisions stored then
+    /// carry one outcome per rule in this order.
+    pub const LEGACY: [Rule; 7] = [
         Rule::Profile,
         Rule::Tier,
         Rule::Rise,
@@ -61,11 +83,13 @@ impl Rule {
     pub fn failure(self) -> Reason {
         match self {
             Rule::Profile => Reason::NoProfile,
+            Rule::Suppression => Reason::Suppressed,
             Rule::Tier => Reason::TierNotTargeted,
             Rule::Rise => Reason::InsufficientRise,
             Rule::Cooldown => Reason::Cooldown,
             Rule::Channel => Reason::ChannelUnsupported,
             Rule::Timezone => Reason::InvalidTimezone,
+            Rule::CallingHours => Reason::NoCallableTime,
             Rule::Window => Reason::DeferredOutsideWindow,
         }
     }

@@ -12,7 +12,8 @@ use super::campaign::{Campaign, Tier};
 use super::reason::{Reason, Rule, RuleOutcome, first_failure};
 use super::rise::{for_display, rise};
 use super::score::{Observation, ObservationView, ScoreSeries, at_least};
-use super::window::{InvalidTimeZone, Window, WindowState, ZonedWindow, hms_text};
+use super::suppression::{Suppression, suppressed_until, suppression_rule};
+use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow, hms_text};
 use crate::thresholds::Thresholds;
 
 /// What pesync knows about a contact when it evaluates it.
@@ -30,6 +31,9 @@ pub struct ContactFacts {
     /// When the contact was last handed to the dialer, by any campaign.
     #[serde(default)]
     pub last_handover_at: Option<DateTime<Utc>>,
+    /// The contact's entry on the suppression list, if any (active or expired).
+    #[serde(default)]
+    pub suppression: Option<Suppression>,
 }
 
 /// Everything decided about one contact for one campaign at one instant.
@@ -53,8 +57,23 @@ pub struct Evaluation {
     pub channel: Option<String>,
     /// The dialer contact list of that channel.
     pub contact_list_id: Option<String>,
-    /// The window applied: the contact's own, else the campaign's default (always present).
+    /// The contact's window: its own, else the campaign's default (always present). With calling
+    /// hours, `window` is the state of this window ∩ the calling hours.
     pub effective_window: Option<Window>,
+    /// The state of `effective_window` alone (without the calling hours); null when the time zone
+    /// is invalid.
+    #[serde(default)]
+    pub contact_window_state: Option<WindowState>,
+    /// The campaign's calling hours, read in the zone of `effective_window`.
+    #[serde(default)]
+    pub calling_hours: Option<CallingHours>,
+    /// The window the dialer is told when the contact is eligible: the piece of the effective
+    /// window (the contact's window ∩ the calling hours) that holds `now`; null otherwise.
+    #[serde(default)]
+    pub handover_window: Option<Window>,
+    /// End of an active suppression that has an expiry: the run evaluates the contact again then.
+    #[serde(default)]
+    pub suppressed_until: Option<DateTime<Utc>>,
     /// Set by [`super::assign()`] on an evaluation that was eligible but lost the contact to a
     /// higher-priority campaign in the same run; its reason is then `cooldown`.
     #[serde(default)]
@@ -86,15 +105,18 @@ pub fn evaluate(
     // Every rule, in the SPEC's order; each is evaluated whatever the earlier ones decided.
     let outcomes = vec![
         profile_rule(facts, &series, effective),
+        suppression_rule(facts.suppression.as_ref(), now),
         tier_rule(campaign, tier),
         rise_rule(rise_now, effective, thresholds),
         cooldown_rule(facts.last_handover_at, cooldown_until),
         channel_rule(facts, campaign, route),
         window.timezone_rule(),
+        window.calling_hours_rule(),
         window.window_rule(now),
     ];
+    let reason = first_failure(&outcomes);
     Evaluation {
-        reason: first_failure(&outcomes),
+        reason,
         tier,
         effective_score: effective,
         rise: rise_now.map(for_display),
@@ -105,6 +127,13 @@ pub fn evaluate(
         channel: route.map(|(c, _)| c.clone()),
         contact_list_id: route.map(|(_, l)| l.clone()),
         effective_window: Some(window.window.clone()),
+        contact_window_state: window.own_state,
+        // Only an eligible contact is handed over.
+        handover_window: (reason == Reason::Eligible)
+            .then(|| window.handover_window(now))
+            .flatten(),
+        calling_hours: campaign.calling_hours,
+        suppressed_until: suppressed_until(facts.suppression.as_ref(), now),
         taken_by: None,
     }
 }
@@ -248,15 +277,21 @@ fn channel_rule(
     }
 }
 
-/// The window rules 6 and 7 read: the contact's own, else the campaign's default. Its state is
-/// computed whenever the zone is valid, whatever the earlier rules decided (§11.15), so a
-/// deferred contact can be scheduled and an operator sees when it would open.
+/// The window the time-zone, calling-hours and window rules read: the contact's own, else the
+/// campaign's default, intersected with the campaign's calling hours (read in that window's zone)
+/// when it has some. Its state is computed whenever the zone is valid, whatever the earlier rules
+/// decided (§11.15), so a deferred contact can be scheduled and an operator sees when it would open.
 struct WindowInForce<'a> {
     window: &'a Window,
     source: &'static str,
     span: String,
+    hours: Option<&'a CallingHours>,
+    /// The effective window (window ∩ calling hours).
     zoned: Result<ZonedWindow, InvalidTimeZone>,
+    /// State of the effective window.
     state: Option<WindowState>,
+    /// State of the contact's window alone.
+    own_state: Option<WindowState>,
 }
 
 impl<'a> WindowInForce<'a> {
@@ -271,14 +306,75 @@ impl<'a> WindowInForce<'a> {
             hms_text(window.end_time),
             window.timezone
         );
-        let zoned = window.zoned();
-        let state = zoned.as_ref().ok().map(|z| z.state(now));
+        let own = window.zoned();
+        let hours = campaign.calling_hours.as_ref();
+        let (zoned, state, own_state) = match hours {
+            // Without calling hours the effective window is the contact's: one state, not two (a
+            // run over a million contacts computes it for each).
+            None => {
+                let state = own.as_ref().ok().map(|z| z.state(now));
+                (own, state, state)
+            }
+            Some(h) => {
+                let own_state = own.as_ref().ok().map(|z| z.state(now));
+                let zoned = own.map(|z| z.within(h));
+                let state = zoned.as_ref().ok().map(|z| z.state(now));
+                (zoned, state, own_state)
+            }
+        };
         Self {
             window,
             source,
             span,
+            hours,
             zoned,
             state,
+            own_state,
+        }
+    }
+
+    /// The open piece of the effective window at `now`, in the window's zone.
+    fn handover_window(&self, now: DateTime<Utc>) -> Option<Window> {
+        let (start_time, end_time) = self.zoned.as_ref().ok()?.open_span(now)?;
+        Some(Window {
+            start_time,
+            end_time,
+            timezone: self.window.timezone.clone(),
+        })
+    }
+
+    /// Calling hours, when the campaign has some, in the window's zone.
+    fn hours_span(&self) -> Option<String> {
+        self.hours.map(|h| {
+            format!(
+                "calling hours {}–{} {}",
+                hms_text(h.start_time),
+                hms_text(h.end_time),
+                self.window.timezone
+            )
+        })
+    }
+
+    /// Calling hours: the window and the campaign's calling hours share some time of day. Decided
+    /// on the times alone, so it holds whatever the zone.
+    fn calling_hours_rule(&self) -> RuleOutcome {
+        let Some(hours) = self.hours_span() else {
+            return outcome(Rule::CallingHours, true, "no calling hours".into());
+        };
+        let zoned = ZonedWindow {
+            start: self.window.start_time,
+            end: self.window.end_time,
+            tz: chrono_tz::UTC,
+            hours: self.hours.map(|h| (h.start_time, h.end_time)),
+        };
+        if zoned.never_opens() {
+            let detail = format!(
+                "{} {} and {hours} have no time in common",
+                self.source, self.span
+            );
+            outcome(Rule::CallingHours, false, detail)
+        } else {
+            outcome(Rule::CallingHours, true, format!("{} ∩ {hours}", self.span))
         }
     }
 
@@ -302,11 +398,14 @@ impl<'a> WindowInForce<'a> {
         let local = z
             .local(now)
             .map_or_else(|| "?".into(), |l| hms_text(l.time()));
-        let span = &self.span;
+        let span = match self.hours_span() {
+            Some(hours) => format!("{} ∩ {hours}", self.span),
+            None => self.span.clone(),
+        };
         let detail = match s.next_opening {
             _ if s.open => format!("open: local time {local} is inside {span}"),
-            Some(next) => format!("closed: local time {local}; opens at {next}"),
-            None => format!("closed: local time {local}; no opening found"),
+            Some(next) => format!("closed: local time {local} is outside {span}; opens at {next}"),
+            None => format!("closed: local time {local} is outside {span}; no opening found"),
         };
         outcome(Rule::Window, s.open, detail)
     }

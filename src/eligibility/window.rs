@@ -55,16 +55,50 @@ impl Window {
             start: self.start_time,
             end: self.end_time,
             tz: parse_time_zone(&self.timezone)?,
+            hours: None,
         })
     }
 }
 
-/// A window whose zone is known to exist. Cheap to copy; all methods are pure.
+/// A campaign's calling hours (issue 11 §4): a daily `[start_time, end_time)` range of local
+/// wall-clock time with no zone of its own. It is read in the zone of the window the contact has
+/// (its own, else the campaign's default), so "08:00–21:00" means 08:00–21:00 where the contact
+/// is. Same conventions as [`Window`]: before `start_time` runs over midnight, equal is all day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallingHours {
+    /// Local time calls may start, `HH:MM:SS`.
+    #[serde(with = "hms")]
+    #[schema(value_type = String, example = "08:00:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")]
+    pub start_time: NaiveTime,
+    /// Local time calls must stop, `HH:MM:SS`, excluded.
+    #[serde(with = "hms")]
+    #[schema(value_type = String, example = "21:00:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")]
+    pub end_time: NaiveTime,
+}
+
+/// Whether a local wall-clock time is inside the daily range `[start, end)` (over midnight when
+/// `end < start`, all day when equal).
+fn span_contains(start: NaiveTime, end: NaiveTime, local: NaiveTime) -> bool {
+    if start == end {
+        true
+    } else if start < end {
+        start <= local && local < end
+    } else {
+        // Over midnight: [start, 24:00) ∪ [00:00, end).
+        local >= start || local < end
+    }
+}
+
+/// A window whose zone is known to exist, possibly narrowed by calling hours (read in the same
+/// zone). Cheap to copy; all methods are pure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZonedWindow {
     pub start: NaiveTime,
     pub end: NaiveTime,
     pub tz: Tz,
+    /// Calling hours the window is intersected with: open only where both are.
+    pub hours: Option<(NaiveTime, NaiveTime)>,
 }
 
 /// How far ahead [`ZonedWindow::next_opening`] looks, in local days after today. The opening is
@@ -73,19 +107,74 @@ pub struct ZonedWindow {
 const DAYS_AHEAD: u64 = 3;
 
 impl ZonedWindow {
-    pub fn all_day(&self) -> bool {
-        self.start == self.end
+    /// This window intersected with calling hours (the effective window, issue 11 §4).
+    pub fn within(self, hours: &CallingHours) -> ZonedWindow {
+        ZonedWindow {
+            hours: Some((hours.start_time, hours.end_time)),
+            ..self
+        }
     }
 
-    /// Whether a local wall-clock time is inside `[start, end)`.
+    pub fn all_day(&self) -> bool {
+        self.start == self.end && self.hours.is_none_or(|(s, e)| s == e)
+    }
+
+    /// Whether the window and the calling hours share no time of day, so the window never opens.
+    /// Two daily ranges intersect exactly when one contains the other's start: the first time of
+    /// day of a non-empty intersection is where one of them starts.
+    pub fn never_opens(&self) -> bool {
+        match self.hours {
+            None => false,
+            Some((s, e)) => {
+                !(span_contains(self.start, self.end, s) || span_contains(s, e, self.start))
+            }
+        }
+    }
+
+    /// Whether a local wall-clock time is inside `[start, end)` (and inside the calling hours).
     pub fn contains(&self, local: NaiveTime) -> bool {
-        if self.start == self.end {
-            true
-        } else if self.start < self.end {
-            self.start <= local && local < self.end
-        } else {
-            // Over midnight: [start, 24:00) ∪ [00:00, end).
-            local >= self.start || local < self.end
+        span_contains(self.start, self.end, local)
+            && self.hours.is_none_or(|(s, e)| span_contains(s, e, local))
+    }
+
+    /// The local times at which the window can be entered while the clock runs: its start and
+    /// the calling hours' start.
+    fn starts(self) -> impl Iterator<Item = NaiveTime> {
+        std::iter::once(self.start).chain(self.hours.map(|(s, _)| s))
+    }
+
+    /// The daily range of the window the local time at `now` is in, `(start, end)` as local
+    /// times: the window itself, or with calling hours the piece of window ∩ hours that holds
+    /// `now` (an intersection may have two pieces, e.g. 20:00–10:00 ∩ 08:00–21:00). What the
+    /// dialer is told, so it does not call outside the calling hours either. `None` while closed.
+    pub fn open_span(&self, now: DateTime<Utc>) -> Option<(NaiveTime, NaiveTime)> {
+        use chrono::Timelike;
+        if !self.is_open(now) {
+            return None;
+        }
+        const DAY: i64 = 86_400;
+        let x = i64::from(self.local(now)?.time().num_seconds_from_midnight());
+        let secs = |t: NaiveTime| i64::from(t.num_seconds_from_midnight());
+        // The ranges that bound the day (all-day ones do not), as (start, end).
+        let bounded = std::iter::once((self.start, self.end))
+            .chain(self.hours)
+            .filter(|(s, e)| s != e);
+        // The nearest start at or before `x` and the nearest end after it, going round the clock.
+        let mut back: Option<i64> = None;
+        let mut ahead: Option<i64> = None;
+        for (s, e) in bounded {
+            let b = (x - secs(s)).rem_euclid(DAY);
+            let a = (secs(e) - x).rem_euclid(DAY);
+            back = Some(back.map_or(b, |v| v.min(b)));
+            ahead = Some(ahead.map_or(a, |v| v.min(a)));
+        }
+        let at = |offset: i64| {
+            NaiveTime::from_num_seconds_from_midnight_opt((x + offset).rem_euclid(DAY) as u32, 0)
+        };
+        match (back, ahead) {
+            (Some(b), Some(a)) => Some((at(-b)?, at(a)?)),
+            // Open all day.
+            _ => Some((self.start, self.start)),
         }
     }
 
@@ -108,7 +197,9 @@ impl ZonedWindow {
     /// reaches `start`; otherwise it is entered by a jump of the clock at a UTC-offset transition.
     /// So the candidates are (a) every instant whose local time is `start` (both of them when the
     /// local time occurs twice) on the days around today and (b) the transitions before the
-    /// earliest of those; the answer is the earliest candidate at which the window is open. (b)
+    /// earliest of those; the answer is the earliest candidate at which the window is open. With
+    /// calling hours the window ∩ hours is entered when the clock reaches either start while the
+    /// other range holds, so both starts are candidates, each kept only where both hold. (b)
     /// gives "a local opening in the gap opens at the first instant after it", "a window wholly
     /// inside the gap does not open that day" (the clock lands past its end) and the fall-back
     /// re-entry of a window containing the repeated hour.
@@ -116,7 +207,7 @@ impl ZonedWindow {
     /// Cost: a handful of binary searches in the zone's transition table; the bisection for a
     /// transition runs only when the offset changes before the next opening, a few days a year.
     pub fn next_opening(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if self.is_open(now) {
+        if self.is_open(now) || self.never_opens() {
             return None;
         }
         let today = self.local(now)?.date();
@@ -125,8 +216,8 @@ impl ZonedWindow {
             // From yesterday: on a fall-back past midnight, yesterday's `start` may occur again.
             today.pred_opt()?.checked_add_days(chrono::Days::new(i))
         });
-        for day in days {
-            let (first, second) = match self.tz.from_local_datetime(&day.and_time(self.start)) {
+        for (day, start) in days.flat_map(|d| self.starts().map(move |s| (d, s))) {
+            let (first, second) = match self.tz.from_local_datetime(&day.and_time(start)) {
                 LocalResult::Single(t) => (Some(t), None),
                 LocalResult::Ambiguous(a, b) => (Some(a), Some(b)),
                 // In a gap: the transition candidate below covers it.
@@ -134,7 +225,7 @@ impl ZonedWindow {
             };
             for t in [first, second].into_iter().flatten() {
                 let t = t.with_timezone(&Utc);
-                if t > now && best.is_none_or(|b| t < b) {
+                if t > now && best.is_none_or(|b| t < b) && self.is_open(t) {
                     best = Some(t);
                 }
             }

@@ -38,7 +38,11 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Routes that take bulk bodies (up to [`MAX_BODY_BYTES`]); every other route takes documents of at
 /// most [`MAX_ADMIN_BODY_BYTES`].
-const BULK_ROUTES: &[&str] = &["/v1/sources/{source}/events", "/v1/scores"];
+const BULK_ROUTES: &[&str] = &[
+    "/v1/sources/{source}/events",
+    "/v1/scores",
+    "/v1/admin/suppressions",
+];
 
 /// What actix's `Payload` is made from (its own alias is not exported).
 type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;

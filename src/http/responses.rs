@@ -80,10 +80,10 @@ problem_responses! {
     ];
     /// `/readyz`.
     NotReady = [(503, "Not ready: the database does not answer or migrations are pending")];
-    /// Event ingestion, which authenticates by signature rather than by bearer token.
+    /// Event ingestion, which authenticates by signature or by the source's own bearer token.
     IngestErrors = [
         (400, "The body cannot be parsed at all"),
-        (401, "Missing or wrong signature, or a stale `t`"),
+        (401, "Missing or wrong signature (or bearer token), or a stale `t`"),
         (404, "Unknown source"),
         SLOW_BODY,
         (413, "More than 1,000 events or 5 MiB"),

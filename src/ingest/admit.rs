@@ -54,6 +54,7 @@ pub async fn admit(
                 reason,
                 detail,
                 raw,
+                intake,
             } => {
                 r.status = Status::Quarantined;
                 r.reason = Some(reason.as_str().to_owned());
@@ -63,6 +64,7 @@ pub async fn admit(
                     reason: reason.as_str().to_owned(),
                     detail,
                     raw,
+                    intake: intake.as_str(),
                 });
             }
             Planned::Event(e) => {

@@ -59,6 +59,18 @@ pub fn from_request(
             "send application/json (one of the {noun} or an array) or application/x-ndjson"
         ))
     })?;
+    split_request(format, body, max, noun)
+}
+
+/// Splits a body of a known format, with [`from_request`]'s answers: 413 past `max`, 400 when it
+/// cannot be parsed. For an endpoint that reads the format from a content type of its own.
+pub fn split_request(
+    format: Format,
+    body: &[u8],
+    max: usize,
+    noun: &str,
+) -> Result<Vec<Item>, crate::http::ApiError> {
+    use crate::http::ApiError;
     split_at_most(format, body, max).map_err(|e| match e {
         BodyError::TooMany(n, max) => ApiError::PayloadTooLarge(format!(
             "{n} {noun} in one request; at most {max} are allowed"

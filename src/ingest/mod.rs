@@ -2,14 +2,15 @@
 //! durable write, all committed before the answer.
 
 pub mod admit;
+pub mod auth;
 pub mod body;
+pub mod cdc;
 pub mod outcome;
 pub mod plan;
 pub mod signature;
 pub mod store;
 
 use actix_web::{HttpRequest, post, web};
-use secrecy::ExposeSecret;
 
 use crate::context::AppState;
 use crate::http::ApiError;
@@ -21,7 +22,7 @@ use plan::Registry;
 use store::Versions;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(ingest_events);
+    cfg.service(ingest_events).service(cdc::ingest_changes);
 }
 
 /// Receive events from a source.
@@ -29,8 +30,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// The body is one event object, a JSON array of events, or NDJSON (`application/x-ndjson`), at most
 /// 1,000 events and 5 MiB, sent uncompressed. Every request is signed: `X-Pesync-Signature:
 /// t=<unix seconds>,v1=<hex>`, HMAC-SHA256 with the source's signing secret over `"<t>." + raw body`
-/// (at most 5 `v1` entries, e.g. an old and a new secret while rotating). The answer lists one result
-/// per event, in request order; everything in it is committed before it is sent.
+/// (at most 5 `v1` entries, e.g. an old and a new secret while rotating), or carries the source's
+/// bearer token (`Authorization: Bearer <token>`). The answer lists one result per event, in request
+/// order; everything in it is committed before it is sent.
 #[utoipa::path(
     tag = "ingestion",
     params(("source" = String, Path, description = "Configured source name")),
@@ -49,22 +51,8 @@ pub async fn ingest_events(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<web::Json<Results>, ApiError> {
-    let source_name = path.into_inner();
     let now = state.clock.now();
-    let source = registry::sources::find(&state.pool, &source_name)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no source named {source_name:?}")))?;
-
-    // Authenticate before looking at the body at all: nothing is stored for a bad signature.
-    let header = req
-        .headers()
-        .get(signature::HEADER)
-        .and_then(|v| v.to_str().ok());
-    let secret = source
-        .signing_secret(&state.secret_key)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("source {source_name:?}: {e}")))?;
-    signature::verify(header, secret.expose_secret().as_bytes(), &body, now)
-        .map_err(|e| ApiError::BadSignature(e.to_string()))?;
+    let source = authenticated_source(&state, &path.into_inner(), &req, &body, now).await?;
 
     let items = body::from_request(&req, &body, body::MAX_EVENTS, "events")?;
     if items.is_empty() {
@@ -79,13 +67,46 @@ pub async fn ingest_events(
     Ok(web::Json(Results { results }))
 }
 
-/// Plans and stores the events of one request in one transaction. The manifest and thresholds are
-/// read in that transaction, so the versions recorded are the ones actually used.
+/// The source a request names, once the request is authenticated for it (404, 401). Authentication
+/// comes before looking at the body at all: nothing is stored for a bad signature.
+pub(crate) async fn authenticated_source(
+    state: &AppState,
+    name: &str,
+    req: &HttpRequest,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<registry::sources::Source, ApiError> {
+    let source = registry::sources::find(&state.pool, name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no source named {name:?}")))?;
+    auth::authenticate(&state.pool, &state.secret_key, &source, req, body, now).await?;
+    Ok(source)
+}
+
+/// Plans and stores the events of one request in one transaction.
 async fn store_items(
     state: &AppState,
     source: &registry::sources::Source,
     items: &[body::Item],
     now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<outcome::EventResult>, ApiError> {
+    admit_planned(state, source, now, |reg| {
+        items
+            .iter()
+            .map(|item| plan::plan(item.clone(), reg, now))
+            .collect()
+    })
+    .await
+}
+
+/// Plans items with `plan` and admits them, in one transaction. The manifest and thresholds are
+/// read in that transaction, so the versions recorded are the ones actually used. Shared by the
+/// events and the CDC endpoints, so a change is admitted exactly as an event is.
+pub(crate) async fn admit_planned(
+    state: &AppState,
+    source: &registry::sources::Source,
+    now: chrono::DateTime<chrono::Utc>,
+    plan: impl Fn(&Registry<'_>) -> Vec<plan::Planned>,
 ) -> Result<Vec<outcome::EventResult>, ApiError> {
     let mut tx = state.pool.begin().await?;
     let (manifest_version, manifest) = registry::manifests::active(&mut *tx).await?;
@@ -96,10 +117,7 @@ async fn store_items(
         manifest: &manifest,
         thresholds: &thresholds,
     };
-    let planned = items
-        .iter()
-        .map(|item| plan::plan(item.clone(), &reg, now))
-        .collect();
+    let planned = plan(&reg);
     let adm = Admission {
         source: &source.name,
         versions: Versions {

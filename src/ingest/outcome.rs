@@ -12,6 +12,9 @@ pub enum Status {
     Quarantined,
     Backfill,
     Reconciliation,
+    /// A change event received and deliberately not ingested: a tombstone, or a delete its table's
+    /// CDC mapping ignores (`reason` says which).
+    Skipped,
     /// Admin operations only: the item was discarded.
     Discarded,
     /// Admin operations only: no such item in the state the operation needs.

@@ -28,12 +28,32 @@ impl Registry<'_> {
     }
 }
 
+/// Which endpoint an item came through: it says how a quarantined item is replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Intake {
+    /// `POST /v1/sources/{source}/events`: the raw payload is an event envelope.
+    #[default]
+    Events,
+    /// `POST /v1/sources/{source}/cdc`: the raw payload is a Debezium change event.
+    Cdc,
+}
+
+impl Intake {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Cdc => "cdc",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Planned {
     Quarantine {
         reason: Reason,
         detail: String,
         raw: Value,
+        intake: Intake,
     },
     Event(Box<PlannedEvent>),
 }
@@ -62,6 +82,7 @@ pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
                 reason: Reason::InvalidCharacters,
                 detail: format!("the line {}", text::NUL_MESSAGE),
                 raw: Value::String(text::escape_nul(&raw)),
+                intake: Intake::Events,
             };
         }
         Item::Malformed { raw, error } => {
@@ -70,6 +91,7 @@ pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
                 reason: Reason::Malformed,
                 detail: error,
                 raw: Value::String(raw),
+                intake: Intake::Events,
             };
         }
     };
@@ -82,6 +104,7 @@ pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
             },
             reason: rej.reason,
             detail: rej.detail,
+            intake: Intake::Events,
         },
         Ok(n) => {
             let dedup_key = dedup::dedup_key(&n.contact_id, &n.event_type, &n.crm_record_id);

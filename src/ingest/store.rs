@@ -17,6 +17,8 @@ pub struct NewQuarantine {
     pub reason: String,
     pub detail: String,
     pub raw: Value,
+    /// `events` or `cdc` (see `plan::Intake`).
+    pub intake: &'static str,
 }
 
 pub async fn insert_quarantine(
@@ -32,17 +34,20 @@ pub async fn insert_quarantine(
     let reasons: Vec<String> = items.iter().map(|q| q.reason.clone()).collect();
     let details: Vec<String> = items.iter().map(|q| q.detail.clone()).collect();
     let raws: Vec<Json<&Value>> = items.iter().map(|q| Json(&q.raw)).collect();
+    let intakes: Vec<String> = items.iter().map(|q| q.intake.to_owned()).collect();
     sqlx::query!(
-        r#"INSERT INTO quarantine (id, source, reason, detail, raw, received_at)
-           SELECT id, $2, reason, detail, raw, $6
-           FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::jsonb[]) AS t(id, reason, detail, raw)"#,
+        r#"INSERT INTO quarantine (id, source, reason, detail, raw, received_at, intake)
+           SELECT id, $2, reason, detail, raw, $6, intake
+           FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::jsonb[], $7::text[])
+                AS t(id, reason, detail, raw, intake)"#,
         &ids,
         source,
         &reasons,
         &details,
         // `as _`: jsonb[] from borrowed documents, which the macro's type check does not know.
         &raws as _,
-        now
+        now,
+        &intakes
     )
     .execute(&mut *tx)
     .await?;

@@ -12,13 +12,15 @@ use utoipa::ToSchema;
 use crate::eligibility::Reason;
 
 /// Reasons in SPEC order, indexable by `Reason as usize`.
-pub const REASONS: [Reason; 8] = [
+pub const REASONS: [Reason; 10] = [
     Reason::NoProfile,
+    Reason::Suppressed,
     Reason::TierNotTargeted,
     Reason::InsufficientRise,
     Reason::Cooldown,
     Reason::ChannelUnsupported,
     Reason::InvalidTimezone,
+    Reason::NoCallableTime,
     Reason::DeferredOutsideWindow,
     Reason::Eligible,
 ];
@@ -28,7 +30,7 @@ pub struct ScoringCounters {
     polls_profile: AtomicU64,
     polls_not_found: AtomicU64,
     polls_failed: AtomicU64,
-    decisions: [AtomicU64; 8],
+    decisions: [AtomicU64; REASONS.len()],
     handed_over_push: AtomicU64,
     handed_over_pull: AtomicU64,
     push_rejected: AtomicU64,
@@ -39,7 +41,7 @@ pub static SCORING: ScoringCounters = ScoringCounters {
     polls_profile: AtomicU64::new(0),
     polls_not_found: AtomicU64::new(0),
     polls_failed: AtomicU64::new(0),
-    decisions: [const { AtomicU64::new(0) }; 8],
+    decisions: [const { AtomicU64::new(0) }; REASONS.len()],
     handed_over_push: AtomicU64::new(0),
     handed_over_pull: AtomicU64::new(0),
     push_rejected: AtomicU64::new(0),
@@ -171,7 +173,7 @@ mod tests {
         let s = c.snapshot();
         let reasons: Vec<&str> = s.decisions.iter().map(|r| r.reason).collect();
         assert_eq!(reasons, REASONS.map(Reason::as_str));
-        assert_eq!(s.decisions[7].count, 3);
+        assert_eq!(s.decisions[Reason::Eligible as usize].count, 3);
         assert_eq!(s.decisions[0].count, 0);
         assert_eq!((s.polls.not_found, s.polls.profile), (1, 0));
         assert_eq!((s.handed_over.pull, s.handed_over.push), (2, 0));

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::cdc::mapping::CdcMapping;
 use crate::normalize::reason::{Reason, Rejection};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -20,6 +21,10 @@ pub struct Mapping {
     pub fields: BTreeMap<String, String>,
     /// Source event type → canonical event type, e.g. `purchase` → `crm.transaction`.
     pub event_types: BTreeMap<String, String>,
+    /// Change data capture: what each captured table's changes become (issue 13). Left out of the
+    /// document when empty, so mappings without it keep their exact stored form (and version).
+    #[serde(skip_serializing_if = "CdcMapping::is_empty")]
+    pub cdc: CdcMapping,
 }
 
 /// One attribute after renaming: the value, and the key the source used, so that quarantine details

@@ -39,11 +39,17 @@ pub enum Reason {
     UnknownAttribute,
     /// `event_timestamp` is not RFC 3339 with an offset.
     InvalidTimestamp,
+    /// A change event (`POST /v1/sources/{source}/cdc`) from a table the source's CDC mapping does
+    /// not list. Raised before normalization; kept as received and replayable once it is listed.
+    UnmappedTable,
+    /// A change event that cannot be read (no `op`, no log position, an undecodable decimal) or lacks
+    /// a column its table's CDC mapping needs (the contact, a key column).
+    InvalidChange,
 }
 
 impl Reason {
     /// Every code, in pipeline order; handy for metrics pre-registration and for `FromStr`.
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 11] = [
         Reason::InvalidCharacters,
         Reason::Malformed,
         Reason::InvalidEnvelope,
@@ -53,6 +59,8 @@ impl Reason {
         Reason::TypeMismatch,
         Reason::UnknownAttribute,
         Reason::InvalidTimestamp,
+        Reason::UnmappedTable,
+        Reason::InvalidChange,
     ];
 
     /// The snake_case code as it appears in responses, the database and metrics labels.
@@ -67,6 +75,8 @@ impl Reason {
             Reason::TypeMismatch => "type_mismatch",
             Reason::UnknownAttribute => "unknown_attribute",
             Reason::InvalidTimestamp => "invalid_timestamp",
+            Reason::UnmappedTable => "unmapped_table",
+            Reason::InvalidChange => "invalid_change",
         }
     }
 }
@@ -130,6 +140,8 @@ mod tests {
                 "type_mismatch",
                 "unknown_attribute",
                 "invalid_timestamp",
+                "unmapped_table",
+                "invalid_change",
             ]
         );
     }

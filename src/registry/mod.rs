@@ -5,4 +5,5 @@
 pub mod campaigns;
 pub mod manifests;
 pub mod sources;
+pub mod suppressions;
 pub mod thresholds;

@@ -16,13 +16,16 @@ pub struct Source {
     sealed_secret: Option<Vec<u8>>,
     pub mapping: Mapping,
     pub mapping_version: i32,
+    /// Whether the source also takes a bearer token (issue 13); the token itself is never read here.
+    pub has_bearer_token: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<Source>> {
     let row = sqlx::query!(
-        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping
+        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping,
+                  s.bearer_token_sealed IS NOT NULL AS "has_bearer_token!"
            FROM sources s JOIN source_mappings m ON m.source = s.name AND m.version = s.mapping_version
            WHERE s.name = $1"#,
         name
@@ -36,6 +39,7 @@ pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<So
             name: r.name,
             sealed_secret: r.signing_secret_sealed,
             mapping_version: r.mapping_version,
+            has_bearer_token: r.has_bearer_token,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -45,7 +49,8 @@ pub async fn find(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<So
 
 pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Source>> {
     let rows = sqlx::query!(
-        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping
+        r#"SELECT s.name, s.signing_secret_sealed, s.mapping_version, s.created_at, s.updated_at, m.mapping,
+                  s.bearer_token_sealed IS NOT NULL AS "has_bearer_token!"
            FROM sources s JOIN source_mappings m ON m.source = s.name AND m.version = s.mapping_version
            ORDER BY s.name"#
     )
@@ -59,6 +64,7 @@ pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Source>> {
                 name: r.name,
                 sealed_secret: r.signing_secret_sealed,
                 mapping_version: r.mapping_version,
+                has_bearer_token: r.has_bearer_token,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
             })
@@ -171,19 +177,33 @@ pub async fn seal_and_check(pool: &PgPool, key: &SecretKey) -> anyhow::Result<()
         tracing::info!(sources = sealed, "sealed plain-text source signing secrets");
     }
     let rows = sqlx::query!(
-        r#"SELECT name, signing_secret_sealed AS "sealed!" FROM sources
-           WHERE signing_secret_sealed IS NOT NULL ORDER BY name"#
+        r#"SELECT name, signing_secret_sealed, bearer_token_sealed FROM sources
+           WHERE signing_secret_sealed IS NOT NULL OR bearer_token_sealed IS NOT NULL ORDER BY name"#
     )
     .fetch_all(pool)
     .await
-    .context("reading source signing secrets")?;
+    .context("reading source secrets")?;
     for r in rows {
-        if let Err(e) = key.open(&r.sealed, r.name.as_bytes()) {
-            anyhow::bail!(
-                "PESYNC_SECRET_KEY does not open the signing secret of source {:?} ({e}): start with \
-                 the key the secrets were sealed with",
-                r.name
-            );
+        let sealed = [
+            (
+                "signing secret",
+                r.signing_secret_sealed,
+                r.name.clone().into_bytes(),
+            ),
+            (
+                "bearer token",
+                r.bearer_token_sealed,
+                bearer_token_context(&r.name),
+            ),
+        ];
+        for (what, sealed, context) in sealed {
+            if let Some(Err(e)) = sealed.map(|s| key.open(&s, &context)) {
+                anyhow::bail!(
+                    "PESYNC_SECRET_KEY does not open the {what} of source {:?} ({e}): start with \
+                     the key the secrets were sealed with",
+                    r.name
+                );
+            }
         }
     }
     Ok(())
@@ -210,4 +230,44 @@ async fn seal_plain_text(pool: &PgPool, key: &SecretKey) -> sqlx::Result<usize> 
     }
     tx.commit().await?;
     Ok(rows.len())
+}
+
+/// What a source's bearer token is sealed with besides the key: its name and the word
+/// `bearer_token`, so neither a token copied to another source nor the signing secret opens as it.
+pub fn bearer_token_context(name: &str) -> Vec<u8> {
+    format!("{name}\0bearer_token").into_bytes()
+}
+
+/// The source's sealed bearer token (issue 13), `None` when it takes signatures only. Read only when
+/// a request presents a token, so signed requests cost no extra query.
+pub async fn bearer_token_sealed(
+    db: impl PgExecutor<'_>,
+    name: &str,
+) -> sqlx::Result<Option<Vec<u8>>> {
+    let row = sqlx::query_scalar!(
+        "SELECT bearer_token_sealed FROM sources WHERE name = $1",
+        name
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.flatten())
+}
+
+/// Sets (or, with `None`, removes) the source's bearer token, sealed.
+pub async fn set_bearer_token(
+    tx: &mut PgConnection,
+    name: &str,
+    token: Option<&SecretString>,
+    key: &SecretKey,
+) -> sqlx::Result<()> {
+    use secrecy::ExposeSecret;
+    let sealed = token.map(|t| key.seal(t.expose_secret().as_bytes(), &bearer_token_context(name)));
+    sqlx::query!(
+        "UPDATE sources SET bearer_token_sealed = $2 WHERE name = $1",
+        name,
+        sealed
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

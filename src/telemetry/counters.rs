@@ -17,6 +17,7 @@ use crate::genesys::RetryCause;
 pub struct Counters {
     events_received: AtomicU64,
     deprecated_stripped: AtomicU64,
+    cdc_skipped: AtomicU64,
     delivered_realtime: AtomicU64,
     delivered_backfill: AtomicU64,
     late_arrivals: AtomicU64,
@@ -28,6 +29,7 @@ pub struct Counters {
 pub static COUNTERS: Counters = Counters {
     events_received: AtomicU64::new(0),
     deprecated_stripped: AtomicU64::new(0),
+    cdc_skipped: AtomicU64::new(0),
     delivered_realtime: AtomicU64::new(0),
     delivered_backfill: AtomicU64::new(0),
     late_arrivals: AtomicU64::new(0),
@@ -46,6 +48,10 @@ impl Counters {
     }
     pub fn deprecated_stripped(&self, n: u64) {
         add(&self.deprecated_stripped, n)
+    }
+    /// Change events received and not ingested: tombstones, deletes the CDC mapping ignores.
+    pub fn cdc_skipped(&self, n: u64) {
+        add(&self.cdc_skipped, n)
     }
     pub fn delivered(&self, lane: Lane) {
         match lane {
@@ -71,6 +77,7 @@ impl Counters {
         CounterSnapshot {
             events_received: get(&self.events_received),
             deprecated_attributes_stripped: get(&self.deprecated_stripped),
+            cdc_changes_skipped: get(&self.cdc_skipped),
             delivered_realtime: get(&self.delivered_realtime),
             delivered_backfill: get(&self.delivered_backfill),
             late_arrivals: get(&self.late_arrivals),
@@ -92,6 +99,8 @@ impl Counters {
 pub struct CounterSnapshot {
     pub events_received: u64,
     pub deprecated_attributes_stripped: u64,
+    /// Change events received on `/cdc` and not ingested (tombstones, ignored deletes).
+    pub cdc_changes_skipped: u64,
     pub delivered_realtime: u64,
     pub delivered_backfill: u64,
     pub late_arrivals: u64,

@@ -41,7 +41,7 @@ async fn the_spec_example_is_eligible() {
     // 01:30 EST, inside 01:00–03:30, half an hour before the clocks spring forward.
     assert_eq!(v["window"], json!({"open": true, "next_opening": null}));
     assert_eq!(v["cooldown_until"], Value::Null);
-    assert_eq!(v["outcomes"].as_array().unwrap().len(), 7);
+    assert_eq!(v["outcomes"].as_array().unwrap().len(), 9);
 }
 
 #[tokio::test]

@@ -119,7 +119,7 @@ async fn priority_across_campaigns_and_the_cooldown_from_the_hand_over() {
         .find(|d| d["campaign_id"] == "low-priority")
         .unwrap();
     assert_eq!(low["reason"], "cooldown");
-    let detail = low["outcomes"][3]["detail"].as_str().unwrap();
+    let detail = low["outcomes"][4]["detail"].as_str().unwrap();
     assert!(detail.contains("high-priority"), "{detail}");
     assert!(lease(&app, "low-priority", 10).await.is_empty());
 
@@ -314,7 +314,7 @@ async fn the_contact_explained() {
     assert_eq!(d["rise"], 0.15);
     assert_eq!(d["effective_score"], 0.75);
     assert!(d["evaluated_at"].is_string());
-    assert_eq!(d["outcomes"].as_array().unwrap().len(), 7);
+    assert_eq!(d["outcomes"].as_array().unwrap().len(), 9);
     assert_eq!(v["last_handover"], Value::Null);
     assert_eq!(v["cooldown_until"], Value::Null);
     assert_eq!(v["events"], json!([]));

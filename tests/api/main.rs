@@ -3,6 +3,7 @@
 mod admin;
 mod architecture;
 mod campaigns;
+mod cdc;
 mod crash;
 mod delivery;
 mod dry_run;
@@ -24,4 +25,5 @@ mod scoring_support;
 mod secrets;
 mod simulator;
 mod simulator_journey;
+mod suppressions;
 mod tenant;

@@ -67,6 +67,7 @@ fn cooldown_boundaries() {
     for (name, handover, blocked) in cases {
         let facts = ContactFacts {
             last_handover_at: Some(handover),
+            suppression: None,
             ..passing(now, 0.9)
         };
         let e = run(&facts, &spring_renewals());

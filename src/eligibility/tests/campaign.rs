@@ -145,6 +145,7 @@ fn tiers_serialize_lowercase() {
 fn the_default_channel_must_be_one_of_the_channels() {
     let mut campaign = Campaign {
         default_channel: Some("voice".into()),
+        calling_hours: None,
         ..spring_renewals()
     };
     assert!(problems(&campaign).is_empty());

@@ -3,6 +3,7 @@
 
 mod assign;
 mod boundaries;
+mod calling_hours;
 mod campaign;
 mod props;
 mod rise;
@@ -42,6 +43,13 @@ fn window(start: &str, end: &str, tz: &str) -> Window {
     }
 }
 
+fn hours(start: &str, end: &str) -> super::CallingHours {
+    super::CallingHours {
+        start_time: hms(start),
+        end_time: hms(end),
+    }
+}
+
 fn zoned(start: &str, end: &str, tz: &str) -> ZonedWindow {
     window(start, end, tz).zoned().unwrap()
 }
@@ -69,6 +77,7 @@ fn spring_renewals() -> Campaign {
         ]),
         default_window: window("09:00:00", "20:00:00", "America/New_York"),
         default_channel: None,
+        calling_hours: None,
     }
 }
 
@@ -84,6 +93,7 @@ fn passing(now: DateTime<Utc>, score: f64) -> ContactFacts {
         channel_preference: Some("voice".into()),
         best_contact_window: Some(window("00:00:00", "00:00:00", "Asia/Kathmandu")),
         last_handover_at: None,
+        suppression: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Property tests: `evaluate` is total and self-consistent on arbitrary input, and
 //! `next_opening` agrees with a brute-force walk of the clock.
 
+use chrono::Timelike;
 use proptest::prelude::*;
 
 use super::*;
@@ -123,6 +124,7 @@ fn facts(now: DateTime<Utc>) -> impl Strategy<Value = ContactFacts> {
             channel_preference: channel.map(String::from),
             best_contact_window: window,
             last_handover_at: handover,
+            suppression: None,
         })
 }
 
@@ -164,6 +166,7 @@ fn check_consistent(e: &Evaluation, facts: &ContactFacts) -> Result<(), TestCase
     if e.reason == Reason::Eligible {
         prop_assert!(e.window.is_some_and(|w| w.open));
         prop_assert!(e.contact_list_id.is_some() && e.cooldown_until.is_none());
+        prop_assert!(e.handover_window.is_some(), "the dialer is told a window");
     }
     Ok(())
 }
@@ -247,6 +250,61 @@ proptest! {
                 }
                 prop_assert!(!w.is_open(next - TimeDelta::seconds(1)));
             }
+        }
+    }
+}
+
+/// A window and an instant aimed at a change (see [`around_a_change`]) with calling hours on the
+/// same quarter-hour grid, half of them near the change too.
+fn hours_around_a_change() -> impl Strategy<Value = (ZonedWindow, DateTime<Utc>)> {
+    (around_a_change(), 0u32..96, 0u32..96).prop_map(|((w, now), s, e)| {
+        let time = |q: u32| NaiveTime::from_num_seconds_from_midnight_opt(q * 900, 0).unwrap();
+        let near = |q: u32| time((q % 16 + (w.start.hour() * 4)) % 96);
+        let hours = crate::eligibility::CallingHours {
+            start_time: if s % 2 == 0 { near(s) } else { time(s) },
+            end_time: if e % 2 == 0 { near(e) } else { time(e) },
+        };
+        (w.within(&hours), now)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// With calling hours, `next_opening` is the earliest instant inside both the window and the
+    /// hours (walking the clock minute by minute finds none before it), and a window that shares
+    /// no time with them never opens.
+    #[test]
+    fn next_opening_with_calling_hours_is_the_earliest_instant_inside_both(
+        (w, now) in hours_around_a_change()
+    ) {
+        let (hs, he) = w.hours.unwrap();
+        let alone = ZonedWindow { hours: None, ..w };
+        let hours = ZonedWindow { start: hs, end: he, hours: None, ..w };
+        if w.never_opens() {
+            prop_assert!(!w.is_open(now) && w.next_opening(now).is_none());
+            return Ok(());
+        }
+        match w.next_opening(now) {
+            None => prop_assert!(w.is_open(now)),
+            Some(next) => {
+                prop_assert!(!w.is_open(now));
+                prop_assert!(next > now && alone.is_open(next) && hours.is_open(next));
+                prop_assert!(next - now <= TimeDelta::hours(50), "{next} from {now}");
+                let mut t = now + TimeDelta::seconds(1);
+                while t < next {
+                    prop_assert!(!(alone.is_open(t) && hours.is_open(t)), "open at {t}, before {next}");
+                    t += TimeDelta::minutes(1);
+                }
+                prop_assert!(!w.is_open(next - TimeDelta::seconds(1)));
+            }
+        }
+        if let Some((s, e)) = w.open_span(now) {
+            // The span the dialer is told holds the local time now and lies inside both ranges.
+            let local = w.local(now).unwrap().time();
+            let piece = ZonedWindow { start: s, end: e, hours: None, ..w };
+            prop_assert!(piece.contains(local));
+            prop_assert!(alone.contains(s) && hours.contains(s));
         }
     }
 }

@@ -113,7 +113,7 @@ fn minimum_rise_boundary_through_evaluate() {
         facts.observations[0].score = from;
         let e = evaluate(&facts, &campaign, &Thresholds::default(), now);
         assert_eq!(e.reason, reason, "{name}: {:?}", e.outcomes);
-        let outcome = &e.outcomes[2];
+        let outcome = &e.outcomes[3];
         assert_eq!(outcome.rule, Rule::Rise);
         assert_eq!(outcome.passed, reason == Reason::Eligible, "{name}");
     }

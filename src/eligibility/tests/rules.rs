@@ -2,7 +2,7 @@
 //! run.
 
 use super::*;
-use crate::eligibility::{Reason, WindowState};
+use crate::eligibility::{Reason, Suppression, WindowState};
 
 #[test]
 fn time_zones_and_the_window_in_force() {
@@ -82,7 +82,11 @@ fn deferred_contact_learns_when_to_come_back() {
 #[test]
 fn each_reason_in_turn_as_the_failures_are_fixed() {
     let now = at(NOW);
-    let campaign = spring_renewals();
+    // Calling hours that share no time with the contact's 09:00–10:00 window.
+    let mut campaign = Campaign {
+        calling_hours: Some(hours("12:00:00", "21:00:00")),
+        ..spring_renewals()
+    };
     // Start with a contact that fails every rule that can fail, then fix one rule at a time: the
     // reason walks down the SPEC's list, because it is always the *first* failing rule.
     let mut facts = ContactFacts {
@@ -90,9 +94,14 @@ fn each_reason_in_turn_as_the_failures_are_fixed() {
         channel_preference: Some("fax".into()),
         best_contact_window: Some(window("09:00:00", "10:00:00", "Mars/Base")),
         last_handover_at: Some(now - TimeDelta::hours(1)),
+        suppression: Some(Suppression { expires_at: None }),
     };
     let mut seen = vec![run(&facts, &campaign).reason];
     facts.observations = vec![obs(now - TimeDelta::hours(2), 0.20)];
+    seen.push(run(&facts, &campaign).reason);
+    facts.suppression = Some(Suppression {
+        expires_at: Some(now),
+    });
     seen.push(run(&facts, &campaign).reason);
     facts.observations[0].score = 0.60;
     seen.push(run(&facts, &campaign).reason);
@@ -106,6 +115,8 @@ fn each_reason_in_turn_as_the_failures_are_fixed() {
     seen.push(run(&facts, &campaign).reason);
     facts.best_contact_window = Some(window("09:00:00", "10:00:00", "America/New_York"));
     seen.push(run(&facts, &campaign).reason);
+    campaign.calling_hours = Some(hours("00:00:00", "09:30:00"));
+    seen.push(run(&facts, &campaign).reason);
     facts.best_contact_window = Some(window("01:00:00", "02:00:00", "America/New_York"));
     seen.push(run(&facts, &campaign).reason);
     let codes: Vec<&str> = seen.iter().map(|r| r.as_str()).collect();
@@ -113,11 +124,13 @@ fn each_reason_in_turn_as_the_failures_are_fixed() {
         codes,
         [
             "no_profile",
+            "suppressed",
             "tier_not_targeted",
             "insufficient_rise",
             "cooldown",
             "channel_unsupported",
             "invalid_timezone",
+            "no_callable_time",
             "deferred_outside_window",
             "eligible",
         ]
@@ -137,12 +150,16 @@ fn every_rule_is_reported_even_after_the_first_failure() {
         channel_preference: None,
         best_contact_window: None,
         last_handover_at: Some(now - TimeDelta::hours(1)),
+        suppression: None,
     };
     let e = run(&facts, &spring_renewals());
     let passed: Vec<bool> = e.outcomes.iter().map(|o| o.passed).collect();
-    // profile, tier, rise, cooldown, channel fail; the default window's zone is valid but
-    // 01:30 New York is outside 09:00–20:00.
-    assert_eq!(passed, [false, false, false, false, false, true, false]);
+    // profile, tier, rise, cooldown, channel fail; not suppressed, no calling hours; the default
+    // window's zone is valid but 01:30 New York is outside 09:00–20:00.
+    assert_eq!(
+        passed,
+        [false, true, false, false, false, false, true, true, false]
+    );
     assert_eq!(e.reason, Reason::NoProfile);
     assert!(
         e.window.is_some(),
@@ -233,6 +250,7 @@ fn a_contact_without_a_channel_takes_the_campaign_default_channel() {
     );
     let with_default = Campaign {
         default_channel: Some("email".into()),
+        calling_hours: None,
         ..spring_renewals()
     };
     let e = run(&facts, &with_default);
