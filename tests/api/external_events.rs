@@ -196,11 +196,7 @@ async fn partial_success_retries_the_retryable_dead_letters_the_rest_and_deliver
     // c-3, c-4 at once; c-0, c-1 after their backoff; c-5 never taken in (409).
     wait_for_entities(&sim, 4).await;
     eventually(WAIT, "every outcome recorded", || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE state = 'pending'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap()
-            == 0
+        pending(&app).await == 0
     })
     .await;
 
@@ -252,6 +248,22 @@ async fn partial_success_retries_the_retryable_dead_letters_the_rest_and_deliver
     assert_eq!(entry["event"]["attributes"]["crm_record_id"], "R2");
 }
 
+async fn pending(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE state = 'pending'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// The statuses and arrival times of the External Events requests the simulator answered.
+fn events_requests(sim: &SimulatorHandle) -> Vec<(u16, i64)> {
+    let requests = sim.state.requests();
+    let sent = requests
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::ExternalEvents);
+    sent.map(|r| (r.status, r.at_ms)).collect()
+}
+
 #[tokio::test]
 async fn whole_request_answers_follow_spec_5_a_413_halves_and_a_400_dead_letters_all() {
     let sim = spawn_simulator(None).await;
@@ -263,46 +275,49 @@ async fn whole_request_answers_follow_spec_5_a_413_halves_and_a_400_dead_letters
         retry_after_secs,
         scope: FailScope::Api,
     };
-    // A 429 with Retry-After: the whole request waits it out, then goes again as one.
-    sim.state.fail_next(fail(429, Some(2))).unwrap();
-    let now = app.now();
-    let first: Vec<Value> = (0..4)
-        .map(|i| event(&format!("a-{i}"), &format!("A{i}"), now))
-        .collect();
-    app.ingest("crm", &json!(first)).await;
-    eventually(WAIT, "the 429", || async {
-        sim.state.requests().iter().any(|r| r.status == 429)
-    })
-    .await;
-    // The retry is then too large: it is halved.
+    // Each failure is set while nothing is in flight, so it meets the request it is meant for.
+    let batch = |prefix: &str, n: usize| -> Value {
+        let now = app.now();
+        let events: Vec<Value> = (0..n)
+            .map(|i| event(&format!("{prefix}-{i}"), &format!("{prefix}{i}"), now))
+            .collect();
+        json!(events)
+    };
+    let settled = || async { pending(&app).await == 0 };
+
+    // Too large: halved, each half sent on its own.
     sim.state.fail_next(fail(413, None)).unwrap();
+    app.ingest("crm", &batch("a", 4)).await;
     wait_for_entities(&sim, 4).await;
-    let sent: Vec<(u16, i64)> = sim
-        .state
-        .requests()
-        .iter()
-        .filter(|r| r.endpoint == Endpoint::ExternalEvents)
-        .map(|r| (r.status, r.at_ms))
-        .collect();
-    let statuses: Vec<u16> = sent.iter().map(|(s, _)| *s).collect();
-    assert_eq!(statuses, [429, 413, 200, 200], "retried whole, then halved");
-    assert!(sent[1].1 - sent[0].1 >= 1_900, "Retry-After: 2 honoured");
+    eventually(WAIT, "recorded", settled).await;
+    let statuses: Vec<u16> = events_requests(&sim).iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [413, 200, 200]);
     let sizes: Vec<usize> = requests(&sim.state.external_events())
         .values()
         .map(Vec::len)
         .collect();
     assert_eq!(sizes, [2, 2]);
-    eventually(WAIT, "recorded", || async {
-        event_state(&app, "A0").await == ("delivered".into(), 2)
-    })
-    .await;
+    assert_eq!(event_state(&app, "a0").await, ("delivered".into(), 1));
+
+    // A 429 with Retry-After: the whole request waits it out, then goes again as one.
+    sim.state.fail_next(fail(429, Some(2))).unwrap();
+    app.ingest("crm", &batch("r", 3)).await;
+    wait_for_entities(&sim, 7).await;
+    eventually(WAIT, "recorded", settled).await;
+    let sent = events_requests(&sim);
+    let statuses: Vec<u16> = sent.iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [413, 200, 200, 429, 200]);
+    assert!(sent[4].1 - sent[3].1 >= 1_900, "Retry-After: 2 honoured");
+    let sizes: Vec<usize> = requests(&sim.state.external_events())
+        .values()
+        .map(Vec::len)
+        .collect();
+    assert_eq!(sizes, [2, 2, 3], "retried together");
+    assert_eq!(event_state(&app, "r0").await, ("delivered".into(), 2));
 
     // Another 4xx: every entity of the request is dead-lettered with the answer.
     sim.state.fail_next(fail(400, None)).unwrap();
-    let second: Vec<Value> = (0..3)
-        .map(|i| event(&format!("b-{i}"), &format!("B{i}"), app.now()))
-        .collect();
-    app.ingest("crm", &json!(second)).await;
+    app.ingest("crm", &batch("b", 3)).await;
     eventually(WAIT, "three dead letters", || async {
         dead_letters(&app).await.len() == 3
     })
@@ -314,7 +329,8 @@ async fn whole_request_answers_follow_spec_5_a_413_halves_and_a_400_dead_letters
             "{d}"
         );
     }
-    assert_eq!(sim.state.external_events().len(), 4);
+    assert_eq!(sim.state.external_events().len(), 7);
+    assert_eq!(sim.state.journey().repeated_ids, 0);
 }
 
 #[tokio::test]
