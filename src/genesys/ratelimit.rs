@@ -21,12 +21,14 @@ use tokio::sync::Mutex;
 
 /// Permits taken in a chunk must be used within this, or they are dropped.
 const LOCAL_PERMIT_LIFETIME: Duration = Duration::from_millis(20);
-/// Allowance for jitter between taking a permit and the server counting the request: half the
-/// spacing of requests at the ceiling, between 30 and 100 ms. At low ceilings one request too many
-/// is a large overshoot and the absolute jitter does not shrink, so the margin is wider there (a
-/// 5/s ceiling is used to 91 %); from 17/s up it is 30 ms (97 %).
+/// Allowance for jitter between taking a permit and the server counting the request: a quarter of
+/// the spacing of requests at the ceiling, between 30 and 50 ms (50 ms at the default 5/s, 95 % of
+/// the ceiling; 30 ms from 9/s up, 97 %). Wider margins were tried: 100 ms at 5/s held a loaded
+/// machine's simulator to the ceiling in every sliding second but capped a token at 91 % of its
+/// budget. Genesys counts a client's requests per minute (300/min for the default 5/s): at 95 % a
+/// minute carries at most 286, so a request counted a little late in one second never breaks it.
 fn jitter_margin(limit: i64) -> Duration {
-    Duration::from_millis((500 / limit.max(1)).clamp(30, 100) as u64)
+    Duration::from_millis((250 / limit.max(1)).clamp(30, 50) as u64)
 }
 
 pub struct RateLimiter {
@@ -250,7 +252,7 @@ mod tests {
                 rate >= 0.99 * designed,
                 "limit {limit}: only {rate}/s of {designed}"
             );
-            if limit >= 20 {
+            if limit >= 5 {
                 assert!(rate >= 0.95 * limit as f64, "limit {limit}: only {rate}/s");
             }
         }
