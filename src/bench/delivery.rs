@@ -169,6 +169,11 @@ fn settings_for(
         pe_rate_limit: rate,
         genesys_events: target.events,
         genesys_events_batch: target.batch,
+        // Delivery alone is measured: profile polls and the evaluation run's pushes would take
+        // permits of the same ceiling (an org delivering through External Events turns polling
+        // off anyway: it has no profile endpoint).
+        poll_cron: "off".into(),
+        evaluate_cron: "off".into(),
         ..base.clone()
     }
 }
