@@ -59,21 +59,35 @@ pub async fn get_genesys(
 ) -> Result<web::Json<GenesysView>, ApiError> {
     let mut db = state.reads.acquire().await?;
     let stored = org::load(&mut db).await?;
-    // Ids from another org (or the simulator) are not this org's setup: delivery ignores them too.
-    let org = stored.filter(|o| {
-        let base_url = state.genesys.as_ref().map(|c| c.config().base_url.as_str());
-        base_url.is_none_or(|url| o.is_for(url))
-    });
+    // Ids from another org (or the simulator) are not this org's setup: delivery ignores them too
+    // (`org::readiness`), and the note says why, as `/v1/admin/stats` does.
+    let ready = match &state.genesys {
+        Some(client) => org::readiness(stored.as_ref(), &client.config().base_url)
+            .map(|_| ())
+            .map_err(|why| why.note()),
+        None => stored
+            .as_ref()
+            .map(|_| ())
+            .ok_or_else(|| org::NOT_SET_UP.to_owned()),
+    };
+    let org = stored.filter(|_| ready.is_ok());
     Ok(web::Json(view(
         state.genesys_target,
         state.genesys_region.map(|r| r.host()),
         org,
+        ready.err(),
     )))
 }
 
-fn view(target: EventsTarget, region: Option<&'static str>, org: Option<Org>) -> GenesysView {
+/// `why`: what keeps a stored org from being this one's (`org::readiness`), when known.
+fn view(
+    target: EventsTarget,
+    region: Option<&'static str>,
+    org: Option<Org>,
+    why: Option<String>,
+) -> GenesysView {
     let note = (target == EventsTarget::ExternalEvents && org.is_none())
-        .then(|| org::NOT_SET_UP.to_owned());
+        .then(|| why.unwrap_or_else(|| org::NOT_SET_UP.to_owned()));
     let Some(org) = org else {
         return GenesysView {
             target: target.as_str(),
@@ -133,14 +147,15 @@ mod tests {
 
     #[test]
     fn the_note_shows_only_while_external_events_wait_for_setup() {
-        let waiting = view(EventsTarget::ExternalEvents, None, None);
+        let waiting = view(EventsTarget::ExternalEvents, None, None, None);
         assert_eq!(waiting.note.as_deref(), Some(org::NOT_SET_UP));
         assert!(waiting.external_source.is_none() && waiting.configurations.is_empty());
-        assert!(view(EventsTarget::Pe, None, None).note.is_none());
+        assert!(view(EventsTarget::Pe, None, None, None).note.is_none());
         let done = view(
             EventsTarget::ExternalEvents,
             Some("mypurecloud.ie"),
             Some(org()),
+            None,
         );
         assert!(done.note.is_none());
         assert_eq!(done.region, Some("mypurecloud.ie"));

@@ -154,7 +154,7 @@ async fn follow_in_org(state: &AppState, version: i32) -> Result<Option<Org>, Ap
         let mut db = state.pool.acquire().await?;
         genesys::org::load(&mut db).await?
     };
-    let Some(stored) = stored.filter(|o| o.is_for(&client.config().base_url)) else {
+    let Ok(stored) = genesys::org::readiness(stored.as_ref(), &client.config().base_url) else {
         return Ok(None);
     };
     let manifest = store::get(&state.pool, version)
@@ -164,7 +164,7 @@ async fn follow_in_org(state: &AppState, version: i32) -> Result<Option<Org>, Ap
     let options = setup::Options {
         source_name: stored.external_source_name.clone(),
         division_id: division
-            .or(Some(stored.division_id))
+            .or(Some(stored.division_id.clone()))
             .filter(|d| !d.is_empty()),
         dry_run: false,
         // An operator waits for the answer: a short retry, then 503 to try again later.

@@ -13,7 +13,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::context::AppState;
-use crate::delivery::external::readiness;
 use crate::genesys::{EventsTarget, org};
 use crate::http::ApiError;
 use crate::http::auth::Reader;
@@ -205,7 +204,7 @@ async fn genesys_status(state: &AppState) -> Result<Option<EventsTargetStatus>, 
         EventsTarget::Pe => Ok(()),
         EventsTarget::ExternalEvents => {
             let stored = org::load(&mut *state.reads.acquire().await?).await?;
-            readiness(stored.as_ref(), &cfg.base_url).map(|_| ())
+            org::readiness(stored.as_ref(), &cfg.base_url).map(|_| ())
         }
     };
     Ok(Some(EventsTargetStatus {

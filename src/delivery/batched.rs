@@ -54,7 +54,7 @@ impl Worker {
             until: now + SETUP_WAIT,
         };
         let stored = org::load(&mut *self.state.pool.acquire().await?).await?;
-        let org = match external::readiness(stored.as_ref(), &self.client.config().base_url) {
+        let org = match org::readiness(stored.as_ref(), &self.client.config().base_url) {
             Ok(org) => org,
             Err(why) => {
                 if self.notices.due("not_set_up", Instant::now()) {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{Value, json};
 
 use super::store::Head;
-use crate::genesys::org::{NOT_SET_UP, Org};
+use crate::genesys::org::Org;
 use crate::genesys::target::MAX_EVENTS_REQUEST_BYTES;
 use crate::genesys::{ApiResponse, RetryCause, TransportError, Verdict, verdict};
 
@@ -24,7 +24,7 @@ use crate::genesys::{ApiResponse, RetryCause, TransportError, Verdict, verdict};
 pub fn entity(head: &Head, external_source_id: &str) -> Value {
     json!({
         "id": head.request_id.to_string(),
-        "dateCreated": head.event_timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "dateCreated": crate::normalize::time::format_utc(head.event_timestamp),
         "identifiers": {"externalIds": [{"value": head.contact_id, "externalSourceId": external_source_id}]},
         "attributes": head.attributes,
     })
@@ -268,40 +268,6 @@ pub fn oversized_body(bytes: usize) -> String {
         ),
     })
     .to_string()
-}
-
-/// Why events cannot go to the External Events API yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotReady {
-    /// `pesync genesys setup` never ran.
-    NotSetUp,
-    /// It ran against another org (another base URL): its ids would only earn 404s here.
-    OtherOrg { set_up_for: String },
-}
-
-impl NotReady {
-    /// For the log and `/v1/admin/stats`.
-    pub fn note(&self) -> String {
-        match self {
-            NotReady::NotSetUp => NOT_SET_UP.to_owned(),
-            NotReady::OtherOrg { set_up_for } => format!(
-                "PESYNC_GENESYS_EVENTS=external-events but the stored org was set up against \
-                 {set_up_for}, not the org pesync talks to now: events stay queued until \
-                 `pesync genesys setup` has run against this org"
-            ),
-        }
-    }
-}
-
-/// The stored org, if it is the one at `base_url`.
-pub fn readiness<'a>(org: Option<&'a Org>, base_url: &str) -> Result<&'a Org, NotReady> {
-    match org {
-        None => Err(NotReady::NotSetUp),
-        Some(org) if !org.is_for(base_url) => Err(NotReady::OtherOrg {
-            set_up_for: org.base_url.clone(),
-        }),
-        Some(org) => Ok(org),
-    }
 }
 
 #[cfg(test)]
@@ -632,19 +598,5 @@ mod tests {
             retry_after: None,
         });
         assert_eq!(verdicts(read_answer(&garbled, &ids)), [None, None, None]);
-    }
-
-    #[test]
-    fn readiness_needs_setup_against_this_org() {
-        let org = org();
-        assert_eq!(
-            readiness(None, "https://x").unwrap_err(),
-            NotReady::NotSetUp
-        );
-        assert_eq!(NotReady::NotSetUp.note(), NOT_SET_UP);
-        assert!(readiness(Some(&org), "https://api.mypurecloud.ie/").is_ok());
-        let other = readiness(Some(&org), "https://api.usw2.pure.cloud").unwrap_err();
-        assert!(other.note().contains("https://api.mypurecloud.ie"));
-        assert!(other.note().contains("pesync genesys setup"));
     }
 }

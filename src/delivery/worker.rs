@@ -16,7 +16,6 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
 use futures_util::StreamExt;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Lane;
@@ -286,12 +285,12 @@ impl Worker {
                 _ => return outcome,
             }
         }
-        let body = json!({
-            "contact_id": head.contact_id,
-            "event_type": head.event_type,
-            "event_timestamp": head.event_timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            "attributes": head.attributes,
-        });
+        let body = crate::normalize::pe_body(
+            &head.contact_id,
+            &head.event_type,
+            head.event_timestamp,
+            &head.attributes,
+        );
         let send = self.client.post_event(head.request_id, &body);
         let Some(result) = self.unless_stopping(send).await else {
             // Shutting down: released untouched (`Skipped`), sent again after the restart.
@@ -389,6 +388,7 @@ pub fn is_late(head: &Head, skew: Duration) -> bool {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+    use serde_json::json;
 
     fn head(ts_secs: i64, newest: Option<i64>) -> Head {
         let at = |s| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();

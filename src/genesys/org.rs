@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgConnection;
 
 /// Why events wait while the target is `external-events` and setup has not run (for the log,
 /// `/v1/admin/stats` and `/v1/admin/genesys`).
@@ -128,9 +128,67 @@ pub async fn save(tx: &mut PgConnection, org: &Org) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Whether setup has ever run (a cheap check for stats and the log).
-pub async fn is_set_up(db: impl PgExecutor<'_>) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM genesys_org) AS "set_up!""#)
-        .fetch_one(db)
-        .await
+/// Why events cannot go to the External Events API yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// `pesync genesys setup` never ran.
+    NotSetUp,
+    /// It ran against another org (another base URL): its ids would only earn 404s here.
+    OtherOrg { set_up_for: String },
+}
+
+impl NotReady {
+    /// For the log and `/v1/admin/stats`.
+    pub fn note(&self) -> String {
+        match self {
+            NotReady::NotSetUp => NOT_SET_UP.to_owned(),
+            NotReady::OtherOrg { set_up_for } => format!(
+                "PESYNC_GENESYS_EVENTS=external-events but the stored org was set up against \
+                 {set_up_for}, not the org pesync talks to now: events stay queued until \
+                 `pesync genesys setup` has run against this org"
+            ),
+        }
+    }
+}
+
+/// The stored org, if it is the one at `base_url`.
+pub fn readiness<'a>(org: Option<&'a Org>, base_url: &str) -> Result<&'a Org, NotReady> {
+    match org {
+        None => Err(NotReady::NotSetUp),
+        Some(org) if !org.is_for(base_url) => Err(NotReady::OtherOrg {
+            set_up_for: org.base_url.clone(),
+        }),
+        Some(org) => Ok(org),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn org() -> Org {
+        Org {
+            base_url: "https://api.mypurecloud.ie".into(),
+            external_source_id: "src-1".into(),
+            external_source_name: "pesync".into(),
+            division_id: "div".into(),
+            setup_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+            event_types: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn readiness_needs_setup_against_this_org() {
+        let org = org();
+        assert_eq!(
+            readiness(None, "https://x").unwrap_err(),
+            NotReady::NotSetUp
+        );
+        assert_eq!(NotReady::NotSetUp.note(), NOT_SET_UP);
+        assert!(readiness(Some(&org), "https://api.mypurecloud.ie/").is_ok());
+        let other = readiness(Some(&org), "https://api.usw2.pure.cloud").unwrap_err();
+        assert!(other.note().contains("https://api.mypurecloud.ie"));
+        assert!(other.note().contains("pesync genesys setup"));
+    }
 }

@@ -59,13 +59,29 @@ impl Normalized {
 
     /// The SPEC §5 request body for the PE events endpoint.
     pub fn pe_body(&self) -> Value {
-        json!({
-            "contact_id": self.contact_id,
-            "event_type": self.event_type,
-            "event_timestamp": time::format_utc(self.event_timestamp),
-            "attributes": self.attributes,
-        })
+        pe_body(
+            &self.contact_id,
+            &self.event_type,
+            self.event_timestamp,
+            &self.attributes,
+        )
     }
+}
+
+/// The SPEC §5 request body for the PE events endpoint, from a canonical event's parts: what
+/// normalization produces and what delivery sends from the stored event are one shape.
+pub fn pe_body(
+    contact_id: &str,
+    event_type: &str,
+    event_timestamp: chrono::DateTime<chrono::Utc>,
+    attributes: &impl serde::Serialize,
+) -> Value {
+    json!({
+        "contact_id": contact_id,
+        "event_type": event_type,
+        "event_timestamp": time::format_utc(event_timestamp),
+        "attributes": attributes,
+    })
 }
 
 /// Runs the stages of SPEC §3 in the order of §11.1 and stops at the first failure.

@@ -307,6 +307,18 @@ async fn admin_genesys_shows_the_target_and_the_org_before_and_after_setup() {
     assert_eq!(after["configurations"].as_array().unwrap().len(), 2);
     assert!(after["setup_at"].is_string());
     assert!(after.get("note").is_none(), "{after}");
+
+    // Ids stored for another org are not this one's: the view says so, as the stats do.
+    sqlx::query("UPDATE genesys_org SET base_url = 'https://api.usw2.pure.cloud'")
+        .execute(&bed.pool)
+        .await
+        .unwrap();
+    let other = app.admin_json("/v1/admin/genesys").await;
+    assert!(other["external_source"].is_null(), "{other}");
+    let note = other["note"].as_str().unwrap();
+    assert!(note.contains("https://api.usw2.pure.cloud"), "{note}");
+    let stats = app.admin_json("/v1/admin/stats").await;
+    assert_eq!(stats["genesys"]["note"], note);
 }
 
 /// The active manifest's document with `change` applied, stored as a new version; its number.
