@@ -1,40 +1,37 @@
 //! pesync: offline CRM events → Genesys Cloud Predictive Engagement → outbound campaigns.
 //!
-//! The modules follow the data's journey: `ingest` (signed HTTP intake) → `normalize` (mapping,
-//! manifest, time routing; pure) → `delivery` (lanes, order, rate ceiling, retries) → `genesys` (the
-//! API client) → `scoring` (profile polling, snapshots) → `eligibility` (the rules; pure) → `dialer`
-//! (push and pull). `setup` prepares a real Genesys Cloud org for External Events from the manifest.
-//! `admin` is the operator's API, `simulator` a stand-in Genesys for tests and demos.
+//! `ls src/` reads as the system. `app` is the composition root (command line, settings, startup,
+//! schedules, demo) that nothing else imports; `platform` (context, clock, database, HTTP
+//! plumbing, secrets, logging) and `domain` (the thresholds document) are leaves that import no
+//! stage. Then the stages in the data's journey: `ingest` (signed HTTP intake) → `cdc` (Debezium
+//! change events; pure) → `normalize` (mapping, manifest, time routing; pure) → `delivery` (lanes,
+//! order, rate ceiling, retries) → `genesys` (the API client) → `setup` (a real org's External
+//! Events from the manifest) → `scoring` (profile polling, snapshots) → `eligibility` (the rules;
+//! pure) → `evaluation` (the scheduled run and its decisions) → `dialer` (push and pull), with
+//! `registry` (the versioned documents) and `retention` (the prune). On top: `admin`, the
+//! operator's API; beside it `simulator`, a stand-in Genesys, and `tools` (import, bench).
 //!
 //! "SPEC §n" in comments is a section of `docs/SPEC.md` (the external contract; issue texts that
 //! amend it are noted where they apply), "DESIGN-NOTES" is `docs/DESIGN-NOTES.md`, and "reference"
 //! is `docs/genesys-real-api.md` (the real Genesys Cloud API, with its sources).
 
-pub mod admin;
-pub mod bench;
+pub mod app;
+pub mod domain;
+pub mod platform;
+
 pub mod cdc;
-pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod context;
-pub mod db;
-pub mod decisions;
 pub mod delivery;
-pub mod demo;
 pub mod dialer;
 pub mod eligibility;
+pub mod evaluation;
 pub mod genesys;
-pub mod http;
-pub mod import;
 pub mod ingest;
-pub mod jobs;
 pub mod normalize;
 pub mod registry;
 pub mod retention;
 pub mod scoring;
-pub mod secrets;
 pub mod setup;
+
+pub mod admin;
 pub mod simulator;
-pub mod startup;
-pub mod telemetry;
-pub mod thresholds;
+pub mod tools;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::document::{Fields, join};
 use crate::eligibility::CallingHours;
 use crate::eligibility::window::parse_hms;
-use crate::http::problem::FieldProblem;
+use crate::platform::http::problem::FieldProblem;
 
 /// `calling_hours` at `path` (e.g. `campaign.calling_hours`): `{start_time, end_time}`, each
 /// `HH:MM:SS`, nothing else.

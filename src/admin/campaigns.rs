@@ -7,13 +7,13 @@ use actix_web::{HttpResponse, delete, get, http::header, post, put, web};
 use serde_json::Value;
 
 use super::document::{Fields, within};
-use crate::context::AppState;
 use crate::eligibility::{Campaign, Mode, Tier, Window};
-use crate::http::ApiError;
-use crate::http::auth::{Reader, Writer};
-use crate::http::page::{Page, PageQuery};
-use crate::http::problem::FieldProblem;
-use crate::http::responses as problems;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::{Reader, Writer};
+use crate::platform::http::page::{Page, PageQuery};
+use crate::platform::http::problem::FieldProblem;
+use crate::platform::http::responses as problems;
 use crate::registry::campaigns as store;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -8,15 +8,15 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use crate::context::AppState;
-use crate::decisions::load::observations_of;
-use crate::decisions::outcomes::StoredOutcome;
 use crate::eligibility::{
     CallingHours, Campaign, ObservationView, ScoreSeries, Tier, Window, WindowState,
 };
-use crate::http::ApiError;
-use crate::http::auth::Reader;
-use crate::http::responses as problems;
+use crate::evaluation::load::observations_of;
+use crate::evaluation::outcomes::StoredOutcome;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::Reader;
+use crate::platform::http::responses as problems;
 use crate::registry::thresholds;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -220,7 +220,7 @@ async fn decisions(pool: &PgPool, id: &str) -> sqlx::Result<Vec<DecisionView>> {
             effective_score: r.effective_score,
             rise: r.rise,
             tier: r.tier,
-            outcomes: crate::decisions::outcomes::decode(&r.outcomes),
+            outcomes: crate::evaluation::outcomes::decode(&r.outcomes),
         })
         .collect())
 }
@@ -233,7 +233,7 @@ async fn own_window(pool: &PgPool, id: &str) -> sqlx::Result<Option<Window>> {
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.flatten().and_then(crate::decisions::load::window_of))
+    Ok(row.flatten().and_then(crate::evaluation::load::window_of))
 }
 
 async fn suppression(
@@ -295,7 +295,7 @@ async fn snapshots(pool: &PgPool, id: &str) -> sqlx::Result<Vec<SnapshotView>> {
             fetched_at: r.fetched_at,
             score: r.score,
             channel: r.channel,
-            best_contact_window: r.best_window.and_then(crate::decisions::load::window_of),
+            best_contact_window: r.best_window.and_then(crate::evaluation::load::window_of),
             raw: r.raw,
         })
         .collect())

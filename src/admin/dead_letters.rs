@@ -9,13 +9,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{IdsRequest, parse_document};
-use crate::context::AppState;
 use crate::delivery::{Lane, queue};
-use crate::http::ApiError;
-use crate::http::auth::{Reader, Writer};
-use crate::http::page::{Page, PageQuery};
-use crate::http::responses as problems;
 use crate::ingest::outcome::{EventResult, Results, Status};
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::{Reader, Writer};
+use crate::platform::http::page::{Page, PageQuery};
+use crate::platform::http::responses as problems;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_dead_letters).service(replay_dead_letters);
@@ -93,7 +93,7 @@ pub async fn replay_dead_letters(
     let req: IdsRequest = parse_document(&body)?;
     // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
     // it runs again (see `db::retry`).
-    crate::db::retry::retry_conflicts(|| replay_items(&state, &req))
+    crate::platform::db::retry::retry_conflicts(|| replay_items(&state, &req))
         .await
         .map(web::Json)
 }

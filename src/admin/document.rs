@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::http::problem::FieldProblem;
+use crate::platform::http::problem::FieldProblem;
 
 /// A JSON object being read. Each accessor records a problem instead of failing; [`Fields::finish`]
 /// adds the unknown fields and hands back everything found.

@@ -1,6 +1,6 @@
 //! `POST /v1/admin/evaluate` (SPEC §8, §11.15): the dry run. What the rules decide for a made-up or
 //! copied contact, with the thresholds in force or ones being considered — through the very
-//! function the scheduled run calls ([`crate::decisions::plan`], which calls
+//! function the scheduled run calls ([`crate::evaluation::plan`], which calls
 //! [`crate::eligibility::evaluate`]), and without storing anything.
 
 use actix_web::{post, web};
@@ -12,18 +12,18 @@ use utoipa::ToSchema;
 use super::campaigns::parse_campaign;
 use super::document::Fields;
 use super::thresholds::parse_thresholds;
-use crate::context::AppState;
-use crate::decisions::plan;
+use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{
     CallingHours, Campaign, ContactFacts, Observation, ObservationView, Reason, RuleOutcome,
     Suppression, Tier, Window, WindowState, validate_observations,
 };
-use crate::http::ApiError;
-use crate::http::auth::Reader;
-use crate::http::problem::FieldProblem;
-use crate::http::responses as problems;
+use crate::evaluation::plan;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::Reader;
+use crate::platform::http::problem::FieldProblem;
+use crate::platform::http::responses as problems;
 use crate::registry::{campaigns, thresholds};
-use crate::thresholds::Thresholds;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(dry_run);

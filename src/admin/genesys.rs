@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::context::AppState;
 use crate::genesys::EventsTarget;
 use crate::genesys::org::{self, Org};
-use crate::http::ApiError;
-use crate::http::auth::Reader;
-use crate::http::responses as problems;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::Reader;
+use crate::platform::http::responses as problems;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_genesys);

@@ -8,14 +8,14 @@ use utoipa::ToSchema;
 use std::time::Duration;
 
 use super::parse_document;
-use crate::context::AppState;
 use crate::genesys::{self, EventsTarget, org::Org};
-use crate::http::ApiError;
-use crate::http::auth::{Reader, Writer};
-use crate::http::problem::FieldProblem;
-use crate::http::responses as problems;
-use crate::jobs::lock::{JobLock, ORG_SYNC};
 use crate::normalize::manifest::Manifest;
+use crate::platform::context::AppState;
+use crate::platform::db::lock::{JobLock, ORG_SYNC};
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::{Reader, Writer};
+use crate::platform::http::problem::FieldProblem;
+use crate::platform::http::responses as problems;
 use crate::registry::manifests as store;
 use crate::setup::{self, SyncError};
 

@@ -15,7 +15,7 @@ pub mod stats;
 pub mod suppressions;
 pub mod thresholds;
 
-pub use crate::http::document::{parse_document, parse_json};
+pub use crate::platform::http::document::{parse_document, parse_json};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -60,9 +60,9 @@ pub struct QuarantineRequest {
 pub const MAX_ITEMS_PER_CALL: usize = 1000;
 
 /// At most [`MAX_ITEMS_PER_CALL`] ids.
-pub fn check_ids(ids: &[Uuid]) -> Result<(), crate::http::ApiError> {
+pub fn check_ids(ids: &[Uuid]) -> Result<(), crate::platform::http::ApiError> {
     if ids.len() > MAX_ITEMS_PER_CALL {
-        return Err(crate::http::ApiError::invalid(
+        return Err(crate::platform::http::ApiError::invalid(
             "ids",
             format!("at most {MAX_ITEMS_PER_CALL} ids per call"),
         ));
@@ -72,10 +72,10 @@ pub fn check_ids(ids: &[Uuid]) -> Result<(), crate::http::ApiError> {
 
 impl IdsRequest {
     /// The ids of a call (`what`: "dead letters"): at least one, at most [`MAX_ITEMS_PER_CALL`].
-    pub fn named_ids(&self, what: &str) -> Result<&[Uuid], crate::http::ApiError> {
+    pub fn named_ids(&self, what: &str) -> Result<&[Uuid], crate::platform::http::ApiError> {
         check_ids(&self.ids)?;
         if self.ids.is_empty() {
-            return Err(crate::http::ApiError::invalid(
+            return Err(crate::platform::http::ApiError::invalid(
                 "ids",
                 format!("give the ids of the {what}"),
             ));

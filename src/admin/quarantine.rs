@@ -11,17 +11,17 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{MAX_ITEMS_PER_CALL, QuarantineRequest, parse_document};
-use crate::context::AppState;
-use crate::http::ApiError;
-use crate::http::auth::{Reader, Writer};
-use crate::http::page::{Page, PageQuery};
-use crate::http::responses as problems;
 use crate::ingest::admit::{self, Admission};
 use crate::ingest::cdc;
 use crate::ingest::outcome::{EventResult, Results, Status};
 use crate::ingest::plan::{self, Intake, Planned, Registry};
 use crate::ingest::store::Versions;
 use crate::normalize::Reason;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::{Reader, Writer};
+use crate::platform::http::page::{Page, PageQuery};
+use crate::platform::http::responses as problems;
 use crate::registry;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -158,7 +158,7 @@ pub async fn replay_quarantine(
     let req: QuarantineRequest = parse_document(&body)?;
     // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
     // it runs again (see `db::retry`).
-    crate::db::retry::retry_conflicts(|| replay_items(&state, &req))
+    crate::platform::db::retry::retry_conflicts(|| replay_items(&state, &req))
         .await
         .map(web::Json)
 }

@@ -10,16 +10,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{IdsRequest, parse_document};
-use crate::context::AppState;
 use crate::delivery::{Lane, queue};
-use crate::http::ApiError;
-use crate::http::auth::{Reader, Writer};
-use crate::http::page::{Page, PageQuery};
-use crate::http::responses as problems;
 use crate::ingest::admit;
 use crate::ingest::outcome::{EventResult, Results, Status};
 use crate::normalize::TimeRules;
 use crate::normalize::time;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::{Reader, Writer};
+use crate::platform::http::page::{Page, PageQuery};
+use crate::platform::http::responses as problems;
 use crate::registry;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -119,7 +119,7 @@ pub async fn release_reconciliation(
     let req: IdsRequest = parse_document(&body)?;
     // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
     // it runs again (see `db::retry`).
-    crate::db::retry::retry_conflicts(|| release_items(&state, &req))
+    crate::platform::db::retry::retry_conflicts(|| release_items(&state, &req))
         .await
         .map(web::Json)
 }

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::parse_document;
-use crate::context::AppState;
-use crate::http::ApiError;
-use crate::http::auth::{Reader, Writer};
-use crate::http::problem::FieldProblem;
-use crate::http::responses as problems;
 use crate::normalize::mapping::Mapping;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::{Reader, Writer};
+use crate::platform::http::problem::FieldProblem;
+use crate::platform::http::responses as problems;
 use crate::registry::sources as store;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -166,7 +166,7 @@ pub async fn put_source(
         ));
     }
     if let Some(token) = &doc.bearer_token {
-        let min = crate::http::auth::MIN_TOKEN_LEN;
+        let min = crate::platform::http::auth::MIN_TOKEN_LEN;
         if token.expose_secret().chars().count() < min {
             problems.push(FieldProblem::new(
                 "bearer_token",

@@ -12,14 +12,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::context::AppState;
+use crate::app::jobs::counters::{SCORING, ScoringSnapshot};
 use crate::genesys::{EventsTarget, org};
-use crate::http::ApiError;
-use crate::http::auth::Reader;
-use crate::http::responses as problems;
-use crate::jobs::counters::{SCORING, ScoringSnapshot};
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::Reader;
+use crate::platform::http::responses as problems;
+use crate::platform::telemetry::counters::{COUNTERS, CounterSnapshot};
 use crate::retention::prune::{PrunedCount, pruned_totals};
-use crate::telemetry::counters::{COUNTERS, CounterSnapshot};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(stats).service(metrics);

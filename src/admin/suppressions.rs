@@ -13,13 +13,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::document::Fields;
-use crate::context::AppState;
-use crate::http::ApiError;
-use crate::http::auth::{Reader, Writer};
-use crate::http::page::{Page, PageQuery};
-use crate::http::problem::FieldProblem;
-use crate::http::responses as problems;
 use crate::normalize::envelope::MAX_CONTACT_ID_CHARS;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::{Reader, Writer};
+use crate::platform::http::page::{Page, PageQuery};
+use crate::platform::http::problem::FieldProblem;
+use crate::platform::http::responses as problems;
 use crate::registry::suppressions::{self as store, Entry, SuppressionView, UpsertReport};
 
 /// At most this many entries per request (413 past it).

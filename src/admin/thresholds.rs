@@ -8,14 +8,14 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::context::AppState;
-use crate::http::ApiError;
-use crate::http::auth::{Reader, Writer};
-use crate::http::page::{Page, PageQuery};
-use crate::http::problem::FieldProblem;
-use crate::http::responses as problems;
+use crate::domain::thresholds::Thresholds;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::{Reader, Writer};
+use crate::platform::http::page::{Page, PageQuery};
+use crate::platform::http::problem::FieldProblem;
+use crate::platform::http::responses as problems;
 use crate::registry::thresholds as store;
-use crate::thresholds::Thresholds;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_thresholds)

@@ -17,7 +17,7 @@ use super::external::{self, Answer, Request};
 use super::store::{self, Head, Outcome, OutcomeKind};
 use super::worker::{Worker, is_late};
 use crate::genesys::{ApiResponse, TransportError, Verdict, org};
-use crate::telemetry::counters::COUNTERS;
+use crate::platform::telemetry::counters::COUNTERS;
 
 /// How long a contact waits before its head is looked at again while the org is not set up (or
 /// its event type has no configuration): setup is a person's job, so no hot loop meanwhile.

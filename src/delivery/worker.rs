@@ -22,12 +22,12 @@ use super::Lane;
 use super::notices::Notices;
 use super::recovery::Recovery;
 use super::store::{self, Claimed, Head, Outcome, OutcomeKind};
-use crate::context::AppState;
 use crate::genesys::{
     ApiResponse, EventsTarget, GenesysClient, RetryCause, TransportError, Verdict, after, backoff,
     verdict,
 };
-use crate::telemetry::counters::COUNTERS;
+use crate::platform::context::AppState;
+use crate::platform::telemetry::counters::COUNTERS;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {

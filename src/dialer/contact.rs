@@ -115,8 +115,8 @@ pub fn batches<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::thresholds::Thresholds;
     use crate::eligibility::{ContactFacts, Mode, Observation, Tier, Window, evaluate};
-    use crate::thresholds::Thresholds;
     use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
     use serde_json::json;
 

@@ -8,12 +8,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::contact::{DialerContact, MAX_CONTACTS_PER_PUSH};
 use super::feed::{self, AckStatus};
-use crate::context::AppState;
 use crate::eligibility::Mode;
-use crate::http::ApiError;
-use crate::http::auth::Writer;
-use crate::http::document::parse_document;
-use crate::http::responses as problems;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::Writer;
+use crate::platform::http::document::parse_document;
+use crate::platform::http::responses as problems;
 use crate::registry::campaigns;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

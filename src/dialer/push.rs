@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::contact::{MAX_CONTACTS_PER_PUSH, batches};
 use super::queue::{self, PushItem};
-use crate::context::AppState;
+use crate::app::jobs::counters::SCORING;
 use crate::genesys::{GenesysClient, Verdict, backoff, verdict};
-use crate::jobs::counters::SCORING;
+use crate::platform::context::AppState;
 use crate::registry::suppressions;
 
 /// How many due pushes are read at a time.

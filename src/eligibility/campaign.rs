@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::score::at_least;
 use super::window::{CallingHours, Window, parse_time_zone};
-use crate::thresholds::{Invalid, Problem, Thresholds};
+use crate::domain::thresholds::{Invalid, Problem, Thresholds};
 
 /// Longest campaign id: it appears in URLs and in the dialer contact id.
 pub const MAX_ID_LEN: usize = 64;

@@ -14,7 +14,7 @@ use super::rise::{for_display, rise};
 use super::score::{Observation, ObservationView, ScoreSeries, at_least};
 use super::suppression::{Suppression, suppressed_until, suppression_rule};
 use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow, hms_text};
-use crate::thresholds::Thresholds;
+use crate::domain::thresholds::Thresholds;
 
 /// What pesync knows about a contact when it evaluates it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::thresholds::{Problem, Thresholds};
+use crate::domain::thresholds::{Problem, Thresholds};
 
 /// Scores are compared with this tolerance: a difference within it of a threshold counts as equal
 /// to the threshold (SPEC §7, §11), so 0.72 − 0.62 = 0.0999…98 is a rise of 0.10.

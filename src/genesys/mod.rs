@@ -55,7 +55,7 @@ pub struct GenesysConfig {
 
 impl GenesysConfig {
     /// `None` when the settings name no Genesys tenant (the service then ingests but does not deliver).
-    pub fn from_settings(s: &crate::config::Settings) -> anyhow::Result<Option<Self>> {
+    pub fn from_settings(s: &crate::app::config::Settings) -> anyhow::Result<Option<Self>> {
         let (Some(base), Some(token_url), Some(id), Some(secret)) = (
             s.pe_base_url.clone(),
             s.pe_token_url.clone(),
@@ -314,7 +314,7 @@ impl GenesysClient {
                 .and_then(|v| retry::parse_retry_after(v, chrono::Utc::now()));
             if status == StatusCode::TOO_MANY_REQUESTS {
                 // The tenant is throttled: every instance holds off, not just this request.
-                crate::telemetry::counters::COUNTERS.response_429();
+                crate::platform::telemetry::counters::COUNTERS.response_429();
                 let pause = retry_after.unwrap_or(Duration::from_secs(1));
                 if let Err(e) = self.0.limiter.pause(pause).await {
                     tracing::warn!(error = %e, "could not record the rate-limit pause");

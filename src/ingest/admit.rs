@@ -12,8 +12,8 @@ use super::outcome::{EventResult, Status};
 use super::plan::{Planned, PlannedEvent};
 use super::store::{self, NewEvent, NewQuarantine, Versions};
 use crate::delivery::{Lane, queue};
+use crate::domain::thresholds::Thresholds;
 use crate::normalize::Route;
-use crate::thresholds::Thresholds;
 
 pub struct Admission<'a> {
     pub source: &'a str,
@@ -91,7 +91,7 @@ pub async fn admit(
                     r.request_id = Some(e.request_id);
                 }
                 if !e.normalized.stripped.is_empty() {
-                    crate::telemetry::counters::COUNTERS
+                    crate::platform::telemetry::counters::COUNTERS
                         .deprecated_stripped(e.normalized.stripped.len() as u64);
                 }
                 events.push(new_event(*e, lane_of(route), reason));

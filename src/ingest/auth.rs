@@ -8,10 +8,10 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use super::signature;
-use crate::http::ApiError;
-use crate::http::auth::constant_time_eq;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::constant_time_eq;
+use crate::platform::secrets::SecretKey;
 use crate::registry::sources::{self, Source};
-use crate::secrets::SecretKey;
 
 /// Headers a bearer token is read from, in this order. Debezium Server's HTTP sink sends a record
 /// header `Authorization` (set with Kafka Connect's `InsertHeader`) as `X-DEBEZIUM-AUTHORIZATION`:
@@ -50,7 +50,7 @@ pub async fn authenticate(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let internal = |e: crate::secrets::OpenError| {
+    let internal = |e: crate::platform::secrets::OpenError| {
         ApiError::Internal(anyhow::anyhow!("source {:?}: {e}", source.name))
     };
     let header = req

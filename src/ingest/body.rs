@@ -48,8 +48,8 @@ pub fn from_request(
     body: &[u8],
     max: usize,
     noun: &str,
-) -> Result<Vec<Item>, crate::http::ApiError> {
-    use crate::http::ApiError;
+) -> Result<Vec<Item>, crate::platform::http::ApiError> {
+    use crate::platform::http::ApiError;
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -69,8 +69,8 @@ pub fn split_request(
     body: &[u8],
     max: usize,
     noun: &str,
-) -> Result<Vec<Item>, crate::http::ApiError> {
-    use crate::http::ApiError;
+) -> Result<Vec<Item>, crate::platform::http::ApiError> {
+    use crate::platform::http::ApiError;
     split_at_most(format, body, max).map_err(|e| match e {
         BodyError::TooMany(n, max) => ApiError::PayloadTooLarge(format!(
             "{n} {noun} in one request; at most {max} are allowed"

@@ -11,10 +11,10 @@ use super::body::{self, Format, Item};
 use super::outcome::{EventResult, Results, Status};
 use super::plan::{self, Intake, Planned, Registry};
 use crate::cdc::{self, Skip, Translated};
-use crate::context::AppState;
-use crate::http::ApiError;
-use crate::http::responses as problems;
 use crate::normalize::{Reason, text};
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::responses as problems;
 use crate::registry;
 
 /// What a received change comes to before admission.
@@ -153,7 +153,7 @@ pub async fn ingest_changes(
     }
     // Skips depend on the change and the mapping only: decided once, outside the transaction.
     let skips: Vec<Option<Skip>> = items.iter().map(|i| skip_of(i, &source)).collect();
-    let results = crate::db::retry::retry_conflicts(|| {
+    let results = crate::platform::db::retry::retry_conflicts(|| {
         super::admit_planned(&state, &source, now, |reg| {
             items
                 .iter()
@@ -167,7 +167,7 @@ pub async fn ingest_changes(
         })
     })
     .await?;
-    let counters = &crate::telemetry::counters::COUNTERS;
+    let counters = &crate::platform::telemetry::counters::COUNTERS;
     counters.received(items.len() as u64);
     counters.cdc_skipped(skips.iter().flatten().count() as u64);
     Ok(web::Json(Results {
@@ -229,7 +229,7 @@ mod tests {
     fn plan_default(item: Item) -> ChangePlan {
         use crate::normalize::{Manifest, Mapping};
         let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
-        let thresholds = crate::thresholds::Thresholds::default();
+        let thresholds = crate::domain::thresholds::Thresholds::default();
         let reg = Registry {
             source: "crm",
             mapping: &mapping,

@@ -12,9 +12,9 @@ pub mod store;
 
 use actix_web::{HttpRequest, post, web};
 
-use crate::context::AppState;
-use crate::http::ApiError;
-use crate::http::responses as problems;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::responses as problems;
 use crate::registry;
 use admit::Admission;
 use outcome::Results;
@@ -62,8 +62,9 @@ pub async fn ingest_events(
     // A deadlock with a concurrent batch (say, the same dedup keys in another order) rolls the
     // whole transaction back: running it again is safe, and a sender should not see it.
     let results =
-        crate::db::retry::retry_conflicts(|| store_items(&state, &source, &items, now)).await?;
-    crate::telemetry::counters::COUNTERS.received(results.len() as u64);
+        crate::platform::db::retry::retry_conflicts(|| store_items(&state, &source, &items, now))
+            .await?;
+    crate::platform::telemetry::counters::COUNTERS.received(results.len() as u64);
     Ok(web::Json(Results { results }))
 }
 

@@ -1,6 +1,6 @@
 //! Sources (SPEC §6): a name, a signing secret and a versioned mapping.
 //!
-//! The signing secret is stored sealed (see [`crate::secrets`]), bound to the source's name.
+//! The signing secret is stored sealed (see [`crate::platform::secrets`]), bound to the source's name.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::normalize::mapping::Mapping;
-use crate::secrets::{OpenError, SecretKey};
+use crate::platform::secrets::{OpenError, SecretKey};
 
 pub struct Source {
     pub name: String,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::thresholds::Thresholds;
+use crate::domain::thresholds::Thresholds;
 
 pub struct ThresholdsVersion {
     pub version: i32,

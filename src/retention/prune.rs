@@ -18,9 +18,9 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use utoipa::ToSchema;
 
 use super::{Cutoffs, Policy, Windows, earliest};
-use crate::context::AppState;
-use crate::jobs::lock::{JobLock, PRUNE_JOB};
-use crate::thresholds::Thresholds;
+use crate::domain::thresholds::Thresholds;
+use crate::platform::context::AppState;
+use crate::platform::db::lock::{JobLock, PRUNE_JOB};
 
 /// The tables pruned, as named in `retention_pruned` and the `table` label of `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Scoring (SPEC §7 "Polling"): the profile poller turns PE contact profiles into score snapshots
-//! and observations, which the evaluation run ([`crate::decisions`]) reads.
+//! and observations, which the evaluation run ([`crate::evaluation`]) reads.
 
 pub mod poll;
 pub mod profile;

@@ -18,11 +18,11 @@ use sqlx::postgres::types::PgInterval;
 
 use super::profile;
 use super::store;
-use crate::context::AppState;
+use crate::app::jobs::counters::{PollOutcome, SCORING};
 use crate::genesys::retry::{BACKOFF_CAP, backoff_ceiling};
 use crate::genesys::{ApiResponse, GenesysClient, TransportError, Verdict, backoff, verdict};
-use crate::jobs::counters::{PollOutcome, SCORING};
-use crate::jobs::lock::{JobLock, POLL_JOB};
+use crate::platform::context::AppState;
+use crate::platform::db::lock::{JobLock, POLL_JOB};
 
 /// A deferred contact is polled this long before its window opens.
 pub const DEFERRED_POLL_LEAD: TimeDelta = TimeDelta::minutes(5);

@@ -10,13 +10,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::profile::Profile;
-use crate::context::AppState;
 use crate::eligibility::Window;
-use crate::http::ApiError;
-use crate::http::auth::ScorePoster;
-use crate::http::responses as problems;
 use crate::ingest::body;
 use crate::normalize::envelope::MAX_CONTACT_ID_CHARS;
+use crate::platform::context::AppState;
+use crate::platform::http::ApiError;
+use crate::platform::http::auth::ScorePoster;
+use crate::platform::http::responses as problems;
 
 /// At most this many observations per request (413 past it).
 pub const MAX_SCORES: usize = 10_000;
@@ -167,7 +167,8 @@ pub async fn post_scores(
     let now = state.clock.now();
     // A deadlock with a concurrent request over the same contacts rolls the transaction back:
     // running it again is safe.
-    let results = crate::db::retry::retry_conflicts(|| store_all(&state, &read, now)).await?;
+    let results =
+        crate::platform::db::retry::retry_conflicts(|| store_all(&state, &read, now)).await?;
     Ok(web::Json(ScoreResults { results }))
 }
 

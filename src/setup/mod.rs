@@ -19,10 +19,10 @@ use std::fmt;
 use anyhow::Context;
 use chrono::Utc;
 
-use crate::config::Settings;
+use crate::app::config::Settings;
 use crate::genesys::org::Org;
 use crate::genesys::{EventsTarget, GenesysClient, GenesysConfig};
-use crate::jobs::lock::{JobLock, ORG_SYNC};
+use crate::platform::db::lock::{JobLock, ORG_SYNC};
 pub use plan::{Plan, Refusal};
 pub use run::{Options, SyncError, Synced, sync};
 
@@ -64,9 +64,9 @@ pub const BUSY: &str = "another `pesync genesys setup` or manifest activation is
 
 pub async fn setup(settings: &Settings, args: &SetupArgs) -> anyhow::Result<Report> {
     let config = GenesysConfig::from_settings(settings)?.context(NEEDS_TENANT)?;
-    let pool = crate::db::connect_and_migrate(&settings.database_url).await?;
+    let pool = crate::platform::db::connect_and_migrate(&settings.database_url).await?;
     let result = setup_on(&pool, config, settings, args).await;
-    crate::db::close(pool).await;
+    crate::platform::db::close(pool).await;
     result
 }
 

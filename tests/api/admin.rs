@@ -421,7 +421,7 @@ async fn seeded_manifest_and_thresholds_equal_the_rust_defaults() {
         .unwrap();
     assert_eq!(
         thresholds,
-        serde_json::to_value(pesync::thresholds::Thresholds::default()).unwrap()
+        serde_json::to_value(pesync::domain::thresholds::Thresholds::default()).unwrap()
     );
 }
 

@@ -5,7 +5,7 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use pesync::decisions::evaluate_once;
+use pesync::evaluation::evaluate_once;
 
 use crate::helpers::*;
 use crate::scoring_support::*;
@@ -15,12 +15,12 @@ use crate::scoring_support::*;
 #[tokio::test]
 async fn a_run_over_many_batches_decides_every_contact_once_per_campaign() {
     let app = spawn_app().await;
-    let contacts = 6 * pesync::decisions::BATCH + 123;
+    let contacts = 6 * pesync::evaluation::BATCH + 123;
     // The benchmark's seed: varied contacts, two enabled campaigns, everyone in the queue.
-    pesync::bench::evaluate::seed(&app.pool, contacts, app.now())
+    pesync::tools::bench::evaluate::seed(&app.pool, contacts, app.now())
         .await
         .unwrap();
-    let r = pesync::decisions::evaluate_contacts(&app.pool, app.now())
+    let r = pesync::evaluation::evaluate_contacts(&app.pool, app.now())
         .await
         .unwrap();
     assert_eq!(r.contacts, contacts as u64);
@@ -46,7 +46,7 @@ async fn a_run_over_many_batches_decides_every_contact_once_per_campaign() {
         r.queued
     );
     assert!(r.queued > 0 && r.deferred > 0, "{r:?}");
-    let again = pesync::decisions::evaluate_contacts(&app.pool, app.now())
+    let again = pesync::evaluation::evaluate_contacts(&app.pool, app.now())
         .await
         .unwrap();
     assert_eq!(again.contacts, 0);
@@ -370,7 +370,7 @@ async fn a_thresholds_change_is_in_the_history_and_in_the_next_run() {
 
 #[tokio::test]
 async fn a_tick_runs_once_across_instances() {
-    use pesync::jobs::lock::{EVALUATE_JOB, JobLock, POLL_JOB};
+    use pesync::platform::db::lock::{EVALUATE_JOB, JobLock, POLL_JOB};
     let app = spawn_app().await;
     create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
     seed_rising(&app, "c-1", 0.8).await;

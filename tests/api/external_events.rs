@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use pesync::clock::OffsetClock;
-use pesync::config::Settings;
+use pesync::app::config::Settings;
 use pesync::genesys::EventsTarget;
 use pesync::genesys::org::{self, NOT_SET_UP, Org};
+use pesync::platform::clock::OffsetClock;
 use pesync::simulator::{Endpoint, FailScope, FailSpec, SimExternalEvent, SimulatorHandle};
 use serde_json::{Value, json};
 
@@ -39,7 +39,7 @@ async fn save(app: &TestApp, org: &Org) {
 
 /// The simulator's org, created through its endpoints and stored in the app.
 async fn set_up(sim: &SimulatorHandle, app: &TestApp) -> Org {
-    let org = pesync::bench::sim_org::set_up(sim).await.unwrap();
+    let org = pesync::tools::bench::sim_org::set_up(sim).await.unwrap();
     save(app, &org).await;
     org
 }
@@ -400,7 +400,7 @@ async fn events_wait_for_setup_then_go() {
     assert!(metrics.contains("pesync_genesys_ready{target=\"external-events\"} 0"));
 
     // Set up against another org: still waiting.
-    let mut elsewhere = pesync::bench::sim_org::set_up(&sim).await.unwrap();
+    let mut elsewhere = pesync::tools::bench::sim_org::set_up(&sim).await.unwrap();
     elsewhere.base_url = "https://api.mypurecloud.ie".into();
     save(&app, &elsewhere).await;
     app.clock.advance(Duration::seconds(31));
@@ -431,7 +431,7 @@ async fn events_wait_for_setup_then_go() {
 async fn a_configuration_gone_keeps_events_queued_without_failures() {
     let sim = spawn_simulator(None).await;
     let app = spawn(&sim, 100).await;
-    let mut org = pesync::bench::sim_org::set_up(&sim).await.unwrap();
+    let mut org = pesync::tools::bench::sim_org::set_up(&sim).await.unwrap();
     let real = org.event_types["crm.transaction"].configuration_id.clone();
     org.event_types
         .get_mut("crm.transaction")

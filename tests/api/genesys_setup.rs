@@ -1,10 +1,10 @@
 //! `pesync genesys setup`, `GET /v1/admin/genesys` and manifest activation with the
 //! `external-events` target, against the simulator's real endpoints over HTTP (issue 10 §2).
 
-use pesync::clock::OffsetClock;
-use pesync::config::Settings;
+use pesync::app::config::Settings;
 use pesync::genesys::EventsTarget;
 use pesync::genesys::org::{self, NOT_SET_UP};
+use pesync::platform::clock::OffsetClock;
 use pesync::setup::{Report, SetupArgs};
 use pesync::simulator::{Endpoint, FailScope, FailSpec, JourneyView, SimulatorHandle};
 use serde_json::{Value, json};
@@ -562,7 +562,7 @@ async fn a_write_genesys_refuses_during_activation_is_422_and_activates_nothing(
 /// writes nothing, still runs.
 #[tokio::test]
 async fn setup_and_activations_change_the_org_one_at_a_time() {
-    use pesync::jobs::lock::{JobLock, ORG_SYNC};
+    use pesync::platform::db::lock::{JobLock, ORG_SYNC};
     let bed = Bed::new(None, 50.0).await;
     bed.setup().await;
     let app = bed.app().await;

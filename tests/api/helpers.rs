@@ -4,11 +4,11 @@ use std::sync::{Arc, Once};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
-use pesync::clock::{Clock, ManualClock, OffsetClock};
-use pesync::config::Settings;
+use pesync::app::config::Settings;
+use pesync::app::startup::Application;
 use pesync::ingest::signature;
+use pesync::platform::clock::{Clock, ManualClock, OffsetClock};
 use pesync::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
-use pesync::startup::Application;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
@@ -84,7 +84,7 @@ pub async fn fresh_database() -> (String, PgPool) {
         uuid::Uuid::new_v4().simple()
     );
     let url = format!("{}/{name}", server_url());
-    let pool = pesync::db::connect_and_migrate(&SecretString::from(url.clone()))
+    let pool = pesync::platform::db::connect_and_migrate(&SecretString::from(url.clone()))
         .await
         .expect("test database");
     (url, pool)
@@ -116,7 +116,7 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     /// What the handlers and jobs share: tests drive `poll_once` / `evaluate_once` with it.
-    pub state: actix_web::web::Data<pesync::context::AppState>,
+    pub state: actix_web::web::Data<pesync::platform::context::AppState>,
     pub stats_cache: actix_web::web::Data<pesync::admin::stats::StatsCache>,
     pub clock: TestClock,
     pub client: reqwest::Client,
@@ -138,7 +138,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         admin_token: Some(SecretString::from(ADMIN)),
         viewer_token: Some(SecretString::from(VIEWER)),
         scorer_token: Some(SecretString::from(SCORER)),
-        secret_key: Some(pesync::secrets::SecretKey::from_base64(SECRET_KEY).unwrap()),
+        secret_key: Some(pesync::platform::secrets::SecretKey::from_base64(SECRET_KEY).unwrap()),
         // Tests drive the scheduled jobs themselves (`poll_once`, `evaluate_once`); a cron firing
         // mid-test would race them.
         poll_cron: "off".into(),
@@ -201,9 +201,9 @@ pub async fn spawn_app_with_sim_on(
 /// The app with these settings (see `test_settings`, `settings_for_sim`) and clock.
 pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
-        pesync::telemetry::init();
+        pesync::platform::telemetry::init();
     }
-    let shared: pesync::clock::SharedClock = match &clock {
+    let shared: pesync::platform::clock::SharedClock = match &clock {
         TestClock::Manual(c) => c.clone(),
         TestClock::Offset(c) => c.clone(),
     };

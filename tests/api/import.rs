@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use chrono::Duration;
-use pesync::import::read::Format;
-use pesync::import::{Input, Options, Summary};
+use pesync::tools::import::read::Format;
+use pesync::tools::import::{Input, Options, Summary};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -81,7 +81,7 @@ async fn a_csv_and_an_ndjson_file_are_streamed_into_a_source() {
     writeln!(csv, "c-z,crm.transaction,{at},OPP-z,12,").unwrap();
     let csv = TempFile::new("csv", &csv);
 
-    let s = pesync::import::import(&options(&app, Format::Csv), Input::File(csv.0.clone()))
+    let s = pesync::tools::import::import(&options(&app, Format::Csv), Input::File(csv.0.clone()))
         .await
         .unwrap();
     let header_and_rows = ROWS as u64 + 1;
@@ -144,7 +144,7 @@ async fn a_csv_and_an_ndjson_file_are_streamed_into_a_source() {
                        "attributes": {"crm_record_id": "OPP-7", "transaction_value": 2450}});
     writeln!(ndjson, "{again}\n\n{{not json").unwrap();
     let ndjson = TempFile::new("ndjson", &ndjson);
-    let s: Summary = pesync::import::import(
+    let s: Summary = pesync::tools::import::import(
         &options(&app, Format::Ndjson),
         Input::File(ndjson.0.clone()),
     )
@@ -237,8 +237,8 @@ async fn pesync_binary_with(
     let env = env.to_vec();
     tokio::task::spawn_blocking(move || {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pesync"));
-        c.args(&args).env_remove(pesync::import::SECRET_ENV);
-        for name in pesync::import::TOKEN_ENVS {
+        c.args(&args).env_remove(pesync::tools::import::SECRET_ENV);
+        for name in pesync::tools::import::TOKEN_ENVS {
             c.env_remove(name);
         }
         c.envs(env).output().unwrap()
@@ -285,7 +285,7 @@ async fn a_csv_score_export_is_stored_a_rerun_is_duplicate_and_the_run_hands_ove
     let mut o = Options::scores(&app.address, SecretString::from(SCORER), Format::Csv);
     o.batch_size = 250;
     o.concurrency = 3;
-    let s = pesync::import::import(&o, Input::File(csv.0.clone()))
+    let s = pesync::tools::import::import(&o, Input::File(csv.0.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -326,7 +326,7 @@ async fn a_csv_score_export_is_stored_a_rerun_is_duplicate_and_the_run_hands_ove
     assert_eq!(window["timezone"], "Asia/Kathmandu", "{window}");
 
     // The same file again: nothing new, every stored observation a duplicate.
-    let s = pesync::import::import(&o, Input::File(csv.0.clone()))
+    let s = pesync::tools::import::import(&o, Input::File(csv.0.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -359,7 +359,7 @@ async fn a_csv_score_export_is_stored_a_rerun_is_duplicate_and_the_run_hands_ove
         ),
     );
     let o = Options::scores(&app.address, SecretString::from(ADMIN), Format::Ndjson);
-    let s = pesync::import::import(&o, Input::File(ndjson.0.clone()))
+    let s = pesync::tools::import::import(&o, Input::File(ndjson.0.clone()))
         .await
         .unwrap();
     assert_eq!((s.stored, s.rejected, s.malformed), (1, 2, 0), "{s}");

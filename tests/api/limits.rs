@@ -6,9 +6,9 @@ use std::net::TcpStream;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Utc;
-use pesync::clock::ManualClock;
-use pesync::config::Settings;
+use pesync::app::config::Settings;
 use pesync::ingest::signature;
+use pesync::platform::clock::ManualClock;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -161,7 +161,7 @@ async fn admin_documents_over_256_kib_are_413_but_events_keep_5_mib() {
             .body(body)
             .send()
     };
-    let limit = pesync::http::limits::MAX_ADMIN_BODY_BYTES;
+    let limit = pesync::platform::http::limits::MAX_ADMIN_BODY_BYTES;
     let r = put("big", padded_source_document(limit + 1)).await.unwrap();
     let p = assert_problem(r, 413).await;
     assert!(p["detail"].as_str().unwrap().contains("262144"), "{p}");

@@ -26,7 +26,7 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
 
     // The run loads its batch …
     let mut conn = app.pool.acquire().await.unwrap();
-    let batch = pesync::decisions::load::candidates(&mut conn, "", now, 100, false)
+    let batch = pesync::evaluation::load::candidates(&mut conn, "", now, 100, false)
         .await
         .unwrap();
     drop(conn);
@@ -46,7 +46,7 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
     let (_, thresholds) = pesync::registry::thresholds::current(&app.pool)
         .await
         .unwrap();
-    let write = pesync::decisions::run::decide(&batch, &campaigns, &thresholds, now);
+    let write = pesync::evaluation::run::decide(&batch, &campaigns, &thresholds, now);
     assert_eq!(write.queued(), 1, "the decision still takes the contact");
     let mut tx = app.pool.begin().await.unwrap();
     let left = write

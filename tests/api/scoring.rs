@@ -6,7 +6,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use pesync::decisions::evaluate_once;
+use pesync::evaluation::evaluate_once;
 use pesync::normalize::dedup::dialer_contact_id;
 use pesync::scoring::poll_once;
 use pesync::simulator::{
@@ -331,7 +331,7 @@ async fn events_to_the_dialer_end_to_end_on_crons() {
     let app = start(
         settings,
         pool,
-        TestClock::Offset(pesync::clock::OffsetClock::new()),
+        TestClock::Offset(pesync::platform::clock::OffsetClock::new()),
     )
     .await;
     app.create_source("crm", json!({})).await;

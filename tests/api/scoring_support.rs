@@ -2,8 +2,8 @@
 //! the scheduled jobs driven by hand.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use pesync::decisions::{RunReport, evaluate_once};
 use pesync::eligibility::Observation;
+use pesync::evaluation::{RunReport, evaluate_once};
 use pesync::scoring::profile::Profile;
 use serde_json::{Value, json};
 

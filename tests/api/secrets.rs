@@ -5,8 +5,8 @@
 use std::process::Command;
 
 use chrono::Duration;
-use pesync::secrets::SecretKey;
-use pesync::startup::Application;
+use pesync::app::startup::Application;
+use pesync::platform::secrets::SecretKey;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -116,11 +116,11 @@ async fn a_wrong_key_is_a_clear_start_up_error() {
     let (db_url, pool) = fresh_database().await;
     let app = spawn_app_on(db_url.clone(), pool.clone()).await;
     app.create_source("crm", json!({})).await;
-    let settings = pesync::config::Settings {
+    let settings = pesync::app::config::Settings {
         secret_key: Some(SecretKey::generate()),
         ..test_settings(&db_url)
     };
-    let clock = std::sync::Arc::new(pesync::clock::SystemClock);
+    let clock = std::sync::Arc::new(pesync::platform::clock::SystemClock);
     let e = Application::build(&settings, pool.clone(), clock.clone())
         .await
         .err()
@@ -132,7 +132,7 @@ async fn a_wrong_key_is_a_clear_start_up_error() {
     );
     assert_no_secret(&e);
 
-    let no_key = pesync::config::Settings {
+    let no_key = pesync::app::config::Settings {
         secret_key: None,
         ..test_settings(&db_url)
     };
@@ -149,12 +149,12 @@ async fn a_wrong_key_is_a_clear_start_up_error() {
 #[tokio::test]
 async fn short_tokens_are_refused_at_start() {
     let (db_url, pool) = fresh_database().await;
-    let clock = std::sync::Arc::new(pesync::clock::SystemClock);
+    let clock = std::sync::Arc::new(pesync::platform::clock::SystemClock);
     for (admin, viewer, var) in [
         ("change-me", VIEWER, "PESYNC_ADMIN_TOKEN"),
         (ADMIN, "short-viewer", "PESYNC_VIEWER_TOKEN"),
     ] {
-        let settings = pesync::config::Settings {
+        let settings = pesync::app::config::Settings {
             admin_token: Some(admin.into()),
             viewer_token: Some(viewer.into()),
             ..test_settings(&db_url)
@@ -203,7 +203,7 @@ async fn the_audit_record_names_the_token_by_fingerprint() {
     assert_eq!(items[0]["changed_by"], "migration");
     assert_eq!(items[0]["changed_by_token"], Value::Null);
     assert_eq!(items[1]["changed_by"], "admin");
-    let fingerprint = pesync::secrets::fingerprint(ADMIN.as_bytes());
+    let fingerprint = pesync::platform::secrets::fingerprint(ADMIN.as_bytes());
     assert_eq!(items[1]["changed_by_token"], fingerprint.as_str());
     assert!(!h.to_string().contains(ADMIN));
 }

@@ -4,7 +4,7 @@
 //! deferred contact's next opening inside both, the dry run and the explanation).
 
 use chrono::{Duration, DurationRound, Utc};
-use pesync::decisions::evaluate_once;
+use pesync::evaluation::evaluate_once;
 use pesync::normalize::dedup::dialer_contact_id;
 use serde_json::{Value, json};
 

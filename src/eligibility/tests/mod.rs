@@ -20,7 +20,7 @@ use super::{
     Campaign, ContactFacts, Evaluation, Mode, Observation, Rule, Tier, Window, ZonedWindow,
     evaluate, first_failure,
 };
-use crate::thresholds::Thresholds;
+use crate::domain::thresholds::Thresholds;
 
 /// The `now` of the SPEC's dry-run example: 01:30 EST in New York, 30 min before spring forward.
 const NOW: &str = "2026-03-08T06:30:00Z";

@@ -1,0 +1,3 @@
+//! Shared domain types that every stage may use and that import no stage.
+
+pub mod thresholds;

@@ -1,0 +1,291 @@
+//! Storing one batch of the run in one transaction: every decision, the deferrals, the contacts
+//! queued for the dialer, and the contacts' removal from the evaluation queue. Columns travel
+//! as arrays (`UNNEST`): one statement per table per batch, not one per row.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::PgConnection;
+
+use crate::app::jobs::counters::REASONS;
+use crate::dialer::contact::DialerContact;
+use crate::eligibility::{Campaign, Evaluation, Mode, Reason};
+
+/// The rows one batch writes, column by column.
+#[derive(Debug, Default)]
+pub struct BatchWrite {
+    // decisions
+    d_contact: Vec<String>,
+    d_campaign: Vec<String>,
+    d_reason: Vec<String>,
+    d_tier: Vec<Option<String>>,
+    d_score: Vec<Option<f64>>,
+    d_rise: Vec<Option<f64>>,
+    d_channel: Vec<Option<String>>,
+    d_open: Vec<Option<bool>>,
+    d_next: Vec<Option<DateTime<Utc>>>,
+    d_cooldown: Vec<Option<DateTime<Utc>>>,
+    d_taken: Vec<Option<String>>,
+    d_outcomes: Vec<String>,
+    // deferrals
+    f_contact: Vec<String>,
+    f_campaign: Vec<String>,
+    f_next: Vec<DateTime<Utc>>,
+    // dialer queue
+    q_campaign: Vec<String>,
+    q_contact: Vec<String>,
+    q_mode: Vec<String>,
+    q_dialer_id: Vec<String>,
+    q_list: Vec<String>,
+    q_channel: Vec<String>,
+    q_body: Vec<String>,
+    // evaluated contacts
+    e_contact: Vec<String>,
+    e_seq: Vec<i64>,
+    /// Decisions by reason, indexed by `Reason as usize`: counted once the batch is stored.
+    reasons: [u64; REASONS.len()],
+}
+
+impl BatchWrite {
+    pub fn decisions(&self) -> usize {
+        self.d_contact.len()
+    }
+
+    pub fn queued(&self) -> usize {
+        self.q_contact.len()
+    }
+
+    pub fn deferred(&self) -> usize {
+        self.f_contact.len()
+    }
+
+    /// How many of the batch's decisions have each reason, indexed by `Reason as usize`.
+    pub fn reason_counts(&self) -> &[u64; REASONS.len()] {
+        &self.reasons
+    }
+
+    /// Records a contact as evaluated at `observed_seq`.
+    pub fn evaluated(&mut self, contact_id: &str, observed_seq: i64) {
+        self.e_contact.push(contact_id.to_owned());
+        self.e_seq.push(observed_seq);
+    }
+
+    /// Records one decision, and the deferral it implies.
+    pub fn decision(&mut self, contact_id: &str, campaign: &Campaign, e: &Evaluation) {
+        self.d_contact.push(contact_id.to_owned());
+        self.d_campaign.push(campaign.id.clone());
+        self.d_reason.push(e.reason.as_str().to_owned());
+        self.reasons[e.reason as usize] += 1;
+        self.d_tier.push(e.tier.map(|t| t.as_str().to_owned()));
+        self.d_score.push(e.effective_score);
+        self.d_rise.push(e.rise);
+        self.d_channel.push(e.channel.clone());
+        self.d_open.push(e.window.map(|w| w.open));
+        self.d_next.push(e.window.and_then(|w| w.next_opening));
+        self.d_cooldown.push(e.cooldown_until);
+        self.d_taken.push(e.taken_by.clone());
+        self.d_outcomes.push(super::outcomes::encode(&e.outcomes));
+        // Decided again when the window opens, or when a suppression with an expiry ends.
+        let again = match e.reason {
+            Reason::DeferredOutsideWindow => e.window.and_then(|w| w.next_opening),
+            Reason::Suppressed => e.suppressed_until,
+            _ => None,
+        };
+        if let Some(next) = again {
+            self.f_contact.push(contact_id.to_owned());
+            self.f_campaign.push(campaign.id.clone());
+            self.f_next.push(next);
+        }
+    }
+
+    /// Queues a contact for the dialer (push outbox or pull feed, by the campaign's mode).
+    pub fn queue(&mut self, campaign: &Campaign, contact_id: &str, contact: &DialerContact) {
+        self.q_campaign.push(campaign.id.clone());
+        self.q_contact.push(contact_id.to_owned());
+        self.q_mode.push(
+            match campaign.mode {
+                Mode::Push => "push",
+                Mode::Pull => "pull",
+            }
+            .to_owned(),
+        );
+        self.q_dialer_id.push(contact.id.clone());
+        self.q_list.push(contact.contact_list_id.clone());
+        self.q_channel.push(contact.data.channel.clone());
+        self.q_body
+            .push(serde_json::to_string(contact).expect("a dialer contact serializes"));
+    }
+
+    /// Writes the batch. The deferrals of the evaluated contacts are replaced by the new ones; a
+    /// contact already queued for a campaign has its queued document refreshed, not duplicated.
+    ///
+    /// A contact handed over since the batch was loaded (a pull acknowledgement landing between
+    /// the load and this write) is in its `cooldown` now, which the decisions did not see: nothing
+    /// is written for it, and it stays in the evaluation queue for the next run to decide with the
+    /// hand-over in view. Returns how many contacts were left so.
+    pub async fn write(
+        &self,
+        tx: &mut PgConnection,
+        now: DateTime<Utc>,
+        cooldown: TimeDelta,
+    ) -> sqlx::Result<usize> {
+        let skip = self.handed_over_since_load(tx, now, cooldown).await?;
+        sqlx::query!(
+            r#"INSERT INTO decisions (contact_id, campaign_id, evaluated_at, reason, tier,
+                   effective_score, rise, channel, window_open, next_opening, cooldown_until,
+                   taken_by, outcomes)
+               SELECT c, k, $1, r, t, s, ri, ch, o, n, cd, tb, oc::jsonb
+               FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
+                           $7::float8[], $8::text[], $9::bool[], $10::timestamptz[],
+                           $11::timestamptz[], $12::text[], $13::text[])
+                    AS x(c, k, r, t, s, ri, ch, o, n, cd, tb, oc)
+               WHERE NOT (x.c = ANY($14))"#,
+            now,
+            &self.d_contact,
+            &self.d_campaign,
+            &self.d_reason,
+            &self.d_tier as &[Option<String>],
+            &self.d_score as &[Option<f64>],
+            &self.d_rise as &[Option<f64>],
+            &self.d_channel as &[Option<String>],
+            &self.d_open as &[Option<bool>],
+            &self.d_next as &[Option<DateTime<Utc>>],
+            &self.d_cooldown as &[Option<DateTime<Utc>>],
+            &self.d_taken as &[Option<String>],
+            &self.d_outcomes,
+            &skip,
+        )
+        .execute(&mut *tx)
+        .await?;
+
+        sqlx::query!(
+            "DELETE FROM deferrals WHERE contact_id = ANY($1) AND NOT (contact_id = ANY($2))",
+            &self.e_contact,
+            &skip
+        )
+        .execute(&mut *tx)
+        .await?;
+        if !self.f_contact.is_empty() {
+            sqlx::query!(
+                r#"INSERT INTO deferrals (contact_id, campaign_id, next_opening, deferred_at)
+                   SELECT c, k, n, $1 FROM UNNEST($2::text[], $3::text[], $4::timestamptz[]) AS x(c, k, n)
+                   WHERE EXISTS (SELECT 1 FROM campaigns WHERE id = x.k) AND NOT (x.c = ANY($5))"#,
+                now,
+                &self.f_contact,
+                &self.f_campaign,
+                &self.f_next,
+                &skip,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        if !self.q_contact.is_empty() {
+            // A campaign deleted since the run loaded it has no queue any more: skip its contacts.
+            sqlx::query!(
+                r#"INSERT INTO dialer_queue (campaign_id, contact_id, mode, dialer_id,
+                       contact_list_id, channel, contact, queued_at, ready_at)
+                   SELECT k, c, m, d, l, ch, b::jsonb, $1, $1
+                   FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                               $7::text[], $8::text[]) AS x(k, c, m, d, l, ch, b)
+                   WHERE EXISTS (SELECT 1 FROM campaigns WHERE id = x.k) AND NOT (x.c = ANY($9))
+                   ON CONFLICT (campaign_id, contact_id) WHERE state = 'pending' DO UPDATE
+                   SET contact = EXCLUDED.contact, contact_list_id = EXCLUDED.contact_list_id,
+                       channel = EXCLUDED.channel, mode = EXCLUDED.mode"#,
+                now,
+                &self.q_campaign,
+                &self.q_contact,
+                &self.q_mode,
+                &self.q_dialer_id,
+                &self.q_list,
+                &self.q_channel,
+                &self.q_body,
+                &skip,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        // Evaluated: out of the queue, unless newer observations arrived since the batch was read.
+        sqlx::query!(
+            r#"DELETE FROM evaluation_queue q USING UNNEST($1::text[], $2::int8[]) AS x(c, seq)
+               WHERE q.contact_id = x.c AND q.observed_seq <= x.seq AND NOT (x.c = ANY($3))"#,
+            &self.e_contact,
+            &self.e_seq,
+            &skip,
+        )
+        .execute(&mut *tx)
+        .await?;
+        if !skip.is_empty() {
+            // A deferred contact whose window opened is not in the queue: put it there.
+            sqlx::query!(
+                r#"INSERT INTO evaluation_queue (contact_id, observed_seq)
+                   SELECT c, seq FROM UNNEST($1::text[], $2::int8[]) AS x(c, seq)
+                   WHERE x.c = ANY($3)
+                   ON CONFLICT (contact_id) DO NOTHING"#,
+                &self.e_contact,
+                &self.e_seq,
+                &skip,
+            )
+            .execute(&mut *tx)
+            .await?;
+            tracing::info!(
+                contacts = skip.len(),
+                "contacts handed over while the run decided them; left for the next run"
+            );
+        }
+        Ok(skip.len())
+    }
+
+    /// The contacts this batch queues that were handed over inside the cooldown after all: the
+    /// decisions were made without that hand-over.
+    async fn handed_over_since_load(
+        &self,
+        tx: &mut PgConnection,
+        now: DateTime<Utc>,
+        cooldown: TimeDelta,
+    ) -> sqlx::Result<Vec<String>> {
+        if self.q_contact.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Wait for an acknowledgement in flight on these contacts' pending items, and hold later
+        // ones off until this commits (they then hand over the refreshed item). The locks are taken
+        // in the acknowledgement's own order (newest id first), so the two never deadlock. In READ
+        // COMMITTED the next statement then sees every hand-over committed before it.
+        sqlx::query!(
+            r#"SELECT id FROM dialer_queue WHERE contact_id = ANY($1) AND state = 'pending'
+               ORDER BY id DESC FOR UPDATE"#,
+            &self.q_contact
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query_scalar!(
+            r#"SELECT DISTINCT contact_id AS "contact_id!" FROM handovers
+               WHERE contact_id = ANY($1) AND ($2::timestamptz IS NULL OR at > $2)"#,
+            &self.q_contact,
+            cooldown_start(now, cooldown)
+        )
+        .fetch_all(&mut *tx)
+        .await
+    }
+}
+
+/// Hand-overs after this instant keep a contact in its cooldown at `now` (the cooldown rule's
+/// `[hand-over, hand-over + cooldown)`, rules.rs); `None` when the cooldown reaches back before
+/// any time the database stores, so that every hand-over does.
+pub fn cooldown_start(now: DateTime<Utc>, cooldown: TimeDelta) -> Option<DateTime<Utc>> {
+    let year_one = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0)?;
+    now.checked_sub_signed(cooldown).filter(|t| *t > year_one)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cooldown_start_matches_the_rule_and_survives_huge_cooldowns() {
+        let now: DateTime<Utc> = "2026-06-01T12:00:00Z".parse().unwrap();
+        let start = cooldown_start(now, TimeDelta::hours(72)).unwrap();
+        assert_eq!(start, now - TimeDelta::hours(72));
+        assert_eq!(cooldown_start(now, TimeDelta::MAX), None);
+        assert_eq!(cooldown_start(now, TimeDelta::days(365 * 3000)), None);
+    }
+}

@@ -1,0 +1,349 @@
+//! `pesync bench delivery`: (1) delivery throughput to an unthrottled simulator, (2) how much of a
+//! throttled ceiling delivery uses while a backlog exists, and whether it ever exceeds it.
+//!
+//! Events are ingested through the real HTTP API by an instance without delivery, then a second
+//! instance with delivery workers starts on the same database and the clock runs until the
+//! simulator has them all: what is measured is delivery alone.
+//!
+//! `--target external-events` measures the batched External Events target instead (issue 10 §3):
+//! the simulator's org is set up through its real endpoints first (`sim_org`), and utilisation is
+//! events/s against the ceiling × `--batch`, since the ceiling still counts requests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use secrecy::SecretString;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::median;
+use super::scratch::ScratchDb;
+use crate::app::config::Settings;
+use crate::app::startup::Application;
+use crate::genesys::EventsTarget;
+use crate::ingest::signature;
+use crate::platform::clock::SystemClock;
+use crate::simulator::{Endpoint, Simulator, SimulatorConfig, SimulatorHandle};
+
+#[derive(Debug, clap::Args)]
+pub struct DeliveryArgs {
+    /// Events per throughput run.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: usize,
+    /// Distinct contacts the events are spread over.
+    #[arg(long, default_value_t = 2_000)]
+    pub contacts: usize,
+    /// The throttled ceiling (requests/s) for the utilisation run.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Seconds the utilisation run measures (after the first delivery plus a 1 s warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Repetitions of each measurement.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Where events go: `pe` (one event a request, SPEC §5) or `external-events` (batched).
+    #[arg(long, default_value = "pe", value_parser = EventsTarget::parse)]
+    pub target: EventsTarget,
+    /// Entities per External Events request (`PESYNC_GENESYS_EVENTS_BATCH`).
+    #[arg(long, default_value_t = crate::genesys::target::DEFAULT_EVENTS_BATCH, value_parser = batch_size)]
+    pub batch: usize,
+}
+
+/// `--batch`: as `PESYNC_GENESYS_EVENTS_BATCH` allows.
+fn batch_size(text: &str) -> Result<usize, String> {
+    let max = crate::genesys::target::MAX_EVENTS_BATCH;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("an integer from 1 to {max}")),
+    }
+}
+
+/// The target and batch size a run delivers with.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    events: EventsTarget,
+    batch: usize,
+}
+
+impl Target {
+    /// Events one request carries at most: what the ceiling is multiplied by.
+    fn per_request(self) -> f64 {
+        match self.events {
+            EventsTarget::Pe => 1.0,
+            EventsTarget::ExternalEvents => self.batch as f64,
+        }
+    }
+
+    /// Events the simulator took in so far.
+    fn accepted(self, sim: &SimulatorHandle) -> u64 {
+        let stats = sim.state.stats();
+        match self.events {
+            EventsTarget::Pe => stats.events_accepted,
+            EventsTarget::ExternalEvents => stats.external_events_accepted,
+        }
+    }
+}
+
+const SECRET: &str = "bench-signing-secret-0123456789";
+/// The admin token of the scratch instances (at least 32 characters, as every token).
+const ADMIN: &str = "bench-admin-token-0123456789abcdef";
+
+pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
+    let target = Target {
+        events: a.target,
+        batch: a.batch,
+    };
+    println!(
+        "target {}{}",
+        a.target.as_str(),
+        match a.target {
+            EventsTarget::Pe => String::new(),
+            EventsTarget::ExternalEvents => format!(", {} entities a request at most", a.batch),
+        }
+    );
+    let mut throughput = Vec::new();
+    for i in 0..a.runs {
+        let eps = throughput_run(&settings, target, a.events, a.contacts).await?;
+        println!(
+            "throughput run {}: {} events in {:.0} events/s",
+            i + 1,
+            a.events,
+            eps
+        );
+        throughput.push(eps);
+    }
+    let ceiling = a.rate * target.per_request();
+    let mut utilisation = Vec::new();
+    let mut busiest = Vec::new();
+    for i in 0..a.runs {
+        let (u, max) = utilisation_run(&settings, target, a.rate, a.seconds).await?;
+        println!(
+            "utilisation run {}: {:.1} % of {} req/s × {} = {} events/s ({:.0} events/s), busiest second {} requests",
+            i + 1,
+            u * 100.0,
+            a.rate,
+            target.per_request(),
+            ceiling,
+            u * ceiling,
+            max
+        );
+        utilisation.push(u);
+        busiest.push(max);
+    }
+    println!(
+        "median delivery throughput (unthrottled sink): {:.0} events/s",
+        median(throughput)
+    );
+    let u = median(utilisation);
+    println!(
+        "median utilisation of a {} req/s ceiling × {} events a request with a backlog: {:.1} % ({:.0} of {} events/s); busiest second of all runs: {} requests",
+        a.rate,
+        target.per_request(),
+        u * 100.0,
+        u * ceiling,
+        ceiling,
+        busiest.iter().max().copied().unwrap_or(0)
+    );
+    Ok(())
+}
+
+fn settings_for(
+    base: &Settings,
+    db: &ScratchDb,
+    sim: Option<&SimulatorHandle>,
+    rate: f64,
+    target: Target,
+) -> Settings {
+    let sim_cfg = SimulatorConfig::default();
+    Settings {
+        database_url: db.url.clone(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        admin_token: Some(SecretString::from(ADMIN)),
+        secret_key: Some(crate::platform::secrets::SecretKey::demo()),
+        pe_base_url: sim.map(|s| s.base_url.clone()),
+        pe_token_url: sim.map(|s| s.token_url()),
+        pe_client_id: sim.map(|_| sim_cfg.client_id.clone()),
+        pe_client_secret: sim.map(|_| SecretString::from(sim_cfg.client_secret.clone())),
+        pe_rate_limit: rate,
+        genesys_events: target.events,
+        genesys_events_batch: target.batch,
+        // Delivery alone is measured: profile polls and the evaluation run's pushes would take
+        // permits of the same ceiling (an org delivering through External Events turns polling
+        // off anyway: it has no profile endpoint).
+        poll_cron: "off".into(),
+        evaluate_cron: "off".into(),
+        ..base.clone()
+    }
+}
+
+/// Ingests `n` events over `contacts` contacts through an instance without delivery.
+async fn ingest(base: &Settings, db: &ScratchDb, n: usize, contacts: usize) -> anyhow::Result<()> {
+    let s = settings_for(
+        base,
+        db,
+        None,
+        1.0,
+        Target {
+            events: EventsTarget::Pe,
+            batch: 1,
+        },
+    );
+    // A pool of its own: connections opened on the server's worker runtimes die with them.
+    let pool = crate::platform::db::connect(&db.url).await?;
+    let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(app.run_until(stop.clone()));
+    let http = reqwest::Client::new();
+    http.put(format!("{url}/v1/admin/sources/bench"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"signing_secret": SECRET}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let now = Utc::now();
+    let events: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            json!({"contact_id": format!("c-{}", i % contacts.max(1)), "event_type": "crm.transaction",
+                   "event_timestamp": (now - chrono::Duration::seconds(3600) + chrono::Duration::milliseconds(i as i64)).to_rfc3339(),
+                   "attributes": {"crm_record_id": format!("R{i}"), "transaction_value": i}})
+        })
+        .collect();
+    for chunk in events.chunks(500) {
+        let body = serde_json::to_vec(chunk)?;
+        http.post(format!("{url}/v1/sources/bench/events"))
+            .header("Content-Type", "application/json")
+            .header(
+                signature::HEADER,
+                signature::header_value(SECRET.as_bytes(), Utc::now().timestamp(), &body),
+            )
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    stop.cancel();
+    server.await??;
+    Ok(())
+}
+
+/// For the External Events target: the simulator's org, set up and stored as `genesys setup`
+/// would leave it. Nothing for `pe`.
+async fn set_up_org(db: &ScratchDb, sim: &SimulatorHandle, target: Target) -> anyhow::Result<()> {
+    if target.events == EventsTarget::Pe {
+        return Ok(());
+    }
+    let org = super::sim_org::set_up(sim).await?;
+    let pool = crate::platform::db::connect(&db.url).await?;
+    let mut tx = pool.begin().await?;
+    crate::genesys::org::save(&mut tx, &org).await?;
+    tx.commit().await?;
+    pool.close().await;
+    // The setup requests are the bench's, not pesync's: keep them out of any second that
+    // delivery's requests are counted in.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    Ok(())
+}
+
+async fn start_delivery(
+    base: &Settings,
+    db: &ScratchDb,
+    sim: &SimulatorHandle,
+    rate: f64,
+    target: Target,
+) -> anyhow::Result<CancellationToken> {
+    let s = settings_for(base, db, Some(sim), rate, target);
+    let pool = crate::platform::db::connect(&db.url).await?;
+    let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
+    let stop = CancellationToken::new();
+    tokio::spawn(app.run_until(stop.clone()));
+    Ok(stop)
+}
+
+async fn throughput_run(
+    base: &Settings,
+    target: Target,
+    n: usize,
+    contacts: usize,
+) -> anyhow::Result<f64> {
+    let db = ScratchDb::create(&base.database_url).await?;
+    ingest(base, &db, n, contacts).await?;
+    // Let every event's ordering hold pass so only delivery is timed.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let sim = Simulator::start(SimulatorConfig::default()).await?;
+    set_up_org(&db, &sim, target).await?;
+    let started = Instant::now();
+    let stop = start_delivery(base, &db, &sim, 1_000_000.0, target).await?;
+    while target.accepted(&sim) < n as u64 {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "delivery stalled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    stop.cancel();
+    sim.stop().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    db.drop_db().await?;
+    Ok(n as f64 / secs)
+}
+
+/// Events/s delivered while a backlog exists, as a share of the ceiling × events per request, and
+/// the most requests the simulator admitted in any sliding second.
+async fn utilisation_run(
+    base: &Settings,
+    target: Target,
+    rate: f64,
+    seconds: u64,
+) -> anyhow::Result<(f64, u64)> {
+    let db = ScratchDb::create(&base.database_url).await?;
+    // A backlog larger than the run can drain.
+    let backlog = (rate * target.per_request() * (seconds as f64 + 10.0)) as usize;
+    ingest(base, &db, backlog, backlog).await?;
+    let sim = Simulator::start(SimulatorConfig::default()).await?;
+    set_up_org(&db, &sim, target).await?;
+    let stop = start_delivery(base, &db, &sim, rate, target).await?;
+    // Warm up until sending is under way (the first events wait out their ordering hold), then
+    // one more second, so the measured window is all steady state.
+    while target.accepted(&sim) < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = target.accepted(&sim);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let delivered = target.accepted(&sim) - before;
+    let achieved = delivered as f64 / t0.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        (delivered as usize) < backlog,
+        "the backlog ran out during the measurement"
+    );
+    // Without the bench's own setup requests (`sim_org`), which pesync did not send.
+    let busiest = sim
+        .state
+        .max_admitted_in_any_second_except(Endpoint::Journey);
+    if std::env::var("PESYNC_BENCH_TRACE").is_ok() {
+        let reqs = sim.state.requests();
+        let reqs: Vec<_> = reqs
+            .iter()
+            .filter(|r| r.endpoint != Endpoint::Journey)
+            .collect();
+        let first = reqs.first().map_or(0, |r| r.at_ms);
+        let secs: Vec<usize> = (0..(seconds as i64 + 3))
+            .map(|s| {
+                reqs.iter()
+                    .filter(|r| (r.at_ms - first) / 1000 == s)
+                    .count()
+            })
+            .collect();
+        println!("requests per second since the first: {secs:?}");
+    }
+    stop.cancel();
+    sim.stop().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    db.drop_db().await?;
+    Ok((achieved / (rate * target.per_request()), busiest as u64))
+}
