@@ -18,6 +18,8 @@ use crate::platform::http::ApiError;
 use crate::platform::http::auth::Reader;
 use crate::platform::http::responses as problems;
 use crate::registry::thresholds;
+use crate::scoring::chronology::ChronologyView;
+use crate::scoring::monitor_store::chronology_of;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(explain_contact);
@@ -50,6 +52,9 @@ pub struct ContactExplanation {
     pub events: Vec<EventView>,
     /// Profile snapshots, newest first.
     pub snapshots: Vec<SnapshotView>,
+    /// PE's `last_event_timestamp` at the last poll against the newest event delivered (issue 11
+    /// §2); null before the first poll.
+    pub chronology: Option<ChronologyView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -184,6 +189,7 @@ pub async fn explain_contact(
         cooldown_until,
         events: events(&state.reads, &id).await?,
         snapshots: snapshots(&state.reads, &id).await?,
+        chronology: chronology_of(&state.reads, &id).await?,
         contact_id: id,
     }))
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::domain::monitors::MonitorSettings;
 use crate::genesys::region::Region;
 use crate::genesys::target::{self, EventsTarget};
 use crate::platform::secrets::SecretKey;
@@ -59,6 +60,9 @@ pub struct Settings {
     pub prune_cron: String,
     /// How long old rows are kept (`PESYNC_RETENTION_*_DAYS`, docs/RETENTION.md).
     pub retention: Policy,
+    /// The change watch and the chronology check (`PESYNC_CHANGE_WATCH_HOURS`,
+    /// `PESYNC_WATCH_*`, `PESYNC_CHRONOLOGY_SKEW_SECONDS`; issue 11 §2).
+    pub monitors: MonitorSettings,
 }
 
 /// Default pull-feed lease: 5 min (SPEC §7).
@@ -90,6 +94,7 @@ impl Default for Settings {
             read_timeout: crate::platform::http::limits::READ_TIMEOUT,
             prune_cron: DEFAULT_PRUNE_CRON.into(),
             retention: Policy::default(),
+            monitors: MonitorSettings::default(),
         }
     }
 }
@@ -122,6 +127,11 @@ struct FileSettings {
     retention_events_days: Option<u32>,
     retention_scoring_days: Option<u32>,
     retention_handover_days: Option<u32>,
+    change_watch_hours: Option<i64>,
+    watch_max_drop_share: Option<f64>,
+    watch_max_plateau_share: Option<f64>,
+    watch_min_contacts: Option<i64>,
+    chronology_skew_seconds: Option<i64>,
 }
 
 impl Settings {
@@ -197,6 +207,14 @@ impl Settings {
         r.events_days = f.retention_events_days.unwrap_or(r.events_days);
         r.scoring_days = f.retention_scoring_days.unwrap_or(r.scoring_days);
         r.handover_days = f.retention_handover_days.unwrap_or(r.handover_days);
+        let m = &mut self.monitors;
+        m.change_watch_hours = f.change_watch_hours.unwrap_or(m.change_watch_hours);
+        m.max_drop_share = f.watch_max_drop_share.unwrap_or(m.max_drop_share);
+        m.max_plateau_share = f.watch_max_plateau_share.unwrap_or(m.max_plateau_share);
+        m.min_contacts = f.watch_min_contacts.unwrap_or(m.min_contacts);
+        m.chronology_skew_seconds = f
+            .chronology_skew_seconds
+            .unwrap_or(m.chronology_skew_seconds);
         Ok(())
     }
 
@@ -296,6 +314,7 @@ impl Settings {
                     .with_context(|| format!("{name} must be a whole number of days, got {v:?}"))?;
             }
         }
+        super::monitor_settings::apply_env(&mut self.monitors, get)?;
         Ok(())
     }
 
@@ -346,6 +365,7 @@ impl Settings {
                 self.pe_rate_limit
             );
         }
+        super::monitor_settings::check(&self.monitors)?;
         Ok(())
     }
 
@@ -579,5 +599,43 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn monitor_settings_default_read_the_environment_and_are_checked() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.monitors, MonitorSettings::default());
+        assert_eq!(s.monitors.change_watch_hours, 48);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("PESYNC_CHANGE_WATCH_HOURS", "24"),
+                ("PESYNC_WATCH_MAX_DROP_SHARE", "0.2"),
+                ("PESYNC_WATCH_MAX_PLATEAU_SHARE", "0.4"),
+                ("PESYNC_WATCH_MIN_CONTACTS", "5"),
+                ("PESYNC_CHRONOLOGY_SKEW_SECONDS", "30"),
+            ]),
+        )
+        .unwrap();
+        let m = &s.monitors;
+        assert_eq!((m.change_watch_hours, m.min_contacts), (24, 5));
+        assert_eq!((m.max_drop_share, m.max_plateau_share), (0.2, 0.4));
+        assert_eq!(m.chronology_skew_seconds, 30);
+        for (name, bad) in [
+            ("PESYNC_CHANGE_WATCH_HOURS", "0"),
+            ("PESYNC_CHANGE_WATCH_HOURS", "two days"),
+            ("PESYNC_WATCH_MAX_DROP_SHARE", "1.5"),
+            ("PESYNC_WATCH_MAX_PLATEAU_SHARE", "half"),
+            ("PESYNC_WATCH_MIN_CONTACTS", "0"),
+            ("PESYNC_CHRONOLOGY_SKEW_SECONDS", "-5"),
+        ] {
+            let e = Settings::load_from(None, env(&[(name, bad)])).unwrap_err();
+            assert!(e.to_string().contains(name), "{name}={bad}: {e}");
+        }
+        let dir = std::env::temp_dir().join(format!("pesync-monitors-{}", std::process::id()));
+        std::fs::write(&dir, "change_watch_hours = 12\nwatch_min_contacts = 3\n").unwrap();
+        let s = Settings::load_from(Some(&dir), env(&[])).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!((s.monitors.change_watch_hours, s.monitors.min_contacts), (12, 3));
     }
 }

@@ -1,0 +1,18 @@
+-- The change log (issue 11 §2): every activation of a source mapping or manifest version, every
+-- thresholds version and every campaign change, with who made it (the token's role and fingerprint)
+-- and when. An activated mapping or manifest opens a score stability watch until `watch_until`
+-- (null: no watch). The watch's figures are computed from `score_observations` when read, so the
+-- row stores only the change; `id` orders the paginated list.
+CREATE TABLE changes (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind             text        NOT NULL CHECK (kind IN ('mapping', 'manifest', 'thresholds', 'campaign')),
+    name             text        NOT NULL,
+    action           text        NOT NULL CHECK (action IN ('activated', 'created', 'updated', 'deleted')),
+    from_version     integer,
+    to_version       integer,
+    changed_by       text        NOT NULL,
+    changed_by_token text,
+    changed_at       timestamptz NOT NULL,
+    watch_until      timestamptz
+);
+CREATE INDEX changes_watch_until ON changes (watch_until) WHERE watch_until IS NOT NULL;
