@@ -8,6 +8,7 @@ use super::changes::{ChangeView, open_watches};
 use super::stats::{Family, family, label, single};
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
+use crate::scoring::watch::WatchFigures;
 use crate::scoring::{chronology, monitor_store};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -73,16 +74,25 @@ fn by_state(counts: &[StateCount]) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Per open watch, `figure` labelled by the change's id and kind.
+fn per_watch(m: &MonitorStats, figure: impl Fn(&ChangeView) -> f64) -> Vec<(String, f64)> {
+    m.open_watches
+        .iter()
+        .map(|c| (format!("{{change=\"{}\",kind=\"{}\"}}", c.id, c.kind), figure(c)))
+        .collect()
+}
+
+fn figures(c: &ChangeView) -> WatchFigures {
+    c.watch.as_ref().map(|w| w.figures).unwrap_or_default()
+}
+
+fn suspect(c: &ChangeView) -> bool {
+    c.watch.as_ref().is_some_and(|w| w.suspect)
+}
+
 /// The monitors' metric families: per open watch, gauges labelled by the change's id and kind.
-pub fn families(m: &MonitorStats) -> Vec<Family> {
-    let watch = |figure: fn(&ChangeView) -> f64| -> Vec<(String, f64)> {
-        m.open_watches
-            .iter()
-            .map(|c| (format!("{{change=\"{}\",kind=\"{}\"}}", c.id, c.kind), figure(c)))
-            .collect()
-    };
-    let figures = |c: &ChangeView| c.watch.as_ref().map(|w| w.figures).unwrap_or_default();
-    let suspect = |c: &ChangeView| c.watch.as_ref().is_some_and(|w| w.suspect);
+pub(super) fn families(m: &MonitorStats) -> Vec<Family> {
+    let watch = |figure: fn(&ChangeView) -> f64| per_watch(m, figure);
     let suspects = m.open_watches.iter().filter(|c| suspect(c)).count();
     vec![
         family(
