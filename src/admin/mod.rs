@@ -39,7 +39,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Who made a change, for the audit records (thresholds versions, the change log).
-pub fn changed_by(who: &crate::platform::http::auth::Writer) -> crate::registry::thresholds::ChangedBy<'_> {
+pub fn changed_by(
+    who: &crate::platform::http::auth::Writer,
+) -> crate::registry::thresholds::ChangedBy<'_> {
     crate::registry::thresholds::ChangedBy {
         role: who.principal(),
         token: who.token_fingerprint(),

@@ -78,7 +78,12 @@ fn by_state(counts: &[StateCount]) -> Vec<(String, f64)> {
 fn per_watch(m: &MonitorStats, figure: impl Fn(&ChangeView) -> f64) -> Vec<(String, f64)> {
     m.open_watches
         .iter()
-        .map(|c| (format!("{{change=\"{}\",kind=\"{}\"}}", c.id, c.kind), figure(c)))
+        .map(|c| {
+            (
+                format!("{{change=\"{}\",kind=\"{}\"}}", c.id, c.kind),
+                figure(c),
+            )
+        })
         .collect()
 }
 

@@ -636,6 +636,9 @@ mod tests {
         std::fs::write(&dir, "change_watch_hours = 12\nwatch_min_contacts = 3\n").unwrap();
         let s = Settings::load_from(Some(&dir), env(&[])).unwrap();
         std::fs::remove_file(&dir).unwrap();
-        assert_eq!((s.monitors.change_watch_hours, s.monitors.min_contacts), (12, 3));
+        assert_eq!(
+            (s.monitors.change_watch_hours, s.monitors.min_contacts),
+            (12, 3)
+        );
     }
 }

@@ -6,7 +6,10 @@ use anyhow::{Context, bail};
 use crate::domain::monitors::MonitorSettings;
 
 /// `get` answers a variable, empty ones already left out.
-pub fn apply_env(m: &mut MonitorSettings, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+pub fn apply_env(
+    m: &mut MonitorSettings,
+    get: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
     fn parse<T: std::str::FromStr>(name: &str, v: &str, what: &str) -> anyhow::Result<T>
     where
         T::Err: std::error::Error + Send + Sync + 'static,
@@ -19,7 +22,10 @@ pub fn apply_env(m: &mut MonitorSettings, get: impl Fn(&str) -> Option<String>) 
     for (name, field) in [
         ("PESYNC_CHANGE_WATCH_HOURS", &mut m.change_watch_hours),
         ("PESYNC_WATCH_MIN_CONTACTS", &mut m.min_contacts),
-        ("PESYNC_CHRONOLOGY_SKEW_SECONDS", &mut m.chronology_skew_seconds),
+        (
+            "PESYNC_CHRONOLOGY_SKEW_SECONDS",
+            &mut m.chronology_skew_seconds,
+        ),
     ] {
         if let Some(v) = get(name) {
             *field = parse(name, &v, whole)?;

@@ -51,7 +51,10 @@ impl MonitorSettings {
         if !(1..=MAX_WATCH_HOURS).contains(&self.change_watch_hours) {
             out.push((
                 "PESYNC_CHANGE_WATCH_HOURS",
-                format!("must be 1–{MAX_WATCH_HOURS}, got {}", self.change_watch_hours),
+                format!(
+                    "must be 1–{MAX_WATCH_HOURS}, got {}",
+                    self.change_watch_hours
+                ),
             ));
         }
         for (name, share) in [

@@ -65,7 +65,11 @@ pub struct NewChange<'a> {
 
 /// Records `c` in the caller's transaction (so a change and its record stand or fall together);
 /// a watched kind opens a watch of `watch`. Returns the change's id.
-pub async fn record(tx: &mut PgConnection, c: NewChange<'_>, watch: TimeDelta) -> sqlx::Result<i64> {
+pub async fn record(
+    tx: &mut PgConnection,
+    c: NewChange<'_>,
+    watch: TimeDelta,
+) -> sqlx::Result<i64> {
     let until = c
         .kind
         .watched()

@@ -120,18 +120,33 @@ mod tests {
     #[test]
     fn pe_ahead_of_everything_delivered_is_an_inversion() {
         let skew = TimeDelta::seconds(300);
-        assert_eq!(classify(Some(at(1)), Some(at(0)), skew), Chronology::Inversion);
+        assert_eq!(
+            classify(Some(at(1)), Some(at(0)), skew),
+            Chronology::Inversion
+        );
         let within = at(0) + TimeDelta::microseconds(999);
-        assert_eq!(classify(Some(within), Some(at(0)), skew), Chronology::Consistent);
+        assert_eq!(
+            classify(Some(within), Some(at(0)), skew),
+            Chronology::Consistent
+        );
         let past = at(0) + TimeDelta::microseconds(1_001);
-        assert_eq!(classify(Some(past), Some(at(0)), skew), Chronology::Inversion);
+        assert_eq!(
+            classify(Some(past), Some(at(0)), skew),
+            Chronology::Inversion
+        );
     }
 
     #[test]
     fn pe_behind_by_more_than_the_skew_is_a_lag() {
         let skew = TimeDelta::seconds(300);
-        assert_eq!(classify(Some(at(0)), Some(at(0)), skew), Chronology::Consistent);
-        assert_eq!(classify(Some(at(0)), Some(at(300)), skew), Chronology::Consistent);
+        assert_eq!(
+            classify(Some(at(0)), Some(at(0)), skew),
+            Chronology::Consistent
+        );
+        assert_eq!(
+            classify(Some(at(0)), Some(at(300)), skew),
+            Chronology::Consistent
+        );
         assert_eq!(classify(Some(at(0)), Some(at(301)), skew), Chronology::Lag);
         assert_eq!(
             classify(Some(at(0)), Some(at(1)), TimeDelta::zero()),

@@ -103,18 +103,18 @@ pub async fn chronology_of(
 }
 
 /// Contacts per latest chronology state (all instances), every state listed.
-pub async fn chronology_contacts(
-    db: impl PgExecutor<'_>,
-) -> sqlx::Result<Vec<(Chronology, i64)>> {
-    let rows = sqlx::query!(
-        r#"SELECT state, count(*) AS "n!" FROM contact_chronology GROUP BY state"#
-    )
-    .fetch_all(db)
-    .await?;
+pub async fn chronology_contacts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Chronology, i64)>> {
+    let rows =
+        sqlx::query!(r#"SELECT state, count(*) AS "n!" FROM contact_chronology GROUP BY state"#)
+            .fetch_all(db)
+            .await?;
     Ok(STATES
         .into_iter()
         .map(|s| {
-            let n = rows.iter().find(|r| r.state == s.as_str()).map_or(0, |r| r.n);
+            let n = rows
+                .iter()
+                .find(|r| r.state == s.as_str())
+                .map_or(0, |r| r.n);
             (s, n)
         })
         .collect())
@@ -131,7 +131,10 @@ pub async fn watch(
     settings: &MonitorSettings,
 ) -> sqlx::Result<Watch> {
     // An observation stamped in the future has not happened yet.
-    let to = until.min(now.checked_add_signed(TimeDelta::microseconds(1)).unwrap_or(now));
+    let to = until.min(
+        now.checked_add_signed(TimeDelta::microseconds(1))
+            .unwrap_or(now),
+    );
     let pairs = score_pairs(db, from, to).await?;
     Ok(watch::assess(&pairs, dampening_delta, until, now, settings))
 }

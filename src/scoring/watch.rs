@@ -75,7 +75,10 @@ pub fn figures(pairs: &[ScorePair], dampening_delta: f64) -> WatchFigures {
         if p.before - latest - dampening_delta > SCORE_TOLERANCE {
             dropped += 1;
         }
-        let unchanged = p.after.iter().all(|s| (s - p.before).abs() <= SCORE_TOLERANCE);
+        let unchanged = p
+            .after
+            .iter()
+            .all(|s| (s - p.before).abs() <= SCORE_TOLERANCE);
         if p.after.len() >= 2 && unchanged {
             plateaued += 1;
         }

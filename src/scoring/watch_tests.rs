@@ -32,10 +32,10 @@ fn no_pairs_are_zero_figures_and_never_suspect() {
 #[test]
 fn a_drop_counts_only_past_the_dampening_delta() {
     let pairs = [
-        pair(0.80, &[0.70]),      // −0.10: a drop
-        pair(0.80, &[0.75]),      // −0.05: exactly the delta, not more
+        pair(0.80, &[0.70]),       // −0.10: a drop
+        pair(0.80, &[0.75]),       // −0.05: exactly the delta, not more
         pair(0.80, &[0.60, 0.79]), // the latest counts, not the lowest
-        pair(0.40, &[0.90]),      // a rise
+        pair(0.40, &[0.90]),       // a rise
     ];
     let f = figures(&pairs, 0.05);
     assert_eq!(f.contacts, 4);
@@ -74,22 +74,34 @@ fn a_watch_is_suspect_past_either_bound_once_enough_contacts_were_compared() {
         mean_shift: 0.0,
     };
     assert!(is_suspect(&f(4, 0.31, 0.0), &m));
-    assert!(!is_suspect(&f(4, 0.3, 0.0), &m), "at the bound is not past it");
+    assert!(
+        !is_suspect(&f(4, 0.3, 0.0), &m),
+        "at the bound is not past it"
+    );
     assert!(is_suspect(&f(10, 0.0, 0.6), &m));
     assert!(!is_suspect(&f(10, 0.0, 0.5), &m));
-    assert!(!is_suspect(&f(3, 1.0, 1.0), &m), "too few contacts to judge");
+    assert!(
+        !is_suspect(&f(3, 1.0, 1.0), &m),
+        "too few contacts to judge"
+    );
 }
 
 #[test]
 fn a_watch_is_open_until_its_end_then_closed() {
     let until = at(48);
     assert_eq!(state(until, at(0)), WatchState::Open);
-    assert_eq!(state(until, at(48) - TimeDelta::seconds(1)), WatchState::Open);
+    assert_eq!(
+        state(until, at(48) - TimeDelta::seconds(1)),
+        WatchState::Open
+    );
     assert_eq!(state(until, at(48)), WatchState::Closed);
     assert_eq!(state(until, at(100)), WatchState::Closed);
     let pairs: Vec<ScorePair> = (0..20).map(|_| pair(0.9, &[0.5])).collect();
     let w = assess(&pairs, 0.05, until, at(1), &settings(20));
-    assert_eq!((w.state, w.suspect, w.figures.contacts), (WatchState::Open, true, 20));
+    assert_eq!(
+        (w.state, w.suspect, w.figures.contacts),
+        (WatchState::Open, true, 20)
+    );
     assert!(!assess(&pairs[..19], 0.05, until, at(1), &settings(20)).suspect);
     let closed = assess(&pairs, 0.05, until, at(49), &settings(20));
     assert_eq!(closed.state, WatchState::Closed);
