@@ -3,6 +3,7 @@
 pub mod calling_hours;
 pub mod campaigns;
 pub mod changes;
+pub mod contact_windows;
 pub mod contacts;
 pub mod dead_letters;
 pub mod document;
