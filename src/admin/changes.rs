@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::auth::Reader;
-use crate::platform::http::page::{Page, PageQuery};
+use crate::platform::http::page::{self, Page, PageQuery};
 use crate::platform::http::responses as problems;
 use crate::registry::changes::{self as store, StoredChange};
 use crate::registry::thresholds;
@@ -103,8 +103,11 @@ pub async fn list_changes(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<ChangeView>>, ApiError> {
     let limit = page.limit()?;
-    let rows = store::list(&state.reads, page.after()?, limit + 1).await?;
-    let views = views(&state, rows).await?;
-    let rows = views.into_iter().map(|v| (v.id, v)).collect();
-    Ok(web::Json(Page::from_rows(rows, limit)))
+    let mut rows = store::list(&state.reads, page.after()?, limit + 1).await?;
+    // The row past the page only says another page exists: its watch is not worked out.
+    let next_cursor = page::cut(&mut rows, limit, |c| c.id);
+    Ok(web::Json(Page {
+        items: views(&state, rows).await?,
+        next_cursor,
+    }))
 }
