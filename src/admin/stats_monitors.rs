@@ -9,7 +9,7 @@ use super::stats::{Family, family, label, single};
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::scoring::watch::WatchFigures;
-use crate::scoring::{chronology, monitor_store};
+use crate::scoring::{metrics, monitor_store};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StateCount {
@@ -55,7 +55,7 @@ pub async fn count(state: &AppState) -> Result<MonitorTables, ApiError> {
 /// The tables' figures with this instance's chronology counters.
 pub fn stats_of(t: &MonitorTables) -> MonitorStats {
     MonitorStats {
-        chronology_checks: chronology::counts()
+        chronology_checks: metrics::chronology_checks()
             .into_iter()
             .map(|(s, count)| StateCount {
                 state: s.as_str(),

@@ -1,6 +1,6 @@
 //! The change log (issue 11 §2): every activation of a source mapping or manifest version, every
 //! thresholds version and every campaign change, with who made it and when. An activated mapping
-//! or manifest opens a score stability watch ([`crate::scoring::watch`]) for the configured period.
+//! or manifest opens a score stability watch (`scoring::watch`) for the configured period.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgExecutor};

@@ -5,8 +5,6 @@
 //! delivered, or a timestamp moved). [`classify`] is pure; [`check`] stores the contact's latest
 //! state and counts it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -96,17 +94,8 @@ pub async fn check(
         checked_at: now,
     };
     monitor_store::save_chronology(tx, contact_id, &view).await?;
-    CHECKS[state as usize].fetch_add(1, Ordering::Relaxed);
+    super::metrics::chronology_checked(state);
     Ok(state)
-}
-
-/// This process's chronology checks by state, indexed by `Chronology as usize`: a process-wide
-/// static like the other stage counters (tests read differences, never absolute values).
-static CHECKS: [AtomicU64; STATES.len()] = [const { AtomicU64::new(0) }; STATES.len()];
-
-/// This instance's checks per state since it started, in [`STATES`] order.
-pub fn counts() -> [(Chronology, u64); STATES.len()] {
-    STATES.map(|s| (s, CHECKS[s as usize].load(Ordering::Relaxed)))
 }
 
 #[cfg(test)]

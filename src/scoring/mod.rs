@@ -4,6 +4,7 @@
 //! chronological consistency of PE's `last_event_timestamp`.
 
 pub mod chronology;
+pub mod metrics;
 pub mod monitor_store;
 pub mod poll;
 pub mod profile;

@@ -5,7 +5,8 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use pesync::scoring::chronology::{self, Chronology};
+use pesync::scoring::chronology::Chronology;
+use pesync::scoring::metrics;
 use pesync::scoring::poll_once;
 use pesync::simulator::ProfileOverride;
 use serde_json::{Value, json};
@@ -321,7 +322,7 @@ async fn a_profile_that_saw_later_than_anything_delivered_is_an_inversion_in_the
         .set_profile("inv", last_event_at(sent + Duration::hours(1)));
     sim.state
         .set_profile("lag", last_event_at(sent - Duration::hours(1)));
-    let checks_before = chronology::counts();
+    let checks_before = metrics::chronology_checks();
 
     let client = app.state.genesys.as_ref().expect("a Genesys client");
     let r = poll_once(&app.state, client).await.unwrap();
