@@ -9,12 +9,10 @@ use utoipa::ToSchema;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::auth::Reader;
-use crate::platform::http::page::{self, Page, PageQuery};
+use crate::platform::http::page::{Page, PageQuery};
 use crate::platform::http::responses as problems;
 use crate::registry::changes::{self as store, StoredChange};
-use crate::registry::thresholds;
-use crate::scoring::monitor_store;
-use crate::scoring::watch::Watch;
+use crate::scoring::watch::{self, Watch, WatchFigures};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_changes);
@@ -42,27 +40,16 @@ pub struct ChangeView {
     pub watch: Option<Watch>,
 }
 
-/// The view of `c` as of now, its watch assessed against the dampening delta in force.
-async fn view(
-    state: &AppState,
-    c: StoredChange,
-    dampening_delta: f64,
-) -> Result<ChangeView, ApiError> {
-    let watch = match c.watch_until {
-        Some(until) => Some(
-            monitor_store::watch(
-                &state.reads,
-                c.changed_at,
-                until,
-                state.clock.now(),
-                dampening_delta,
-                &state.monitors,
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    Ok(ChangeView {
+/// The view of `c` at `now`: its watch judged from the figures the watch job kept.
+fn view(state: &AppState, c: StoredChange, now: DateTime<Utc>) -> ChangeView {
+    let watch = c.watch_until.map(|until| {
+        let kept = c
+            .figures
+            .and_then(|f| serde_json::from_value::<WatchFigures>(f).ok());
+        let computed = kept.zip(c.figures_at);
+        watch::assess(computed, until, now, &state.monitors)
+    });
+    ChangeView {
         id: c.id,
         kind: c.kind,
         name: c.name,
@@ -73,26 +60,23 @@ async fn view(
         changed_by_token: c.changed_by_token,
         changed_at: c.changed_at,
         watch,
-    })
+    }
 }
 
-async fn views(state: &AppState, changes: Vec<StoredChange>) -> Result<Vec<ChangeView>, ApiError> {
-    let (_, t) = thresholds::current(&state.reads).await?;
-    let mut out = Vec::with_capacity(changes.len());
-    for c in changes {
-        out.push(view(state, c, t.dampening_delta).await?);
-    }
-    Ok(out)
+fn views(state: &AppState, changes: Vec<StoredChange>) -> Vec<ChangeView> {
+    let now = state.clock.now();
+    changes.into_iter().map(|c| view(state, c, now)).collect()
 }
 
 /// The changes whose watch is open now, with their figures (`/metrics`, `/v1/admin/stats`).
 pub async fn open_watches(state: &AppState) -> Result<Vec<ChangeView>, ApiError> {
     let open = store::open_watches(&state.reads, state.clock.now()).await?;
-    views(state, open).await
+    Ok(views(state, open))
 }
 
 /// Every change, oldest first, each with its watch: `open` until `PESYNC_CHANGE_WATCH_HOURS` after
-/// the change, then `closed`; `suspect` past the configured bounds.
+/// the change, then `closed`; its figures as the watch job (`PESYNC_WATCH_CRON`) last computed
+/// them; `suspect` past the configured bounds.
 #[utoipa::path(tag = "changes", security(("bearer" = [])),
     params(PageQuery),
     responses((status = 200, body = Page<ChangeView>), problems::Reads, problems::Query))]
@@ -103,11 +87,7 @@ pub async fn list_changes(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<ChangeView>>, ApiError> {
     let limit = page.limit()?;
-    let mut rows = store::list(&state.reads, page.after()?, limit + 1).await?;
-    // The row past the page only says another page exists: its watch is not worked out.
-    let next_cursor = page::cut(&mut rows, limit, |c| c.id);
-    Ok(web::Json(Page {
-        items: views(&state, rows).await?,
-        next_cursor,
-    }))
+    let rows = store::list(&state.reads, page.after()?, limit + 1).await?;
+    let rows = views(&state, rows).into_iter().map(|v| (v.id, v)).collect();
+    Ok(web::Json(Page::from_rows(rows, limit)))
 }

@@ -62,7 +62,7 @@ pub struct Settings {
     pub prune_cron: String,
     /// How long old rows are kept (`PESYNC_RETENTION_*_DAYS`, docs/RETENTION.md).
     pub retention: Policy,
-    /// The change watch and the chronology check (`PESYNC_CHANGE_WATCH_HOURS`,
+    /// The change watch, its job and the chronology check (`PESYNC_CHANGE_WATCH_HOURS`,
     /// `PESYNC_WATCH_*`, `PESYNC_CHRONOLOGY_SKEW_SECONDS`; issue 11 §2).
     pub monitors: MonitorSettings,
 }
@@ -134,6 +134,7 @@ struct FileSettings {
     watch_max_plateau_share: Option<f64>,
     watch_min_contacts: Option<i64>,
     chronology_skew_seconds: Option<i64>,
+    watch_cron: Option<String>,
 }
 
 impl Settings {
@@ -217,6 +218,9 @@ impl Settings {
         m.chronology_skew_seconds = f
             .chronology_skew_seconds
             .unwrap_or(m.chronology_skew_seconds);
+        if let Some(v) = f.watch_cron {
+            m.watch_cron = v;
+        }
         Ok(())
     }
 
@@ -645,6 +649,7 @@ mod tests {
                 ("PESYNC_WATCH_MAX_PLATEAU_SHARE", "0.4"),
                 ("PESYNC_WATCH_MIN_CONTACTS", "5"),
                 ("PESYNC_CHRONOLOGY_SKEW_SECONDS", "30"),
+                ("PESYNC_WATCH_CRON", "off"),
             ]),
         )
         .unwrap();
@@ -652,6 +657,7 @@ mod tests {
         assert_eq!((m.change_watch_hours, m.min_contacts), (24, 5));
         assert_eq!((m.max_drop_share, m.max_plateau_share), (0.2, 0.4));
         assert_eq!(m.chronology_skew_seconds, 30);
+        assert_eq!(m.watch_cron, "off");
         for (name, bad) in [
             ("PESYNC_CHANGE_WATCH_HOURS", "0"),
             ("PESYNC_CHANGE_WATCH_HOURS", "two days"),

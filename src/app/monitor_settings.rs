@@ -31,6 +31,9 @@ pub fn apply_env(
             *field = parse(name, &v, whole)?;
         }
     }
+    if let Some(v) = get("PESYNC_WATCH_CRON") {
+        m.watch_cron = v;
+    }
     for (name, field) in [
         ("PESYNC_WATCH_MAX_DROP_SHARE", &mut m.max_drop_share),
         ("PESYNC_WATCH_MAX_PLATEAU_SHARE", &mut m.max_plateau_share),

@@ -19,7 +19,13 @@ pub struct MonitorSettings {
     /// `PESYNC_CHRONOLOGY_SKEW_SECONDS`: PE's `last_event_timestamp` may trail the newest delivered
     /// event by this much before the contact counts as lagging.
     pub chronology_skew_seconds: i64,
+    /// `PESYNC_WATCH_CRON`: when the watch job computes the open watches' figures (6-field cron,
+    /// seconds first; `off` switches it off).
+    pub watch_cron: String,
 }
+
+/// Every 5 minutes: a 48-hour watch needs no fresher figures, and a large one takes a while.
+pub const DEFAULT_WATCH_CRON: &str = "0 */5 * * * *";
 
 /// A week: a longer watch would mix the change with the next ones.
 pub const MAX_WATCH_HOURS: i64 = 168;
@@ -32,6 +38,7 @@ impl Default for MonitorSettings {
             max_plateau_share: 0.5,
             min_contacts: 20,
             chronology_skew_seconds: 300,
+            watch_cron: DEFAULT_WATCH_CRON.into(),
         }
     }
 }
@@ -95,6 +102,7 @@ mod tests {
             max_plateau_share: f64::NAN,
             min_contacts: 0,
             chronology_skew_seconds: -1,
+            watch_cron: DEFAULT_WATCH_CRON.into(),
         };
         let names: Vec<&str> = bad.problems().iter().map(|(n, _)| *n).collect();
         assert_eq!(

@@ -104,6 +104,9 @@ pub struct StoredChange {
     pub changed_by_token: Option<String>,
     pub changed_at: DateTime<Utc>,
     pub watch_until: Option<DateTime<Utc>>,
+    /// The watch's figures as the watch job last computed them (`scoring::watch::WatchFigures`).
+    pub figures: Option<serde_json::Value>,
+    pub figures_at: Option<DateTime<Utc>>,
 }
 
 /// Changes after id `after`, oldest first.
@@ -115,7 +118,7 @@ pub async fn list(
     sqlx::query_as!(
         StoredChange,
         r#"SELECT id, kind, name, action, from_version, to_version, changed_by, changed_by_token,
-                  changed_at, watch_until
+                  changed_at, watch_until, figures, figures_at
            FROM changes WHERE id > $1 ORDER BY id LIMIT $2"#,
         after,
         limit
@@ -132,12 +135,55 @@ pub async fn open_watches(
     sqlx::query_as!(
         StoredChange,
         r#"SELECT id, kind, name, action, from_version, to_version, changed_by, changed_by_token,
-                  changed_at, watch_until
+                  changed_at, watch_until, figures, figures_at
            FROM changes WHERE watch_until > $1 AND changed_at <= $1 ORDER BY id"#,
         now
     )
     .fetch_all(db)
     .await
+}
+
+/// A watch whose figures are not final: `(id, changed_at, watch_until)`.
+pub struct Unsettled {
+    pub id: i64,
+    pub changed_at: DateTime<Utc>,
+    pub watch_until: DateTime<Utc>,
+}
+
+/// The watches begun by `now` whose figures are missing or were computed before their end, oldest
+/// first.
+pub async fn unsettled_watches(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Unsettled>> {
+    sqlx::query_as!(
+        Unsettled,
+        r#"SELECT id, changed_at, watch_until AS "watch_until!" FROM changes
+           WHERE watch_until IS NOT NULL AND (figures_at IS NULL OR figures_at < watch_until)
+             AND changed_at <= $1
+           ORDER BY id"#,
+        now
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Keeps a watch's figures as of `at`.
+pub async fn save_figures(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    figures: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE changes SET figures = $2, figures_at = $3 WHERE id = $1",
+        id,
+        figures,
+        at
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,5 +11,6 @@ pub mod profile;
 pub mod push;
 pub mod store;
 pub mod watch;
+pub mod watch_job;
 
 pub use poll::{PollReport, poll_once};

@@ -1,12 +1,11 @@
 //! The SQL of the two monitors (issue 11 §2): the score pairs a change watch compares, and each
 //! contact's latest chronology check.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
 use super::chronology::{Chronology, ChronologyView, STATES};
-use super::watch::{self, ScorePair, Watch};
-use crate::domain::monitors::MonitorSettings;
+use super::watch::{self, ScorePair, WatchFigures};
 
 /// Per contact with a score observed in `[from, to)` and one before `from`: its latest score
 /// before `from` and those in `[from, to)` in time order. Every source counts (polled, history,
@@ -120,21 +119,14 @@ pub async fn chronology_contacts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(C
         .collect())
 }
 
-/// The watch of a change made at `from` and watched until `until`, as of `now`: the scores observed
-/// from the change up to the end of the watch (or `now`, while it is open).
-pub async fn watch(
+/// The figures of a watch of a change made at `from`, ending at `until`, as of `now`.
+pub async fn watch_figures(
     db: impl PgExecutor<'_>,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
     dampening_delta: f64,
-    settings: &MonitorSettings,
-) -> sqlx::Result<Watch> {
-    // An observation stamped in the future has not happened yet.
-    let to = until.min(
-        now.checked_add_signed(TimeDelta::microseconds(1))
-            .unwrap_or(now),
-    );
-    let pairs = score_pairs(db, from, to).await?;
-    Ok(watch::assess(&pairs, dampening_delta, until, now, settings))
+) -> sqlx::Result<WatchFigures> {
+    let pairs = score_pairs(db, from, watch::counted_until(until, now)).await?;
+    Ok(watch::figures(&pairs, dampening_delta))
 }

@@ -1,10 +1,11 @@
 //! The score stability watch (issue 11 §2, the seed's "watch `score_history` for 48 hours after a
 //! schema change"): after a mapping or manifest activation, the scores observed after the change
 //! (polled, pushed or imported alike) are compared with each contact's latest score before it.
-//! Pure: [`assess`] takes the pairs and a `now`; `monitor_store::score_pairs` loads them.
+//! Pure: [`figures`] takes the pairs (`monitor_store::score_pairs` loads them; the watch job,
+//! `watch_job`, keeps the result with the change) and [`assess`] judges the kept figures at `now`.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::monitors::MonitorSettings;
@@ -19,7 +20,7 @@ pub struct ScorePair {
 }
 
 /// What a watch has seen so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WatchFigures {
     /// Contacts with a score before the change and at least one after it.
     pub contacts: u64,
@@ -59,7 +60,11 @@ pub struct Watch {
     /// Past the bounds (`PESYNC_WATCH_MAX_DROP_SHARE`, `PESYNC_WATCH_MAX_PLATEAU_SHARE`) once at
     /// least `PESYNC_WATCH_MIN_CONTACTS` contacts were compared.
     pub suspect: bool,
+    /// As of `figures_at` (zeros before the watch job first ran).
     pub figures: WatchFigures,
+    /// When the watch job computed the figures (`PESYNC_WATCH_CRON`); null before its first run.
+    /// Figures computed at or after `until` are final.
+    pub figures_at: Option<DateTime<Utc>>,
 }
 
 /// The figures of `pairs`. A drop counts when it exceeds `dampening_delta` (beyond the score
@@ -111,20 +116,37 @@ pub fn state(until: DateTime<Utc>, now: DateTime<Utc>) -> WatchState {
     }
 }
 
-/// The watch ending at `until`, as of `now`, from the pairs observed so far.
+/// The end of the observations a watch ending at `until` counts at `now`: its end, or while it is
+/// open everything observed up to `now` (inclusive; an observation stamped later has not happened).
+pub fn counted_until(until: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let now_inclusive = now
+        .checked_add_signed(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now);
+    until.min(now_inclusive)
+}
+
+/// Whether figures computed at `at` are final for a watch ending at `until`.
+pub fn is_final(at: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+    at >= until
+}
+
+/// The watch ending at `until`, as of `now`, from the figures last computed (`None`: not yet).
 pub fn assess(
-    pairs: &[ScorePair],
-    dampening_delta: f64,
+    computed: Option<(WatchFigures, DateTime<Utc>)>,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
     m: &MonitorSettings,
 ) -> Watch {
-    let figures = figures(pairs, dampening_delta);
+    let (figures, figures_at) = match computed {
+        Some((f, at)) => (f, Some(at)),
+        None => (WatchFigures::default(), None),
+    };
     Watch {
         state: state(until, now),
         until,
         suspect: is_suspect(&figures, m),
         figures,
+        figures_at,
     }
 }
 

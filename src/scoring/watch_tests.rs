@@ -97,13 +97,36 @@ fn a_watch_is_open_until_its_end_then_closed() {
     assert_eq!(state(until, at(48)), WatchState::Closed);
     assert_eq!(state(until, at(100)), WatchState::Closed);
     let pairs: Vec<ScorePair> = (0..20).map(|_| pair(0.9, &[0.5])).collect();
-    let w = assess(&pairs, 0.05, until, at(1), &settings(20));
+    let dropped = figures(&pairs, 0.05);
+    let w = assess(Some((dropped, at(1))), until, at(1), &settings(20));
     assert_eq!(
         (w.state, w.suspect, w.figures.contacts),
         (WatchState::Open, true, 20)
     );
-    assert!(!assess(&pairs[..19], 0.05, until, at(1), &settings(20)).suspect);
-    let closed = assess(&pairs, 0.05, until, at(49), &settings(20));
+    assert_eq!(w.figures_at, Some(at(1)));
+    let few = figures(&pairs[..19], 0.05);
+    assert!(!assess(Some((few, at(1))), until, at(1), &settings(20)).suspect);
+    let closed = assess(Some((dropped, at(48))), until, at(49), &settings(20));
     assert_eq!(closed.state, WatchState::Closed);
     assert!(closed.suspect, "a closed watch keeps its verdict");
+    let fresh = assess(None, until, at(0), &settings(20));
+    assert_eq!(
+        (fresh.figures, fresh.figures_at, fresh.suspect),
+        (WatchFigures::default(), None, false)
+    );
+}
+
+#[test]
+fn an_open_watch_counts_up_to_now_and_a_closed_one_up_to_its_end() {
+    let until = at(48);
+    let now = at(2);
+    assert!(
+        counted_until(until, now) > now,
+        "an observation at now has happened"
+    );
+    assert_eq!(counted_until(until, now), now + TimeDelta::microseconds(1));
+    assert_eq!(counted_until(until, at(50)), until);
+    assert!(!is_final(at(47), until));
+    assert!(is_final(at(48), until));
+    assert!(is_final(at(60), until));
 }

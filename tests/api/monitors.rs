@@ -40,7 +40,12 @@ async fn changes(app: &TestApp) -> Vec<Value> {
     v["items"].as_array().unwrap().clone()
 }
 
+/// Runs the watch job (as `PESYNC_WATCH_CRON` would), then answers the manifest's change.
 async fn manifest_change(app: &TestApp) -> Value {
+    let r = pesync::scoring::watch_job::refresh_watches(&app.state)
+        .await
+        .unwrap();
+    assert!(r.ran);
     changes(app)
         .await
         .into_iter()
@@ -98,6 +103,7 @@ async fn an_activated_manifest_opens_a_watch_that_turns_suspect_when_scores_drop
     assert_instant(&c["watch"]["until"], activated_at + Duration::hours(48));
     assert_eq!(c["watch"]["figures"]["contacts"], 0);
     assert_eq!(c["watch"]["suspect"], false);
+    assert_instant(&c["watch"]["figures_at"], activated_at);
     assert_eq!(
         changes(&app)
             .await
@@ -176,6 +182,22 @@ async fn an_activated_manifest_opens_a_watch_that_turns_suspect_when_scores_drop
         sample(&text, "pesync_change_watches_suspect", ""),
         Some(0.0)
     );
+    // Its figures, computed past its end, are final: later scores change nothing.
+    let final_at = c["watch"]["figures_at"].clone();
+    assert_instant(&final_at, app.now());
+    push_scores(&app, &all, app.now() - Duration::minutes(1)).await;
+    app.clock.advance(Duration::minutes(5));
+    let r = pesync::scoring::watch_job::refresh_watches(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(r.computed, 0);
+    let c = changes(&app)
+        .await
+        .into_iter()
+        .find(|c| c["kind"] == "manifest")
+        .unwrap();
+    assert_eq!(c["watch"]["figures"]["drop_share"], 0.4);
+    assert_eq!(c["watch"]["figures_at"], final_at);
 }
 
 #[tokio::test]

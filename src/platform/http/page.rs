@@ -53,23 +53,16 @@ pub struct Page<T: ToSchema> {
     pub next_cursor: Option<String>,
 }
 
-/// Cuts `rows`, fetched with `limit + 1`, to the page and answers the next cursor (the last kept
-/// row's sequence number) when another page exists. For lists whose rows are turned into items only
-/// once cut (the row past the page may be costly to render).
-pub fn cut<R>(rows: &mut Vec<R>, limit: i64, seq: impl Fn(&R) -> i64) -> Option<String> {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    if more {
-        rows.last().map(|r| seq(r).to_string())
-    } else {
-        None
-    }
-}
-
 impl<T: ToSchema> Page<T> {
     /// `rows` was fetched with `limit + 1` so we know whether another page exists.
     pub fn from_rows(mut rows: Vec<(i64, T)>, limit: i64) -> Self {
-        let next_cursor = cut(&mut rows, limit, |(seq, _)| *seq);
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|(seq, _)| seq.to_string())
+        } else {
+            None
+        };
         Self {
             items: rows.into_iter().map(|(_, t)| t).collect(),
             next_cursor,
