@@ -5,5 +5,5 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod jobs;
-pub mod monitor_settings;
+pub mod settings_table;
 pub mod startup;
