@@ -8,6 +8,7 @@ pub mod document;
 pub mod evaluate;
 pub mod genesys;
 pub mod manifests;
+pub mod population;
 pub mod quarantine;
 pub mod reconciliation;
 pub mod sources;
@@ -28,6 +29,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     thresholds::routes(cfg);
     campaigns::routes(cfg);
     evaluate::routes(cfg);
+    population::routes(cfg);
     contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
