@@ -2,6 +2,7 @@
 
 pub mod calling_hours;
 pub mod campaigns;
+pub mod check;
 pub mod contacts;
 pub mod dead_letters;
 pub mod document;
@@ -24,6 +25,7 @@ use uuid::Uuid;
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     sources::routes(cfg);
     manifests::routes(cfg);
+    check::routes(cfg);
     quarantine::routes(cfg);
     reconciliation::routes(cfg);
     thresholds::routes(cfg);

@@ -344,3 +344,7 @@ pub struct CampaignFigures {
     pub in_candidate: bool,
     pub reasons: BTreeMap<String, Delta>,
 }
+
+#[cfg(test)]
+#[path = "compare_tests.rs"]
+mod tests;
