@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod load;
+pub mod metrics;
 pub mod outcomes;
 pub mod plan;
 pub mod population;

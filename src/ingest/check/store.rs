@@ -1,5 +1,5 @@
-//! The dry run's reads: stored events received since an instant and the open quarantine, each in
-//! keyset pages (never the whole period in memory). Reads only.
+//! The dry run's read of the stored events received since an instant, in keyset pages (never the
+//! whole period in memory); the open quarantine is read by [`crate::ingest::quarantine::open_with_intake`].
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -30,37 +30,6 @@ pub async fn events_page(
            ORDER BY received_at, seq LIMIT $4"#,
         after.0,
         after.1,
-        source,
-        limit
-    )
-    .fetch_all(db)
-    .await
-}
-
-/// An open quarantine item.
-pub struct OpenItem {
-    pub seq: i64,
-    pub id: Uuid,
-    pub source: String,
-    pub reason: String,
-    pub raw: Value,
-    pub intake: String,
-    pub received_at: DateTime<Utc>,
-}
-
-/// The next `limit` open quarantine items after `after_seq` (of `source` when given).
-pub async fn quarantine_page(
-    db: impl PgExecutor<'_>,
-    after_seq: i64,
-    source: Option<&str>,
-    limit: i64,
-) -> sqlx::Result<Vec<OpenItem>> {
-    sqlx::query_as!(
-        OpenItem,
-        r#"SELECT seq, id, source, reason, raw, intake, received_at FROM quarantine
-           WHERE state = 'open' AND seq > $1 AND ($2::text IS NULL OR source = $2)
-           ORDER BY seq LIMIT $3"#,
-        after_seq,
         source,
         limit
     )
