@@ -133,7 +133,8 @@ pub async fn check(
     }
     let mut after = 0;
     loop {
-        let page = super::quarantine::open_with_intake(pool, after, source.as_deref(), PAGE).await?;
+        let page =
+            super::quarantine::open_with_intake(pool, after, source.as_deref(), PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         let regs = Arc::clone(&regs);
