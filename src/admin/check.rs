@@ -10,11 +10,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::ingest::check::compare::{NewFailure, SideBySide};
 use crate::ingest::check::{self, Candidate};
+use crate::normalize::Mapping;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::auth::Writer;
 use crate::platform::http::responses as problems;
-use crate::registry::manifests;
+use crate::registry::{manifests, sources};
 use crate::retention::Policy;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -126,6 +127,26 @@ pub async fn check_manifest(
         .ok_or_else(|| ApiError::NotFound(format!("no manifest version {version}")))?;
     let answer = run(&state, &policy, Candidate::Manifest(manifest), &query).await?;
     Ok(web::Json(answer))
+}
+
+/// The dry run of a source's new mapping (`PUT /v1/admin/sources/{name}?dry_run=true`, see
+/// [`super::sources::put_source`]): only the source's own events and quarantine items. An unknown
+/// source is 404.
+pub async fn source_dry_run(
+    state: &AppState,
+    policy: &Policy,
+    name: &str,
+    mapping: Mapping,
+    since: Option<String>,
+) -> Result<CheckAnswer, ApiError> {
+    if sources::find(&state.reads, name).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no source named {name:?}")));
+    }
+    let candidate = Candidate::Mapping {
+        source: name.to_owned(),
+        mapping,
+    };
+    run(state, policy, candidate, &PeriodQuery { since }).await
 }
 
 #[cfg(test)]

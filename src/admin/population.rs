@@ -13,7 +13,7 @@ use super::document::{Fields, join};
 use super::thresholds::parse_thresholds;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::Campaign;
-use crate::evaluation::compare::Figures;
+use crate::evaluation::figures::Figures;
 use crate::evaluation::population::{Side, compare_population};
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;

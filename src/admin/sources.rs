@@ -7,9 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::check::{CheckAnswer, PeriodQuery};
+use super::check::CheckAnswer;
 use super::parse_document;
-use crate::ingest::check::Candidate;
 use crate::normalize::mapping::Mapping;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
@@ -241,7 +240,10 @@ pub async fn put_source(
         return Err(ApiError::Invalid(problems));
     }
     if query.dry_run {
-        return dry_run(&state, &policy, &name, doc.mapping, &query).await;
+        let since = query.since.clone();
+        let answer =
+            super::check::source_dry_run(&state, &policy, &name, doc.mapping, since).await?;
+        return Ok(web::Json(PutAnswer::DryRun(Box::new(answer))));
     }
     let signing_secret = doc.signing_secret.as_ref().expect("checked above");
     let now = state.clock.now();
@@ -257,28 +259,6 @@ pub async fn put_source(
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("source vanished after upsert")))?;
     tx.commit().await?;
     Ok(web::Json(PutAnswer::Source(view(s))))
-}
-
-/// The dry run of a source's new mapping (see [`put_source`]).
-async fn dry_run(
-    state: &AppState,
-    policy: &Policy,
-    name: &str,
-    mapping: Mapping,
-    query: &PutQuery,
-) -> Result<web::Json<PutAnswer>, ApiError> {
-    if store::find(&state.reads, name).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no source named {name:?}")));
-    }
-    let candidate = Candidate::Mapping {
-        source: name.to_owned(),
-        mapping,
-    };
-    let period = PeriodQuery {
-        since: query.since.clone(),
-    };
-    let answer = super::check::run(state, policy, candidate, &period).await?;
-    Ok(web::Json(PutAnswer::DryRun(Box::new(answer))))
 }
 
 #[cfg(test)]

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
+use super::figures::{CampaignFigures, CampaignReason, ChangedContact, Delta, Figures, Outcome};
 use super::plan::ContactPlan;
 use crate::eligibility::{Campaign, Reason, Tier};
 
@@ -16,25 +14,6 @@ pub const SAMPLE: usize = 20;
 
 /// Slots for counts indexed by a fieldless enum (`Reason` has 10 variants).
 const SLOTS: usize = 16;
-
-/// Counts on both sides, and the difference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Delta {
-    pub active: u64,
-    pub candidate: u64,
-    /// `candidate − active`.
-    pub delta: i64,
-}
-
-impl Delta {
-    fn of(active: u64, candidate: u64) -> Self {
-        Self {
-            active,
-            candidate,
-            delta: candidate as i64 - active as i64,
-        }
-    }
-}
 
 /// Counts by reason on both sides, with the reason each slot stands for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -120,30 +99,6 @@ impl Sides {
             &self.candidate
         }
     }
-}
-
-/// One contact's outcome on one side, as the sample shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Outcome {
-    /// The campaign that takes the contact (it is eligible there); null when none does.
-    pub taken_by: Option<String>,
-    pub tier: Option<Tier>,
-    /// The reason for each campaign of this side, in run order.
-    pub decisions: Vec<CampaignReason>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct CampaignReason {
-    pub campaign_id: String,
-    pub reason: Reason,
-}
-
-/// A contact whose outcome changes.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct ChangedContact {
-    pub contact_id: String,
-    pub active: Outcome,
-    pub candidate: Outcome,
 }
 
 /// One contact's plans on both sides and its tier on each (the tier depends on the thresholds
@@ -316,33 +271,6 @@ fn changes(sides: &Sides, reasons: &[Vec<Option<Reason>>; 2], winners: [Option<u
     winners[0] != winners[1]
         || (0..sides.ids.len())
             .any(|i| sides.in_active[i] && sides.in_candidate[i] && reasons[0][i] != reasons[1][i])
-}
-
-/// What the population dry run found.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Figures {
-    /// Contacts evaluated (every contact with a score, as a full pass of the scheduled run).
-    pub contacts: u64,
-    /// Contacts whose outcome changes (see the endpoint's description).
-    pub changed: u64,
-    /// Decisions by reason over every campaign of each side (`eligible`: contacts taken).
-    pub reasons: BTreeMap<String, Delta>,
-    /// Contacts by tier (`none`: no effective score).
-    pub tiers: BTreeMap<String, Delta>,
-    /// The same per campaign, for every campaign of either side.
-    pub campaigns: Vec<CampaignFigures>,
-    /// Up to 20 changed contacts (the smallest contact ids), both outcomes each.
-    pub sample: Vec<ChangedContact>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CampaignFigures {
-    pub campaign_id: String,
-    /// Whether the active side runs it (stored and enabled).
-    pub in_active: bool,
-    /// Whether the candidate side runs it.
-    pub in_candidate: bool,
-    pub reasons: BTreeMap<String, Delta>,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use super::*;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{ContactFacts, Mode, Observation, Window};
+use crate::evaluation::figures::{Delta, Figures};
 use crate::evaluation::load::Candidate;
 use crate::evaluation::population::{Side, decide};
 

@@ -223,7 +223,7 @@ impl Tally {
     /// The new failures, most frequent first.
     pub fn new_failures(&self) -> Vec<NewFailure> {
         let mut out: Vec<NewFailure> = self.failures.values().cloned().collect();
-        out.sort_by(|a, b| b.count.cmp(&a.count));
+        out.sort_by_key(|f| std::cmp::Reverse(f.count));
         out
     }
 

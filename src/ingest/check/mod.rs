@@ -56,7 +56,7 @@ struct Registries {
 
 impl Registries {
     /// Both sides' fates of one payload; `None` when its source no longer exists.
-    fn fates<'a>(
+    fn fates(
         &self,
         source: &str,
         plan_one: impl Fn(&Registry<'_>) -> (Fate, Option<String>),
