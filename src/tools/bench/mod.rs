@@ -43,7 +43,8 @@ pub struct EvaluateArgs {
     #[arg(long)]
     pub reuse: bool,
     /// Time the population dry run (`POST /v1/admin/evaluate/population`, a thresholds and a
-    /// campaign change over every contact) through a real instance instead of the scheduled run.
+    /// campaign change over every contact) through a real instance instead of the scheduled run,
+    /// in a database of its own (`pesync_bench_population`).
     #[arg(long)]
     pub population: bool,
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::cpu::{Cost, Meter};
-use super::evaluate::{BENCH_DATABASE, seed};
+use super::evaluate::seed;
 use super::median;
 use super::scratch::ScratchDb;
 use crate::app::config::Settings;
@@ -26,6 +26,8 @@ use crate::app::startup::Application;
 use crate::platform::clock::SystemClock;
 
 const ADMIN: &str = "bench-admin-token-0123456789abcdef0123";
+/// The benchmark's own database (not `bench evaluate`'s, so the two can run side by side).
+pub const BENCH_DATABASE: &str = "pesync_bench_population";
 
 #[derive(Debug, Serialize)]
 pub struct PopulationResult {
