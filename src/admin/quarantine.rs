@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::{MAX_ITEMS_PER_CALL, QuarantineRequest, parse_document};
 use crate::ingest::admit::{self, Admission};
-use crate::ingest::cdc;
+use crate::ingest::cdc::{self, ChangePlan};
 use crate::ingest::outcome::{EventResult, Results, Status};
-use crate::ingest::plan::{self, Intake, Planned, Registry};
+use crate::ingest::plan::{Planned, Registry};
 use crate::ingest::quarantine::{self, OpenItem, QuarantinedItem};
 use crate::ingest::store::Versions;
 use crate::normalize::Reason;
@@ -106,6 +106,12 @@ pub async fn replay_quarantine(
         .map(web::Json)
 }
 
+/// Events to admit, by source (each has its own mapping version): (answer index, item, plan).
+type Admits = BTreeMap<String, Vec<(usize, Uuid, Planned)>>;
+
+/// The sources the items name, each read once per replay.
+type Sources = BTreeMap<String, Option<registry::sources::Source>>;
+
 /// The replay, in one transaction.
 async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Results, ApiError> {
     let now = state.clock.now();
@@ -115,9 +121,8 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
     let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
 
     let mut results: Vec<EventResult> = Vec::with_capacity(items.len());
-    // Events to admit, grouped by source (each source has its own mapping version).
-    let mut admits: BTreeMap<String, Vec<(usize, Uuid, Planned)>> = BTreeMap::new();
-    let mut sources = BTreeMap::new();
+    let mut admits = Admits::new();
+    let mut sources = Sources::new();
     let mut skipped: Vec<Uuid> = Vec::new();
     for (index, (id, item)) in items.into_iter().enumerate() {
         let Some(item) = item else {
@@ -138,66 +143,65 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
             manifest: &manifest,
             thresholds: &thresholds,
         };
-        let reason = item.reason.parse().unwrap_or(Reason::InvalidEnvelope);
-        let planned = if item.intake == Intake::Cdc.as_str() {
-            match cdc::replan(item.raw, reason, &reg, now) {
-                cdc::ChangePlan::Planned(p) => p,
-                // The mapping now ignores it (say, deletes): resolved, nothing to ingest.
-                cdc::ChangePlan::Skipped(skip) => {
-                    let mut r = cdc::skipped(index, skip);
-                    r.id = Some(item.id);
-                    results.push(r);
-                    skipped.push(item.id);
-                    continue;
-                }
+        results.push(not_found(index, id)); // replaced below
+        match item.replan(&reg, now) {
+            // The mapping now ignores it (say, deletes): resolved, nothing to ingest.
+            ChangePlan::Skipped(skip) => {
+                results[index] = cdc::skipped(index, skip);
+                results[index].id = Some(item.id);
+                skipped.push(item.id);
             }
-        } else {
-            plan::plan(plan::item_from_raw(item.raw, reason), &reg, now)
-        };
-        match planned {
-            Planned::Quarantine { reason, detail, .. } => {
+            ChangePlan::Planned(Planned::Quarantine { reason, detail, .. }) => {
                 // Still failing: the item stays where it is, with the reason it fails for now.
                 quarantine::still_failing(&mut tx, item.id, reason, &detail).await?;
-                let mut r = EventResult::new(index, Status::Quarantined);
-                r.id = Some(item.id);
+                let r = &mut results[index];
+                r.status = Status::Quarantined;
                 r.reason = Some(reason.as_str().to_owned());
                 r.detail = Some(detail);
-                results.push(r);
             }
-            planned => {
-                results.push(not_found(index, id)); // placeholder, replaced below
-                admits
-                    .entry(item.source.clone())
-                    .or_default()
-                    .push((index, item.id, planned));
-            }
+            ChangePlan::Planned(planned) => admits
+                .entry(item.source.clone())
+                .or_default()
+                .push((index, item.id, planned)),
         }
     }
     quarantine::mark_replayed(&mut tx, &skipped, now).await?;
+    let versions = |source: &registry::sources::Source| Versions {
+        mapping: source.mapping_version,
+        manifest: manifest_version,
+    };
     for (source_name, batch) in admits {
         let source = sources[&source_name].as_ref().expect("looked up above");
         let adm = Admission {
             source: &source.name,
-            versions: Versions {
-                mapping: source.mapping_version,
-                manifest: manifest_version,
-            },
+            versions: versions(source),
             thresholds: &thresholds,
             now,
         };
-        let ids: Vec<Uuid> = batch.iter().map(|(_, id, _)| *id).collect();
-        let (indexes, planned): (Vec<usize>, Vec<Planned>) =
-            batch.into_iter().map(|(i, _, p)| (i, p)).unzip();
-        let admitted = admit::admit(&mut tx, planned, &adm).await?;
-        for ((index, id), mut r) in indexes.into_iter().zip(&ids).zip(admitted) {
-            r.index = index;
-            r.id = Some(*id);
-            results[index] = r;
-        }
-        quarantine::mark_replayed(&mut tx, &ids, now).await?;
+        admit_batch(&mut tx, batch, &adm, &mut results).await?;
     }
     tx.commit().await?;
     Ok(Results { results })
+}
+
+/// Admits one source's re-planned items and writes their answers at their indexes.
+async fn admit_batch(
+    tx: &mut sqlx::PgConnection,
+    batch: Vec<(usize, Uuid, Planned)>,
+    adm: &Admission<'_>,
+    results: &mut [EventResult],
+) -> Result<(), ApiError> {
+    let ids: Vec<Uuid> = batch.iter().map(|(_, id, _)| *id).collect();
+    let (indexes, planned): (Vec<usize>, Vec<Planned>) =
+        batch.into_iter().map(|(i, _, p)| (i, p)).unzip();
+    let admitted = admit::admit(tx, planned, adm).await?;
+    for ((index, id), mut r) in indexes.into_iter().zip(&ids).zip(admitted) {
+        r.index = index;
+        r.id = Some(*id);
+        results[index] = r;
+    }
+    quarantine::mark_replayed(tx, &ids, adm.now).await?;
+    Ok(())
 }
 
 /// Discard quarantined items for good.

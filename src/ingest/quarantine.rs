@@ -7,6 +7,8 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::ingest::cdc::{self, ChangePlan};
+use crate::ingest::plan::{self, Intake, Registry};
 use crate::normalize::Reason;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,6 +66,21 @@ pub struct OpenItem {
     pub raw: serde_json::Value,
     /// `events` or `cdc`: a change event is translated again with the CDC mapping in force.
     pub intake: String,
+}
+
+impl OpenItem {
+    /// Plans the item again as it was first received, with `reg` (the source's mapping and the
+    /// manifest now in force): a change event is translated again, so a CDC mapping that now
+    /// ignores it skips it.
+    pub fn replan(&self, reg: &Registry<'_>, now: DateTime<Utc>) -> ChangePlan {
+        let reason = self.reason.parse().unwrap_or(Reason::InvalidEnvelope);
+        let raw = self.raw.clone();
+        if self.intake == Intake::Cdc.as_str() {
+            cdc::replan(raw, reason, reg, now)
+        } else {
+            ChangePlan::Planned(plan::plan(plan::item_from_raw(raw, reason), reg, now))
+        }
+    }
 }
 
 /// Locks the open items among `ids` and, with `reason`, that reason's, oldest first, at most
