@@ -26,7 +26,11 @@ async fn spawn(sim: &SimulatorHandle, batch: usize) -> TestApp {
         genesys_events_batch: batch,
         ..settings_for_sim(&db_url, sim, 50.0)
     };
-    let app = start(settings, pool, TestClock::Offset(OffsetClock::new())).await;
+    // One worker, so a request holds every contact ready at once: several workers claim side by
+    // side (SKIP LOCKED) and may split ready contacts between their requests, which is right but
+    // would make the request sizes these tests check a race.
+    let clock = TestClock::Offset(OffsetClock::new());
+    let app = start_with(settings, pool, clock, |w| w.workers = 1).await;
     app.create_source("crm", json!({})).await;
     app
 }

@@ -204,6 +204,16 @@ pub async fn spawn_app_with_sim_on(
 
 /// The app with these settings (see `test_settings`, `settings_for_sim`) and clock.
 pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestApp {
+    start_with(settings, pool, clock, |_| {}).await
+}
+
+/// `start`, with the delivery workers' configuration adjusted by `worker`.
+pub async fn start_with(
+    settings: Settings,
+    pool: PgPool,
+    clock: TestClock,
+    worker: impl FnOnce(&mut pesync::delivery::WorkerConfig),
+) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         pesync::platform::telemetry::init();
     }
@@ -214,7 +224,10 @@ pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestAp
     let app = Application::build(&settings, pool.clone(), shared)
         .await
         .expect("app builds")
-        .with_worker_config(|w| w.lease = chrono::Duration::seconds(5));
+        .with_worker_config(|w| {
+            w.lease = chrono::Duration::seconds(5);
+            worker(w);
+        });
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let stats_cache = app.stats_cache();
