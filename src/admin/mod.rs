@@ -1,7 +1,9 @@
 //! The admin API (SPEC §8): bearer-authenticated; the viewer token may only read.
 
+pub mod breakdown;
 pub mod calling_hours;
 pub mod campaigns;
+pub mod console;
 pub mod contacts;
 pub mod dead_letters;
 pub mod document;
@@ -10,6 +12,7 @@ pub mod genesys;
 pub mod manifests;
 pub mod quarantine;
 pub mod reconciliation;
+pub mod series;
 pub mod sources;
 pub mod stats;
 pub mod suppressions;
@@ -31,6 +34,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
+    series::routes(cfg);
+    breakdown::routes(cfg);
     suppressions::routes(cfg);
     genesys::routes(cfg);
 }

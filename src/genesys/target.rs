@@ -20,6 +20,14 @@ impl EventsTarget {
         }
     }
 
+    /// Most events one request carries, with `events_batch` (`PESYNC_GENESYS_EVENTS_BATCH`).
+    pub fn events_per_request(self, events_batch: usize) -> usize {
+        match self {
+            EventsTarget::Pe => 1,
+            EventsTarget::ExternalEvents => events_batch.max(1),
+        }
+    }
+
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         match text.trim().to_ascii_lowercase().as_str() {
             "pe" => Ok(EventsTarget::Pe),
