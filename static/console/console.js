@@ -118,9 +118,12 @@ function status(text, bad = false) {
  * `ceiling` = {value, label} drawn as a dashed line (the y scale includes it).
  */
 function barChart(container, labels, series, ceiling) {
-  const W = 720, H = 200, L = 48, B = 22, T = 10, R = 8;
+  const W = 720, H = 200, L = 48, B = 22, T = 18, R = 8;
   const totals = labels.map((_, i) => series.reduce((s, x) => s + (x.values[i] || 0), 0));
-  let max = Math.max(1, ...totals, ceiling ? ceiling.value : 0);
+  const peak = Math.max(1, ...totals);
+  // A ceiling far above the traffic would flatten the bars: it is then named, not drawn.
+  const drawCeiling = ceiling && ceiling.value <= 4 * peak;
+  let max = Math.max(peak, drawCeiling ? ceiling.value : 0);
   const step = niceStep(max / 4);
   max = Math.ceil(max / step) * step;
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "bars" });
@@ -155,9 +158,12 @@ function barChart(container, labels, series, ceiling) {
     }
   });
   if (ceiling) {
-    chart.append(svg("line", { x1: L, x2: W - R, y1: y(ceiling.value), y2: y(ceiling.value), class: "ceiling" }));
-    const t = svg("text", { x: W - R - 4, y: y(ceiling.value) - 4, class: "axis ceiling-label", "text-anchor": "end" });
-    t.textContent = ceiling.label;
+    if (drawCeiling) {
+      chart.append(svg("line", { x1: L, x2: W - R, y1: y(ceiling.value), y2: y(ceiling.value), class: "ceiling" }));
+    }
+    const t = svg("text", { x: W - R - 4, y: drawCeiling ? y(ceiling.value) - 4 : T - 6,
+      class: "axis ceiling-label", "text-anchor": "end" });
+    t.textContent = drawCeiling ? ceiling.label : ceiling.label + " ↑ above the scale";
     chart.append(t);
   }
   container.replaceChildren(chart);
@@ -214,6 +220,9 @@ async function loadRate() {
   ], ceiling);
   const sum = (a) => a.reduce((x, y) => x + y, 0);
   setMetric("series.delivered_15m", sum(rt) + sum(bf));
+  const busiest = Math.max(0, ...rt.map((v, i) => v + bf[i]));
+  const share = s.ceiling ? Math.round(1000 * busiest / s.ceiling.events_per_minute) / 10 : 0;
+  setMetric("series.busiest_minute_percent", share, s.ceiling ? share + " %" : "–");
   setMetric("series.quarantined_15m", sum(quarantined));
   setMetric("series.ceiling_events_per_minute", s.ceiling ? s.ceiling.events_per_minute : 0,
     s.ceiling ? formatNumber(s.ceiling.events_per_minute) : "none");
