@@ -220,7 +220,11 @@ mod tests {
         let minutes: Vec<_> = p.iter().map(|p| p.minute).collect();
         assert_eq!(
             minutes,
-            [first, at("2026-12-08T10:01:00Z"), at("2026-12-08T10:02:00Z")]
+            [
+                first,
+                at("2026-12-08T10:01:00Z"),
+                at("2026-12-08T10:02:00Z")
+            ]
         );
         assert_eq!(
             p[0].delivered,

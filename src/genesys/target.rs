@@ -51,6 +51,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_request_carries_one_event_to_pe_and_a_batch_to_external_events() {
+        assert_eq!(EventsTarget::Pe.events_per_request(100), 1);
+        assert_eq!(EventsTarget::ExternalEvents.events_per_request(100), 100);
+        assert_eq!(EventsTarget::ExternalEvents.events_per_request(0), 1);
+    }
+
+    #[test]
     fn parses_both_targets_and_refuses_others() {
         assert_eq!(EventsTarget::parse("pe").unwrap(), EventsTarget::Pe);
         assert_eq!(

@@ -25,7 +25,13 @@ pub async fn seeded() -> (SimulatorHandle, TestApp) {
     app.create_source("crm", json!({})).await;
     let now = app.now();
     let mut events: Vec<Value> = (1..=3)
-        .map(|i| event(&format!("c-{i}"), &format!("R{i}"), now - Duration::minutes(1)))
+        .map(|i| {
+            event(
+                &format!("c-{i}"),
+                &format!("R{i}"),
+                now - Duration::minutes(1),
+            )
+        })
         .collect();
     events.extend((1..=2).map(|i| event("c-4", &format!("B{i}"), now - Duration::days(8 + i))));
     app.ingest("crm", &json!(events)).await;
@@ -35,7 +41,12 @@ pub async fn seeded() -> (SimulatorHandle, TestApp) {
     app.ingest("crm", &bad).await;
     eventually(StdDuration::from_secs(60), "5 events delivered", || async {
         sim.state.events().len() >= 5
-            && count(&app, "SELECT count(*) FROM events WHERE state = 'delivered'").await == 5
+            && count(
+                &app,
+                "SELECT count(*) FROM events WHERE state = 'delivered'",
+            )
+            .await
+                == 5
     })
     .await;
 
@@ -46,7 +57,10 @@ pub async fn seeded() -> (SimulatorHandle, TestApp) {
     let window = json!({"start_time": hms(opens), "end_time": hms(opens + Duration::hours(1)),
                         "timezone": "UTC"});
     let later = profile(
-        &[(now - Duration::hours(5), 0.5), (now - Duration::hours(1), 0.8)],
+        &[
+            (now - Duration::hours(5), 0.5),
+            (now - Duration::hours(1), 0.8),
+        ],
         "voice",
         Some(window),
     );
@@ -124,7 +138,11 @@ async fn the_series_wants_one_minute_to_a_day_and_a_reader() {
         .await;
         assert_eq!(p["errors"][0]["field"], "minutes", "{p}");
     }
-    assert_problem(app.admin_get("/v1/admin/stats/series?minutes=ten").await, 400).await;
+    assert_problem(
+        app.admin_get("/v1/admin/stats/series?minutes=ten").await,
+        400,
+    )
+    .await;
     for path in ["/v1/admin/stats/series", "/v1/admin/stats/breakdown"] {
         assert_problem(app.get_as(path, None).await, 401).await;
         assert_problem(app.get_as(path, Some(SCORER)).await, 403).await;
@@ -142,7 +160,13 @@ async fn the_breakdown_names_reasons_campaigns_cooldowns_and_deferrals() {
         .await
         .unwrap();
     let reasons = b["quarantine_open_by_reason"].as_array().unwrap();
-    assert_eq!(reasons.iter().map(|r| r["count"].as_i64().unwrap()).sum::<i64>(), 3);
+    assert_eq!(
+        reasons
+            .iter()
+            .map(|r| r["count"].as_i64().unwrap())
+            .sum::<i64>(),
+        3
+    );
     assert!(
         reasons
             .iter()
@@ -158,9 +182,20 @@ async fn the_breakdown_names_reasons_campaigns_cooldowns_and_deferrals() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["opens"].as_str().unwrap().into(), d["count"].as_i64().unwrap()))
+        .map(|d| {
+            (
+                d["opens"].as_str().unwrap().into(),
+                d["count"].as_i64().unwrap(),
+            )
+        })
         .collect();
-    let expected = [("due", 0), ("within_1h", 0), ("within_6h", 1), ("within_24h", 0), ("later", 0)];
+    let expected = [
+        ("due", 0),
+        ("within_1h", 0),
+        ("within_6h", 1),
+        ("within_24h", 0),
+        ("later", 0),
+    ];
     assert_eq!(deferred, expected.map(|(k, n)| (k.to_string(), n)));
 
     // Four hours on: the window opened (due); three days on the cooldown is over (72 h default).
@@ -186,11 +221,20 @@ async fn the_console_is_served_with_a_self_only_policy() {
         let header = |h: &str| r.headers()[h].to_str().unwrap().to_owned();
         assert!(header("content-type").starts_with(kind), "{path}");
         let csp = header("content-security-policy");
-        assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("http"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("http"),
+            "{csp}"
+        );
     }
     let page = app.get_as("/console", None).await.text().await.unwrap();
-    assert!(!page.contains("<script>") && !page.contains("style="), "nothing inline");
+    assert!(
+        !page.contains("<script>") && !page.contains("style="),
+        "nothing inline"
+    );
     assert!(page.contains(r#"data-metric="realtime.depth""#));
     let r = app.client.post(app.url("/console")).send().await.unwrap();
     assert_eq!(r.status(), 405);

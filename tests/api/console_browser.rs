@@ -33,10 +33,19 @@ fn chromium_available() -> bool {
 /// from anywhere but the URL's host.
 async fn chromium(url: String, extra: Vec<String>) -> String {
     tokio::task::spawn_blocking(move || {
-        let profile = std::env::temp_dir().join(format!("pesync-chromium-{}", uuid::Uuid::new_v4()));
+        let profile =
+            std::env::temp_dir().join(format!("pesync-chromium-{}", uuid::Uuid::new_v4()));
         let mut child = Command::new(CHROMIUM)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-            .args(["--disable-background-networking", "--disable-component-update"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .args([
+                "--disable-background-networking",
+                "--disable-component-update",
+            ])
             .args(["--disable-sync", "--disable-default-apps", "--mute-audio"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("--virtual-time-budget=20000")
@@ -86,7 +95,10 @@ async fn the_console_shows_the_stats_and_explains_a_contact_in_a_browser() {
     let (_sim, app) = seeded().await;
     let url = app.url(&format!("/console?contact={CONTACT}#token={VIEWER}"));
     let dom = chromium(url.clone(), vec!["--dump-dom".into()]).await;
-    assert!(dom.contains("data-ready="), "the console did not load:\n{dom}");
+    assert!(
+        dom.contains("data-ready="),
+        "the console did not load:\n{dom}"
+    );
     let stats: Value = app.admin_json("/v1/admin/stats").await;
     for name in [
         "realtime.depth",
@@ -106,7 +118,10 @@ async fn the_console_shows_the_stats_and_explains_a_contact_in_a_browser() {
     assert_eq!(count_of(&dom, "quarantine_open"), 3);
     // The breakdown and the series.
     assert_eq!(count_of(&dom, "quarantine.reason.unknown_attribute"), 1);
-    assert_eq!(count_of(&dom, &format!("campaign.{CAMPAIGN}.handed_over_24h")), 1);
+    assert_eq!(
+        count_of(&dom, &format!("campaign.{CAMPAIGN}.handed_over_24h")),
+        1
+    );
     assert_eq!(count_of(&dom, "cooldowns_running"), 1);
     assert_eq!(count_of(&dom, "deferred.within_6h"), 1);
     assert_eq!(count_of(&dom, "series.delivered_15m"), 5);
@@ -115,9 +130,15 @@ async fn the_console_shows_the_stats_and_explains_a_contact_in_a_browser() {
     // The contact search ran from `?contact=` and shows the latest reason.
     let explained: Value = app.admin_json(&format!("/v1/contacts/{CONTACT}")).await;
     let latest = explained["decisions"][0]["reason"].as_str().unwrap();
-    assert_eq!(metric(&dom, "contact.latest_reason").as_deref(), Some(latest));
+    assert_eq!(
+        metric(&dom, "contact.latest_reason").as_deref(),
+        Some(latest)
+    );
     assert_eq!(latest, "eligible");
-    assert!(dom.contains(r#"<svg viewBox="0 0 720 200""#), "the charts are drawn");
+    assert!(
+        dom.contains(r#"<svg viewBox="0 0 720 200""#),
+        "the charts are drawn"
+    );
     // The change log answers, or says it is not there.
     assert!(dom.contains("data-ready=\"all breakdown changes contact decisions series stats\""));
 
@@ -155,7 +176,12 @@ async fn the_docs_show_the_operations_in_a_browser() {
     }
     let app = spawn_app().await;
     let dom = chromium(app.url("/docs"), vec!["--dump-dom".into()]).await;
-    let openapi: Value = app.get_as("/openapi.json", None).await.json().await.unwrap();
+    let openapi: Value = app
+        .get_as("/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     // Redoc lists every tag in its menu and renders the operations as they scroll into view: the
     // first tag's (`operations`) are in the DOM at once, each with its path.
     let mut tags = std::collections::BTreeSet::new();
@@ -164,13 +190,19 @@ async fn the_docs_show_the_operations_in_a_browser() {
             let tag = op["tags"][0].as_str().unwrap();
             tags.insert(tag.to_owned());
             if tag == "operations" {
-                assert!(dom.contains(&format!(">{path}<")), "/docs does not show {path}");
+                assert!(
+                    dom.contains(&format!(">{path}<")),
+                    "/docs does not show {path}"
+                );
             }
         }
     }
     assert!(tags.len() > 10, "{tags:?}");
     for tag in &tags {
-        assert!(dom.contains(&format!(">{tag}<")), "/docs does not list {tag}");
+        assert!(
+            dom.contains(&format!(">{tag}<")),
+            "/docs does not list {tag}"
+        );
     }
 }
 
