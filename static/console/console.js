@@ -355,16 +355,41 @@ async function searchContact(id) {
 
 // ---- change log and dry runs ----------------------------------------------------------------
 
+/** Every change, newest first: the log pages oldest first, so it is read to its end (20 pages at most). */
+async function allChanges() {
+  let items = [], cursor = null;
+  for (let page = 0; page < 20; page++) {
+    const p = await api("v1/admin/changes?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    items = items.concat(p.items);
+    cursor = p.next_cursor;
+    if (!cursor) break;
+  }
+  return items.reverse();
+}
+
+function percent(share) { return Math.round(share * 1000) / 10 + " %"; }
+
+function watchCell(w) {
+  if (!w) return el("td", { class: "hint" }, "–");
+  const f = w.figures || {};
+  return el("td", { class: w.suspect ? "reason fail" : "" },
+    `${w.suspect ? "SUSPECT" : w.state} until ${when(w.until)}`,
+    el("br"), el("small", {}, `${formatNumber(f.contacts || 0)} contacts · dropped ${percent(f.drop_share || 0)}` +
+      ` · plateau ${percent(f.plateau_share || 0)} · mean shift ${(f.mean_shift || 0).toFixed(3)}`));
+}
+
 async function loadChanges() {
   const body = $("changes-body");
   try {
-    const changes = await api("v1/admin/changes");
-    const items = Array.isArray(changes) ? changes : (changes.items || []);
-    body.replaceChildren(items.length ? table(["when", "who", "what", "watch"],
-      items.map((c) => el("tr", { class: c.watch && c.watch.suspect ? "suspect" : "" },
-        el("td", {}, when(c.at || c.changed_at)), el("td", {}, c.who || c.by || "–"),
-        el("td", {}, c.what || c.kind || JSON.stringify(c)),
-        el("td", {}, c.watch ? (c.watch.state || (c.watch.suspect ? "suspect" : "watching")) : "–"))))
+    const items = await allChanges();
+    const version = (c) => c.to_version === null || c.to_version === undefined ? ""
+      : ` v${c.from_version ?? "–"} → v${c.to_version}`;
+    body.replaceChildren(items.length ? table(["when", "who", "what", "score stability watch"],
+      items.slice(0, 100).map((c) => el("tr", { class: c.watch && c.watch.suspect ? "suspect" : "" },
+        el("td", {}, when(c.changed_at)),
+        el("td", {}, c.changed_by + (c.changed_by_token ? ` (${c.changed_by_token})` : "")),
+        el("td", {}, `${c.kind} ${c.name} ${c.action}${version(c)}`),
+        watchCell(c.watch))))
       : el("p", { class: "hint" }, "No change recorded yet."));
   } catch (e) {
     body.replaceChildren(el("p", { class: "hint", "data-metric": "changes.unavailable" },
@@ -414,9 +439,9 @@ async function runDry(form) {
   } catch (e) {
     if (e.status === 401 || e.status === 403) adminToken = null;
     answer.classList.add("error");
-    answer.textContent = e.status === 404 && !e.problem
-      ? "This dry run is not available in this version of pesync."
-      : JSON.stringify(e.problem || e.message, null, 2);
+    // The problem document as it came: it names the field at fault (or, on a pesync without this
+    // dry run, the missing route).
+    answer.textContent = JSON.stringify(e.problem || e.message, null, 2);
   }
 }
 
