@@ -311,13 +311,16 @@ function renderContact(c) {
     el("dt", {}, "suppressed"), el("dd", {}, c.suppression && c.suppression.active
       ? "yes" + (c.suppression.expires_at ? " until " + when(c.suppression.expires_at) : "") : "no"));
   const decisions = table(["evaluated", "campaign", "reason", "score", "rise", "tier", "rules"],
-    c.decisions.map((d) => el("tr", {}, el("td", {}, when(d.evaluated_at)), el("td", {}, d.campaign_id),
-      el("td", { class: "reason" }, d.reason), el("td", { class: "num" }, d.effective_score ?? "–"),
-      el("td", { class: "num" }, d.rise ?? "–"), el("td", {}, d.tier || "–"),
+    c.decisions.map((d, i) => el("tr", {}, el("td", {}, when(d.evaluated_at)), el("td", {}, d.campaign_id),
+      el("td", { class: "reason", "data-metric": `contact.decisions.${i}.reason` }, d.reason),
+      el("td", { class: "num" }, metric(`contact.decisions.${i}.effective_score`, d.effective_score ?? "", String(d.effective_score ?? "–"))),
+      el("td", { class: "num" }, metric(`contact.decisions.${i}.rise`, d.rise ?? "", String(d.rise ?? "–"))),
+      el("td", {}, d.tier || "–"),
       el("td", {}, outcomeList(d.outcomes)))));
   const observations = table(["observed", "score", "dampened"],
-    c.observations.slice().reverse().map((o) => el("tr", { class: o.dampened ? "dampened" : "" },
-      el("td", {}, when(o.timestamp)), el("td", { class: "num" }, o.score),
+    c.observations.slice().reverse().map((o, i) => el("tr", { class: o.dampened ? "dampened" : "" },
+      el("td", {}, when(o.timestamp)),
+      el("td", { class: "num" }, metric(`contact.observations.${i}.score`, o.score, String(o.score))),
       el("td", {}, o.dampened ? "dampened (ignored)" : "applied"))));
   const events = table(["event time", "type", "state"],
     c.events.map((e) => el("tr", {}, el("td", {}, when(e.event_timestamp)), el("td", {}, e.event_type),
@@ -329,10 +332,10 @@ function renderContact(c) {
       el("td", {}, !w.effective ? "invalid time zone"
         : w.effective.open ? "open" : "opens " + when(w.effective.next_opening)))));
   box.replaceChildren(summary,
-    el("h3", {}, `Decisions (${c.decisions.length}), newest first`), decisions,
+    el("h3", {}, "Decisions (", metric("contact.decisions", c.decisions.length), "), newest first"), decisions,
     el("h3", {}, "Observations, newest first"), observations,
     el("h3", {}, "Windows now"), windows,
-    el("h3", {}, `Events (${c.events.length}), newest first`), events,
+    el("h3", {}, "Events (", metric("contact.events", c.events.length), "), newest first"), events,
     el("p", { class: "hint" }, c.last_handover
       ? `Last hand-over: ${when(c.last_handover.at)} to ${c.last_handover.campaign_id} (${c.last_handover.channel})`
       : "Never handed over."));

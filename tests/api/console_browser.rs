@@ -135,6 +135,16 @@ async fn the_console_shows_the_stats_and_explains_a_contact_in_a_browser() {
         Some(latest)
     );
     assert_eq!(latest, "eligible");
+    let listed = |key: &str| explained[key].as_array().unwrap().len() as i64;
+    assert_eq!(count_of(&dom, "contact.decisions"), listed("decisions"));
+    assert_eq!(count_of(&dom, "contact.events"), listed("events"));
+    assert_eq!(
+        metric(&dom, "contact.decisions.0.rise").as_deref(),
+        explained["decisions"][0]["rise"]
+            .as_f64()
+            .map(|r| r.to_string())
+            .as_deref()
+    );
     assert!(
         dom.contains(r#"<svg viewBox="0 0 720 200""#),
         "the charts are drawn"
