@@ -30,6 +30,19 @@ pub struct SeriesQuery {
     /// Minutes to show, 1–1440, the current one included (default 15).
     #[param(minimum = 1, maximum = 1440)]
     pub minutes: Option<i64>,
+    /// The figures to count, comma-separated: `delivered`, `quarantined`, `decisions` (default all).
+    /// A day of deliveries at the ceiling is tens of millions of rows: ask a long series for what
+    /// it needs.
+    #[param(example = "decisions")]
+    pub figures: Option<String>,
+}
+
+/// Which figures a series counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    pub delivered: bool,
+    pub quarantined: bool,
+    pub decisions: bool,
 }
 
 impl SeriesQuery {
@@ -42,6 +55,31 @@ impl SeriesQuery {
                 format!("must be 1–{MAX_MINUTES}, got {n}"),
             )),
         }
+    }
+
+    pub fn figures(&self) -> Result<Wanted, ApiError> {
+        let Some(list) = &self.figures else {
+            return Ok(Wanted {
+                delivered: true,
+                quarantined: true,
+                decisions: true,
+            });
+        };
+        let names: Vec<&str> = list.split(',').map(str::trim).collect();
+        if let Some(bad) = names
+            .iter()
+            .find(|n| !["delivered", "quarantined", "decisions"].contains(n))
+        {
+            return Err(ApiError::invalid(
+                "figures",
+                format!("{bad:?} is not one of delivered, quarantined, decisions"),
+            ));
+        }
+        Ok(Wanted {
+            delivered: names.contains(&"delivered"),
+            quarantined: names.contains(&"quarantined"),
+            decisions: names.contains(&"decisions"),
+        })
     }
 }
 
@@ -72,12 +110,17 @@ pub struct Ceiling {
 pub struct MinutePoint {
     /// The minute's start (UTC).
     pub minute: DateTime<Utc>,
-    /// Events delivered in the minute, per lane.
-    pub delivered: LaneCounts,
-    /// Events quarantined in the minute, by reason (reasons with none are left out).
-    pub quarantined: BTreeMap<String, i64>,
-    /// Decisions the evaluation made in the minute, by reason (reasons with none are left out).
-    pub decisions: BTreeMap<String, i64>,
+    /// Events delivered in the minute, per lane (absent when `figures` leaves it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<LaneCounts>,
+    /// Events quarantined in the minute, by reason (reasons with none are left out; absent when
+    /// `figures` leaves it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<BTreeMap<String, i64>>,
+    /// Decisions the evaluation made in the minute, by reason (reasons with none are left out;
+    /// absent when `figures` leaves it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decisions: Option<BTreeMap<String, i64>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
@@ -92,19 +135,22 @@ pub fn first_minute(now: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
     current - TimeDelta::minutes(i64::from(minutes) - 1)
 }
 
-/// Every minute from `first`, `minutes` of them, with the counts that fall in each. Counts of other
-/// minutes (a clock set back, a row from the future) are left out. Pure.
+/// Every minute from `first`, `minutes` of them, with the counts that fall in each (`None`: a
+/// figure not counted). Counts of other minutes (a clock set back, a row from the future) are left
+/// out. Pure.
 pub fn points(
     first: DateTime<Utc>,
     minutes: u32,
-    delivered: &[MinuteCount],
-    quarantined: &[MinuteCount],
-    decisions: &[MinuteCount],
+    delivered: Option<&[MinuteCount]>,
+    quarantined: Option<&[MinuteCount]>,
+    decisions: Option<&[MinuteCount]>,
 ) -> Vec<MinutePoint> {
     let mut out: Vec<MinutePoint> = (0..i64::from(minutes))
         .map(|i| MinutePoint {
             minute: first + TimeDelta::minutes(i),
-            ..MinutePoint::default()
+            delivered: delivered.map(|_| LaneCounts::default()),
+            quarantined: quarantined.map(|_| BTreeMap::new()),
+            decisions: decisions.map(|_| BTreeMap::new()),
         })
         .collect();
     // Counts are of whole minutes (`date_trunc`), so a minute's offset from the first is exact.
@@ -112,24 +158,24 @@ pub fn points(
         let i = (m - first).num_minutes();
         (m >= first && i < i64::from(minutes)).then_some(i as usize)
     };
-    for c in delivered {
-        let Some(p) = slot(c.minute).map(|i| &mut out[i]) else {
+    for c in delivered.unwrap_or_default() {
+        let Some(lanes) = slot(c.minute).and_then(|i| out[i].delivered.as_mut()) else {
             continue;
         };
         match Lane::parse(&c.key) {
-            Some(Lane::Realtime) => p.delivered.realtime += c.count,
-            Some(Lane::Backfill) => p.delivered.backfill += c.count,
+            Some(Lane::Realtime) => lanes.realtime += c.count,
+            Some(Lane::Backfill) => lanes.backfill += c.count,
             None => {}
         }
     }
-    for c in quarantined {
-        if let Some(i) = slot(c.minute) {
-            *out[i].quarantined.entry(c.key.clone()).or_default() += c.count;
+    for c in quarantined.unwrap_or_default() {
+        if let Some(by) = slot(c.minute).and_then(|i| out[i].quarantined.as_mut()) {
+            *by.entry(c.key.clone()).or_default() += c.count;
         }
     }
-    for c in decisions {
-        if let Some(i) = slot(c.minute) {
-            *out[i].decisions.entry(c.key.clone()).or_default() += c.count;
+    for c in decisions.unwrap_or_default() {
+        if let Some(by) = slot(c.minute).and_then(|i| out[i].decisions.as_mut()) {
+            *by.entry(c.key.clone()).or_default() += c.count;
         }
     }
     out
@@ -158,99 +204,48 @@ pub async fn series(
     state: web::Data<AppState>,
     query: web::Query<SeriesQuery>,
 ) -> Result<web::Json<Series>, ApiError> {
-    let minutes = query.minutes()?;
-    let now = state.clock.now();
-    let first = first_minute(now, minutes);
+    let (minutes, want) = (query.minutes()?, query.figures()?);
+    let first = first_minute(state.clock.now(), minutes);
     let db = &state.reads;
+    // A future not awaited runs no query.
+    async fn counted<F>(wanted: bool, query: F) -> sqlx::Result<Option<Vec<MinuteCount>>>
+    where
+        F: std::future::Future<Output = sqlx::Result<Vec<MinuteCount>>>,
+    {
+        if wanted {
+            query.await.map(Some)
+        } else {
+            Ok(None)
+        }
+    }
     let (delivered, quarantined, decisions) = tokio::try_join!(
-        crate::delivery::queue::delivered_by_minute(db, first),
-        crate::ingest::store::quarantined_by_minute(db, first),
-        crate::evaluation::store::decisions_by_minute(db, first),
+        counted(
+            want.delivered,
+            crate::delivery::queue::delivered_by_minute(db, first)
+        ),
+        counted(
+            want.quarantined,
+            crate::ingest::store::quarantined_by_minute(db, first)
+        ),
+        counted(
+            want.decisions,
+            crate::evaluation::store::decisions_by_minute(db, first)
+        ),
     )?;
     Ok(web::Json(Series {
         from: first,
         to: first + TimeDelta::minutes(i64::from(minutes) - 1),
         ceiling: ceiling(&state),
-        points: points(first, minutes, &delivered, &quarantined, &decisions),
+        points: points(
+            first,
+            minutes,
+            delivered.as_deref(),
+            quarantined.as_deref(),
+            decisions.as_deref(),
+        ),
     }))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn count(minute: &str, key: &str, count: i64) -> MinuteCount {
-        MinuteCount {
-            minute: at(minute),
-            key: key.into(),
-            count,
-        }
-    }
-
-    #[test]
-    fn the_series_ends_with_the_minute_in_progress() {
-        let now = at("2026-12-08T10:15:42.5Z");
-        assert_eq!(first_minute(now, 15), at("2026-12-08T10:01:00Z"));
-        assert_eq!(first_minute(now, 1), at("2026-12-08T10:15:00Z"));
-        assert_eq!(first_minute(now, 1440), at("2026-12-07T10:16:00Z"));
-    }
-
-    #[test]
-    fn every_minute_is_present_and_counts_land_in_their_minute() {
-        let first = at("2026-12-08T10:00:00Z");
-        let delivered = [
-            count("2026-12-08T10:00:00Z", "realtime", 7),
-            count("2026-12-08T10:00:00Z", "backfill", 2),
-            count("2026-12-08T10:02:00Z", "realtime", 5),
-            // Before the series and after it: left out.
-            count("2026-12-08T09:59:00Z", "realtime", 100),
-            count("2026-12-08T10:03:00Z", "realtime", 100),
-        ];
-        let quarantined = [count("2026-12-08T10:01:00Z", "unknown_attribute", 3)];
-        let decisions = [
-            count("2026-12-08T10:02:00Z", "eligible", 4),
-            count("2026-12-08T10:02:00Z", "cooldown", 1),
-        ];
-        let p = points(first, 3, &delivered, &quarantined, &decisions);
-        assert_eq!(p.len(), 3);
-        let minutes: Vec<_> = p.iter().map(|p| p.minute).collect();
-        assert_eq!(
-            minutes,
-            [
-                first,
-                at("2026-12-08T10:01:00Z"),
-                at("2026-12-08T10:02:00Z")
-            ]
-        );
-        assert_eq!(
-            p[0].delivered,
-            LaneCounts {
-                realtime: 7,
-                backfill: 2
-            }
-        );
-        assert_eq!(p[1].delivered, LaneCounts::default());
-        assert_eq!(p[1].quarantined["unknown_attribute"], 3);
-        assert!(p[0].quarantined.is_empty() && p[2].quarantined.is_empty());
-        assert_eq!(p[2].delivered.realtime, 5);
-        assert_eq!(
-            p[2].decisions,
-            BTreeMap::from([("cooldown".into(), 1), ("eligible".into(), 4)])
-        );
-    }
-
-    #[test]
-    fn minutes_outside_one_to_a_day_are_refused() {
-        let q = |m| SeriesQuery { minutes: m };
-        assert_eq!(q(None).minutes().unwrap(), 15);
-        assert_eq!(q(Some(1)).minutes().unwrap(), 1);
-        assert_eq!(q(Some(1440)).minutes().unwrap(), 1440);
-        for bad in [0, -5, 1441, i64::MAX] {
-            assert!(matches!(q(Some(bad)).minutes(), Err(ApiError::Invalid(_))));
-        }
-    }
-}
+#[path = "series_tests.rs"]
+mod tests;

@@ -128,6 +128,17 @@ async fn the_series_counts_each_minute_from_the_database() {
     let day = day["points"].as_array().unwrap();
     assert_eq!(day.len(), 1440);
     assert_eq!((total(day, "decisions"), total(day, "quarantined")), (3, 3));
+    // Only the figures asked for.
+    let decisions: Value = app
+        .admin_json("/v1/admin/stats/series?minutes=1440&figures=decisions")
+        .await;
+    let decisions = decisions["points"].as_array().unwrap();
+    assert_eq!(total(decisions, "decisions"), 3);
+    assert!(
+        decisions
+            .iter()
+            .all(|p| p.get("delivered").is_none() && p.get("quarantined").is_none())
+    );
 }
 
 #[tokio::test]
@@ -150,6 +161,13 @@ async fn the_series_wants_one_minute_to_a_day_and_a_reader() {
         400,
     )
     .await;
+    let p = assert_problem(
+        app.admin_get("/v1/admin/stats/series?figures=decisions,events")
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "figures", "{p}");
     for path in ["/v1/admin/stats/series", "/v1/admin/stats/breakdown"] {
         assert_problem(app.get_as(path, None).await, 401).await;
         assert_problem(app.get_as(path, Some(SCORER)).await, 403).await;
