@@ -100,7 +100,7 @@ pub async fn breakdown(
     let cooldown_start = crate::evaluation::store::cooldown_start(now, t.cooldown());
     let bounds = deferral_bounds(now);
     let (reasons, flows, cooldowns, deferred) = tokio::try_join!(
-        crate::ingest::store::open_quarantine_by_reason(db),
+        crate::ingest::quarantine::open_quarantine_by_reason(db),
         crate::dialer::queue::flow_by_campaign(db, now - TimeDelta::hours(24)),
         crate::dialer::queue::contacts_in_cooldown(db, cooldown_start),
         crate::evaluation::load::deferrals_by_opening(db, &bounds),

@@ -225,7 +225,7 @@ pub async fn series(
         ),
         counted(
             want.quarantined,
-            crate::ingest::store::quarantined_by_minute(db, first)
+            crate::ingest::quarantine::quarantined_by_minute(db, first)
         ),
         counted(
             want.decisions,
