@@ -320,9 +320,9 @@ fn lanes(s: &Stats, figure: impl Fn(&LaneStats) -> f64) -> [(String, f64); 2] {
     ]
 }
 
-/// Every family `/metrics` shows, from the same [`Stats`] as `/v1/admin/stats`.
-/// This instance's intake, delivery and Genesys counters since it started (each stage owns its
-/// own: `ingest::metrics`, `delivery::metrics`, `genesys::metrics`).
+// Each stage owns its counters (`ingest::metrics`, `delivery::metrics`, `genesys::metrics`);
+// the snapshot puts them together as they have always been shown.
+/// This instance's counters since it started.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CounterSnapshot {
     pub events_received: u64,
@@ -356,8 +356,8 @@ impl CounterSnapshot {
     }
 }
 
-/// This instance's scoring and campaign counters since it started (`scoring::metrics`,
-/// `evaluation::metrics`, `dialer::metrics`).
+// From `scoring::metrics`, `evaluation::metrics` and `dialer::metrics`.
+/// This instance's scoring and campaign counters since it started.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ScoringSnapshot {
     /// Profile polls by outcome.
@@ -385,6 +385,7 @@ impl ScoringSnapshot {
     }
 }
 
+/// Every family `/metrics` shows, from the same [`Stats`] as `/v1/admin/stats`.
 fn families(s: &Stats) -> Vec<Family> {
     let c = &s.instance;
     let k = &s.scoring;
