@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use secrecy::SecretString;
 
 use super::settings_table;
+use crate::domain::monitors::MonitorSettings;
 use crate::genesys::GenesysConfig;
 use crate::genesys::region::Region;
 use crate::genesys::target::{self, EventsTarget};
@@ -62,6 +63,9 @@ pub struct Settings {
     pub prune_cron: String,
     /// How long old rows are kept (`PESYNC_RETENTION_*_DAYS`, docs/RETENTION.md).
     pub retention: Policy,
+    /// The change watch, its job and the chronology check (`PESYNC_CHANGE_WATCH_HOURS`,
+    /// `PESYNC_WATCH_*`, `PESYNC_CHRONOLOGY_SKEW_SECONDS`; issue 11 §2).
+    pub monitors: MonitorSettings,
 }
 
 /// Default pull-feed lease: 5 min (SPEC §7).
@@ -93,6 +97,7 @@ impl Default for Settings {
             read_timeout: crate::platform::http::limits::READ_TIMEOUT,
             prune_cron: DEFAULT_PRUNE_CRON.into(),
             retention: Policy::default(),
+            monitors: MonitorSettings::default(),
         }
     }
 }
@@ -167,6 +172,9 @@ impl Settings {
                 "PESYNC_PE_RATE_LIMIT must be a positive number, got {}",
                 self.pe_rate_limit
             );
+        }
+        if let Some((name, message)) = self.monitors.problems().into_iter().next() {
+            bail!("{name} {message}");
         }
         Ok(())
     }
@@ -415,5 +423,49 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn monitor_settings_default_read_the_environment_and_the_file_and_are_checked() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.monitors, MonitorSettings::default());
+        assert_eq!(s.monitors.change_watch_hours, 48);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("PESYNC_CHANGE_WATCH_HOURS", "24"),
+                ("PESYNC_WATCH_MAX_DROP_SHARE", "0.2"),
+                ("PESYNC_WATCH_MAX_PLATEAU_SHARE", "0.4"),
+                ("PESYNC_WATCH_MIN_CONTACTS", "5"),
+                ("PESYNC_CHRONOLOGY_SKEW_SECONDS", "30"),
+                ("PESYNC_WATCH_CRON", "off"),
+            ]),
+        )
+        .unwrap();
+        let m = &s.monitors;
+        assert_eq!((m.change_watch_hours, m.min_contacts), (24, 5));
+        assert_eq!((m.max_drop_share, m.max_plateau_share), (0.2, 0.4));
+        assert_eq!(m.chronology_skew_seconds, 30);
+        assert_eq!(m.watch_cron, "off");
+        for (name, bad) in [
+            ("PESYNC_CHANGE_WATCH_HOURS", "0"),
+            ("PESYNC_CHANGE_WATCH_HOURS", "two days"),
+            ("PESYNC_WATCH_MAX_DROP_SHARE", "1.5"),
+            ("PESYNC_WATCH_MAX_PLATEAU_SHARE", "half"),
+            ("PESYNC_WATCH_MIN_CONTACTS", "0"),
+            ("PESYNC_CHRONOLOGY_SKEW_SECONDS", "-5"),
+        ] {
+            let e = Settings::load_from(None, env(&[(name, bad)])).unwrap_err();
+            assert!(e.to_string().contains(name), "{name}={bad}: {e}");
+        }
+        let path =
+            std::env::temp_dir().join(format!("pesync-monitors-{}.toml", std::process::id()));
+        std::fs::write(&path, "change_watch_hours = 12\nwatch_min_contacts = 3\n").unwrap();
+        let s = Settings::load_from(Some(&path), env(&[])).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            (s.monitors.change_watch_hours, s.monitors.min_contacts),
+            (12, 3)
+        );
     }
 }

@@ -91,6 +91,26 @@ pub const SETTINGS: &[Setting] = &[
     setting!("PESYNC_RETENTION_HANDOVER_DAYS", |s, v| {
         s.retention.handover_days = days("PESYNC_RETENTION_HANDOVER_DAYS", &v)?
     }),
+    // The monitors (issue 11 §2); `MonitorSettings::problems` checks their ranges.
+    setting!("PESYNC_CHANGE_WATCH_HOURS", |s, v| {
+        s.monitors.change_watch_hours = parse("PESYNC_CHANGE_WATCH_HOURS", &v, "a whole number")?
+    }),
+    setting!("PESYNC_WATCH_MAX_DROP_SHARE", |s, v| {
+        s.monitors.max_drop_share =
+            parse("PESYNC_WATCH_MAX_DROP_SHARE", &v, "a number from 0 to 1")?
+    }),
+    setting!("PESYNC_WATCH_MAX_PLATEAU_SHARE", |s, v| {
+        s.monitors.max_plateau_share =
+            parse("PESYNC_WATCH_MAX_PLATEAU_SHARE", &v, "a number from 0 to 1")?
+    }),
+    setting!("PESYNC_WATCH_MIN_CONTACTS", |s, v| {
+        s.monitors.min_contacts = parse("PESYNC_WATCH_MIN_CONTACTS", &v, "a whole number")?
+    }),
+    setting!("PESYNC_WATCH_CRON", |s, v| s.monitors.watch_cron = v),
+    setting!("PESYNC_CHRONOLOGY_SKEW_SECONDS", |s, v| {
+        s.monitors.chronology_skew_seconds =
+            parse("PESYNC_CHRONOLOGY_SKEW_SECONDS", &v, "whole seconds")?
+    }),
 ];
 
 /// Applies the environment: every variable set and not empty (shells and compose files often

@@ -17,6 +17,7 @@ mod import;
 mod ingest;
 mod limits;
 mod methods;
+mod monitors;
 mod nul;
 mod openapi;
 mod races;
