@@ -3,8 +3,8 @@
 pub mod breakdown;
 pub mod calling_hours;
 pub mod campaigns;
-pub mod console;
 pub mod changes;
+pub mod console;
 pub mod contact_windows;
 pub mod contacts;
 pub mod dead_letters;
