@@ -421,7 +421,7 @@ function dryRequest(kind, data) {
   const since = data.get("since") ? "?since=" + encodeURIComponent(data.get("since")) : "";
   switch (kind) {
     case "manifest":
-      return { path: `v1/admin/manifests/${encodeURIComponent(data.get("version"))}/check${since}`, method: "POST", body: "{}" };
+      return { path: `v1/admin/manifests/${encodeURIComponent(data.get("version"))}/check${since}`, method: "POST" };
     case "source":
       return { path: `v1/admin/sources/${encodeURIComponent(data.get("name"))}?dry_run=true`, method: "PUT", body: data.get("body") };
     default:

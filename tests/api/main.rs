@@ -9,6 +9,7 @@ mod console_browser;
 mod crash;
 mod delivery;
 mod dry_run;
+mod dry_runs;
 mod evaluation;
 mod external_events;
 mod genesys_setup;

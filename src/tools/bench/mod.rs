@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod evaluate;
 pub mod faults;
 pub mod ingest;
+pub mod population;
 pub mod scratch;
 pub mod sim_org;
 
@@ -41,6 +42,11 @@ pub struct EvaluateArgs {
     /// Evaluate a database kept by an earlier `--keep` run again instead of seeding anew.
     #[arg(long)]
     pub reuse: bool,
+    /// Time the population dry run (`POST /v1/admin/evaluate/population`, a thresholds and a
+    /// campaign change over every contact) through a real instance instead of the scheduled run,
+    /// in a database of its own (`pesync_bench_population`).
+    #[arg(long)]
+    pub population: bool,
 }
 
 pub async fn run(cmd: BenchCommand, settings: crate::app::config::Settings) -> anyhow::Result<()> {
@@ -48,6 +54,13 @@ pub async fn run(cmd: BenchCommand, settings: crate::app::config::Settings) -> a
         BenchCommand::Delivery(a) => delivery::run(a, settings).await,
         BenchCommand::Ingest(a) => ingest::run(a, settings).await,
         BenchCommand::Faults(a) => faults::run(a, settings).await,
+        BenchCommand::Evaluate(a) if a.population => {
+            let result =
+                population::population(&settings, a.contacts, a.runs.into(), a.keep, a.reuse)
+                    .await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
         BenchCommand::Evaluate(a) => {
             let result = evaluate::evaluate(
                 &settings.database_url,
