@@ -1,9 +1,11 @@
 //! The admin API (SPEC §8): bearer-authenticated; the viewer token may only read.
 
+pub mod breakdown;
 pub mod calling_hours;
 pub mod campaigns;
 pub mod changes;
 pub mod check;
+pub mod console;
 pub mod contact_windows;
 pub mod contacts;
 pub mod dead_letters;
@@ -14,6 +16,7 @@ pub mod manifests;
 pub mod population;
 pub mod quarantine;
 pub mod reconciliation;
+pub mod series;
 pub mod sources;
 pub mod stats;
 pub mod stats_monitors;
@@ -38,6 +41,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
+    series::routes(cfg);
+    breakdown::routes(cfg);
     changes::routes(cfg);
     suppressions::routes(cfg);
     genesys::routes(cfg);

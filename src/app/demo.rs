@@ -116,6 +116,7 @@ fn print_banner(
     println!("pesync demo is running");
     println!("  API:        {base}   (docs: {base}/docs)");
     println!("  admin token: {}", admin.expose_secret());
+    println!("  console:    {base}/console   (give it the admin token: it only reads with it)");
     if demo_key {
         println!(
             "  secret key: the demo's fixed key (PESYNC_SECRET_KEY not set): demo data only, not for serve"

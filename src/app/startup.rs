@@ -100,7 +100,11 @@ impl Application {
         let openapi = openapi_document();
         let known_routes = web::Data::new(crate::platform::http::methods::Routes::new(
             &serde_json::to_value(&openapi).context("the OpenAPI document as JSON")?,
-            &crate::platform::http::docs::UNDOCUMENTED_ROUTES,
+            &[
+                &crate::platform::http::docs::UNDOCUMENTED_ROUTES[..],
+                &crate::admin::console::ROUTES[..],
+            ]
+            .concat(),
         ));
         let limits = Limits {
             read_timeout: settings.read_timeout,
@@ -132,6 +136,7 @@ impl Application {
                 }
             })))
             .configure(crate::platform::http::docs::routes)
+            .configure(crate::admin::console::routes)
             // What no route took: 405 with `Allow` for a path served with other methods, else 404.
             .app_data(known_routes.clone())
             .default_service(web::to(crate::platform::http::methods::not_routed))

@@ -74,3 +74,21 @@ pub async fn enqueue(
     .await?;
     Ok(())
 }
+
+/// Events delivered per minute and lane since `since`, from `delivered_at` (so every instance's
+/// deliveries count), on the `events_delivered` index.
+pub async fn delivered_by_minute(
+    db: impl sqlx::PgExecutor<'_>,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<crate::platform::db::MinuteCount>> {
+    sqlx::query_as!(
+        crate::platform::db::MinuteCount,
+        r#"SELECT date_trunc('minute', delivered_at) AS "minute!", lane AS "key!",
+                  count(*) AS "count!"
+           FROM events WHERE state = 'delivered' AND delivered_at >= $1 AND lane IS NOT NULL
+           GROUP BY 1, 2"#,
+        since
+    )
+    .fetch_all(db)
+    .await
+}

@@ -66,7 +66,7 @@ impl WorkerConfig {
     pub fn for_target(rate: f64, target: EventsTarget, events_batch: usize) -> Self {
         let mut cfg = Self::for_rate(rate);
         if target == EventsTarget::ExternalEvents {
-            let per_request = events_batch.max(1) as f64;
+            let per_request = target.events_per_request(events_batch) as f64;
             let contacts =
                 |requests: f64| (requests.ceil() * per_request).clamp(1.0, MAX_CLAIM) as i64;
             cfg.realtime_batch = contacts(rate * 2.0);

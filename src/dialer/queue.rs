@@ -93,3 +93,44 @@ pub async fn retry_later(
     .await?;
     Ok(())
 }
+
+/// Per campaign: contacts handed over since `since`, and contacts waiting in its queue now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignFlow {
+    pub campaign_id: String,
+    pub handed_over: i64,
+    pub queued: i64,
+}
+
+/// [`CampaignFlow`] of every campaign with a hand-over since `since` or a contact queued.
+pub async fn flow_by_campaign(
+    db: impl PgExecutor<'_>,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<CampaignFlow>> {
+    sqlx::query_as!(
+        CampaignFlow,
+        r#"SELECT campaign_id AS "campaign_id!", sum(h)::int8 AS "handed_over!", sum(q)::int8 AS "queued!"
+           FROM (SELECT campaign_id, 1 AS h, 0 AS q FROM handovers WHERE at >= $1
+                 UNION ALL
+                 SELECT campaign_id, 0, 1 FROM dialer_queue WHERE state = 'pending') x
+           GROUP BY campaign_id ORDER BY campaign_id"#,
+        since
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Contacts in their cooldown: those handed over after `cooldown_start` (every one, for `None`;
+/// see `evaluation::store::cooldown_start`, which decides the instant).
+pub async fn contacts_in_cooldown(
+    db: impl PgExecutor<'_>,
+    cooldown_start: Option<DateTime<Utc>>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"SELECT count(DISTINCT contact_id) AS "n!" FROM handovers
+           WHERE $1::timestamptz IS NULL OR at > $1"#,
+        cooldown_start
+    )
+    .fetch_one(db)
+    .await
+}

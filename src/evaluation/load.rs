@@ -208,3 +208,20 @@ async fn pending_of(
         })
         .collect())
 }
+
+/// Deferred (contact, campaign) pairs counted by when their window opens: (bucket, count), where
+/// bucket `i` holds the openings in `[bounds[i-1], bounds[i])` (0: before the first bound, and
+/// `bounds.len()`: from the last one on). `bounds` ascend.
+pub async fn deferrals_by_opening(
+    db: impl PgExecutor<'_>,
+    bounds: &[DateTime<Utc>],
+) -> sqlx::Result<Vec<(i32, i64)>> {
+    let rows = sqlx::query!(
+        r#"SELECT width_bucket(next_opening, $1::timestamptz[]) AS "bucket!", count(*) AS "n!"
+           FROM deferrals GROUP BY 1"#,
+        bounds
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.bucket, r.n)).collect())
+}

@@ -275,16 +275,24 @@ pub fn cooldown_start(now: DateTime<Utc>, cooldown: TimeDelta) -> Option<DateTim
     now.checked_sub_signed(cooldown).filter(|t| *t > year_one)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cooldown_start_matches_the_rule_and_survives_huge_cooldowns() {
-        let now: DateTime<Utc> = "2026-06-01T12:00:00Z".parse().unwrap();
-        let start = cooldown_start(now, TimeDelta::hours(72)).unwrap();
-        assert_eq!(start, now - TimeDelta::hours(72));
-        assert_eq!(cooldown_start(now, TimeDelta::MAX), None);
-        assert_eq!(cooldown_start(now, TimeDelta::days(365 * 3000)), None);
-    }
+/// Decisions per minute and reason since `since`, on the `decisions_by_age` index. The one query
+/// that reads the decisions by time (the console's chart): a change of the decisions table's layout
+/// adapts here.
+pub async fn decisions_by_minute(
+    db: impl sqlx::PgExecutor<'_>,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<crate::platform::db::MinuteCount>> {
+    sqlx::query_as!(
+        crate::platform::db::MinuteCount,
+        r#"SELECT date_trunc('minute', evaluated_at) AS "minute!", reason AS "key!",
+                  count(*) AS "count!"
+           FROM decisions WHERE evaluated_at >= $1 GROUP BY 1, 2"#,
+        since
+    )
+    .fetch_all(db)
+    .await
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

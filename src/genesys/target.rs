@@ -20,6 +20,14 @@ impl EventsTarget {
         }
     }
 
+    /// Most events one request carries, with `events_batch` (`PESYNC_GENESYS_EVENTS_BATCH`).
+    pub fn events_per_request(self, events_batch: usize) -> usize {
+        match self {
+            EventsTarget::Pe => 1,
+            EventsTarget::ExternalEvents => events_batch.max(1),
+        }
+    }
+
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         match text.trim().to_ascii_lowercase().as_str() {
             "pe" => Ok(EventsTarget::Pe),
@@ -41,6 +49,13 @@ pub const MAX_EVENTS_REQUEST_BYTES: usize = 512_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_carries_one_event_to_pe_and_a_batch_to_external_events() {
+        assert_eq!(EventsTarget::Pe.events_per_request(100), 1);
+        assert_eq!(EventsTarget::ExternalEvents.events_per_request(100), 100);
+        assert_eq!(EventsTarget::ExternalEvents.events_per_request(0), 1);
+    }
 
     #[test]
     fn parses_both_targets_and_refuses_others() {

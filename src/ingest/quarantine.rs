@@ -186,3 +186,33 @@ pub async fn open_with_intake(
     .fetch_all(db)
     .await
 }
+
+/// Events quarantined per minute and reason since `since` (whatever became of them since), on the
+/// `quarantine_received` index.
+pub async fn quarantined_by_minute(
+    db: impl sqlx::PgExecutor<'_>,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<crate::platform::db::MinuteCount>> {
+    sqlx::query_as!(
+        crate::platform::db::MinuteCount,
+        r#"SELECT date_trunc('minute', received_at) AS "minute!", reason AS "key!",
+                  count(*) AS "count!"
+           FROM quarantine WHERE received_at >= $1 GROUP BY 1, 2"#,
+        since
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Open quarantined items per reason, most first.
+pub async fn open_quarantine_by_reason(
+    db: impl sqlx::PgExecutor<'_>,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query!(
+        r#"SELECT reason, count(*) AS "count!" FROM quarantine WHERE state = 'open'
+           GROUP BY reason ORDER BY 2 DESC, 1"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.reason, r.count)).collect())
+}

@@ -4,6 +4,8 @@ mod admin;
 mod architecture;
 mod campaigns;
 mod cdc;
+mod console;
+mod console_browser;
 mod crash;
 mod delivery;
 mod dry_run;

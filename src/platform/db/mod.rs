@@ -15,6 +15,15 @@ pub mod retry;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// One count of a per-minute figure (the console's charts): the minute it fell in (truncated,
+/// UTC), what was counted (a lane, a reason) and how many. Stages' stores answer these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinuteCount {
+    pub minute: chrono::DateTime<chrono::Utc>,
+    pub key: String,
+    pub count: i64,
+}
+
 /// Connects, creating the database first when it does not exist. No migrations.
 pub async fn connect(url: &SecretString) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url.expose_secret())
