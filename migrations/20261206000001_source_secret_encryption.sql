@@ -1,4 +1,4 @@
--- Source signing secrets are sealed at rest (AES-256-GCM under PESYNC_SECRET_KEY, see src/platform/secrets.rs).
+-- Source signing secrets are sealed at rest (AES-256-GCM under PESYNC_SECRET_KEY, see src/secrets.rs).
 -- The key never reaches the database, so this migration cannot seal the existing rows: the service
 -- does at its first start with a key, in one transaction, and clears the plain text
 -- (registry::sources::seal_plain_text). Until then a row holds one form or the other.
