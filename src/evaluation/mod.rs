@@ -6,6 +6,7 @@ pub mod load;
 pub mod outcomes;
 pub mod plan;
 pub mod run;
+pub mod runs;
 pub mod store;
 
 pub use plan::{ContactPlan, Pending, plan};

@@ -4,6 +4,7 @@
 pub mod poll;
 pub mod profile;
 pub mod push;
+pub mod queue;
 pub mod store;
 
 pub use poll::{PollReport, poll_once};

@@ -106,9 +106,9 @@ pub async fn candidates(
     // its `limit`-th candidate, so a tick walks the contacts once instead of once per batch.
     sqlx::query_scalar!(
         r#"SELECT contact_id AS "contact_id!" FROM (
-               (SELECT c.contact_id FROM contacts c
+               (SELECT c.contact_id FROM poll_queue c
                 LEFT JOIN contact_scores s ON s.contact_id = c.contact_id AND s.contact_id > $3
-                WHERE c.last_delivered_at > COALESCE(s.last_polled_at, '-infinity')
+                WHERE c.delivered_at > COALESCE(s.last_polled_at, '-infinity')
                   AND COALESCE(s.next_poll_at, '-infinity') <= $1 AND c.contact_id > $3
                 ORDER BY c.contact_id LIMIT $5)
                UNION

@@ -167,4 +167,8 @@ pub async fn delivered(app: &TestApp, contacts: &[&str]) {
     .execute(&app.pool)
     .await
     .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    pesync::scoring::queue::delivered(&mut conn, &ids, app.now())
+        .await
+        .unwrap();
 }

@@ -1,9 +1,11 @@
 //! `pesync bench …`: benchmarks that print their figures (SPEC §9). Results and the commands that
 //! produced them are recorded in `docs/BENCHMARKS.md`. Run them with `--release`.
 
+pub mod copy_baseline;
 pub mod cpu;
 pub mod delivery;
 pub mod evaluate;
+pub mod evaluate_seed;
 pub mod faults;
 pub mod ingest;
 pub mod scratch;
