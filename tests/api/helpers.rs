@@ -201,7 +201,7 @@ pub async fn spawn_app_with_sim_on(
 /// The app with these settings (see `test_settings`, `settings_for_sim`) and clock.
 pub async fn start(settings: Settings, pool: PgPool, clock: TestClock) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
-        pesync::platform::telemetry::init();
+        pesync::platform::telemetry::init(pesync::platform::telemetry::DEFAULT);
     }
     let shared: pesync::platform::clock::SharedClock = match &clock {
         TestClock::Manual(c) => c.clone(),
