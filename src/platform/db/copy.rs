@@ -73,6 +73,29 @@ impl BinaryCopy {
         }
     }
 
+    pub fn i32(&mut self, v: i32) -> &mut Self {
+        self.field(&v.to_be_bytes())
+    }
+
+    pub fn uuid(&mut self, v: uuid::Uuid) -> &mut Self {
+        self.field(v.as_bytes())
+    }
+
+    pub fn bytea(&mut self, v: &[u8]) -> &mut Self {
+        self.field(v)
+    }
+
+    /// `jsonb`: a version byte (1), then the document as JSON text, written in place.
+    pub fn jsonb(&mut self, v: &serde_json::Value) -> &mut Self {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&0i32.to_be_bytes());
+        self.buf.push(1);
+        serde_json::to_writer(&mut self.buf, v).expect("a JSON value serializes");
+        let size = len(self.buf.len() - at - 4);
+        self.buf[at..at + 4].copy_from_slice(&size.to_be_bytes());
+        self
+    }
+
     pub fn timestamptz(&mut self, v: DateTime<Utc>) -> &mut Self {
         self.field(&micros(v).to_be_bytes())
     }
@@ -169,6 +192,16 @@ mod tests {
     fn timestamps_count_microseconds_from_2000() {
         let t: DateTime<Utc> = "2000-01-01T00:00:01Z".parse().unwrap();
         assert_eq!(micros(t), 1_000_000);
+    }
+
+    #[test]
+    fn jsonb_is_a_version_byte_and_the_text() {
+        let mut c = BinaryCopy::default();
+        let header = c.buf.len();
+        c.row(1).jsonb(&serde_json::json!({"a": 1}));
+        let field = &c.buf[header + 2..];
+        assert_eq!(i32::from_be_bytes(field[..4].try_into().unwrap()), 8);
+        assert_eq!(&field[4..], b"\x01{\"a\":1}");
     }
 
     #[test]
