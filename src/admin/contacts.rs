@@ -170,7 +170,7 @@ pub async fn explain_contact(
     let effective_score = series.effective();
     let last_handover = last_handover(&state.reads, &id).await?;
     let cooldown_until =
-        crate::eligibility::rules::cooldown_until(last_handover.as_ref().map(|h| h.at), now, &t);
+        crate::eligibility::cooldown::cooldown_until(last_handover.as_ref().map(|h| h.at), now, &t);
     let own = own_window(&state.reads, &id).await?;
     let campaigns = crate::registry::campaigns::enabled(&state.reads).await?;
     Ok(web::Json(ContactExplanation {

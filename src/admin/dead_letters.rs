@@ -3,12 +3,9 @@
 //! event (SPEC §11.9).
 
 use actix_web::{get, post, web};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::{IdsRequest, parse_document};
+use crate::delivery::dead_letters::{self, DeadLetter};
 use crate::delivery::{Lane, queue};
 use crate::ingest::outcome::{EventResult, Results, Status};
 use crate::platform::context::AppState;
@@ -19,18 +16,6 @@ use crate::platform::http::responses as problems;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_dead_letters).service(replay_dead_letters);
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetter {
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub contact_id: String,
-    pub request_id: Uuid,
-    /// The HTTP status PE answered.
-    pub status: i32,
-    pub response_body: String,
-    pub failed_at: DateTime<Utc>,
 }
 
 /// Open dead letters, oldest first.
@@ -44,40 +29,8 @@ pub async fn list_dead_letters(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<DeadLetter>>, ApiError> {
     let limit = page.limit()?;
-    let rows = sqlx::query!(
-        r#"SELECT seq, id, event_id, contact_id, request_id, status, response_body, failed_at
-           FROM dead_letters WHERE state = 'open' AND seq > $1 ORDER BY seq LIMIT $2"#,
-        page.after()?,
-        limit + 1
-    )
-    .fetch_all(&state.reads)
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.seq,
-                DeadLetter {
-                    id: r.id,
-                    event_id: r.event_id,
-                    contact_id: r.contact_id,
-                    request_id: r.request_id,
-                    status: r.status,
-                    response_body: r.response_body,
-                    failed_at: r.failed_at,
-                },
-            )
-        })
-        .collect();
+    let rows = dead_letters::open_page(&state.reads, page.after()?, limit + 1).await?;
     Ok(web::Json(Page::from_rows(rows, limit)))
-}
-
-struct Open {
-    id: Uuid,
-    event_id: Uuid,
-    contact_id: String,
-    request_id: Uuid,
-    lane: Option<String>,
 }
 
 /// Put dead-lettered events back into their lane.
@@ -103,15 +56,7 @@ async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, Api
     let ids = req.named_ids("dead letters")?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let rows = sqlx::query_as!(
-        Open,
-        r#"SELECT d.id, d.event_id, d.contact_id, d.request_id, e.lane
-           FROM dead_letters d JOIN events e ON e.id = d.event_id
-           WHERE d.state = 'open' AND d.id = ANY($1) ORDER BY d.id FOR UPDATE OF d, e"#,
-        ids
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = dead_letters::lock_open(&mut tx, ids).await?;
     let mut results = Vec::with_capacity(ids.len());
     let mut enqueue = Vec::new();
     let mut replayed = Vec::new();
@@ -123,11 +68,7 @@ async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, Api
         let mut r = EventResult::new(index, Status::NotFound);
         r.id = Some(id);
         if let Some(d) = open {
-            let lane = d
-                .lane
-                .as_deref()
-                .and_then(Lane::parse)
-                .unwrap_or(Lane::Realtime);
+            let lane = d.lane();
             r.status = if lane == Lane::Backfill {
                 Status::Backfill
             } else {
@@ -141,19 +82,7 @@ async fn replay_items(state: &AppState, req: &IdsRequest) -> Result<Results, Api
         }
         results.push(r);
     }
-    sqlx::query!(
-        "UPDATE events SET state = 'pending' WHERE id = ANY($1) AND state = 'dead_letter'",
-        &events
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE dead_letters SET state = 'replayed', replayed_at = $2 WHERE id = ANY($1)",
-        &replayed,
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
+    dead_letters::mark_replayed(&mut tx, &replayed, &events, now).await?;
     queue::enqueue(&mut tx, enqueue).await?;
     tx.commit().await?;
     Ok(Results { results })

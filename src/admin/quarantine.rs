@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 
 use actix_web::{get, post, web};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::{MAX_ITEMS_PER_CALL, QuarantineRequest, parse_document};
 use crate::ingest::admit::{self, Admission};
-use crate::ingest::cdc;
+use crate::ingest::cdc::{self, ChangePlan};
 use crate::ingest::outcome::{EventResult, Results, Status};
-use crate::ingest::plan::{self, Intake, Planned, Registry};
+use crate::ingest::plan::{Planned, Registry};
+use crate::ingest::quarantine::{self, OpenItem, QuarantinedItem};
 use crate::ingest::store::Versions;
 use crate::normalize::Reason;
 use crate::platform::context::AppState;
@@ -28,20 +28,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_quarantine)
         .service(replay_quarantine)
         .service(discard_quarantine);
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QuarantinedItem {
-    pub id: Uuid,
-    pub source: String,
-    #[schema(value_type = Reason)]
-    pub reason: String,
-    pub detail: String,
-    pub received_at: DateTime<Utc>,
-    /// The payload as received (a malformed NDJSON line as a string; for `invalid_characters`, the
-    /// event's JSON text, or its line, with each NUL written as the escape `\u0000`).
-    #[schema(value_type = Object)]
-    pub raw: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -63,42 +49,8 @@ pub async fn list_quarantine(
     filter: web::Query<ReasonFilter>,
 ) -> Result<web::Json<Page<QuarantinedItem>>, ApiError> {
     let limit = page.limit()?;
-    let rows = sqlx::query!(
-        r#"SELECT seq, id, source, reason, detail, raw, received_at FROM quarantine
-           WHERE state = 'open' AND seq > $1 AND ($2::text IS NULL OR reason = $2)
-           ORDER BY seq LIMIT $3"#,
-        page.after()?,
-        filter.reason.map(Reason::as_str),
-        limit + 1
-    )
-    .fetch_all(&state.reads)
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.seq,
-                QuarantinedItem {
-                    id: r.id,
-                    source: r.source,
-                    reason: r.reason,
-                    detail: r.detail,
-                    received_at: r.received_at,
-                    raw: r.raw,
-                },
-            )
-        })
-        .collect();
+    let rows = quarantine::open_page(&state.reads, page.after()?, filter.reason, limit + 1).await?;
     Ok(web::Json(Page::from_rows(rows, limit)))
-}
-
-struct OpenItem {
-    id: Uuid,
-    source: String,
-    reason: String,
-    raw: serde_json::Value,
-    /// `events` or `cdc`: a change event is translated again with the CDC mapping in force.
-    intake: String,
 }
 
 /// Locks the open items named by `ids` (in that order) or by `reason` (oldest first, at most 1,000).
@@ -110,17 +62,8 @@ async fn lock_open(
     if req.ids.is_empty() && req.reason.is_none() {
         return Err(ApiError::invalid("ids", "give `ids` or `reason`"));
     }
-    let rows = sqlx::query_as!(
-        OpenItem,
-        r#"SELECT id, source, reason, raw, intake FROM quarantine
-           WHERE state = 'open' AND (id = ANY($1) OR ($2::text IS NOT NULL AND reason = $2))
-           ORDER BY seq LIMIT $3 FOR UPDATE"#,
-        &req.ids,
-        req.reason.map(crate::normalize::Reason::as_str),
-        (MAX_ITEMS_PER_CALL + req.ids.len()) as i64
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let limit = (MAX_ITEMS_PER_CALL + req.ids.len()) as i64;
+    let rows = quarantine::lock_open(tx, &req.ids, req.reason, limit).await?;
     // Named ids first, in the caller's order (a missing one answers not_found), then the reason's,
     // oldest first.
     let wanted: std::collections::HashSet<&Uuid> = req.ids.iter().collect();
@@ -163,6 +106,12 @@ pub async fn replay_quarantine(
         .map(web::Json)
 }
 
+/// Events to admit, by source (each has its own mapping version): (answer index, item, plan).
+type Admits = BTreeMap<String, Vec<(usize, Uuid, Planned)>>;
+
+/// The sources the items name, each read once per replay.
+type Sources = BTreeMap<String, Option<registry::sources::Source>>;
+
 /// The replay, in one transaction.
 async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Results, ApiError> {
     let now = state.clock.now();
@@ -172,9 +121,8 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
     let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
 
     let mut results: Vec<EventResult> = Vec::with_capacity(items.len());
-    // Events to admit, grouped by source (each source has its own mapping version).
-    let mut admits: BTreeMap<String, Vec<(usize, Uuid, Planned)>> = BTreeMap::new();
-    let mut sources = BTreeMap::new();
+    let mut admits = Admits::new();
+    let mut sources = Sources::new();
     let mut skipped: Vec<Uuid> = Vec::new();
     for (index, (id, item)) in items.into_iter().enumerate() {
         let Some(item) = item else {
@@ -195,90 +143,64 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
             manifest: &manifest,
             thresholds: &thresholds,
         };
-        let reason = item.reason.parse().unwrap_or(Reason::InvalidEnvelope);
-        let planned = if item.intake == Intake::Cdc.as_str() {
-            match cdc::replan(item.raw, reason, &reg, now) {
-                cdc::ChangePlan::Planned(p) => p,
-                // The mapping now ignores it (say, deletes): resolved, nothing to ingest.
-                cdc::ChangePlan::Skipped(skip) => {
-                    let mut r = cdc::skipped(index, skip);
-                    r.id = Some(item.id);
-                    results.push(r);
-                    skipped.push(item.id);
-                    continue;
-                }
+        results.push(not_found(index, id)); // replaced below
+        match item.replan(&reg, now) {
+            // The mapping now ignores it (say, deletes): resolved, nothing to ingest.
+            ChangePlan::Skipped(skip) => {
+                results[index] = cdc::skipped(index, skip);
+                results[index].id = Some(item.id);
+                skipped.push(item.id);
             }
-        } else {
-            plan::plan(plan::item_from_raw(item.raw, reason), &reg, now)
-        };
-        match planned {
-            Planned::Quarantine { reason, detail, .. } => {
+            ChangePlan::Planned(Planned::Quarantine { reason, detail, .. }) => {
                 // Still failing: the item stays where it is, with the reason it fails for now.
-                sqlx::query!(
-                    "UPDATE quarantine SET reason = $2, detail = $3 WHERE id = $1",
-                    item.id,
-                    reason.as_str(),
-                    &detail
-                )
-                .execute(&mut *tx)
-                .await?;
-                let mut r = EventResult::new(index, Status::Quarantined);
-                r.id = Some(item.id);
+                quarantine::still_failing(&mut tx, item.id, reason, &detail).await?;
+                let r = &mut results[index];
+                r.status = Status::Quarantined;
                 r.reason = Some(reason.as_str().to_owned());
                 r.detail = Some(detail);
-                results.push(r);
             }
-            planned => {
-                results.push(not_found(index, id)); // placeholder, replaced below
-                admits
-                    .entry(item.source.clone())
-                    .or_default()
-                    .push((index, item.id, planned));
-            }
+            ChangePlan::Planned(planned) => admits
+                .entry(item.source.clone())
+                .or_default()
+                .push((index, item.id, planned)),
         }
     }
-    mark_replayed(&mut tx, &skipped, now).await?;
+    quarantine::mark_replayed(&mut tx, &skipped, now).await?;
+    let versions = |source: &registry::sources::Source| Versions {
+        mapping: source.mapping_version,
+        manifest: manifest_version,
+    };
     for (source_name, batch) in admits {
         let source = sources[&source_name].as_ref().expect("looked up above");
         let adm = Admission {
             source: &source.name,
-            versions: Versions {
-                mapping: source.mapping_version,
-                manifest: manifest_version,
-            },
+            versions: versions(source),
             thresholds: &thresholds,
             now,
         };
-        let ids: Vec<Uuid> = batch.iter().map(|(_, id, _)| *id).collect();
-        let (indexes, planned): (Vec<usize>, Vec<Planned>) =
-            batch.into_iter().map(|(i, _, p)| (i, p)).unzip();
-        let admitted = admit::admit(&mut tx, planned, &adm).await?;
-        for ((index, id), mut r) in indexes.into_iter().zip(&ids).zip(admitted) {
-            r.index = index;
-            r.id = Some(*id);
-            results[index] = r;
-        }
-        mark_replayed(&mut tx, &ids, now).await?;
+        admit_batch(&mut tx, batch, &adm, &mut results).await?;
     }
     tx.commit().await?;
     Ok(Results { results })
 }
 
-/// Items resolved by a replay: ingested, or skipped by the CDC mapping now in force.
-async fn mark_replayed(
+/// Admits one source's re-planned items and writes their answers at their indexes.
+async fn admit_batch(
     tx: &mut sqlx::PgConnection,
-    ids: &[Uuid],
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    if !ids.is_empty() {
-        sqlx::query!(
-            "UPDATE quarantine SET state = 'replayed', resolved_at = $2 WHERE id = ANY($1)",
-            ids,
-            now
-        )
-        .execute(&mut *tx)
-        .await?;
+    batch: Vec<(usize, Uuid, Planned)>,
+    adm: &Admission<'_>,
+    results: &mut [EventResult],
+) -> Result<(), ApiError> {
+    let ids: Vec<Uuid> = batch.iter().map(|(_, id, _)| *id).collect();
+    let (indexes, planned): (Vec<usize>, Vec<Planned>) =
+        batch.into_iter().map(|(i, _, p)| (i, p)).unzip();
+    let admitted = admit::admit(tx, planned, adm).await?;
+    for ((index, id), mut r) in indexes.into_iter().zip(&ids).zip(admitted) {
+        r.index = index;
+        r.id = Some(*id);
+        results[index] = r;
     }
+    quarantine::mark_replayed(tx, &ids, adm.now).await?;
     Ok(())
 }
 
@@ -310,13 +232,7 @@ pub async fn discard_quarantine(
             None => results.push(not_found(index, id)),
         }
     }
-    sqlx::query!(
-        "UPDATE quarantine SET state = 'discarded', resolved_at = $2 WHERE id = ANY($1)",
-        &ids,
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
+    quarantine::mark_discarded(&mut tx, &ids, now).await?;
     tx.commit().await?;
     Ok(web::Json(Results { results }))
 }

@@ -4,15 +4,13 @@
 //! calls for now.
 
 use actix_web::{get, post, web};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{IdsRequest, parse_document};
 use crate::delivery::{Lane, queue};
 use crate::ingest::admit;
 use crate::ingest::outcome::{EventResult, Results, Status};
+use crate::ingest::reconciliation::{self, Parked, ReconciliationItem};
 use crate::normalize::TimeRules;
 use crate::normalize::time;
 use crate::platform::context::AppState;
@@ -28,20 +26,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(discard_reconciliation);
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReconciliationItem {
-    /// The event id.
-    pub id: Uuid,
-    pub source: String,
-    pub contact_id: String,
-    pub event_type: String,
-    pub event_timestamp: DateTime<Utc>,
-    pub received_at: DateTime<Utc>,
-    pub request_id: Uuid,
-    #[schema(value_type = Object)]
-    pub raw: serde_json::Value,
-}
-
 /// Future-dated events waiting for a decision, oldest first.
 #[utoipa::path(tag = "reconciliation", security(("bearer" = [])),
     params(PageQuery),
@@ -53,41 +37,8 @@ pub async fn list_reconciliation(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<ReconciliationItem>>, ApiError> {
     let limit = page.limit()?;
-    let rows = sqlx::query!(
-        r#"SELECT seq, id, source, contact_id, event_type, event_timestamp, received_at, request_id, raw
-           FROM events WHERE state = 'reconciliation' AND seq > $1 ORDER BY seq LIMIT $2"#,
-        page.after()?,
-        limit + 1
-    )
-    .fetch_all(&state.reads)
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.seq,
-                ReconciliationItem {
-                    id: r.id,
-                    source: r.source,
-                    contact_id: r.contact_id,
-                    event_type: r.event_type,
-                    event_timestamp: r.event_timestamp,
-                    received_at: r.received_at,
-                    request_id: r.request_id,
-                    raw: r.raw,
-                },
-            )
-        })
-        .collect();
+    let rows = reconciliation::parked_page(&state.reads, page.after()?, limit + 1).await?;
     Ok(web::Json(Page::from_rows(rows, limit)))
-}
-
-struct Parked {
-    id: Uuid,
-    contact_id: String,
-    event_timestamp: DateTime<Utc>,
-    request_id: Uuid,
-    dedup_key: Vec<u8>,
 }
 
 async fn lock_parked(
@@ -95,14 +46,7 @@ async fn lock_parked(
     req: &IdsRequest,
 ) -> Result<Vec<(Uuid, Option<Parked>)>, ApiError> {
     let ids = req.named_ids("reconciliation items")?;
-    let rows = sqlx::query_as!(
-        Parked,
-        r#"SELECT id, contact_id, event_timestamp, request_id, dedup_key FROM events
-           WHERE state = 'reconciliation' AND id = ANY($1) ORDER BY id FOR UPDATE"#,
-        ids
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = reconciliation::lock_parked(tx, ids).await?;
     Ok(super::in_named_order(ids, rows, |r| r.id))
 }
 
@@ -157,15 +101,7 @@ async fn release_items(state: &AppState, req: &IdsRequest) -> Result<Results, Ap
             if winners.contains(&p.id) {
                 let lane = admit::lane_of(time::route(p.event_timestamp, now, &rules))
                     .unwrap_or(Lane::Realtime);
-                sqlx::query!(
-                    r#"UPDATE events SET state = 'pending', lane = $2, route_reason = 'released',
-                       received_at = $3 WHERE id = $1"#,
-                    p.id,
-                    lane.as_str(),
-                    now
-                )
-                .execute(&mut *tx)
-                .await?;
+                reconciliation::release(&mut tx, p.id, lane, now).await?;
                 r.status = if lane == Lane::Backfill {
                     Status::Backfill
                 } else {
@@ -174,7 +110,7 @@ async fn release_items(state: &AppState, req: &IdsRequest) -> Result<Results, Ap
                 r.event_id = Some(p.id);
                 enqueue.push((p.contact_id, lane, now + hold));
             } else {
-                set_discarded(&mut tx, p.id, "duplicate").await?;
+                reconciliation::discard(&mut tx, p.id, "duplicate").await?;
                 r.status = Status::Duplicate;
             }
         }
@@ -183,17 +119,6 @@ async fn release_items(state: &AppState, req: &IdsRequest) -> Result<Results, Ap
     queue::enqueue(&mut tx, enqueue).await?;
     tx.commit().await?;
     Ok(Results { results })
-}
-
-async fn set_discarded(tx: &mut sqlx::PgConnection, id: Uuid, why: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE events SET state = 'discarded', route_reason = $2 WHERE id = $1",
-        id,
-        why
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 /// Drop parked events for good.
@@ -214,7 +139,7 @@ pub async fn discard_reconciliation(
         let mut r = EventResult::new(index, Status::NotFound);
         r.id = Some(id);
         if let Some(p) = parked {
-            set_discarded(&mut tx, p.id, "discarded").await?;
+            reconciliation::discard(&mut tx, p.id, "discarded").await?;
             r.status = Status::Discarded;
             r.event_id = Some(p.id);
         }

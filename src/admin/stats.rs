@@ -12,14 +12,17 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::jobs::counters::{SCORING, ScoringSnapshot};
+use crate::delivery::metrics::{DELIVERY, RetryCount};
+use crate::dialer::metrics::{HAND_OVERS, ModeCounts};
+use crate::evaluation::metrics::{DECISIONS, ReasonCount};
 use crate::genesys::{EventsTarget, org};
+use crate::ingest::metrics::INTAKE;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::auth::Reader;
 use crate::platform::http::responses as problems;
-use crate::platform::telemetry::counters::{COUNTERS, CounterSnapshot};
 use crate::retention::prune::{PrunedCount, pruned_totals};
+use crate::scoring::metrics::{POLLS, PollCounts};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(stats).service(metrics);
@@ -241,8 +244,8 @@ fn stats_of(tables: &Tables, now: DateTime<Utc>) -> Stats {
         quarantine_open: tables.quarantine,
         dead_letters_open: tables.dead_letters,
         dispatched: tables.dispatched,
-        instance: COUNTERS.snapshot(),
-        scoring: SCORING.snapshot(),
+        instance: CounterSnapshot::now(),
+        scoring: ScoringSnapshot::now(),
         pruned: tables.pruned.clone(),
         genesys: tables.genesys.clone(),
     }
@@ -318,6 +321,70 @@ fn lanes(s: &Stats, figure: impl Fn(&LaneStats) -> f64) -> [(String, f64); 2] {
 }
 
 /// Every family `/metrics` shows, from the same [`Stats`] as `/v1/admin/stats`.
+/// This instance's intake, delivery and Genesys counters since it started (each stage owns its
+/// own: `ingest::metrics`, `delivery::metrics`, `genesys::metrics`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CounterSnapshot {
+    pub events_received: u64,
+    pub deprecated_attributes_stripped: u64,
+    /// Change events received on `/cdc` and not ingested (tombstones, ignored deletes).
+    pub cdc_changes_skipped: u64,
+    pub delivered_realtime: u64,
+    pub delivered_backfill: u64,
+    pub late_arrivals: u64,
+    pub dead_letters: u64,
+    /// 429 answers from Genesys.
+    pub responses_429: u64,
+    pub retries: Vec<RetryCount>,
+}
+
+impl CounterSnapshot {
+    fn now() -> Self {
+        let intake = INTAKE.snapshot();
+        let delivery = DELIVERY.snapshot();
+        Self {
+            events_received: intake.received,
+            deprecated_attributes_stripped: intake.deprecated_stripped,
+            cdc_changes_skipped: intake.cdc_skipped,
+            delivered_realtime: delivery.realtime,
+            delivered_backfill: delivery.backfill,
+            late_arrivals: delivery.late_arrivals,
+            dead_letters: delivery.dead_letters,
+            responses_429: crate::genesys::metrics::responses_429(),
+            retries: delivery.retries,
+        }
+    }
+}
+
+/// This instance's scoring and campaign counters since it started (`scoring::metrics`,
+/// `evaluation::metrics`, `dialer::metrics`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScoringSnapshot {
+    /// Profile polls by outcome.
+    pub polls: PollCounts,
+    /// Decisions recorded by the evaluation run, by reason (every reason, in SPEC order).
+    pub decisions: Vec<ReasonCount>,
+    /// Contacts handed to the dialer, by mode.
+    pub handed_over: ModeCounts,
+    /// Contacts the dialer refused for good (a 4xx).
+    pub dialer_rejected: u64,
+    /// Dialer pushes that failed and wait for a retry.
+    pub dialer_push_retries: u64,
+}
+
+impl ScoringSnapshot {
+    fn now() -> Self {
+        let hand_overs = HAND_OVERS.snapshot();
+        Self {
+            polls: POLLS.snapshot(),
+            decisions: DECISIONS.snapshot(),
+            handed_over: hand_overs.by_mode,
+            dialer_rejected: hand_overs.rejected,
+            dialer_push_retries: hand_overs.push_retries,
+        }
+    }
+}
+
 fn families(s: &Stats) -> Vec<Family> {
     let c = &s.instance;
     let k = &s.scoring;

@@ -117,7 +117,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(b) => crate::tools::bench::run(b, settings).await,
         Command::Import(args) => crate::tools::import::run(args).await,
         Command::Genesys(GenesysCommand::Setup(args)) => {
-            let report = crate::setup::setup(&settings, &args).await?;
+            let report =
+                crate::setup::setup(&settings.database_url, settings.genesys()?, &args).await?;
             print!("{report}");
             Ok(())
         }

@@ -4,11 +4,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::genesys::GenesysConfig;
 use crate::genesys::region::Region;
 use crate::genesys::target::{self, EventsTarget};
 use crate::platform::secrets::SecretKey;
@@ -356,6 +358,35 @@ impl Settings {
                 .get_or_insert_with(|| region.api_base_url());
             self.pe_token_url.get_or_insert_with(|| region.token_url());
         }
+    }
+
+    /// The Genesys client's settings; `None` when they name no Genesys tenant (the service then ingests but does not deliver).
+    pub fn genesys(&self) -> anyhow::Result<Option<GenesysConfig>> {
+        let s = self;
+        let (Some(base), Some(token_url), Some(id), Some(secret)) = (
+            s.pe_base_url.clone(),
+            s.pe_token_url.clone(),
+            s.pe_client_id.clone(),
+            s.pe_client_secret.clone(),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(GenesysConfig {
+            dialer_base_url: s
+                .dialer_base_url()
+                .unwrap_or(&base)
+                .trim_end_matches('/')
+                .into(),
+            base_url: base.trim_end_matches('/').into(),
+            token_url,
+            client_id: id,
+            client_secret: secret,
+            rate_limit: s.pe_rate_limit,
+            events: s.genesys_events,
+            events_batch: s.genesys_events_batch,
+            division_id: s.genesys_division_id.clone(),
+            request_timeout: Duration::from_secs(10),
+        }))
     }
 
     /// The dialer defaults to the PE base URL (SPEC §1).

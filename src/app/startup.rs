@@ -21,7 +21,7 @@ use crate::app::jobs::Schedules;
 use crate::app::jobs::supervise::{RestartPolicy, supervise};
 use crate::delivery::{Worker, WorkerConfig};
 use crate::dialer::http::FeedSettings;
-use crate::genesys::{GenesysClient, GenesysConfig};
+use crate::genesys::GenesysClient;
 use crate::platform::clock::SharedClock;
 use crate::platform::context::AppState;
 use crate::platform::http::auth::Tokens;
@@ -63,7 +63,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let schedules = Schedules::from_settings(settings);
         schedules.check()?;
-        let genesys = match GenesysConfig::from_settings(settings)? {
+        let genesys = match settings.genesys()? {
             Some(cfg) => Some(GenesysClient::new(cfg, pool.clone()).await?),
             None => {
                 tracing::warn!("PESYNC_PE_* not set: events are stored but not delivered");

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::change::{self, Change, ColumnType, Op, Parsed};
 use super::decimal;
-use super::mapping::{CdcMapping, TableMapping};
+use crate::normalize::cdc_mapping::{CdcMapping, TableMapping};
 use crate::normalize::{Reason, Rejection};
 
 /// Why a change was received and deliberately not turned into an event.

@@ -16,8 +16,8 @@ use super::Lane;
 use super::external::{self, Answer, Request};
 use super::store::{self, Head, Outcome, OutcomeKind};
 use super::worker::{Worker, is_late};
+use crate::delivery::metrics::DELIVERY;
 use crate::genesys::{ApiResponse, TransportError, Verdict, org};
-use crate::platform::telemetry::counters::COUNTERS;
 
 /// How long a contact waits before its head is looked at again while the org is not set up (or
 /// its event type has no configuration): setup is a person's job, so no hot loop meanwhile.
@@ -43,7 +43,7 @@ impl Worker {
             .into_iter()
             .partition(|h| lane == Lane::Realtime && is_late(h, skew));
         for head in &late {
-            COUNTERS.late_arrival();
+            DELIVERY.late_arrival();
             outcomes.push(Outcome::of(head, OutcomeKind::Late));
         }
         if heads.is_empty() {
@@ -85,7 +85,7 @@ impl Worker {
         for item in &plan.oversized {
             tracing::warn!(event_id = %item.head.id, bytes = item.bytes,
                 "an event alone is over the External Events request limit; dead-lettered unsent");
-            COUNTERS.dead_letter();
+            DELIVERY.dead_letter();
             let kind = OutcomeKind::DeadLetter {
                 status: 413,
                 body: external::oversized_body(item.bytes),

@@ -2,7 +2,9 @@
 //! a request or to the External Events API in batches (issue 10 §3).
 
 mod batched;
+pub mod dead_letters;
 pub mod external;
+pub mod metrics;
 pub mod notices;
 pub mod queue;
 pub mod recovery;

@@ -22,12 +22,12 @@ use super::Lane;
 use super::notices::Notices;
 use super::recovery::Recovery;
 use super::store::{self, Claimed, Head, Outcome, OutcomeKind};
+use crate::delivery::metrics::DELIVERY;
 use crate::genesys::{
     ApiResponse, EventsTarget, GenesysClient, RetryCause, TransportError, Verdict, after, backoff,
     verdict,
 };
 use crate::platform::context::AppState;
-use crate::platform::telemetry::counters::COUNTERS;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -274,7 +274,7 @@ impl Worker {
     ) -> Outcome {
         let mut outcome = Outcome::of(&head, OutcomeKind::Skipped);
         if lane == Lane::Realtime && is_late(&head, skew) {
-            COUNTERS.late_arrival();
+            DELIVERY.late_arrival();
             outcome.kind = OutcomeKind::Late;
             return outcome;
         }
@@ -340,7 +340,7 @@ impl Worker {
         let now = self.state.clock.now();
         match verdict {
             Verdict::Done => {
-                COUNTERS.delivered(lane);
+                DELIVERY.delivered(lane);
                 OutcomeKind::Delivered
             }
             Verdict::Reject => {
@@ -349,18 +349,18 @@ impl Worker {
                     .map(|r| (r.status as i32, r.body.clone()))
                     .unwrap_or((0, String::new()));
                 tracing::warn!(%event_id, status, "Genesys refused an event; dead-lettered");
-                COUNTERS.dead_letter();
+                DELIVERY.dead_letter();
                 OutcomeKind::DeadLetter { status, body }
             }
             Verdict::RetryAfter(wait) => {
-                COUNTERS.retry(RetryCause::RateLimited);
+                DELIVERY.retry(RetryCause::RateLimited);
                 OutcomeKind::Retry {
                     at: after(now, *wait),
                     failures: prior_failures.saturating_add(1),
                 }
             }
             Verdict::Backoff(cause) => {
-                COUNTERS.retry(*cause);
+                DELIVERY.retry(*cause);
                 let failures = prior_failures.saturating_add(1);
                 let wait = backoff(failures.max(1) as u32);
                 let detail = match result {

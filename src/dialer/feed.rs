@@ -94,7 +94,7 @@ pub async fn acknowledge(
     let (statuses, to_hand_over) = settle(ids, &found);
     if !to_hand_over.is_empty() {
         let n = queue::hand_over(tx, &to_hand_over, now).await?;
-        crate::app::jobs::counters::SCORING.handed_over(false, n);
+        super::metrics::HAND_OVERS.handed_over(false, n);
     }
     Ok(statuses)
 }

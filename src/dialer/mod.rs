@@ -6,6 +6,7 @@
 pub mod contact;
 pub mod feed;
 pub mod http;
+pub mod metrics;
 pub mod push;
 pub mod queue;
 

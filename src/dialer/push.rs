@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::contact::{MAX_CONTACTS_PER_PUSH, batches};
 use super::queue::{self, PushItem};
-use crate::app::jobs::counters::SCORING;
+use crate::dialer::metrics::HAND_OVERS;
 use crate::genesys::{GenesysClient, Verdict, backoff, verdict};
 use crate::platform::context::AppState;
 use crate::registry::suppressions;
@@ -81,7 +81,7 @@ async fn push_batch(
             let n = queue::hand_over(&mut tx, &ids, now).await?;
             tx.commit().await?;
             report.handed_over += n;
-            SCORING.handed_over(true, n);
+            HAND_OVERS.handed_over(true, n);
             tracing::info!(
                 contact_list = list,
                 contacts = n,
@@ -92,7 +92,7 @@ async fn push_batch(
         Verdict::Reject => {
             queue::reject(&state.pool, &ids, status, &text).await?;
             report.rejected += ids.len() as u64;
-            SCORING.push_rejected(ids.len() as u64);
+            HAND_OVERS.rejected(ids.len() as u64);
             tracing::warn!(contact_list = list, contacts = ids.len(), ?status, body = %text,
                 "the dialer refused a batch of contacts");
             Ok(true)
@@ -123,6 +123,7 @@ async fn retry(
     let wait = chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::MAX);
     let at = now.checked_add_signed(wait).unwrap_or(now);
     queue::retry_later(&state.pool, ids, at, status, text).await?;
+    HAND_OVERS.push_retry();
     report.retrying += ids.len() as u64;
     tracing::warn!(contacts = ids.len(), ?status, error = %text, retry_at = %at,
         "dialer push failed; retrying later");

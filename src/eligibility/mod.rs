@@ -17,12 +17,14 @@
 
 pub mod assign;
 pub mod campaign;
+pub mod cooldown;
 pub mod reason;
 pub mod rise;
 pub mod rules;
 pub mod score;
 pub mod suppression;
 pub mod window;
+mod window_rule;
 
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,20 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason in SPEC order, indexable by `Reason as usize`.
+    pub const ALL: [Reason; 10] = [
+        Reason::NoProfile,
+        Reason::Suppressed,
+        Reason::TierNotTargeted,
+        Reason::InsufficientRise,
+        Reason::Cooldown,
+        Reason::ChannelUnsupported,
+        Reason::InvalidTimezone,
+        Reason::NoCallableTime,
+        Reason::DeferredOutsideWindow,
+        Reason::Eligible,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::NoProfile => "no_profile",
@@ -109,4 +123,16 @@ pub fn first_failure(outcomes: &[RuleOutcome]) -> Reason {
         .iter()
         .find(|o| !o.passed)
         .map_or(Reason::Eligible, |o| o.rule.failure())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_indexes_its_own_slot_in_spec_order() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
+    }
 }

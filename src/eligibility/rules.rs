@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::campaign::{Campaign, Tier};
+use super::cooldown::{cooldown_rule, cooldown_until};
 use super::reason::{Reason, Rule, RuleOutcome, first_failure};
 use super::rise::{for_display, rise};
 use super::score::{Observation, ObservationView, ScoreSeries, at_least};
 use super::suppression::{Suppression, suppressed_until, suppression_rule};
-use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow, hms_text};
+use super::window::{CallingHours, Window, WindowState};
+use super::window_rule::WindowInForce;
 use crate::domain::thresholds::Thresholds;
 
 /// What pesync knows about a contact when it evaluates it.
@@ -138,7 +140,7 @@ pub fn evaluate(
     }
 }
 
-fn outcome(rule: Rule, passed: bool, detail: String) -> RuleOutcome {
+pub(super) fn outcome(rule: Rule, passed: bool, detail: String) -> RuleOutcome {
     RuleOutcome {
         rule,
         passed,
@@ -213,28 +215,6 @@ fn rise_rule(
     }
 }
 
-/// 4. Cooldown: not within [hand-over, hand-over + cooldown) (see [`cooldown_until`]). A
-///    hand-over later than `now` (another instance's clock, or a dry run set in the past) also
-///    blocks: the contact must not be handed over twice within the cooldown, whichever came first.
-fn cooldown_rule(
-    last_handover_at: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-) -> RuleOutcome {
-    match (last_handover_at, until) {
-        (Some(at), Some(until)) => outcome(
-            Rule::Cooldown,
-            false,
-            format!("handed over at {at}; cooldown until {until}"),
-        ),
-        (Some(at), None) => outcome(
-            Rule::Cooldown,
-            true,
-            format!("last handed over at {at}, cooldown over"),
-        ),
-        _ => outcome(Rule::Cooldown, true, "never handed over".into()),
-    }
-}
-
 /// The campaign's channel and contact list for the contact: its preference when the campaign
 /// serves it (exact match); a contact with none takes the campaign's `default_channel`, if any.
 fn channel_route<'c>(
@@ -277,140 +257,6 @@ fn channel_rule(
     }
 }
 
-/// The window the time-zone, calling-hours and window rules read: the contact's own, else the
-/// campaign's default, intersected with the campaign's calling hours (read in that window's zone)
-/// when it has some. Its state is computed whenever the zone is valid, whatever the earlier rules
-/// decided (§11.15), so a deferred contact can be scheduled and an operator sees when it would open.
-struct WindowInForce<'a> {
-    window: &'a Window,
-    source: &'static str,
-    span: String,
-    hours: Option<&'a CallingHours>,
-    /// The effective window (window ∩ calling hours).
-    zoned: Result<ZonedWindow, InvalidTimeZone>,
-    /// State of the effective window.
-    state: Option<WindowState>,
-    /// State of the contact's window alone.
-    own_state: Option<WindowState>,
-}
-
-impl<'a> WindowInForce<'a> {
-    fn of(facts: &'a ContactFacts, campaign: &'a Campaign, now: DateTime<Utc>) -> Self {
-        let (window, source) = match &facts.best_contact_window {
-            Some(w) => (w, "contact's best contact window"),
-            None => (&campaign.default_window, "campaign default window"),
-        };
-        let span = format!(
-            "{}–{} {}",
-            hms_text(window.start_time),
-            hms_text(window.end_time),
-            window.timezone
-        );
-        let own = window.zoned();
-        let hours = campaign.calling_hours.as_ref();
-        let (zoned, state, own_state) = match hours {
-            // Without calling hours the effective window is the contact's: one state, not two (a
-            // run over a million contacts computes it for each).
-            None => {
-                let state = own.as_ref().ok().map(|z| z.state(now));
-                (own, state, state)
-            }
-            Some(h) => {
-                let own_state = own.as_ref().ok().map(|z| z.state(now));
-                let zoned = own.map(|z| z.within(h));
-                let state = zoned.as_ref().ok().map(|z| z.state(now));
-                (zoned, state, own_state)
-            }
-        };
-        Self {
-            window,
-            source,
-            span,
-            hours,
-            zoned,
-            state,
-            own_state,
-        }
-    }
-
-    /// The open piece of the effective window at `now`, in the window's zone.
-    fn handover_window(&self, now: DateTime<Utc>) -> Option<Window> {
-        let (start_time, end_time) = self.zoned.as_ref().ok()?.open_span(now)?;
-        Some(Window {
-            start_time,
-            end_time,
-            timezone: self.window.timezone.clone(),
-        })
-    }
-
-    /// Calling hours, when the campaign has some, in the window's zone.
-    fn hours_span(&self) -> Option<String> {
-        self.hours.map(|h| {
-            format!(
-                "calling hours {}–{} {}",
-                hms_text(h.start_time),
-                hms_text(h.end_time),
-                self.window.timezone
-            )
-        })
-    }
-
-    /// Calling hours: the window and the campaign's calling hours share some time of day. Decided
-    /// on the times alone, so it holds whatever the zone.
-    fn calling_hours_rule(&self) -> RuleOutcome {
-        let Some(hours) = self.hours_span() else {
-            return outcome(Rule::CallingHours, true, "no calling hours".into());
-        };
-        let zoned = ZonedWindow {
-            start: self.window.start_time,
-            end: self.window.end_time,
-            tz: chrono_tz::UTC,
-            hours: self.hours.map(|h| (h.start_time, h.end_time)),
-        };
-        if zoned.never_opens() {
-            let detail = format!(
-                "{} {} and {hours} have no time in common",
-                self.source, self.span
-            );
-            outcome(Rule::CallingHours, false, detail)
-        } else {
-            outcome(Rule::CallingHours, true, format!("{} ∩ {hours}", self.span))
-        }
-    }
-
-    /// 6. Time zone: the window in force names a valid IANA zone.
-    fn timezone_rule(&self) -> RuleOutcome {
-        match &self.zoned {
-            Ok(_) => outcome(
-                Rule::Timezone,
-                true,
-                format!("{} {}", self.source, self.span),
-            ),
-            Err(e) => outcome(Rule::Timezone, false, format!("{}: {e}", self.source)),
-        }
-    }
-
-    /// 7. Window: `now` is inside it, in the contact's local time.
-    fn window_rule(&self, now: DateTime<Utc>) -> RuleOutcome {
-        let (Ok(z), Some(s)) = (&self.zoned, self.state) else {
-            return outcome(Rule::Window, false, "no valid time zone".into());
-        };
-        let local = z
-            .local(now)
-            .map_or_else(|| "?".into(), |l| hms_text(l.time()));
-        let span = match self.hours_span() {
-            Some(hours) => format!("{} ∩ {hours}", self.span),
-            None => self.span.clone(),
-        };
-        let detail = match s.next_opening {
-            _ if s.open => format!("open: local time {local} is inside {span}"),
-            Some(next) => format!("closed: local time {local} is outside {span}; opens at {next}"),
-            None => format!("closed: local time {local} is outside {span}; no opening found"),
-        };
-        outcome(Rule::Window, s.open, detail)
-    }
-}
-
 /// "24 h", "90 min", "45 s": durations as operators write them.
 fn duration_text(d: TimeDelta) -> String {
     let s = d.num_seconds();
@@ -421,20 +267,4 @@ fn duration_text(d: TimeDelta) -> String {
     } else {
         format!("{s} s")
     }
-}
-
-/// SPEC §7 rule 4: the end of the cooldown a hand-over at `last_handover_at` started, while it
-/// still runs at `now`; `None` when the contact was never handed over or the cooldown is over. The
-/// cooldown is `[hand-over, hand-over + cooldown)`; an end past the last representable instant is
-/// that instant (a cooldown of "practically forever" never ends early by overflowing).
-pub fn cooldown_until(
-    last_handover_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    thresholds: &Thresholds,
-) -> Option<DateTime<Utc>> {
-    let at = last_handover_at?;
-    let until = at
-        .checked_add_signed(thresholds.cooldown())
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    (now < until).then_some(until)
 }

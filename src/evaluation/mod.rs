@@ -3,6 +3,7 @@
 //! ([`store`]); [`run`] is the scheduled job.
 
 pub mod load;
+pub mod metrics;
 pub mod outcomes;
 pub mod plan;
 pub mod run;

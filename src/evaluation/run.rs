@@ -18,10 +18,11 @@ use sqlx::PgPool;
 use super::load::{self, Candidate};
 use super::plan::plan;
 use super::store::BatchWrite;
-use crate::app::jobs::counters::{REASONS, SCORING};
 use crate::dialer::{PushReport, dialer_contact, push_once};
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::Campaign;
+use crate::eligibility::Reason;
+use crate::evaluation::metrics::DECISIONS;
 use crate::genesys::GenesysClient;
 use crate::platform::context::AppState;
 use crate::platform::db::lock::{EVALUATE_JOB, JobLock};
@@ -48,10 +49,10 @@ pub struct RunReport {
 impl RunReport {
     /// Adds a stored batch, and counts its decisions by reason (`/metrics`).
     fn add(&mut self, written: &BatchWrite) {
-        for reason in REASONS {
+        for reason in Reason::ALL {
             let n = written.reason_counts()[reason as usize];
             if n > 0 {
-                SCORING.decisions(reason, n);
+                DECISIONS.record(reason, n);
             }
         }
         self.decisions += written.decisions() as u64;

@@ -5,7 +5,6 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
 
-use crate::app::jobs::counters::REASONS;
 use crate::dialer::contact::DialerContact;
 use crate::eligibility::{Campaign, Evaluation, Mode, Reason};
 
@@ -29,7 +28,7 @@ pub struct BatchWrite {
     e_contact: Vec<String>,
     e_seq: Vec<i64>,
     /// Decisions by reason, indexed by `Reason as usize`: counted once the batch is stored.
-    reasons: [u64; REASONS.len()],
+    reasons: [u64; Reason::ALL.len()],
 }
 
 impl BatchWrite {
@@ -46,7 +45,7 @@ impl BatchWrite {
     }
 
     /// How many of the batch's decisions have each reason, indexed by `Reason as usize`.
-    pub fn reason_counts(&self) -> &[u64; REASONS.len()] {
+    pub fn reason_counts(&self) -> &[u64; Reason::ALL.len()] {
         &self.reasons
     }
 

@@ -4,6 +4,7 @@
 //! OAuth token (`oauth`), and on a 401 gets a fresh token and retries once (SPEC §11.8: a second 401
 //! is the caller's to back off from). What to do with an answer is decided by the pure `retry::verdict`.
 
+pub mod metrics;
 pub mod oauth;
 pub mod org;
 pub mod ratelimit;
@@ -51,36 +52,6 @@ pub struct GenesysConfig {
     pub division_id: Option<String>,
     /// Per-request time limit; a request that takes longer is retried like a 5xx.
     pub request_timeout: Duration,
-}
-
-impl GenesysConfig {
-    /// `None` when the settings name no Genesys tenant (the service then ingests but does not deliver).
-    pub fn from_settings(s: &crate::app::config::Settings) -> anyhow::Result<Option<Self>> {
-        let (Some(base), Some(token_url), Some(id), Some(secret)) = (
-            s.pe_base_url.clone(),
-            s.pe_token_url.clone(),
-            s.pe_client_id.clone(),
-            s.pe_client_secret.clone(),
-        ) else {
-            return Ok(None);
-        };
-        Ok(Some(Self {
-            dialer_base_url: s
-                .dialer_base_url()
-                .unwrap_or(&base)
-                .trim_end_matches('/')
-                .into(),
-            base_url: base.trim_end_matches('/').into(),
-            token_url,
-            client_id: id,
-            client_secret: secret,
-            rate_limit: s.pe_rate_limit,
-            events: s.genesys_events,
-            events_batch: s.genesys_events_batch,
-            division_id: s.genesys_division_id.clone(),
-            request_timeout: Duration::from_secs(10),
-        }))
-    }
 }
 
 /// One answer of the API, kept whole for dead letters and snapshots.
@@ -314,7 +285,7 @@ impl GenesysClient {
                 .and_then(|v| retry::parse_retry_after(v, chrono::Utc::now()));
             if status == StatusCode::TOO_MANY_REQUESTS {
                 // The tenant is throttled: every instance holds off, not just this request.
-                crate::platform::telemetry::counters::COUNTERS.response_429();
+                metrics::response_429();
                 let pause = retry_after.unwrap_or(Duration::from_secs(1));
                 if let Err(e) = self.0.limiter.pause(pause).await {
                     tracing::warn!(error = %e, "could not record the rate-limit pause");
@@ -330,7 +301,7 @@ impl GenesysClient {
             return Ok(ApiResponse {
                 status: status.as_u16(),
                 // Kept in text columns (dead letters, dialer errors): a NUL would fail the write.
-                body: crate::normalize::text::without_nul(body),
+                body: crate::domain::text::without_nul(body),
                 retry_after,
             });
         }

@@ -91,7 +91,7 @@ pub async fn admit(
                     r.request_id = Some(e.request_id);
                 }
                 if !e.normalized.stripped.is_empty() {
-                    crate::platform::telemetry::counters::COUNTERS
+                    crate::ingest::metrics::INTAKE
                         .deprecated_stripped(e.normalized.stripped.len() as u64);
                 }
                 events.push(new_event(*e, lane_of(route), reason));

@@ -11,7 +11,8 @@ use super::body::{self, Format, Item};
 use super::outcome::{EventResult, Results, Status};
 use super::plan::{self, Intake, Planned, Registry};
 use crate::cdc::{self, Skip, Translated};
-use crate::normalize::{Reason, text};
+use crate::domain::text;
+use crate::normalize::Reason;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::responses as problems;
@@ -167,7 +168,7 @@ pub async fn ingest_changes(
         })
     })
     .await?;
-    let counters = &crate::platform::telemetry::counters::COUNTERS;
+    let counters = &crate::ingest::metrics::INTAKE;
     counters.received(items.len() as u64);
     counters.cdc_skipped(skips.iter().flatten().count() as u64);
     Ok(web::Json(Results {

@@ -5,8 +5,11 @@ pub mod admit;
 pub mod auth;
 pub mod body;
 pub mod cdc;
+pub mod metrics;
 pub mod outcome;
 pub mod plan;
+pub mod quarantine;
+pub mod reconciliation;
 pub mod signature;
 pub mod store;
 
@@ -64,7 +67,7 @@ pub async fn ingest_events(
     let results =
         crate::platform::db::retry::retry_conflicts(|| store_items(&state, &source, &items, now))
             .await?;
-    crate::platform::telemetry::counters::COUNTERS.received(results.len() as u64);
+    crate::ingest::metrics::INTAKE.received(results.len() as u64);
     Ok(web::Json(Results { results }))
 }
 

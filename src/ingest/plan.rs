@@ -6,10 +6,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::body::Item;
+use crate::domain::text;
 use crate::domain::thresholds::Thresholds;
 use crate::normalize::manifest::Manifest;
 use crate::normalize::mapping::Mapping;
-use crate::normalize::{self, Normalized, Reason, Route, TimeRules, dedup, text};
+use crate::normalize::{self, Normalized, Reason, Route, TimeRules, dedup};
 
 /// What normalization needs besides the event: the source's mapping and the active manifest.
 pub struct Registry<'a> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::cdc::mapping::CdcMapping;
+use crate::normalize::cdc_mapping::CdcMapping;
 use crate::normalize::reason::{Reason, Rejection};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -4,6 +4,7 @@
 //! exactly the same code.
 
 pub mod attributes;
+pub mod cdc_mapping;
 pub mod coerce;
 pub mod dedup;
 pub mod envelope;
@@ -11,7 +12,6 @@ pub mod manifest;
 pub mod mapping;
 pub mod reason;
 pub mod shape;
-pub mod text;
 pub mod time;
 
 #[cfg(test)]
@@ -22,6 +22,8 @@ mod tests;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
+
+use crate::domain::text;
 
 pub use crate::normalize::manifest::{
     AttrType, AttributeSpec, EventTypeSpec, Manifest, Presence, default_v1_json,

@@ -4,8 +4,9 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+use crate::domain::text;
 use crate::normalize::tests::{run, run_with};
-use crate::normalize::{Manifest, Mapping, Reason, text};
+use crate::normalize::{Manifest, Mapping, Reason};
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![

@@ -8,7 +8,9 @@
 //! snapshot and hand-over per contact, the observations the score rules still read — is decided by
 //! the statements in [`prune`], each of which says why.
 
+mod batch;
 pub mod prune;
+mod statements;
 
 use chrono::{DateTime, TimeDelta, Utc};
 

@@ -20,11 +20,11 @@ use sqlx::postgres::types::PgInterval;
 
 use super::profile;
 use super::store;
-use crate::app::jobs::counters::{PollOutcome, SCORING};
 use crate::genesys::retry::{BACKOFF_CAP, backoff_ceiling};
 use crate::genesys::{ApiResponse, GenesysClient, TransportError, Verdict, backoff, verdict};
 use crate::platform::context::AppState;
 use crate::platform::db::lock::{JobLock, POLL_JOB};
+use crate::scoring::metrics::{POLLS, PollOutcome};
 
 /// A deferred contact is polled this long before its window opens.
 pub const DEFERRED_POLL_LEAD: TimeDelta = TimeDelta::minutes(5);
@@ -146,7 +146,7 @@ async fn handle(
                     store::store_profile(&mut tx, contact_id, now, &p, &raw).await?;
                 tx.commit().await?;
                 report.profiles += 1;
-                SCORING.poll(PollOutcome::Profile);
+                POLLS.poll(PollOutcome::Profile);
                 return Ok(());
             }
             Err(e) => (Some(r.status), backoff_ceiling(failures + 1), e.to_string()),
@@ -155,7 +155,7 @@ async fn handle(
             // PE has no profile yet: a later tick tries again (1 s doubling, so the next tick at
             // first, then less often for a contact PE never learns about).
             report.not_found += 1;
-            SCORING.poll(PollOutcome::NotFound);
+            POLLS.poll(PollOutcome::NotFound);
             store::record_miss(
                 &mut tx,
                 contact_id,
@@ -177,7 +177,7 @@ async fn handle(
         Err(e) => (None, backoff(failures + 1), e.to_string()),
     };
     report.failed += 1;
-    SCORING.poll(PollOutcome::Failed);
+    POLLS.poll(PollOutcome::Failed);
     tracing::warn!(contact_id, ?status, error = %why, "profile poll failed; retrying later");
     store::record_miss(&mut tx, contact_id, status.map(i32::from), at(now, wait)).await?;
     tx.commit().await?;

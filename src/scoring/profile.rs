@@ -37,7 +37,7 @@ pub enum ProfileError {
 pub fn parse(body: &str) -> Result<(Profile, Value), ProfileError> {
     let raw: Value =
         serde_json::from_str(body).map_err(|e| ProfileError::NotJson(e.to_string()))?;
-    if let Some(path) = crate::normalize::text::nul_path(&raw) {
+    if let Some(path) = crate::domain::text::nul_path(&raw) {
         return Err(ProfileError::InvalidCharacters(path));
     }
     let obj = raw.as_object().ok_or(ProfileError::NotAnObject)?;

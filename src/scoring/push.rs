@@ -80,7 +80,7 @@ pub fn read_item(item: &body::Item) -> Result<Pushed, &'static str> {
     };
     let obj = raw.as_object().ok_or("not_an_object")?;
     // PostgreSQL stores no NUL, and the item is kept whole in the snapshot.
-    if crate::normalize::text::nul_path(raw).is_some() {
+    if crate::domain::text::nul_path(raw).is_some() {
         return Err("invalid_characters");
     }
     // Taken verbatim, as ingestion takes it (SPEC §2), so a pushed score meets the contact's events.

@@ -14,12 +14,12 @@ pub mod plan;
 pub mod run;
 pub mod schema;
 
+use secrecy::SecretString;
 use std::fmt;
 
 use anyhow::Context;
 use chrono::Utc;
 
-use crate::app::config::Settings;
 use crate::genesys::org::Org;
 use crate::genesys::{EventsTarget, GenesysClient, GenesysConfig};
 use crate::platform::db::lock::{JobLock, ORG_SYNC};
@@ -62,10 +62,15 @@ pub struct Report {
 /// Why setup or an activation did not start: the other one is changing the org right now.
 pub const BUSY: &str = "another `pesync genesys setup` or manifest activation is changing the org; try again when it is done";
 
-pub async fn setup(settings: &Settings, args: &SetupArgs) -> anyhow::Result<Report> {
-    let config = GenesysConfig::from_settings(settings)?.context(NEEDS_TENANT)?;
-    let pool = crate::platform::db::connect_and_migrate(&settings.database_url).await?;
-    let result = setup_on(&pool, config, settings, args).await;
+/// `config` is `None` when the settings name no org (the command then says what to set).
+pub async fn setup(
+    database_url: &SecretString,
+    config: Option<GenesysConfig>,
+    args: &SetupArgs,
+) -> anyhow::Result<Report> {
+    let config = config.context(NEEDS_TENANT)?;
+    let pool = crate::platform::db::connect_and_migrate(database_url).await?;
+    let result = setup_on(&pool, config, args).await;
     crate::platform::db::close(pool).await;
     result
 }
@@ -73,18 +78,16 @@ pub async fn setup(settings: &Settings, args: &SetupArgs) -> anyhow::Result<Repo
 async fn setup_on(
     pool: &sqlx::PgPool,
     config: GenesysConfig,
-    settings: &Settings,
     args: &SetupArgs,
 ) -> anyhow::Result<Report> {
     let base_url = config.base_url.clone();
+    let target = config.events;
+    let configured_division = config.division_id.clone();
     let client = GenesysClient::new(config, pool.clone()).await?;
     let (manifest_version, manifest) = crate::registry::manifests::active(pool)
         .await
         .context("reading the active manifest")?;
-    let division = args
-        .division_id
-        .clone()
-        .or_else(|| settings.genesys_division_id.clone());
+    let division = args.division_id.clone().or(configured_division);
     let options = Options::for_command(args.source_name.clone(), division, args.dry_run);
     let lock = if args.dry_run {
         None
@@ -107,7 +110,7 @@ async fn setup_on(
     Ok(Report {
         base_url,
         manifest_version,
-        target: settings.genesys_events,
+        target,
         dry_run: args.dry_run,
         synced,
     })

@@ -42,7 +42,7 @@ impl Bed {
     }
 
     async fn setup_with(&self, args: SetupArgs) -> anyhow::Result<Report> {
-        pesync::setup::setup(&self.settings, &args).await
+        pesync::setup::setup(&self.settings.database_url, self.settings.genesys()?, &args).await
     }
 
     async fn setup(&self) -> Report {

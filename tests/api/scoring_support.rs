@@ -147,9 +147,7 @@ pub async fn sim_client(
     rate: f64,
 ) -> pesync::genesys::GenesysClient {
     let settings = settings_for_sim("postgres://unused", sim, rate);
-    let cfg = pesync::genesys::GenesysConfig::from_settings(&settings)
-        .unwrap()
-        .unwrap();
+    let cfg = settings.genesys().unwrap().unwrap();
     pesync::genesys::GenesysClient::new(cfg, app.pool.clone())
         .await
         .unwrap()

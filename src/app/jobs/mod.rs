@@ -4,7 +4,6 @@
 //! each run takes a cluster-wide advisory lock first ([`lock`]), so a tick runs once however many
 //! instances there are. The jobs are a sibling task of the HTTP server and stop with it.
 
-pub mod counters;
 pub mod supervise;
 
 use std::sync::Arc;

@@ -268,7 +268,7 @@ fn a_contact_without_a_channel_takes_the_campaign_default_channel() {
 
 #[test]
 fn the_cooldown_runs_from_the_hand_over_and_saturates_instead_of_overflowing() {
-    use crate::eligibility::rules::cooldown_until;
+    use crate::eligibility::cooldown::cooldown_until;
     use chrono::{DateTime, Duration, TimeZone, Utc};
     let t = crate::domain::thresholds::Thresholds::default(); // 72 h
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();

@@ -14,7 +14,7 @@ pub fn parse_document<T: serde::de::DeserializeOwned>(
 /// string is 422 naming the field, before any of it can reach the database (which cannot store a
 /// NUL, issue 8).
 pub fn parse_json(body: &[u8]) -> Result<serde_json::Value, crate::platform::http::ApiError> {
-    use crate::normalize::text;
+    use crate::domain::text;
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| crate::platform::http::ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     match text::nul_path(&value) {

@@ -1,7 +1,7 @@
 //! NUL in a URL (issue 8): `%00` decodes to a character PostgreSQL cannot store, so a path id or a
 //! query value holding one would fail its query with a 500. Refused here, once, for every route,
 //! before any handler sees it; JSON bodies are checked by `admin::parse_json` and events by the
-//! normalization pipeline (`invalid_characters`), all with [`crate::normalize::text`].
+//! normalization pipeline (`invalid_characters`), all with [`crate::domain::text`].
 
 use actix_web::ResponseError;
 use actix_web::body::MessageBody;
@@ -11,7 +11,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
 
 use super::ApiError;
 use super::problem::PROBLEM_JSON;
-use crate::normalize::text::NUL_MESSAGE;
+use crate::domain::text::NUL_MESSAGE;
 
 /// The part of a raw request target that decodes to a NUL: `"path"` or `"query"`. Only `%00`
 /// does (the HTTP parser refuses a raw NUL byte, and `%2500` decodes to the text `%00`).

@@ -39,8 +39,6 @@ pub fn colour(stderr_is_terminal: bool, no_color: Option<&str>) -> bool {
     stderr_is_terminal && no_color.is_none_or(str::is_empty)
 }
 
-pub mod counters;
-
 #[cfg(test)]
 mod tests {
     use super::colour;
