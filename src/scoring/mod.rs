@@ -5,7 +5,6 @@ pub mod metrics;
 pub mod poll;
 pub mod profile;
 pub mod push;
-pub mod queue;
 pub mod store;
 
 pub use poll::{PollReport, poll_once};

@@ -33,7 +33,7 @@ pub async fn store_profile(
     }
     let new = insert_observations(tx, contact_id, fetched_at, &at, &source, &score).await?;
     note_profile(tx, contact_id, Some(fetched_at), profile, new > 0).await?;
-    super::queue::polled(tx, contact_id, fetched_at).await?;
+    crate::delivery::poll_queue::polled(tx, contact_id, fetched_at).await?;
     Ok(new)
 }
 

@@ -166,7 +166,7 @@ pub async fn delivered(app: &TestApp, contacts: &[&str]) {
     .await
     .unwrap();
     let mut conn = app.pool.acquire().await.unwrap();
-    pesync::scoring::queue::delivered(&mut conn, &ids, app.now())
+    pesync::delivery::poll_queue::delivered(&mut conn, &ids, app.now())
         .await
         .unwrap();
 }

@@ -1,6 +1,8 @@
 //! The poll queue (migration `20261208000004`): contacts with events delivered since their last
-//! poll. Delivery fills it in the transaction that records the delivery; a successful poll empties
-//! it. An idle poll tick reads an empty queue instead of every contact (issue 12).
+//! poll. Delivery fills it in the transaction that records the delivery; a successful poll
+//! (`scoring::store`) empties it. An idle poll tick reads an empty queue instead of every contact
+//! (issue 12). It lives here, beside the record of deliveries, because scoring already depends on
+//! delivery's neighbours and delivery must not depend on scoring (no import cycles).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
