@@ -1,8 +1,8 @@
 //! The profile poller (`PESYNC_POLL_CRON`, SPEC §7 "Polling"): once per tick across the cluster it
 //! fetches the profiles of contacts with events delivered since their last poll (the poll queue
-//! that delivery fills, [`crate::delivery::poll_queue`]), and of deferred contacts whose window is about to open
-//! (by the deferrals' `next_opening` index), through the shared Genesys client (so every request
-//! waits for the cluster-wide rate ceiling). Neither reads every contact: a tick with nothing to
+//! that delivery fills, [`crate::delivery::poll_queue`]), and of deferred contacts whose window is
+//! about to open (by the deferrals' `next_opening` index), through the shared Genesys client (so
+//! every request waits for the cluster-wide rate ceiling). Neither reads every contact: a tick with nothing to
 //! poll costs two index probes, whatever the number of contacts.
 //!
 //! Deferred contacts are polled once per opening, [`DEFERRED_POLL_LEAD`] before it, rather than on
