@@ -9,8 +9,9 @@ use tracing_subscriber::{EnvFilter, fmt};
 pub const DEFAULT: &str = "info";
 /// The default filter of a benchmark, whose output is its figures: warnings of real problems
 /// only. sqlx's slow-statement warnings (target `sqlx::query`, with the whole SQL text) are left
-/// out: a benchmark's own seeding and bulk statements are slow by design.
-pub const QUIET: &str = "warn,sqlx::query=error";
+/// out: a benchmark's own seeding and bulk statements are slow by design; so are the start-up
+/// notes of the in-process service about what a benchmark leaves unconfigured (no PE, no Genesys).
+pub const QUIET: &str = "warn,sqlx::query=error,pesync::app::startup=error";
 
 /// Installs the subscriber; `default` applies when `RUST_LOG` is not set.
 pub fn init(default: &str) {
