@@ -15,6 +15,7 @@ use crate::platform::http::page::{Page, PageQuery};
 use crate::platform::http::problem::FieldProblem;
 use crate::platform::http::responses as problems;
 use crate::registry::campaigns as store;
+use crate::registry::changes::{Action, Kind, NewChange};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_campaigns)
@@ -76,6 +77,24 @@ pub fn parse_campaign(doc: &Value, prefix: &str) -> Result<Campaign, Vec<FieldPr
     }
 }
 
+/// The change log's record of a campaign change (campaigns are not versioned).
+fn campaign_change<'a>(
+    id: &'a str,
+    action: Action,
+    who: &'a Writer,
+    at: chrono::DateTime<chrono::Utc>,
+) -> NewChange<'a> {
+    NewChange {
+        kind: Kind::Campaign,
+        name: id,
+        action,
+        from_version: None,
+        to_version: None,
+        who: super::changed_by(who),
+        at,
+    }
+}
+
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("no campaign with id {id:?}"))
 }
@@ -102,18 +121,21 @@ pub async fn list_campaigns(
         problems::Writes, problems::Document, problems::Conflict))]
 #[post("/v1/admin/campaigns")]
 pub async fn create_campaign(
-    _: Writer,
+    who: Writer,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = parse_campaign(&super::parse_json(&body)?, "").map_err(ApiError::Invalid)?;
+    let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    if !store::insert(&mut tx, &campaign, state.clock.now()).await? {
+    if !store::insert(&mut tx, &campaign, now).await? {
         return Err(ApiError::Conflict(format!(
             "a campaign with id {:?} exists; PUT /v1/admin/campaigns/{} replaces it",
             campaign.id, campaign.id
         )));
     }
+    let change = campaign_change(&campaign.id, Action::Created, &who, now);
+    super::record_change(&mut tx, &state, change).await?;
     tx.commit().await?;
     tracing::info!(campaign = %campaign.id, "campaign created");
     Ok(HttpResponse::Created()
@@ -149,7 +171,7 @@ pub async fn get_campaign(
         problems::Writes, problems::Document))]
 #[put("/v1/admin/campaigns/{id}")]
 pub async fn put_campaign(
-    _: Writer,
+    who: Writer,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
@@ -180,8 +202,16 @@ pub async fn put_campaign(
         }
     }
     let campaign = parse_campaign(&doc, "").map_err(ApiError::Invalid)?;
+    let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let created = store::upsert(&mut tx, &campaign, state.clock.now()).await?;
+    let created = store::upsert(&mut tx, &campaign, now).await?;
+    let action = if created {
+        Action::Created
+    } else {
+        Action::Updated
+    };
+    let change = campaign_change(&campaign.id, action, &who, now);
+    super::record_change(&mut tx, &state, change).await?;
     tx.commit().await?;
     tracing::info!(campaign = %campaign.id, created, "campaign stored");
     Ok(if created {
@@ -198,11 +228,16 @@ pub async fn put_campaign(
     responses((status = 204, description = "Deleted"), problems::Writes, problems::NotFound))]
 #[delete("/v1/admin/campaigns/{id}")]
 pub async fn delete_campaign(
-    _: Writer,
+    who: Writer,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if store::delete(&state.pool, &id).await? {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    if store::delete(&mut *tx, &id).await? {
+        let change = campaign_change(&id, Action::Deleted, &who, now);
+        super::record_change(&mut tx, &state, change).await?;
+        tx.commit().await?;
         tracing::info!(campaign = %id, "campaign deleted");
         Ok(HttpResponse::NoContent().finish())
     } else {

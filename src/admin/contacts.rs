@@ -8,9 +8,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use crate::eligibility::{
-    CallingHours, Campaign, ObservationView, ScoreSeries, Tier, Window, WindowState,
-};
+use super::contact_windows::{CampaignWindows, campaign_windows};
+use crate::eligibility::{ObservationView, ScoreSeries, Tier, Window};
 use crate::evaluation::load::observations_of;
 use crate::evaluation::outcomes::StoredOutcome;
 use crate::platform::context::AppState;
@@ -18,6 +17,8 @@ use crate::platform::http::ApiError;
 use crate::platform::http::auth::Reader;
 use crate::platform::http::responses as problems;
 use crate::registry::thresholds;
+use crate::scoring::chronology::ChronologyView;
+use crate::scoring::monitor_store::chronology_of;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(explain_contact);
@@ -50,6 +51,9 @@ pub struct ContactExplanation {
     pub events: Vec<EventView>,
     /// Profile snapshots, newest first.
     pub snapshots: Vec<SnapshotView>,
+    /// PE's `last_event_timestamp` at the last poll against the newest event delivered (issue 11
+    /// §2); null before the first poll.
+    pub chronology: Option<ChronologyView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,47 +75,6 @@ pub struct SuppressionEntry {
     pub note: Option<String>,
     /// Whether it suppresses now.
     pub active: bool,
-}
-
-/// Both windows of a contact for one campaign (issue 11 §4).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CampaignWindows {
-    pub campaign_id: String,
-    /// The contact's own window, else the campaign's default.
-    pub contact_window: Window,
-    /// Its state now alone; null when its time zone is invalid.
-    pub contact_window_state: Option<WindowState>,
-    /// The campaign's calling hours, read in the contact window's zone; null without.
-    pub calling_hours: Option<CallingHours>,
-    /// The effective window's state now (window ∩ calling hours): `open: false` and
-    /// `next_opening: null` when they share no time; null when the time zone is invalid.
-    pub effective: Option<WindowState>,
-}
-
-/// The windows of a contact whose own window is `own` (none: the campaigns' defaults). Pure.
-pub fn campaign_windows(
-    own: Option<&Window>,
-    campaigns: &[Campaign],
-    now: DateTime<Utc>,
-) -> Vec<CampaignWindows> {
-    campaigns
-        .iter()
-        .map(|c| {
-            let window = own.unwrap_or(&c.default_window).clone();
-            let zoned = window.zoned().ok();
-            let effective = zoned.map(|z| match &c.calling_hours {
-                Some(h) => z.within(h).state(now),
-                None => z.state(now),
-            });
-            CampaignWindows {
-                campaign_id: c.id.clone(),
-                contact_window_state: zoned.map(|z| z.state(now)),
-                contact_window: window,
-                calling_hours: c.calling_hours,
-                effective,
-            }
-        })
-        .collect()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -184,6 +147,7 @@ pub async fn explain_contact(
         cooldown_until,
         events: events(&state.reads, &id).await?,
         snapshots: snapshots(&state.reads, &id).await?,
+        chronology: chronology_of(&state.reads, &id).await?,
         contact_id: id,
     }))
 }

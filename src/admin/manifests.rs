@@ -16,6 +16,7 @@ use crate::platform::http::ApiError;
 use crate::platform::http::auth::{Reader, Writer};
 use crate::platform::http::problem::FieldProblem;
 use crate::platform::http::responses as problems;
+use crate::registry::changes;
 use crate::registry::manifests as store;
 use crate::setup::{self, SyncError};
 
@@ -100,14 +101,15 @@ pub async fn create_manifest(
 /// Make a manifest version the active one. Takes no body. While events go through External
 /// Events (`PESYNC_GENESYS_EVENTS=external-events`) and the org is set up, the org's schemas are
 /// first brought to the manifest (`pesync genesys setup`'s code): what Genesys Cloud would refuse
-/// is 422 naming the attribute, an outage 503, and either way nothing is activated.
+/// is 422 naming the attribute, an outage 503, and either way nothing is activated. An activation
+/// is recorded in the change log and opens a score stability watch (`GET /v1/admin/changes`).
 #[utoipa::path(tag = "manifests", security(("bearer" = [])),
     params(("version" = i32, Path)),
     responses((status = 200, body = ManifestCreated), problems::Writes, problems::NotFound,
         problems::Conflict, problems::GenesysSync))]
 #[post("/v1/admin/manifests/{version}/activate")]
 pub async fn activate_manifest(
-    _: Writer,
+    who: Writer,
     state: web::Data<AppState>,
     version: web::Path<i32>,
 ) -> Result<web::Json<ManifestCreated>, ApiError> {
@@ -116,7 +118,7 @@ pub async fn activate_manifest(
     let lock = JobLock::try_acquire(&state.pool, ORG_SYNC)
         .await?
         .ok_or_else(|| ApiError::Conflict(setup::BUSY.into()))?;
-    let result = activate_following_org(&state, version).await;
+    let result = activate_following_org(&state, version, &who).await;
     lock.release().await;
     result?;
     Ok(web::Json(ManifestCreated {
@@ -125,11 +127,29 @@ pub async fn activate_manifest(
     }))
 }
 
-async fn activate_following_org(state: &AppState, version: i32) -> Result<(), ApiError> {
+async fn activate_following_org(
+    state: &AppState,
+    version: i32,
+    who: &Writer,
+) -> Result<(), ApiError> {
     let org = follow_in_org(state, version).await?;
+    let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    if !store::activate(&mut tx, version, state.clock.now()).await? {
+    let before = store::active_version(&mut *tx).await?;
+    if !store::activate(&mut tx, version, now).await? {
         return Err(not_found(version));
+    }
+    if before != Some(version) {
+        let change = changes::NewChange {
+            kind: changes::Kind::Manifest,
+            name: "manifest",
+            action: changes::Action::Activated,
+            from_version: before,
+            to_version: Some(version),
+            who: super::changed_by(who),
+            at: now,
+        };
+        super::record_change(&mut tx, state, change).await?;
     }
     if let Some(org) = &org {
         genesys::org::save(&mut tx, org).await?;

@@ -2,6 +2,8 @@
 
 pub mod calling_hours;
 pub mod campaigns;
+pub mod changes;
+pub mod contact_windows;
 pub mod contacts;
 pub mod dead_letters;
 pub mod document;
@@ -12,6 +14,7 @@ pub mod quarantine;
 pub mod reconciliation;
 pub mod sources;
 pub mod stats;
+pub mod stats_monitors;
 pub mod suppressions;
 pub mod thresholds;
 
@@ -31,8 +34,29 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
+    changes::routes(cfg);
     suppressions::routes(cfg);
     genesys::routes(cfg);
+}
+
+/// Who made a change, for the audit records (thresholds versions, the change log).
+pub fn changed_by(
+    who: &crate::platform::http::auth::Writer,
+) -> crate::registry::thresholds::ChangedBy<'_> {
+    crate::registry::thresholds::ChangedBy {
+        role: who.principal(),
+        token: who.token_fingerprint(),
+    }
+}
+
+/// Record `change` in the change log (issue 11 §2) in `tx`; a mapping or manifest activation opens
+/// a watch of the configured length.
+pub async fn record_change(
+    tx: &mut sqlx::PgConnection,
+    state: &crate::platform::context::AppState,
+    change: crate::registry::changes::NewChange<'_>,
+) -> sqlx::Result<i64> {
+    crate::registry::changes::record(tx, change, state.monitors.watch()).await
 }
 
 /// Body of dead-letter replay and reconciliation release / discard: the items to act on, by id.

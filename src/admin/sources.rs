@@ -14,6 +14,7 @@ use crate::platform::http::ApiError;
 use crate::platform::http::auth::{Reader, Writer};
 use crate::platform::http::problem::FieldProblem;
 use crate::platform::http::responses as problems;
+use crate::registry::changes::{Action, Kind, NewChange};
 use crate::registry::sources as store;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -144,14 +145,15 @@ pub async fn get_source(
     }))
 }
 
-/// Create or replace a source. A changed mapping becomes a new mapping version.
+/// Create or replace a source. A changed mapping becomes a new mapping version, recorded in the
+/// change log with a score stability watch (`GET /v1/admin/changes`).
 #[utoipa::path(tag = "sources", security(("bearer" = [])),
     params(("name" = String, Path)),
     request_body = SourceDocument,
     responses((status = 200, body = SourceView), problems::Writes, problems::Document))]
 #[put("/v1/admin/sources/{name}")]
 pub async fn put_source(
-    _: Writer,
+    who: Writer,
     state: web::Data<AppState>,
     name: web::Path<String>,
     body: web::Bytes,
@@ -196,7 +198,19 @@ pub async fn put_source(
         plain: &doc.signing_secret,
         key: &state.secret_key,
     };
-    store::upsert(&mut tx, &name, secret, &doc.mapping, now).await?;
+    let versions = store::upsert(&mut tx, &name, secret, &doc.mapping, now).await?;
+    if versions.before != Some(versions.after) {
+        let change = NewChange {
+            kind: Kind::Mapping,
+            name: &name,
+            action: Action::Activated,
+            from_version: versions.before,
+            to_version: Some(versions.after),
+            who: super::changed_by(&who),
+            at: now,
+        };
+        super::record_change(&mut tx, &state, change).await?;
+    }
     store::set_bearer_token(&mut tx, &name, doc.bearer_token.as_ref(), &state.secret_key).await?;
     let s = store::find(&mut *tx, &name)
         .await?

@@ -24,6 +24,8 @@ use crate::platform::http::responses as problems;
 use crate::retention::prune::{PrunedCount, pruned_totals};
 use crate::scoring::metrics::{POLLS, PollCounts};
 
+use super::stats_monitors::{self, MonitorStats, MonitorTables};
+
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(stats).service(metrics);
 }
@@ -56,6 +58,8 @@ pub struct Stats {
     /// Where events go and whether they can go now; `null` when no Genesys tenant is configured
     /// (events are then stored but not delivered).
     pub genesys: Option<EventsTargetStatus>,
+    /// The change watches and the chronology check (issue 11 §2).
+    pub monitors: MonitorStats,
 }
 
 /// Why events wait, when the target needs something first.
@@ -84,6 +88,7 @@ pub struct Tables {
     dispatched: i64,
     pruned: Vec<PrunedCount>,
     genesys: Option<EventsTargetStatus>,
+    monitors: MonitorTables,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +199,7 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
         dispatched: other.dispatched + pruned_handovers,
         pruned,
         genesys: genesys_status(state).await?,
+        monitors: stats_monitors::count(state).await?,
     })
 }
 
@@ -248,6 +254,7 @@ fn stats_of(tables: &Tables, now: DateTime<Utc>) -> Stats {
         scoring: ScoringSnapshot::now(),
         pruned: tables.pruned.clone(),
         genesys: tables.genesys.clone(),
+        monitors: stats_monitors::stats_of(&tables.monitors),
     }
 }
 
@@ -281,7 +288,7 @@ pub async fn metrics(
 }
 
 /// One metric family of the exposition: its samples are (labels, value).
-struct Family {
+pub(super) struct Family {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
@@ -289,11 +296,11 @@ struct Family {
 }
 
 /// A family with one unlabelled sample.
-fn single(name: &'static str, kind: &'static str, help: &'static str, v: u64) -> Family {
+pub(super) fn single(name: &'static str, kind: &'static str, help: &'static str, v: u64) -> Family {
     family(name, kind, help, [(String::new(), v as f64)])
 }
 
-fn family(
+pub(super) fn family(
     name: &'static str,
     kind: &'static str,
     help: &'static str,
@@ -308,7 +315,7 @@ fn family(
 }
 
 /// `{label="value"}`.
-fn label(name: &str, value: &str) -> String {
+pub(super) fn label(name: &str, value: &str) -> String {
     format!("{{{name}=\"{value}\"}}")
 }
 
@@ -320,9 +327,9 @@ fn lanes(s: &Stats, figure: impl Fn(&LaneStats) -> f64) -> [(String, f64); 2] {
     ]
 }
 
-/// Every family `/metrics` shows, from the same [`Stats`] as `/v1/admin/stats`.
-/// This instance's intake, delivery and Genesys counters since it started (each stage owns its
-/// own: `ingest::metrics`, `delivery::metrics`, `genesys::metrics`).
+// Each stage owns its counters (`ingest::metrics`, `delivery::metrics`, `genesys::metrics`);
+// the snapshot puts them together as they have always been shown.
+/// This instance's counters since it started.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CounterSnapshot {
     pub events_received: u64,
@@ -356,8 +363,8 @@ impl CounterSnapshot {
     }
 }
 
-/// This instance's scoring and campaign counters since it started (`scoring::metrics`,
-/// `evaluation::metrics`, `dialer::metrics`).
+// From `scoring::metrics`, `evaluation::metrics` and `dialer::metrics`.
+/// This instance's scoring and campaign counters since it started.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ScoringSnapshot {
     /// Profile polls by outcome.
@@ -385,6 +392,7 @@ impl ScoringSnapshot {
     }
 }
 
+/// Every family `/metrics` shows, from the same [`Stats`] as `/v1/admin/stats`.
 fn families(s: &Stats) -> Vec<Family> {
     let c = &s.instance;
     let k = &s.scoring;
@@ -547,7 +555,10 @@ fn families(s: &Stats) -> Vec<Family> {
 /// The Prometheus text format of `s`.
 pub fn render(s: &Stats) -> String {
     let mut out = String::new();
-    for f in families(s) {
+    for f in families(s)
+        .into_iter()
+        .chain(stats_monitors::families(&s.monitors))
+    {
         let _ = writeln!(
             out,
             "# HELP {} {}\n# TYPE {} {}",

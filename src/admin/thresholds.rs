@@ -15,6 +15,7 @@ use crate::platform::http::auth::{Reader, Writer};
 use crate::platform::http::page::{Page, PageQuery};
 use crate::platform::http::problem::FieldProblem;
 use crate::platform::http::responses as problems;
+use crate::registry::changes;
 use crate::registry::thresholds as store;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -107,12 +108,21 @@ pub async fn put_thresholds(
 ) -> Result<HttpResponse, ApiError> {
     let doc = super::parse_json(&body)?;
     let next = parse_thresholds(&doc).map_err(ApiError::Invalid)?;
+    let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let changed_by = store::ChangedBy {
-        role: who.principal(),
-        token: who.token_fingerprint(),
-    };
-    store::replace(&mut tx, &next, changed_by, state.clock.now()).await?;
+    if let Some(v) = store::replace(&mut tx, &next, super::changed_by(&who), now).await? {
+        let change = changes::NewChange {
+            kind: changes::Kind::Thresholds,
+            name: "thresholds",
+            action: changes::Action::Updated,
+            // Versions form one chain (`replace` serializes writers).
+            from_version: Some(v - 1),
+            to_version: Some(v),
+            who: super::changed_by(&who),
+            at: now,
+        };
+        super::record_change(&mut tx, &state, change).await?;
+    }
     let (version, t) = store::current(&mut *tx).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok()

@@ -1,4 +1,5 @@
 //! Settings (SPEC §1): environment variables, optionally a TOML file given with `--config`; env wins.
+//! Each setting is read as `settings_table` says; here are their defaults and the checks across them.
 //!
 //! Secrets are `SecretString`s so that `Debug`, logs and error messages can never print them.
 
@@ -7,9 +8,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use secrecy::SecretString;
 
+use super::settings_table;
+use crate::domain::monitors::MonitorSettings;
 use crate::genesys::GenesysConfig;
 use crate::genesys::region::Region;
 use crate::genesys::target::{self, EventsTarget};
@@ -61,6 +63,9 @@ pub struct Settings {
     pub prune_cron: String,
     /// How long old rows are kept (`PESYNC_RETENTION_*_DAYS`, docs/RETENTION.md).
     pub retention: Policy,
+    /// The change watch, its job and the chronology check (`PESYNC_CHANGE_WATCH_HOURS`,
+    /// `PESYNC_WATCH_*`, `PESYNC_CHRONOLOGY_SKEW_SECONDS`; issue 11 §2).
+    pub monitors: MonitorSettings,
 }
 
 /// Default pull-feed lease: 5 min (SPEC §7).
@@ -92,38 +97,9 @@ impl Default for Settings {
             read_timeout: crate::platform::http::limits::READ_TIMEOUT,
             prune_cron: DEFAULT_PRUNE_CRON.into(),
             retention: Policy::default(),
+            monitors: MonitorSettings::default(),
         }
     }
-}
-
-/// The TOML file: the same settings, named like the variables without the `PESYNC_` prefix.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    database_url: Option<SecretString>,
-    listen: Option<String>,
-    admin_token: Option<SecretString>,
-    viewer_token: Option<SecretString>,
-    scorer_token: Option<SecretString>,
-    secret_key: Option<SecretString>,
-    genesys_region: Option<String>,
-    genesys_events: Option<String>,
-    genesys_events_batch: Option<usize>,
-    genesys_division_id: Option<String>,
-    pe_base_url: Option<String>,
-    pe_token_url: Option<String>,
-    pe_client_id: Option<String>,
-    pe_client_secret: Option<SecretString>,
-    pe_rate_limit: Option<f64>,
-    dialer_base_url: Option<String>,
-    poll_cron: Option<String>,
-    evaluate_cron: Option<String>,
-    delivery_lease_seconds: Option<i64>,
-    feed_lease_seconds: Option<u64>,
-    prune_cron: Option<String>,
-    retention_events_days: Option<u32>,
-    retention_scoring_days: Option<u32>,
-    retention_handover_days: Option<u32>,
 }
 
 impl Settings {
@@ -141,164 +117,13 @@ impl Settings {
         if let Some(path) = config_file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config file {}", path.display()))?;
-            let f: FileSettings = toml::from_str(&text)
-                .with_context(|| format!("parsing config file {}", path.display()))?;
-            s.apply_file(f)?;
+            settings_table::apply_file(&mut s, &text)
+                .with_context(|| format!("in config file {}", path.display()))?;
         }
-        s.apply_env(env)?;
+        settings_table::apply_env(&mut s, env)?;
         s.derive_region_urls();
         s.check()?;
         Ok(s)
-    }
-
-    fn apply_file(&mut self, f: FileSettings) -> anyhow::Result<()> {
-        if let Some(v) = f.database_url {
-            self.database_url = v;
-        }
-        if let Some(v) = f.listen {
-            self.listen = parse_listen(&v)?;
-        }
-        self.admin_token = f.admin_token.map(trimmed).or(self.admin_token.take());
-        self.viewer_token = f.viewer_token.map(trimmed).or(self.viewer_token.take());
-        self.scorer_token = f.scorer_token.map(trimmed).or(self.scorer_token.take());
-        if let Some(v) = f.genesys_region {
-            self.genesys_region = Some(Region::parse(&v)?);
-        }
-        if let Some(v) = f.genesys_events {
-            self.genesys_events = EventsTarget::parse(&v)?;
-        }
-        if let Some(v) = f.genesys_events_batch {
-            self.genesys_events_batch = v;
-        }
-        self.genesys_division_id = f.genesys_division_id.or(self.genesys_division_id.take());
-        if let Some(v) = f.secret_key {
-            self.secret_key = Some(parse_secret_key(v.expose_secret())?);
-        }
-        self.pe_base_url = f.pe_base_url.or(self.pe_base_url.take());
-        self.pe_token_url = f.pe_token_url.or(self.pe_token_url.take());
-        self.pe_client_id = f.pe_client_id.or(self.pe_client_id.take());
-        self.pe_client_secret = f.pe_client_secret.or(self.pe_client_secret.take());
-        self.dialer_base_url = f.dialer_base_url.or(self.dialer_base_url.take());
-        if let Some(v) = f.pe_rate_limit {
-            self.pe_rate_limit = v;
-        }
-        if let Some(v) = f.poll_cron {
-            self.poll_cron = v;
-        }
-        if let Some(v) = f.evaluate_cron {
-            self.evaluate_cron = v;
-        }
-        if let Some(v) = f.delivery_lease_seconds {
-            self.delivery_lease_seconds = v;
-        }
-        if let Some(v) = f.feed_lease_seconds {
-            self.feed_lease_seconds = v;
-        }
-        self.prune_cron = f.prune_cron.unwrap_or(std::mem::take(&mut self.prune_cron));
-        let r = &mut self.retention;
-        r.events_days = f.retention_events_days.unwrap_or(r.events_days);
-        r.scoring_days = f.retention_scoring_days.unwrap_or(r.scoring_days);
-        r.handover_days = f.retention_handover_days.unwrap_or(r.handover_days);
-        Ok(())
-    }
-
-    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        // An empty variable counts as unset, as shells and compose files often leave them empty.
-        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        if let Some(v) = get("DATABASE_URL") {
-            self.database_url = SecretString::from(v);
-        }
-        if let Some(v) = get("PESYNC_LISTEN") {
-            self.listen = parse_listen(&v)?;
-        }
-        if let Some(v) = get("PESYNC_ADMIN_TOKEN") {
-            self.admin_token = Some(trimmed(SecretString::from(v)));
-        }
-        if let Some(v) = get("PESYNC_VIEWER_TOKEN") {
-            self.viewer_token = Some(trimmed(SecretString::from(v)));
-        }
-        if let Some(v) = get("PESYNC_SCORER_TOKEN") {
-            self.scorer_token = Some(trimmed(SecretString::from(v)));
-        }
-        if let Some(v) = get("PESYNC_SECRET_KEY") {
-            self.secret_key = Some(parse_secret_key(&v)?);
-        }
-        if let Some(v) = get("PESYNC_GENESYS_REGION") {
-            self.genesys_region = Some(Region::parse(&v)?);
-        }
-        if let Some(v) = get("PESYNC_GENESYS_EVENTS") {
-            self.genesys_events = EventsTarget::parse(&v)?;
-        }
-        if let Some(v) = get("PESYNC_GENESYS_EVENTS_BATCH") {
-            self.genesys_events_batch = v.trim().parse().with_context(|| {
-                format!("PESYNC_GENESYS_EVENTS_BATCH must be a whole number, got {v:?}")
-            })?;
-        }
-        if let Some(v) = get("PESYNC_GENESYS_DIVISION_ID") {
-            self.genesys_division_id = Some(v.trim().to_owned());
-        }
-        if let Some(v) = get("PESYNC_PE_BASE_URL") {
-            self.pe_base_url = Some(v);
-        }
-        if let Some(v) = get("PESYNC_PE_TOKEN_URL") {
-            self.pe_token_url = Some(v);
-        }
-        if let Some(v) = get("PESYNC_PE_CLIENT_ID") {
-            self.pe_client_id = Some(v);
-        }
-        if let Some(v) = get("PESYNC_PE_CLIENT_SECRET") {
-            self.pe_client_secret = Some(SecretString::from(v));
-        }
-        if let Some(v) = get("PESYNC_PE_RATE_LIMIT") {
-            self.pe_rate_limit = v
-                .trim()
-                .parse()
-                .with_context(|| format!("PESYNC_PE_RATE_LIMIT must be a number, got {v:?}"))?;
-        }
-        if let Some(v) = get("PESYNC_DIALER_BASE_URL") {
-            self.dialer_base_url = Some(v);
-        }
-        if let Some(v) = get("PESYNC_POLL_CRON") {
-            self.poll_cron = v;
-        }
-        if let Some(v) = get("PESYNC_EVALUATE_CRON") {
-            self.evaluate_cron = v;
-        }
-        if let Some(v) = get("PESYNC_DELIVERY_LEASE_SECONDS") {
-            self.delivery_lease_seconds = v.trim().parse().with_context(|| {
-                format!("PESYNC_DELIVERY_LEASE_SECONDS must be whole seconds, got {v:?}")
-            })?;
-        }
-        if let Some(v) = get("PESYNC_FEED_LEASE_SECONDS") {
-            self.feed_lease_seconds = v.trim().parse().with_context(|| {
-                format!("PESYNC_FEED_LEASE_SECONDS must be a whole number of seconds, got {v:?}")
-            })?;
-        }
-        if let Some(v) = get("PESYNC_PRUNE_CRON") {
-            self.prune_cron = v;
-        }
-        for (name, days) in [
-            (
-                "PESYNC_RETENTION_EVENTS_DAYS",
-                &mut self.retention.events_days,
-            ),
-            (
-                "PESYNC_RETENTION_SCORING_DAYS",
-                &mut self.retention.scoring_days,
-            ),
-            (
-                "PESYNC_RETENTION_HANDOVER_DAYS",
-                &mut self.retention.handover_days,
-            ),
-        ] {
-            if let Some(v) = get(name) {
-                *days = v
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("{name} must be a whole number of days, got {v:?}"))?;
-            }
-        }
-        Ok(())
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -348,6 +173,9 @@ impl Settings {
                 self.pe_rate_limit
             );
         }
+        if let Some((name, message)) = self.monitors.problems().into_iter().next() {
+            bail!("{name} {message}");
+        }
         Ok(())
     }
 
@@ -395,21 +223,6 @@ impl Settings {
             .as_deref()
             .or(self.pe_base_url.as_deref())
     }
-}
-
-/// Tokens pasted into a file or a secret store often carry a trailing newline, which no client sends.
-fn trimmed(v: SecretString) -> SecretString {
-    SecretString::from(v.expose_secret().trim())
-}
-
-fn parse_secret_key(v: &str) -> anyhow::Result<SecretKey> {
-    SecretKey::from_base64(v).map_err(|e| anyhow::anyhow!("PESYNC_SECRET_KEY {e}"))
-}
-
-fn parse_listen(v: &str) -> anyhow::Result<SocketAddr> {
-    v.trim()
-        .parse()
-        .with_context(|| format!("PESYNC_LISTEN must be host:port, got {v:?}"))
 }
 
 #[cfg(test)]
@@ -610,5 +423,49 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn monitor_settings_default_read_the_environment_and_the_file_and_are_checked() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.monitors, MonitorSettings::default());
+        assert_eq!(s.monitors.change_watch_hours, 48);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("PESYNC_CHANGE_WATCH_HOURS", "24"),
+                ("PESYNC_WATCH_MAX_DROP_SHARE", "0.2"),
+                ("PESYNC_WATCH_MAX_PLATEAU_SHARE", "0.4"),
+                ("PESYNC_WATCH_MIN_CONTACTS", "5"),
+                ("PESYNC_CHRONOLOGY_SKEW_SECONDS", "30"),
+                ("PESYNC_WATCH_CRON", "off"),
+            ]),
+        )
+        .unwrap();
+        let m = &s.monitors;
+        assert_eq!((m.change_watch_hours, m.min_contacts), (24, 5));
+        assert_eq!((m.max_drop_share, m.max_plateau_share), (0.2, 0.4));
+        assert_eq!(m.chronology_skew_seconds, 30);
+        assert_eq!(m.watch_cron, "off");
+        for (name, bad) in [
+            ("PESYNC_CHANGE_WATCH_HOURS", "0"),
+            ("PESYNC_CHANGE_WATCH_HOURS", "two days"),
+            ("PESYNC_WATCH_MAX_DROP_SHARE", "1.5"),
+            ("PESYNC_WATCH_MAX_PLATEAU_SHARE", "half"),
+            ("PESYNC_WATCH_MIN_CONTACTS", "0"),
+            ("PESYNC_CHRONOLOGY_SKEW_SECONDS", "-5"),
+        ] {
+            let e = Settings::load_from(None, env(&[(name, bad)])).unwrap_err();
+            assert!(e.to_string().contains(name), "{name}={bad}: {e}");
+        }
+        let path =
+            std::env::temp_dir().join(format!("pesync-monitors-{}.toml", std::process::id()));
+        std::fs::write(&path, "change_watch_hours = 12\nwatch_min_contacts = 3\n").unwrap();
+        let s = Settings::load_from(Some(&path), env(&[])).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            (s.monitors.change_watch_hours, s.monitors.min_contacts),
+            (12, 3)
+        );
     }
 }

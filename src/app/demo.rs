@@ -16,7 +16,7 @@ use crate::app::startup::{Application, cancel_on_signal};
 use crate::ingest::signature;
 use crate::platform::clock::SystemClock;
 use crate::simulator::{
-    ContactWindow, ProfileOverride, Simulator, SimulatorConfig, SimulatorHandle,
+    ContactWindow, ProfileOverride, SimState, Simulator, SimulatorConfig, SimulatorHandle,
 };
 
 pub const SOURCE: &str = "demo-crm";
@@ -29,6 +29,32 @@ fn random_token(prefix: &str) -> String {
 
 pub async fn run(mut settings: Settings, contacts: usize) -> anyhow::Result<()> {
     let sim = Simulator::start(SimulatorConfig::default()).await?;
+    let (admin, demo_key) = demo_settings(&mut settings, &sim);
+    let pool = crate::platform::db::connect_and_migrate(&settings.database_url).await?;
+    let app = Application::build(&settings, pool.clone(), Arc::new(SystemClock)).await?;
+    let base = format!("http://{}:{}", settings.listen.ip(), app.port());
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    let server = tokio::spawn(app.run_until(shutdown.clone()));
+
+    let http = reqwest::Client::new();
+    let secret = random_token("demo-secret");
+    seed(&http, &base, &admin, &secret).await?;
+    print_banner(&base, &admin, demo_key, &sim, &secret, contacts);
+
+    pin_windows(&sim, contacts, Utc::now());
+    post_samples(&http, &base, &secret, contacts).await?;
+    let reporter = spawn_reporter(shutdown.clone(), sim.state.clone());
+    let result = server.await.context("server task")?;
+    reporter.abort();
+    sim.stop().await;
+    crate::platform::db::close(pool).await;
+    result
+}
+
+/// Points the settings at the in-process simulator and fills what a first run lacks (admin token,
+/// secret key, fast schedules). Returns the admin token and whether the demo's fixed key is used.
+fn demo_settings(settings: &mut Settings, sim: &SimulatorHandle) -> (SecretString, bool) {
     let sim_defaults = SimulatorConfig::default();
     settings.pe_base_url = Some(sim.base_url.clone());
     settings.pe_token_url = Some(sim.token_url());
@@ -50,16 +76,16 @@ pub async fn run(mut settings: Settings, contacts: usize) -> anyhow::Result<()> 
     if settings.evaluate_cron == crate::app::config::DEFAULT_CRON {
         settings.evaluate_cron = "5/10 * * * * *".into();
     }
+    (admin, demo_key)
+}
 
-    let pool = crate::platform::db::connect_and_migrate(&settings.database_url).await?;
-    let app = Application::build(&settings, pool.clone(), Arc::new(SystemClock)).await?;
-    let base = format!("http://{}:{}", settings.listen.ip(), app.port());
-    let shutdown = CancellationToken::new();
-    cancel_on_signal(shutdown.clone());
-    let server = tokio::spawn(app.run_until(shutdown.clone()));
-
-    let http = reqwest::Client::new();
-    let secret = random_token("demo-secret");
+/// Seeds the demo source and campaign through the real admin API.
+async fn seed(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &SecretString,
+    secret: &str,
+) -> anyhow::Result<()> {
     http.put(format!("{base}/v1/admin/sources/{SOURCE}"))
         .bearer_auth(admin.expose_secret())
         .json(&json!({"signing_secret": secret, "mapping": {"fields": {"tx_amount": "transaction_value"}}}))
@@ -75,7 +101,18 @@ pub async fn run(mut settings: Settings, contacts: usize) -> anyhow::Result<()> 
         .await?
         .error_for_status()
         .context("seeding the demo campaign")?;
+    Ok(())
+}
 
+/// What a first look needs: where to watch, and the credentials the demo made up (printed only here).
+fn print_banner(
+    base: &str,
+    admin: &SecretString,
+    demo_key: bool,
+    sim: &SimulatorHandle,
+    secret: &str,
+    contacts: usize,
+) {
     println!("pesync demo is running");
     println!("  API:        {base}   (docs: {base}/docs)");
     println!("  admin token: {}", admin.expose_secret());
@@ -97,32 +134,27 @@ pub async fn run(mut settings: Settings, contacts: usize) -> anyhow::Result<()> 
     println!(
         "Posting {samples} sample events for {contacts} contacts; watch {base}/v1/admin/stats. Ctrl-C stops."
     );
+}
 
-    pin_windows(&sim, contacts, Utc::now());
-    post_samples(&http, &base, &secret, contacts).await?;
-    let reporter = {
-        let shutdown = shutdown.clone();
-        let state = sim.state.clone();
-        tokio::spawn(async move {
-            let mut last = (usize::MAX, u64::MAX);
-            while !shutdown.is_cancelled() {
-                let now = (state.events().len(), state.stats().dialer_pushes);
-                if now != last {
-                    println!(
-                        "  PE (simulator) has received {} events; the dialer {} contact pushes",
-                        now.0, now.1
-                    );
-                    last = now;
-                }
-                tokio::select! { _ = shutdown.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(2)) => {} }
+/// Prints what the simulator received whenever it changes, until shutdown.
+fn spawn_reporter(
+    shutdown: CancellationToken,
+    state: Arc<SimState>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = (usize::MAX, u64::MAX);
+        while !shutdown.is_cancelled() {
+            let now = (state.events().len(), state.stats().dialer_pushes);
+            if now != last {
+                println!(
+                    "  PE (simulator) has received {} events; the dialer {} contact pushes",
+                    now.0, now.1
+                );
+                last = now;
             }
-        })
-    };
-    let result = server.await.context("server task")?;
-    reporter.abort();
-    sim.stop().await;
-    crate::platform::db::close(pool).await;
-    result
+            tokio::select! { _ = shutdown.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(2)) => {} }
+        }
+    })
 }
 
 /// The demo's push campaign: every channel, the default tiers.

@@ -5,4 +5,5 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod jobs;
+pub mod settings_table;
 pub mod startup;

@@ -86,6 +86,7 @@ impl Application {
             genesys_target: settings.genesys_events,
             genesys_region: settings.genesys_region,
             secret_key,
+            monitors: settings.monitors.clone(),
         });
         let app_state = state.clone();
         // The database figures of `/metrics` and `/v1/admin/stats`, shared by every scraper.

@@ -112,22 +112,12 @@ impl Worker {
         start_by: Instant,
     ) -> Vec<Outcome> {
         let mut outcomes = Vec::with_capacity(request.items.len());
-        let untouched = |request: &Request, outcomes: &mut Vec<Outcome>| {
-            let skipped = request.items.iter();
-            outcomes.extend(skipped.map(|i| Outcome::of(&i.head, OutcomeKind::Skipped)));
-        };
         let mut queue = vec![request];
         while let Some(request) = queue.pop() {
-            if lane == Lane::Backfill {
-                // Yield to real-time work that became ready since this round began.
-                let now = self.state.clock.now();
-                if !matches!(
-                    store::realtime_ready(&self.state.pool, now).await,
-                    Ok(false)
-                ) {
-                    untouched(&request, &mut outcomes);
-                    continue;
-                }
+            // Backfill yields to real-time work that became ready since this round began.
+            if lane == Lane::Backfill && self.realtime_waiting().await {
+                untouched(&request, &mut outcomes);
+                continue;
             }
             let body = request.body();
             let send = self
@@ -141,80 +131,125 @@ impl Worker {
                 }
                 Some(result) => result,
             };
-            let prior = |i: &external::Item| failures(&i.head.contact_id);
-            match external::read_answer(&result, &request.ids()) {
-                Answer::Entities(entries) => {
-                    self.note_answer(&Verdict::Done);
-                    for (item, entry) in request.items.iter().zip(entries) {
-                        let kind = match entry {
-                            None => self.outcome_kind(
-                                lane,
-                                item.head.id,
-                                &Verdict::Done,
-                                &result,
-                                prior(item),
-                            ),
-                            Some(u) => {
-                                // The entry stands for the entity's own answer.
-                                let own = Ok(ApiResponse {
-                                    status: u.status,
-                                    body: u.entry,
-                                    retry_after: None,
-                                });
-                                self.outcome_kind(lane, item.head.id, &u.verdict, &own, prior(item))
-                            }
-                        };
-                        outcomes.push(Outcome::of(&item.head, kind));
-                    }
-                }
-                Answer::TooLarge => {
-                    self.note_answer(&Verdict::Reject);
-                    match request.halves() {
-                        Ok((first, second)) => {
-                            queue.push(second);
-                            queue.push(first);
-                        }
-                        Err(alone) => {
-                            for item in &alone.items {
-                                let kind = self.outcome_kind(
-                                    lane,
-                                    item.head.id,
-                                    &Verdict::Reject,
-                                    &result,
-                                    prior(item),
-                                );
-                                outcomes.push(Outcome::of(&item.head, kind));
-                            }
-                        }
-                    }
-                }
-                Answer::ConfigurationGone => {
-                    self.note_answer(&Verdict::Reject);
-                    if self.notices.due("configuration_gone", Instant::now()) {
-                        tracing::warn!(
-                            configuration_id = %request.configuration_id,
-                            "Genesys answered 404 for an events configuration (deleted, or another \
-                             org's): its events stay queued; run `pesync genesys setup`"
-                        );
-                    }
-                    let until = self.state.clock.now() + GONE_WAIT;
-                    let waiting = request.items.iter();
-                    outcomes
-                        .extend(waiting.map(|i| Outcome::of(&i.head, OutcomeKind::Wait { until })));
-                }
-                Answer::Whole(verdict) => {
-                    self.note_answer(&verdict);
-                    let kinds = request.items.iter().map(|item| {
-                        self.outcome_kind(lane, item.head.id, &verdict, &result, prior(item))
-                    });
-                    let kinds = together(kinds.collect());
-                    let both = request.items.iter().zip(kinds);
-                    outcomes.extend(both.map(|(item, kind)| Outcome::of(&item.head, kind)));
-                }
+            let answered = Answered {
+                lane,
+                result: &result,
+                failures,
+            };
+            let answer = external::read_answer(&result, &request.ids());
+            if let Some((first, second)) = self.settle(&answered, request, answer, &mut outcomes) {
+                queue.push(second);
+                queue.push(first);
             }
         }
         outcomes
     }
+
+    /// Whether real-time work is ready (or that cannot be known): backfill then waits.
+    async fn realtime_waiting(&self) -> bool {
+        let now = self.state.clock.now();
+        !matches!(
+            store::realtime_ready(&self.state.pool, now).await,
+            Ok(false)
+        )
+    }
+
+    /// The outcomes of one request's answer; a request too large to be taken comes back halved,
+    /// to be sent again as two.
+    fn settle(
+        &self,
+        answered: &Answered<'_>,
+        request: Request,
+        answer: Answer,
+        outcomes: &mut Vec<Outcome>,
+    ) -> Option<(Request, Request)> {
+        match answer {
+            Answer::Entities(entries) => {
+                self.note_answer(&Verdict::Done);
+                for (item, entry) in request.items.iter().zip(entries) {
+                    let kind = match entry {
+                        None => self.kind_of(answered, item, &Verdict::Done, answered.result),
+                        Some(u) => {
+                            // The entry stands for the entity's own answer.
+                            let own = Ok(ApiResponse {
+                                status: u.status,
+                                body: u.entry,
+                                retry_after: None,
+                            });
+                            self.kind_of(answered, item, &u.verdict, &own)
+                        }
+                    };
+                    outcomes.push(Outcome::of(&item.head, kind));
+                }
+            }
+            Answer::TooLarge => {
+                self.note_answer(&Verdict::Reject);
+                match request.halves() {
+                    Ok(halves) => return Some(halves),
+                    Err(alone) => {
+                        for item in &alone.items {
+                            let kind =
+                                self.kind_of(answered, item, &Verdict::Reject, answered.result);
+                            outcomes.push(Outcome::of(&item.head, kind));
+                        }
+                    }
+                }
+            }
+            Answer::ConfigurationGone => {
+                self.note_answer(&Verdict::Reject);
+                self.configuration_gone(&request, outcomes);
+            }
+            Answer::Whole(verdict) => {
+                self.note_answer(&verdict);
+                let kinds = request
+                    .items
+                    .iter()
+                    .map(|item| self.kind_of(answered, item, &verdict, answered.result));
+                let kinds = together(kinds.collect());
+                let both = request.items.iter().zip(kinds);
+                outcomes.extend(both.map(|(item, kind)| Outcome::of(&item.head, kind)));
+            }
+        }
+        None
+    }
+
+    fn kind_of(
+        &self,
+        answered: &Answered<'_>,
+        item: &external::Item,
+        verdict: &Verdict,
+        result: &Result<ApiResponse, TransportError>,
+    ) -> OutcomeKind {
+        let prior = (answered.failures)(&item.head.contact_id);
+        self.outcome_kind(answered.lane, item.head.id, verdict, result, prior)
+    }
+
+    /// A 404 for the events configuration: its events stay queued until setup runs again.
+    fn configuration_gone(&self, request: &Request, outcomes: &mut Vec<Outcome>) {
+        if self.notices.due("configuration_gone", Instant::now()) {
+            tracing::warn!(
+                configuration_id = %request.configuration_id,
+                "Genesys answered 404 for an events configuration (deleted, or another \
+                 org's): its events stay queued; run `pesync genesys setup`"
+            );
+        }
+        let until = self.state.clock.now() + GONE_WAIT;
+        let waiting = request.items.iter();
+        outcomes.extend(waiting.map(|i| Outcome::of(&i.head, OutcomeKind::Wait { until })));
+    }
+}
+
+/// What a request's answer is read with: its lane, Genesys's answer, each contact's failures so far.
+struct Answered<'a> {
+    lane: Lane,
+    result: &'a Result<ApiResponse, TransportError>,
+    failures: &'a (dyn Fn(&str) -> i32 + Sync),
+}
+
+/// A request released unsent: each of its events is retried later, with the same ids.
+fn untouched(request: &Request, outcomes: &mut Vec<Outcome>) {
+    let skipped = request.items.iter();
+    outcomes.extend(skipped.map(|i| Outcome::of(&i.head, OutcomeKind::Skipped)));
 }
 
 /// The latest instant a request of a claim made at `claimed_at` may start: half its lease. A

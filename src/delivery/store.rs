@@ -411,14 +411,16 @@ async fn upsert_contacts(
     ts: &[DateTime<Utc>],
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    // Only the real-time lane moves the late-arrival reference; any delivery tells the poller.
+    // Only the real-time lane moves the late-arrival reference; any delivery tells the poller and
+    // moves the newest delivered timestamp (the chronology check compares PE's with it).
     let realtime = lane == Lane::Realtime;
     sqlx::query!(
-        r#"INSERT INTO contacts (contact_id, newest_realtime_ts, last_delivered_at)
-           SELECT c, CASE WHEN $3 THEN t END, $4 FROM UNNEST($1::text[], $2::timestamptz[]) AS u(c, t)
+        r#"INSERT INTO contacts (contact_id, newest_realtime_ts, last_delivered_at, newest_delivered_ts)
+           SELECT c, CASE WHEN $3 THEN t END, $4, t FROM UNNEST($1::text[], $2::timestamptz[]) AS u(c, t)
            ON CONFLICT (contact_id) DO UPDATE
            SET newest_realtime_ts = GREATEST(contacts.newest_realtime_ts, EXCLUDED.newest_realtime_ts),
-               last_delivered_at = EXCLUDED.last_delivered_at"#,
+               last_delivered_at = EXCLUDED.last_delivered_at,
+               newest_delivered_ts = GREATEST(contacts.newest_delivered_ts, EXCLUDED.newest_delivered_ts)"#,
         contacts,
         ts,
         realtime,

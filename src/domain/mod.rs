@@ -1,5 +1,6 @@
 //! Shared domain types that every stage may use and that import no stage: the thresholds
-//! document and NUL-safe text (PostgreSQL cannot store U+0000).
+//! document, NUL-safe text (PostgreSQL cannot store U+0000) and the monitors' settings.
 
+pub mod monitors;
 pub mod text;
 pub mod thresholds;

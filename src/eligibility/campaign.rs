@@ -116,27 +116,49 @@ impl Campaign {
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut push = |field: String, message: String| problems.push(Problem::new(field, message));
+        self.check_id(&mut push);
+        self.check_name(&mut push);
+        self.check_tiers(&mut push);
+        self.check_channels(&mut push);
+        if let Some(c) = &self.default_channel
+            && !self.channels.contains_key(c)
+        {
+            push(
+                "default_channel".into(),
+                format!("{c:?} is not one of the campaign's channels"),
+            );
+        }
+        if let Err(e) = parse_time_zone(&self.default_window.timezone) {
+            push("default_window.timezone".into(), e.to_string());
+        }
+        problems
+    }
 
+    /// The id is a path segment of the admin API, so it must survive a URL untouched.
+    fn check_id(&self, push: &mut impl FnMut(String, String)) {
         let id = &self.id;
         if id.is_empty() {
             push("id".into(), "must not be empty".into());
-        } else {
-            if id.chars().count() > MAX_ID_LEN {
-                push(
-                    "id".into(),
-                    format!("must be at most {MAX_ID_LEN} characters"),
-                );
-            }
-            if !url_safe(id) {
-                push(
-                    "id".into(),
-                    "may contain only letters, digits, '.', '_' and '-'".into(),
-                );
-            } else if id.bytes().all(|b| b == b'.') {
-                // "." and ".." are path segments that HTTP clients rewrite away.
-                push("id".into(), "must not consist of dots only".into());
-            }
+            return;
         }
+        if id.chars().count() > MAX_ID_LEN {
+            push(
+                "id".into(),
+                format!("must be at most {MAX_ID_LEN} characters"),
+            );
+        }
+        if !url_safe(id) {
+            push(
+                "id".into(),
+                "may contain only letters, digits, '.', '_' and '-'".into(),
+            );
+        } else if id.bytes().all(|b| b == b'.') {
+            // "." and ".." are path segments that HTTP clients rewrite away.
+            push("id".into(), "must not consist of dots only".into());
+        }
+    }
+
+    fn check_name(&self, push: &mut impl FnMut(String, String)) {
         if self.name.trim().is_empty() {
             push("name".into(), "must not be blank".into());
         } else if self.name.chars().count() > MAX_NAME_LEN {
@@ -145,7 +167,9 @@ impl Campaign {
                 format!("must be at most {MAX_NAME_LEN} characters"),
             );
         }
+    }
 
+    fn check_tiers(&self, push: &mut impl FnMut(String, String)) {
         if self.tiers.is_empty() {
             push("tiers".into(), "must list at least one tier".into());
         }
@@ -155,7 +179,9 @@ impl Campaign {
                 push("tiers".into(), format!("lists {} twice", tier.as_str()));
             }
         }
+    }
 
+    fn check_channels(&self, push: &mut impl FnMut(String, String)) {
         if self.channels.is_empty() {
             push("channels".into(), "must map at least one channel".into());
         }
@@ -182,19 +208,6 @@ impl Campaign {
                 );
             }
         }
-
-        if let Some(c) = &self.default_channel
-            && !self.channels.contains_key(c)
-        {
-            push(
-                "default_channel".into(),
-                format!("{c:?} is not one of the campaign's channels"),
-            );
-        }
-        if let Err(e) = parse_time_zone(&self.default_window.timezone) {
-            push("default_window.timezone".into(), e.to_string());
-        }
-        problems
     }
 
     /// `Ok(self)` when valid, else every problem.

@@ -39,8 +39,42 @@ pub fn check_manifest(
         .copied()
         .filter(|name| !declared.contains_key(name))
         .collect();
+    check_required(event_type, &declared, attributes, &undeclared)?;
+    let (out, stripped) = coerce_declared(&declared, attributes)?;
+    if let Some(&name) = undeclared.first() {
+        let renamed = &attributes[name];
+        return Err(Rejection::new(
+            Reason::UnknownAttribute,
+            format!(
+                "attributes.{name}{} is not declared for {event_type}",
+                sent_as(name, renamed)
+            ),
+        ));
+    }
 
-    for (&name, attr) in &declared {
+    // The required-string declaration forced by `declared` means the passes above leave a string
+    // here; the fallback only keeps this function free of panics should that ever change.
+    let Some(Value::String(crm_record_id)) = out.get(CRM_RECORD_ID).cloned() else {
+        return Err(Rejection::new(
+            Reason::MissingRequired,
+            format!("attributes.{CRM_RECORD_ID} is required for {event_type} but missing"),
+        ));
+    };
+    Ok(Checked {
+        attributes: out,
+        stripped,
+        crm_record_id,
+    })
+}
+
+/// The first pass: every required attribute is present, not null (and the record id not blank).
+fn check_required(
+    event_type: &str,
+    declared: &BTreeMap<&str, AttributeSpec>,
+    attributes: &BTreeMap<&str, Renamed<'_>>,
+    undeclared: &[&str],
+) -> Result<(), Rejection> {
+    for (&name, attr) in declared {
         if attr.presence != Presence::Required {
             continue;
         }
@@ -68,7 +102,15 @@ pub fn check_manifest(
             return Err(Rejection::new(Reason::MissingRequired, detail));
         }
     }
+    Ok(())
+}
 
+/// The second pass: every declared value coerced to its type; deprecated ones are stripped (and
+/// returned, sorted, for metrics) and optional nulls omitted. Undeclared names are skipped here.
+fn coerce_declared(
+    declared: &BTreeMap<&str, AttributeSpec>,
+    attributes: &BTreeMap<&str, Renamed<'_>>,
+) -> Result<(Map<String, Value>, Vec<String>), Rejection> {
     let mut out = Map::new();
     let mut stripped = Vec::new();
     for (&name, renamed) in attributes {
@@ -95,31 +137,7 @@ pub fn check_manifest(
             }
         }
     }
-
-    if let Some(&name) = undeclared.first() {
-        let renamed = &attributes[name];
-        return Err(Rejection::new(
-            Reason::UnknownAttribute,
-            format!(
-                "attributes.{name}{} is not declared for {event_type}",
-                sent_as(name, renamed)
-            ),
-        ));
-    }
-
-    // The required-string declaration forced by `declared` means the passes above leave a string
-    // here; the fallback only keeps this function free of panics should that ever change.
-    let Some(Value::String(crm_record_id)) = out.get(CRM_RECORD_ID).cloned() else {
-        return Err(Rejection::new(
-            Reason::MissingRequired,
-            format!("attributes.{CRM_RECORD_ID} is required for {event_type} but missing"),
-        ));
-    };
-    Ok(Checked {
-        attributes: out,
-        stripped,
-        crm_record_id,
-    })
+    Ok((out, stripped))
 }
 
 /// The event type's declarations, with `crm_record_id` forced to a required string. A validated

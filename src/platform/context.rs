@@ -21,4 +21,6 @@ pub struct AppState {
     pub genesys_region: Option<crate::genesys::region::Region>,
     /// Seals and opens source signing secrets (`PESYNC_SECRET_KEY`).
     pub secret_key: crate::platform::secrets::SecretKey,
+    /// The change watch and the chronology check (issue 11 §2).
+    pub monitors: crate::domain::monitors::MonitorSettings,
 }

@@ -23,6 +23,13 @@ pub async fn active(db: impl PgExecutor<'_>) -> sqlx::Result<(i32, Manifest)> {
     Ok((r.version, m))
 }
 
+/// The version of the manifest in force, `None` before the first activation.
+pub async fn active_version(db: impl PgExecutor<'_>) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar!("SELECT version FROM manifests WHERE active")
+        .fetch_optional(db)
+        .await
+}
+
 /// The manifest of `version`, `None` when there is no such version.
 pub async fn get(db: impl PgExecutor<'_>, version: i32) -> sqlx::Result<Option<Manifest>> {
     let document =

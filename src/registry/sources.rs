@@ -87,15 +87,22 @@ pub struct NewSecret<'a> {
     pub key: &'a SecretKey,
 }
 
+/// The mapping versions of an upsert: the one in force before (`None` for a new source) and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappingChange {
+    pub before: Option<i32>,
+    pub after: i32,
+}
+
 /// Creates or updates a source. A changed mapping becomes a new version; an unchanged one keeps its
-/// version, so re-applying the same document is idempotent. Returns the mapping version in force.
+/// version, so re-applying the same document is idempotent. Returns the versions before and after.
 pub async fn upsert(
     tx: &mut PgConnection,
     name: &str,
     secret: NewSecret<'_>,
     mapping: &Mapping,
     now: DateTime<Utc>,
-) -> sqlx::Result<i32> {
+) -> sqlx::Result<MappingChange> {
     use secrecy::ExposeSecret;
     let sealed = secret
         .key
@@ -109,6 +116,7 @@ pub async fn upsert(
     )
     .fetch_optional(&mut *tx)
     .await?;
+    let before = current.as_ref().map(|c| c.mapping_version);
     let version = match current {
         Some(c) if c.mapping == mapping_json => c.mapping_version,
         Some(c) => c.mapping_version + 1,
@@ -137,7 +145,10 @@ pub async fn upsert(
     )
     .execute(&mut *tx)
     .await?;
-    Ok(version)
+    Ok(MappingChange {
+        before,
+        after: version,
+    })
 }
 
 pub struct MappingVersion {

@@ -9,6 +9,7 @@
 //! the statements in [`prune`], each of which says why.
 
 mod batch;
+mod histories;
 pub mod prune;
 mod statements;
 

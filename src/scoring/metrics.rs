@@ -1,11 +1,14 @@
-//! This process's profile polls by outcome: process-wide plain atomics (no metrics crate and its
-//! recorder), shared by every app in the process, so tests read differences; `/v1/admin/stats`
-//! and `/metrics` show [`PollCounters::snapshot`].
+//! This process's profile polls by outcome and chronology checks by state: process-wide plain
+//! atomics (no metrics crate and its recorder), shared by every app in the process, so tests read
+//! differences; `/v1/admin/stats` and `/metrics` show [`PollCounters::snapshot`] and
+//! [`chronology_checks`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use super::chronology::{Chronology, STATES};
 
 pub struct PollCounters {
     profile: AtomicU64,
@@ -53,4 +56,16 @@ pub struct PollCounts {
     pub profile: u64,
     pub not_found: u64,
     pub failed: u64,
+}
+
+/// Chronology checks by state, indexed by `Chronology as usize`.
+static CHRONOLOGY: [AtomicU64; STATES.len()] = [const { AtomicU64::new(0) }; STATES.len()];
+
+pub fn chronology_checked(state: Chronology) {
+    CHRONOLOGY[state as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// This instance's chronology checks per state since it started, in [`STATES`] order.
+pub fn chronology_checks() -> [(Chronology, u64); STATES.len()] {
+    STATES.map(|s| (s, CHRONOLOGY[s as usize].load(Ordering::Relaxed)))
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use sqlx::PgExecutor;
 use sqlx::postgres::types::PgInterval;
 
+use super::chronology;
 use super::profile;
 use super::store;
 use crate::genesys::retry::{BACKOFF_CAP, backoff_ceiling};
@@ -144,6 +145,8 @@ async fn handle(
             Ok((p, raw)) => {
                 report.observations +=
                     store::store_profile(&mut tx, contact_id, now, &p, &raw).await?;
+                let skew = state.monitors.chronology_skew();
+                chronology::check(&mut tx, contact_id, p.last_event_timestamp, skew, now).await?;
                 tx.commit().await?;
                 report.profiles += 1;
                 POLLS.poll(PollOutcome::Profile);

@@ -2,15 +2,18 @@
 //! so events can go through the External Events API. It finds what exists by listing each
 //! collection and matching by name or title, and creates or updates only what differs: an
 //! External Source, per event type a schema (`schema`) and an events configuration. `plan`
-//! decides (pure), `run` does the requests (`answer` reads what comes back), and the result is
-//! stored with `genesys::org::save`.
+//! decides (pure), `run` does the requests (`read` lists the org, `apply` carries out the plan,
+//! `answer` reads what comes back), and the result is stored with `genesys::org::save`.
 //!
 //! Manifest activation (`admin::manifests`) brings the org to the new manifest with the same
 //! `run::sync` before it activates it.
 
 mod answer;
+mod apply;
 pub mod listing;
 pub mod plan;
+mod read;
+mod refusals;
 pub mod run;
 pub mod schema;
 

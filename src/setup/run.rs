@@ -3,21 +3,16 @@
 //! cluster's rate ceiling, the 401 retry); a 429 or 5xx is retried with SPEC §5 backoff a few
 //! times, then reported naming the object. The caller stores the resulting org.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::answer::{Outcome, failure, field, id_of, outcome};
-use super::listing::{self, Listings, Page};
-use super::plan::{self, ConfigurationStep, Plan, Refusal, SchemaStep, SourceStep};
-use crate::genesys::org::{Configured, Org};
-use crate::genesys::{
-    self, CONFIGURATIONS_PATH, EXTERNAL_SOURCES_PATH, GenesysClient, HOME_DIVISION_PATH,
-    SCHEMAS_PATH,
-};
+use super::answer::{Outcome, failure, outcome};
+use super::plan::{self, Plan, Refusal};
+use crate::genesys::org::Org;
+use crate::genesys::{self, GenesysClient};
 use crate::normalize::manifest::Manifest;
 
 /// How a run behaves.
@@ -119,176 +114,15 @@ pub async fn sync(
     })
 }
 
-struct Api<'a> {
-    client: &'a GenesysClient,
-    options: &'a Options,
+/// The client and the run's options: what every request of a run needs. Reading the org is in
+/// `read.rs`, applying the plan in `apply.rs`; the retried request both use is here.
+pub(super) struct Api<'a> {
+    pub(super) client: &'a GenesysClient,
+    pub(super) options: &'a Options,
 }
 
-/// Listings are read a page at a time; this many pages is more than any org has (20 schemas).
-const MAX_PAGES: usize = 100;
-
 impl Api<'_> {
-    async fn listings(&self) -> Result<Listings, SyncError> {
-        Ok(Listings {
-            sources: self.list(EXTERNAL_SOURCES_PATH, "External Sources").await?,
-            schemas: self.schemas().await?,
-            configurations: self
-                .list(CONFIGURATIONS_PATH, "external events configurations")
-                .await?,
-        })
-    }
-
-    /// The schemas with their JSON schema: a listing that leaves it out is completed by reading
-    /// each schema (`GET …/schemas/{id}`), since the title is what finds an event type's schema.
-    async fn schemas(&self) -> Result<Vec<listing::Schema>, SyncError> {
-        let mut schemas: Vec<listing::Schema> =
-            self.list(SCHEMAS_PATH, "external event schemas").await?;
-        for schema in schemas.iter_mut().filter(|s| s.json_schema.is_null()) {
-            let what = format!("reading the external event schema {}", schema.id);
-            let ids = [schema.id.as_str()];
-            let body = self
-                .request(Method::GET, SCHEMAS_PATH, &ids, &[], None, &what)
-                .await?;
-            *schema = serde_json::from_str(&body).map_err(|e| SyncError::Failed {
-                what,
-                cause: format!("unexpected answer: {e}"),
-            })?;
-        }
-        Ok(schemas)
-    }
-
-    async fn list<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        what: &str,
-    ) -> Result<Vec<T>, SyncError> {
-        let what = format!("listing {what} ({path})");
-        let mut all = Vec::new();
-        let mut query: Vec<(String, String)> = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let pairs: Vec<(&str, &str)> = query
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let body = self
-                .request(Method::GET, path, &[], &pairs, None, &what)
-                .await?;
-            let page: Page<T> = listing::page(&body, path).map_err(|cause| SyncError::Failed {
-                what: what.clone(),
-                cause: format!("unexpected answer: {cause}"),
-            })?;
-            all.extend(page.entities);
-            match page.next {
-                Some(next) => query = next,
-                None => return Ok(all),
-            }
-        }
-        Err(SyncError::Failed {
-            what,
-            cause: format!("more than {MAX_PAGES} pages"),
-        })
-    }
-
-    async fn home_division(&self) -> Result<String, SyncError> {
-        let what = format!("reading the org's home division ({HOME_DIVISION_PATH})");
-        let body = self
-            .request(Method::GET, HOME_DIVISION_PATH, &[], &[], None, &what)
-            .await?;
-        field(&body, "id").ok_or_else(|| SyncError::Failed {
-            what,
-            cause: "the answer has no id".into(),
-        })
-    }
-
-    async fn apply(
-        &self,
-        plan: &Plan,
-        division_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Org, SyncError> {
-        let (source_id, source_name) = match &plan.source {
-            SourceStep::Found { id, name } => (id.clone(), name.clone()),
-            SourceStep::Create { name } => {
-                let what = format!("creating the External Source {name:?}");
-                let body = json!({"name": name, "active": true});
-                let answer = self.write(Method::POST, EXTERNAL_SOURCES_PATH, &[], &body, &what);
-                (id_of(&answer.await?, &what)?, name.clone())
-            }
-        };
-        let mut schemas = Vec::new();
-        for t in &plan.types {
-            schemas.push(self.schema(&t.event_type, &t.schema).await?);
-        }
-        let mut event_types = BTreeMap::new();
-        for (t, (schema_id, schema_version)) in plan.types.iter().zip(schemas) {
-            let configuration_id = match &t.configuration {
-                ConfigurationStep::Found { id, .. } => id.clone(),
-                ConfigurationStep::Create => {
-                    let what = format!("creating the events configuration of {}", t.event_type);
-                    let body = json!({"name": t.event_type,
-                        "description": format!("pesync delivers its {} events here", t.event_type),
-                        "divisionId": division_id, "schemaId": schema_id, "source": source_name});
-                    let answer = self.write(Method::POST, CONFIGURATIONS_PATH, &[], &body, &what);
-                    id_of(&answer.await?, &what)?
-                }
-            };
-            let configured = Configured {
-                schema_id,
-                schema_version,
-                configuration_id,
-            };
-            event_types.insert(t.event_type.clone(), configured);
-        }
-        Ok(Org {
-            base_url: self.client.config().base_url.clone(),
-            external_source_id: source_id,
-            external_source_name: source_name,
-            division_id: division_id.to_owned(),
-            setup_at: now,
-            event_types,
-        })
-    }
-
-    /// The schema's id and version once its step is done.
-    async fn schema(
-        &self,
-        event_type: &str,
-        step: &SchemaStep,
-    ) -> Result<(String, i32), SyncError> {
-        let (what, answer) = match step {
-            SchemaStep::Unchanged { id, version } => return Ok((id.clone(), *version)),
-            SchemaStep::Create { body } => {
-                let what = format!("creating the schema of {event_type}");
-                let answer = self
-                    .write(Method::POST, SCHEMAS_PATH, &[], body, &what)
-                    .await?;
-                (what, answer)
-            }
-            SchemaStep::Update { id, version, body } => {
-                let what = format!("updating the schema of {event_type} ({id}, version {version})");
-                let update = json!({"version": version, "enabled": true, "jsonSchema": body});
-                let ids = [id.as_str()];
-                let answer = self
-                    .write(Method::PUT, SCHEMAS_PATH, &ids, &update, &what)
-                    .await?;
-                (what, answer)
-            }
-        };
-        let version = serde_json::from_str::<Value>(&answer)
-            .ok()
-            .and_then(|v| v.get("version").and_then(Value::as_i64))
-            .and_then(|v| i32::try_from(v).ok())
-            .filter(|v| *v > 0);
-        match version {
-            Some(version) => Ok((id_of(&answer, &what)?, version)),
-            None => Err(SyncError::Failed {
-                what,
-                cause: "the answer has no version".into(),
-            }),
-        }
-    }
-
-    async fn write(
+    pub(super) async fn write(
         &self,
         method: Method,
         path: &str,
@@ -302,7 +136,7 @@ impl Api<'_> {
     /// One request, retried on 429/5xx with SPEC §5 backoff up to `attempts` times. A write that
     /// got no answer at all is not sent again: it may have been done, and a second `POST` would
     /// make a second object; the next run finds it by listing instead.
-    async fn request(
+    pub(super) async fn request(
         &self,
         method: Method,
         path: &str,

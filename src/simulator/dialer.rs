@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::gate::{Call, SimResponse, admit, require_json};
+use super::gate::{Call, admit};
+use super::response::{SimResponse, require_json};
 use super::state::{Endpoint, Inner, SimState};
 
 /// At most this many contacts per request (the reference notes it as the community-reported limit).
@@ -104,6 +105,28 @@ pub(crate) async fn post_contacts(
 }
 
 fn validate(list_id: &str, body: &[u8]) -> Result<Vec<ValidContact>, SimResponse> {
+    let items = parse_items(body)?;
+    let mut problems = Vec::new();
+    let mut valid = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let mut problem = |field: &str, text: &str| {
+            problems.push((format!("[{index}].{field}"), text.to_owned()))
+        };
+        let Value::Object(fields) = item else {
+            problem("", "must be an object");
+            continue;
+        };
+        valid.push(check_contact(list_id, &fields, &mut problem));
+    }
+    if problems.is_empty() {
+        Ok(valid)
+    } else {
+        Err(SimResponse::invalid(&problems))
+    }
+}
+
+/// The body as a list of at most [`MAX_CONTACTS_PER_REQUEST`] items; anything else is one 400.
+fn parse_items(body: &[u8]) -> Result<Vec<Value>, SimResponse> {
     let items = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(items)) => items,
         Ok(_) => {
@@ -126,67 +149,70 @@ fn validate(list_id: &str, body: &[u8]) -> Result<Vec<ValidContact>, SimResponse
         );
         return Err(SimResponse::error(400, message));
     }
-    let mut problems = Vec::new();
-    let mut valid = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let mut problem = |field: &str, text: &str| {
-            problems.push((format!("[{index}].{field}"), text.to_owned()))
-        };
-        let Value::Object(fields) = item else {
-            problem("", "must be an object");
-            continue;
-        };
-        let mut contact = ValidContact {
-            id: None,
-            data: BTreeMap::new(),
-            callable: None,
-            extra: Map::new(),
-        };
-        match fields.get("contactListId") {
-            Some(Value::String(id)) if id == list_id => {}
-            Some(Value::String(_)) => problem(
-                "contactListId",
-                "does not match the contact list in the path",
-            ),
-            Some(_) => problem("contactListId", "must be a string"),
-            None => problem("contactListId", "is required"),
+    Ok(items)
+}
+
+/// Checks one contact against `WritableDialerContact`, reporting each problem through `problem`
+/// so the 400 lists every one of them.
+fn check_contact(
+    list_id: &str,
+    fields: &Map<String, Value>,
+    problem: &mut impl FnMut(&str, &str),
+) -> ValidContact {
+    match fields.get("contactListId") {
+        Some(Value::String(id)) if id == list_id => {}
+        Some(Value::String(_)) => problem(
+            "contactListId",
+            "does not match the contact list in the path",
+        ),
+        Some(_) => problem("contactListId", "must be a string"),
+        None => problem("contactListId", "is required"),
+    }
+    let mut contact = ValidContact {
+        id: None,
+        data: check_data(fields.get("data"), problem),
+        callable: None,
+        extra: Map::new(),
+    };
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            ("contactListId" | "data", _) => {}
+            ("id", Value::String(id)) if !id.is_empty() => contact.id = Some(id.clone()),
+            ("id", _) => problem("id", "must be a non-empty string"),
+            ("callable", Value::Bool(callable)) => contact.callable = Some(*callable),
+            ("callable", _) => problem("callable", "must be a boolean"),
+            (key, Value::Object(_)) if WRITABLE_MAPS.contains(&key) => {
+                contact.extra.insert(key.to_owned(), value.clone());
+            }
+            (key, _) if WRITABLE_MAPS.contains(&key) => problem(key, "must be an object"),
+            (key, _) if READ_ONLY.contains(&key) => problem(key, "is read-only"),
+            (key, _) => problem(key, "unknown field"),
         }
-        match fields.get("data") {
-            Some(Value::Object(data)) => {
-                for (column, value) in data {
-                    match value {
-                        Value::String(text) => {
-                            contact.data.insert(column.clone(), text.clone());
-                        }
-                        _ => problem(&format!("data.{column}"), "must be a string"),
+    }
+    contact
+}
+
+/// `data` holds the contact list's columns, every value a string as Genesys stores them.
+fn check_data(
+    data: Option<&Value>,
+    problem: &mut impl FnMut(&str, &str),
+) -> BTreeMap<String, String> {
+    let mut columns = BTreeMap::new();
+    match data {
+        Some(Value::Object(data)) => {
+            for (column, value) in data {
+                match value {
+                    Value::String(text) => {
+                        columns.insert(column.clone(), text.clone());
                     }
+                    _ => problem(&format!("data.{column}"), "must be a string"),
                 }
             }
-            Some(_) => problem("data", "must be an object"),
-            None => problem("data", "is required"),
         }
-        for (key, value) in &fields {
-            match (key.as_str(), value) {
-                ("contactListId" | "data", _) => {}
-                ("id", Value::String(id)) if !id.is_empty() => contact.id = Some(id.clone()),
-                ("id", _) => problem("id", "must be a non-empty string"),
-                ("callable", Value::Bool(callable)) => contact.callable = Some(*callable),
-                ("callable", _) => problem("callable", "must be a boolean"),
-                (key, Value::Object(_)) if WRITABLE_MAPS.contains(&key) => {
-                    contact.extra.insert(key.to_owned(), value.clone());
-                }
-                (key, _) if WRITABLE_MAPS.contains(&key) => problem(key, "must be an object"),
-                (key, _) if READ_ONLY.contains(&key) => problem(key, "is read-only"),
-                (key, _) => problem(key, "unknown field"),
-            }
-        }
-        valid.push(contact);
+        Some(_) => problem("data", "must be an object"),
+        None => problem("data", "is required"),
     }
-    if problems.is_empty() {
-        Ok(valid)
-    } else {
-        Err(SimResponse::invalid(&problems))
-    }
+    columns
 }
 
 /// Stores the contacts: an `id` already in the list is updated, one without `id` gets a new one

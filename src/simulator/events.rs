@@ -1,11 +1,9 @@
-//! `POST /api/v2/analytics/predictiveengagement/events`: validation, 24 h idempotency on
-//! `X-Request-Id`, and recording of accepted events.
+//! `POST /api/v2/analytics/predictiveengagement/events`: validation (in `event_check.rs`), 24 h
+//! idempotency on `X-Request-Id`, and recording of accepted events.
 //!
 //! Validation is deliberately stricter than PE (which silently drops nested values): the simulator
 //! exists to catch a sender that does not deliver what SPEC §5 says, so every deviation is a 400
 //! listing each problem.
-
-use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
@@ -13,12 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::gate::{Call, SimResponse, admit, require_json};
-use super::model::{ModelEvent, fnv1a};
+use super::event_check::{ValidEvent, validate};
+use super::gate::{Call, admit};
+use super::response::SimResponse;
 use super::state::{Endpoint, Inner, Seen, SimState};
-
-const FIELDS: [&str; 4] = ["contact_id", "event_type", "event_timestamp", "attributes"];
-const MAX_CONTACT_ID_CHARS: usize = 128;
 
 /// An accepted PE event, as the inspection API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,19 +54,6 @@ impl StoredEvent {
     }
 }
 
-/// An event that passed validation, with everything derived from it computed before the lock.
-struct ValidEvent {
-    request_id: Uuid,
-    contact_id: String,
-    event_type: String,
-    event_timestamp: DateTime<Utc>,
-    /// Attributes as JSON text with sorted keys: the stored form and the fingerprint's input.
-    attributes: Box<str>,
-    model: ModelEvent,
-    /// Fingerprint of what the event says, to spot a request id reused for a different event.
-    body_hash: u64,
-}
-
 /// `POST /api/v2/analytics/predictiveengagement/events`.
 pub(crate) async fn post_event(
     state: web::Data<SimState>,
@@ -99,133 +82,6 @@ pub(crate) async fn post_event(
         Err(response) => response,
     })
     .await
-}
-
-fn validate(
-    req: &HttpRequest,
-    request_id: Option<&str>,
-    parsed: Result<Value, serde_json::Error>,
-) -> Result<ValidEvent, SimResponse> {
-    require_json(req)?;
-    let mut problems: Vec<(String, String)> = Vec::new();
-    let mut problem = |field: &str, text: &str| problems.push((field.to_owned(), text.to_owned()));
-
-    let request_id = match request_id.map(str::trim) {
-        None | Some("") => {
-            problem("X-Request-Id", "header is required");
-            None
-        }
-        Some(id) => Uuid::parse_str(id)
-            .map_err(|_| problem("X-Request-Id", "must be a UUID"))
-            .ok(),
-    };
-    let object = match parsed {
-        Ok(Value::Object(object)) => object,
-        Ok(_) => {
-            return Err(SimResponse::error(
-                400,
-                "The request body must be a JSON object",
-            ));
-        }
-        Err(error) => {
-            return Err(SimResponse::error(
-                400,
-                format!("The request body is not valid JSON: {error}"),
-            ));
-        }
-    };
-    for key in object.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
-        problem(key, "unknown field");
-    }
-    let text = |field: &str| {
-        object
-            .get(field)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let contact_id = text("contact_id");
-    match contact_id {
-        None => problem("contact_id", "must be a non-empty string"),
-        Some(id) if id.chars().count() > MAX_CONTACT_ID_CHARS => {
-            problem("contact_id", "longer than 128 characters")
-        }
-        Some(_) => {}
-    }
-    let event_type = text("event_type");
-    if event_type.is_none() {
-        problem("event_type", "must be a non-empty string");
-    }
-    let event_timestamp = text("event_timestamp").and_then(parse_utc);
-    if event_timestamp.is_none() {
-        problem(
-            "event_timestamp",
-            "must be an RFC 3339 UTC timestamp ending in Z",
-        );
-    }
-    let attributes = match object.get("attributes") {
-        Some(Value::Object(attributes)) => {
-            for (key, value) in attributes {
-                if value.is_object() || value.is_array() {
-                    problem(
-                        &format!("attributes.{key}"),
-                        "nested objects and arrays are not allowed",
-                    );
-                }
-            }
-            Some(attributes)
-        }
-        _ => {
-            problem("attributes", "must be an object");
-            None
-        }
-    };
-
-    match (
-        request_id,
-        contact_id,
-        event_type,
-        event_timestamp,
-        attributes,
-    ) {
-        (
-            Some(request_id),
-            Some(contact_id),
-            Some(event_type),
-            Some(event_timestamp),
-            Some(attributes),
-        ) if problems.is_empty() => {
-            // Sorted explicitly: `serde_json::Map` keeps insertion order when a dependency turns on
-            // its `preserve_order` feature, and the fingerprint must not depend on key order.
-            let sorted: BTreeMap<&String, &Value> = attributes.iter().collect();
-            let attributes_json = serde_json::to_string(&sorted).unwrap_or_default();
-            let fingerprint = [
-                contact_id,
-                event_type,
-                &event_timestamp.to_rfc3339(),
-                &attributes_json,
-            ];
-            Ok(ValidEvent {
-                request_id,
-                contact_id: contact_id.to_owned(),
-                event_type: event_type.to_owned(),
-                event_timestamp,
-                model: ModelEvent::from_attributes(event_timestamp, attributes),
-                body_hash: fnv1a(fingerprint.join("\u{1f}").as_bytes()),
-                attributes: attributes_json.into_boxed_str(),
-            })
-        }
-        _ => Err(SimResponse::invalid(&problems)),
-    }
-}
-
-/// SPEC §5 sends timestamps in UTC with a `Z`; an offset form is a sender bug worth a 400.
-fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
-    if !text.ends_with('Z') {
-        return None;
-    }
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Records a valid event, unless its request id was already accepted within the idempotency window.

@@ -8,12 +8,14 @@
 
 mod control;
 mod dialer;
+mod event_check;
 mod events;
 mod gate;
 mod journey;
 pub(crate) mod model;
 mod oauth;
 mod profiles;
+mod response;
 mod state;
 
 use std::fmt;
@@ -195,7 +197,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
 /// Unknown paths and methods answer with a Genesys error body, like the real API.
 async fn not_found() -> HttpResponse {
     gate::render(
-        gate::SimResponse::error(404, "The requested resource was not found."),
+        response::SimResponse::error(404, "The requested resource was not found."),
         None,
     )
 }

@@ -8,7 +8,8 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde_json::json;
 
-use super::gate::{Injected, SimResponse, render};
+use super::gate::{Injected, render};
+use super::response::SimResponse;
 use super::state::{Inner, SimState};
 
 /// `POST /oauth/token` — form `grant_type=client_credentials`, HTTP Basic client id and secret.

@@ -5,8 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::gate::{Call, SimResponse, admit};
+use super::gate::{Call, admit};
 use super::model::{Channel, compute, window_for};
+use super::response::SimResponse;
 use super::state::{Endpoint, Inner, SimState, double_option};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -144,6 +144,10 @@ pub fn test_settings(db_url: &str) -> Settings {
         poll_cron: "off".into(),
         evaluate_cron: "off".into(),
         prune_cron: "off".into(),
+        monitors: pesync::domain::monitors::MonitorSettings {
+            watch_cron: "off".into(),
+            ..Default::default()
+        },
         ..Settings::default()
     }
 }

@@ -15,6 +15,7 @@ mod import;
 mod ingest;
 mod limits;
 mod methods;
+mod monitors;
 mod nul;
 mod openapi;
 mod races;

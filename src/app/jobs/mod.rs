@@ -1,6 +1,6 @@
 //! The scheduled jobs (SPEC §1, §7): the profile poller on `PESYNC_POLL_CRON`, the evaluation
-//! run on `PESYNC_EVALUATE_CRON` and the retention prune on `PESYNC_PRUNE_CRON`, driven by
-//! tokio-cron-scheduler. Every instance schedules them all;
+//! run on `PESYNC_EVALUATE_CRON`, the retention prune on `PESYNC_PRUNE_CRON` and the change
+//! watches' figures on `PESYNC_WATCH_CRON`, driven by tokio-cron-scheduler. Every instance schedules them all;
 //! each run takes a cluster-wide advisory lock first ([`lock`]), so a tick runs once however many
 //! instances there are. The jobs are a sibling task of the HTTP server and stop with it.
 
@@ -25,6 +25,8 @@ pub struct Schedules {
     pub poll: Option<String>,
     pub evaluate: Option<String>,
     pub prune: Option<String>,
+    /// The change watches' figures (issue 11 §2).
+    pub watch: Option<String>,
     /// What the prune job keeps.
     pub retention: Policy,
 }
@@ -37,21 +39,26 @@ impl Schedules {
             poll: on(&s.poll_cron),
             evaluate: on(&s.evaluate_cron),
             prune: on(&s.prune_cron),
+            watch: on(&s.monitors.watch_cron),
             retention: s.retention,
         }
     }
 
     /// Whether any job is scheduled.
     pub fn any(&self) -> bool {
-        self.poll.is_some() || self.evaluate.is_some() || self.prune.is_some()
+        self.poll.is_some()
+            || self.evaluate.is_some()
+            || self.prune.is_some()
+            || self.watch.is_some()
     }
 
-    /// Checks both crons (6 fields, seconds first), so `serve` refuses a bad one at start.
+    /// Checks the crons (6 fields, seconds first), so `serve` refuses a bad one at start.
     pub fn check(&self) -> anyhow::Result<()> {
         for (name, cron) in [
             ("PESYNC_POLL_CRON", &self.poll),
             ("PESYNC_EVALUATE_CRON", &self.evaluate),
             ("PESYNC_PRUNE_CRON", &self.prune),
+            ("PESYNC_WATCH_CRON", &self.watch),
         ] {
             if let Some(c) = cron {
                 Job::new_async(c.as_str(), |_, _| Box::pin(async {})).map_err(|e| {
@@ -109,6 +116,18 @@ pub async fn run(
             .await
             .context("scheduling the prune job")?;
     }
+    if let Some(cron) = &schedules.watch {
+        let (state, stop) = (state.clone(), shutdown.clone());
+        let job = Job::new_async(cron.as_str(), move |_, _| {
+            let (state, stop) = (state.clone(), stop.clone());
+            Box::pin(async move { watch_tick(&state, &stop).await })
+        })
+        .context("PESYNC_WATCH_CRON")?;
+        scheduler
+            .add(job)
+            .await
+            .context("scheduling the watch job")?;
+    }
     scheduler
         .start()
         .await
@@ -156,6 +175,17 @@ async fn prune_tick(state: &AppState, policy: &Policy, stop: &CancellationToken)
     }
 }
 
+async fn watch_tick(state: &AppState, stop: &CancellationToken) {
+    tokio::select! {
+        r = crate::scoring::watch_job::refresh_watches(state) => {
+            if let Err(e) = r {
+                tracing::error!(error = ?e, "watch job failed");
+            }
+        }
+        _ = stop.cancelled() => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +217,15 @@ mod tests {
         };
         let e = bad_prune.check().unwrap_err();
         assert!(e.to_string().contains("PESYNC_PRUNE_CRON"), "{e}");
+        assert_eq!(
+            s.watch.as_deref(),
+            Some(crate::domain::monitors::DEFAULT_WATCH_CRON)
+        );
+        let bad_watch = Schedules {
+            watch: Some("5 minutes".into()),
+            ..schedules("off", "off")
+        };
+        let e = bad_watch.check().unwrap_err();
+        assert!(e.to_string().contains("PESYNC_WATCH_CRON"), "{e}");
     }
 }

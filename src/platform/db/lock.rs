@@ -16,6 +16,8 @@ pub const PRUNE_JOB: i64 = 0x7065_7379_6e63_0003;
 /// `pesync genesys setup` and a manifest activation that changes the org: one at a time across
 /// instances, so two never plan against the same listing and both create what is missing.
 pub const ORG_SYNC: i64 = 0x7065_7379_6e63_0004;
+/// The change watches' figures (`PESYNC_WATCH_CRON`, issue 11 §2).
+pub const WATCH_JOB: i64 = 0x7065_7379_6e63_0005;
 
 /// A held job lock; dropping it closes the connection, which releases the lock.
 pub struct JobLock {

@@ -12,8 +12,9 @@ use super::schema::{CheckedSchema, Problems, check_attributes};
 use super::setup::json_body;
 use super::{Journey, SimExternalEvent};
 use crate::simulator::control::ControlError;
-use crate::simulator::gate::{Call, SimResponse, admit};
+use crate::simulator::gate::{Call, admit};
 use crate::simulator::model::ModelEvent;
+use crate::simulator::response::SimResponse;
 use crate::simulator::state::{Endpoint, Inner, SimState};
 
 /// Genesys' `request.bytes.max`: a larger body is refused whole.

@@ -7,6 +7,7 @@
 
 mod events;
 pub(crate) mod schema;
+mod schema_endpoints;
 mod setup;
 
 use std::collections::{HashMap, VecDeque};
@@ -179,17 +180,17 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route(SOURCES, web::post().to(setup::create_source))
         .route(
             &format!("{SCHEMAS}/limits"),
-            web::get().to(setup::schema_limits),
+            web::get().to(schema_endpoints::schema_limits),
         )
-        .route(SCHEMAS, web::get().to(setup::list_schemas))
-        .route(SCHEMAS, web::post().to(setup::create_schema))
+        .route(SCHEMAS, web::get().to(schema_endpoints::list_schemas))
+        .route(SCHEMAS, web::post().to(schema_endpoints::create_schema))
         .route(
             &format!("{SCHEMAS}/{{schemaId}}"),
-            web::get().to(setup::get_schema),
+            web::get().to(schema_endpoints::get_schema),
         )
         .route(
             &format!("{SCHEMAS}/{{schemaId}}"),
-            web::put().to(setup::update_schema),
+            web::put().to(schema_endpoints::update_schema),
         )
         .route(CONFIGURATIONS, web::get().to(setup::list_configurations))
         .route(CONFIGURATIONS, web::post().to(setup::create_configuration))

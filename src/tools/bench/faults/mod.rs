@@ -11,7 +11,9 @@ mod bed;
 mod dialer;
 mod gzip;
 mod load;
+mod postgres;
 mod proxy;
+mod report;
 mod scenarios;
 mod schemathesis;
 mod service;
@@ -24,6 +26,7 @@ use anyhow::bail;
 use self::abuse::AbuseRow;
 use self::bed::Bed;
 use self::load::Tally;
+use self::report::{print_abuse, print_faults};
 use self::service::{Service, free_port};
 use crate::app::config::Settings;
 use crate::tools::bench::scratch::ScratchDb;
@@ -106,56 +109,16 @@ pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
         "pesync bench faults: logs of every service in {}",
         log_dir.display()
     );
-    let wanted = |name: &str| {
-        if args.only.is_empty() {
-            args.long || !matches!(name, "cluster" | "tenant" | "postgres")
-        } else {
-            args.only.iter().any(|o| o == name)
-        }
-    };
-    let timing = Timing {
-        load_limit: Duration::from_secs(600),
-    };
-    let kills = args
-        .kills
-        .map_or(if args.long { 20 } else { 3 }, usize::from);
-    let mut rows = Vec::new();
     let mut failures = Vec::new();
     let mut scratch = Vec::new();
-    for name in ["kill9", "cluster", "tenant", "postgres"] {
-        if !wanted(name) {
-            continue;
-        }
-        let started = Instant::now();
-        let bed = Bed::new(&settings, args.rate, &log_dir).await?;
-        let outcome = match name {
-            "kill9" => scenarios::kill9(&bed, kills, &timing).await,
-            "cluster" => scenarios::two_instances(&bed, &timing).await,
-            "tenant" => {
-                let phase = Duration::from_secs(args.outage_secs);
-                scenarios::tenant_outage(&bed, phase, &timing).await
-            }
-            _ => {
-                let down = Duration::from_secs(args.postgres_down_secs);
-                scenarios::postgres_stop(&bed, down, &timing).await
-            }
-        };
-        scratch.push(bed.finish().await);
-        match outcome {
-            Ok(r) => {
-                println!("{name}: done in {:.0} s", started.elapsed().as_secs_f64());
-                rows.push(r);
-            }
-            Err(e) => failures.push(format!("{name}: {e:#}")),
-        }
-    }
+    let rows = run_faults(&args, &settings, &log_dir, &mut scratch, &mut failures).await?;
     print_faults(&rows);
     let mut abuse_rows = Vec::new();
-    if wanted("abuse") {
+    if wanted(&args, "abuse") {
         abuse_rows = run_abuse(&settings, &log_dir, &mut scratch).await?;
         print_abuse(&abuse_rows);
     }
-    if wanted("schemathesis") && args.schemathesis_secs > 0 {
+    if wanted(&args, "schemathesis") && args.schemathesis_secs > 0 {
         let bed = Bed::new(&settings, args.rate, &log_dir).await?;
         let outcome =
             schemathesis::run(&bed, &args.schemathesis, args.schemathesis_secs, &log_dir).await;
@@ -184,6 +147,61 @@ pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
     } else {
         bail!("failed:\n  {}", failures.join("\n  "))
     }
+}
+
+/// Whether a fault runs: the ones `--only` names, else all but the long ones unless `--long`.
+fn wanted(args: &FaultsArgs, name: &str) -> bool {
+    if args.only.is_empty() {
+        args.long || !matches!(name, "cluster" | "tenant" | "postgres")
+    } else {
+        args.only.iter().any(|o| o == name)
+    }
+}
+
+/// The faults under load, each on its own bed: a row for each that ran to the end, a failure for
+/// each that could not. The beds' scratch databases are left for the caller to drop.
+async fn run_faults(
+    args: &FaultsArgs,
+    settings: &Settings,
+    log_dir: &Path,
+    scratch: &mut Vec<ScratchDb>,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<Vec<Row>> {
+    let timing = Timing {
+        load_limit: Duration::from_secs(600),
+    };
+    let kills = args
+        .kills
+        .map_or(if args.long { 20 } else { 3 }, usize::from);
+    let mut rows = Vec::new();
+    for name in ["kill9", "cluster", "tenant", "postgres"] {
+        if !wanted(args, name) {
+            continue;
+        }
+        let started = Instant::now();
+        let bed = Bed::new(settings, args.rate, log_dir).await?;
+        let outcome = match name {
+            "kill9" => scenarios::kill9(&bed, kills, &timing).await,
+            "cluster" => scenarios::two_instances(&bed, &timing).await,
+            "tenant" => {
+                let phase = Duration::from_secs(args.outage_secs);
+                scenarios::tenant_outage(&bed, phase, &timing).await
+            }
+            _ => {
+                let down = Duration::from_secs(args.postgres_down_secs);
+                postgres::postgres_stop(&bed, down, &timing).await
+            }
+        };
+        scratch.push(bed.finish().await);
+        match outcome {
+            Ok(r) => {
+                println!("{name}: done in {:.0} s", started.elapsed().as_secs_f64());
+                rows.push(r);
+            }
+            Err(e) => failures.push(format!("{name}: {e:#}")),
+        }
+    }
+    Ok(rows)
 }
 
 /// The abuse cases against one service; the slow body runs alongside the others.
@@ -215,82 +233,6 @@ async fn run_abuse(
     drop(service);
     scratch.push(bed.finish().await);
     Ok(rows)
-}
-
-fn secs(d: Option<Duration>) -> String {
-    d.map_or("—".into(), |d| format!("{:.1}", d.as_secs_f64()))
-}
-
-fn print_faults(rows: &[Row]) {
-    if rows.is_empty() {
-        return;
-    }
-    println!();
-    println!(
-        "| fault | accepted | delivered | lost | wrong id | order violations | 5xx | 503 | re-sent same id | busiest 1 s / ceiling | recover (s) |"
-    );
-    println!("| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
-    for r in rows {
-        let t = &r.tally;
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} |",
-            r.fault,
-            t.accepted,
-            t.delivered,
-            t.lost,
-            t.wrong_id,
-            t.order_violations,
-            r.server_errors,
-            r.unavailable,
-            r.resent_same_id,
-            r.busiest_second,
-            r.ceiling,
-            secs(r.recover)
-        );
-    }
-    for r in rows {
-        let other = if r.tally.other_status > 0 {
-            format!(
-                "; {} events answered other than accepted",
-                r.tally.other_status
-            )
-        } else {
-            String::new()
-        };
-        println!("  {}: {}{other}", r.fault, r.note);
-        if let Some(d) = &r.dialer {
-            println!(
-                "  {}: dialer: {} eligible contacts, {} pushed once, {} missing, {} under two ids, {} not eligible; {} re-pushed under the same id",
-                r.fault, d.eligible, d.once, d.missing, d.twice, d.unexpected, d.repushed_same_id
-            );
-        }
-    }
-}
-
-fn print_abuse(rows: &[AbuseRow]) {
-    println!();
-    println!("| abuse case | answers | median | max | expected | verdict |");
-    println!("| --- | --- | --: | --: | --- | --- |");
-    for r in rows {
-        let answers: Vec<String> = r
-            .statuses
-            .iter()
-            .map(|(s, n)| match s {
-                0 => format!("closed ×{n}"),
-                1 => format!("still open ×{n}"),
-                _ => format!("{s} ×{n}"),
-            })
-            .collect();
-        println!(
-            "| {} | {} | {:.3} s | {:.3} s | {} | {} |",
-            r.case,
-            answers.join(", "),
-            r.median.as_secs_f64(),
-            r.max.as_secs_f64(),
-            r.expected,
-            if r.ok { "ok" } else { "FAIL" }
-        );
-    }
 }
 
 #[cfg(test)]

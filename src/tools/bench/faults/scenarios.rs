@@ -1,10 +1,11 @@
 //! The faults: each runs the load of [`super::load`] against `pesync serve` children on its own
-//! [`Bed`], injects its fault, waits for the backlog to drain and reports one [`Row`].
+//! [`Bed`], injects its fault, waits for the backlog to drain and reports one [`Row`]. The
+//! PostgreSQL stop, which drives the machine's cluster, is in `postgres.rs`.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, bail};
 use rand::Rng;
 
 use super::bed::Bed;
@@ -19,7 +20,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
 /// Posts `plan` to `base` until `deadline` while `fault` runs, then waits for the backlog to drain:
 /// the tally, and when the fault ended (what `fault` answers).
-async fn load_during(
+pub(super) async fn load_during(
     bed: &Bed,
     ledger: &Ledger,
     base: &str,
@@ -39,7 +40,7 @@ async fn load_during(
     Ok((tally, back))
 }
 
-fn row(bed: &Bed, fault: String, ledger: &Ledger, tally: Tally) -> Row {
+pub(super) fn row(bed: &Bed, fault: String, ledger: &Ledger, tally: Tally) -> Row {
     let a = &ledger.answers;
     Row {
         fault,
@@ -162,80 +163,6 @@ pub async fn tenant_outage(bed: &Bed, phase: Duration, timing: &Timing) -> anyho
     r.note = "recovery = tenant back to backlog drained (goal ≤ 60 s)".into();
     drop(service);
     Ok(r)
-}
-
-/// PostgreSQL stopped for `down` under load: ingestion answers 503 (never 500) while it is down,
-/// and the same process recovers when it is back.
-pub async fn postgres_stop(bed: &Bed, down: Duration, timing: &Timing) -> anyhow::Result<Row> {
-    let version = postgres_version()?;
-    let mut service = Service::start(&bed.cfg, "postgres", free_port()?).await?;
-    let base = service.base_url();
-    bed.create_source(&base).await?;
-    let ledger = Ledger::default();
-    let plan = Plan {
-        batches: 160,
-        batch_size: 10,
-        contacts: 100,
-        pace: Duration::from_millis(250),
-    };
-    let deadline = Instant::now() + timing.load_limit + down;
-    let outage = async {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let stopped = pg_ctl(&version, "stop");
-        if stopped.is_ok() {
-            tokio::time::sleep(down).await;
-        }
-        // Started again whatever happened: the server is shared with everything on the machine.
-        let started = pg_ctl(&version, "start");
-        stopped?;
-        started?;
-        anyhow::Ok(Instant::now())
-    };
-    let (tally, back) = load_during(bed, &ledger, &base, plan, deadline, outage).await?;
-    let mut r = row(
-        bed,
-        format!("PostgreSQL stopped for {} s under load", down.as_secs()),
-        &ledger,
-        tally,
-    );
-    r.recover = Some(back.elapsed());
-    let same = if service.is_running() {
-        "the same process recovered (no restart)"
-    } else {
-        "THE SERVICE EXITED"
-    };
-    r.note = format!("{same}; recovery = PostgreSQL back to backlog drained");
-    if !service.is_running() {
-        r.server_errors += 1;
-    }
-    Ok(r)
-}
-
-/// The newest cluster version under /etc/postgresql (where `pg_ctlcluster` finds it).
-fn postgres_version() -> anyhow::Result<String> {
-    let mut versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
-        .context("/etc/postgresql: the PostgreSQL fault needs a local Debian-style cluster")?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
-    versions.sort_by_key(|v| v.parse::<u32>().unwrap_or(0));
-    versions.pop().context("no cluster under /etc/postgresql")
-}
-
-fn pg_ctl(version: &str, action: &str) -> anyhow::Result<()> {
-    let mut cmd = std::process::Command::new("pg_ctlcluster");
-    cmd.args(["--skip-systemctl-redirect", version, "main", action]);
-    if action == "stop" {
-        // Immediate: no shutdown checkpoint (which took 98 s on a busy machine), as in a crash;
-        // PostgreSQL recovers from its WAL at start.
-        cmd.args(["-m", "immediate"]);
-    } else {
-        // Recovery from the WAL can outlast pg_ctl's default 60 s wait on a busy machine (seen
-        // here: the start "failed" while the server was still replaying): wait up to 10 min.
-        cmd.args(["--", "-t", "600"]);
-    }
-    let status = cmd.status().context("running pg_ctlcluster")?;
-    ensure!(status.success(), "pg_ctlcluster {action}: {status}");
-    Ok(())
 }
 
 /// Contacts the two-instance fault makes eligible (by pushed scores), and in how many waves.
