@@ -5,8 +5,9 @@ use actix_web::{get, put, web};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
+use super::check::CheckAnswer;
 use super::parse_document;
 use crate::normalize::mapping::Mapping;
 use crate::platform::context::AppState;
@@ -16,6 +17,7 @@ use crate::platform::http::problem::FieldProblem;
 use crate::platform::http::responses as problems;
 use crate::registry::changes::{Action, Kind, NewChange};
 use crate::registry::sources as store;
+use crate::retention::Policy;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_sources)
@@ -30,9 +32,11 @@ pub const MIN_SECRET_LEN: usize = 16;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceDocument {
-    /// At least 16 characters.
-    #[schema(value_type = String, min_length = 16)]
-    pub signing_secret: SecretString,
+    /// At least 16 characters. Required, except in a dry run (`?dry_run=true`), which stores
+    /// nothing.
+    #[schema(value_type = Option<String>, min_length = 16)]
+    #[serde(default)]
+    pub signing_secret: Option<SecretString>,
     #[serde(default)]
     pub mapping: Mapping,
     /// Optional, at least 32 characters: accepted instead of a signature on this source's `/events`
@@ -145,27 +149,41 @@ pub async fn get_source(
     }))
 }
 
-/// Create or replace a source. A changed mapping becomes a new mapping version, recorded in the
-/// change log with a score stability watch (`GET /v1/admin/changes`).
-#[utoipa::path(tag = "sources", security(("bearer" = [])),
-    params(("name" = String, Path)),
-    request_body = SourceDocument,
-    responses((status = 200, body = SourceView), problems::Writes, problems::Document))]
-#[put("/v1/admin/sources/{name}")]
-pub async fn put_source(
-    who: Writer,
-    state: web::Data<AppState>,
-    name: web::Path<String>,
-    body: web::Bytes,
-) -> Result<web::Json<SourceView>, ApiError> {
-    validate_name(&name)?;
-    let doc: SourceDocument = parse_document(&body)?;
+/// `?dry_run=true` (and its period) on `PUT /v1/admin/sources/{name}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PutQuery {
+    /// Store nothing: run the events of the period and the open quarantine through this mapping
+    /// and the one in force, and answer the comparison (the source must exist).
+    #[serde(default)]
+    pub dry_run: bool,
+    /// With `dry_run=true`: RFC 3339 instant, run the events received since then (default 24 h
+    /// ago, never earlier than retention keeps events).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub since: Option<String>,
+}
+
+/// What `PUT /v1/admin/sources/{name}` answers: the source, or with `dry_run=true` the comparison.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PutAnswer {
+    Source(SourceView),
+    DryRun(Box<CheckAnswer>),
+}
+
+/// Every problem of a source document; the signing secret may be left out of a dry run only.
+fn problems_of(doc: &SourceDocument, dry_run: bool) -> Vec<FieldProblem> {
     let mut problems: Vec<FieldProblem> = Vec::new();
-    if doc.signing_secret.expose_secret().chars().count() < MIN_SECRET_LEN {
-        problems.push(FieldProblem::new(
-            "signing_secret",
-            format!("must be at least {MIN_SECRET_LEN} characters"),
-        ));
+    match &doc.signing_secret {
+        None if dry_run => {}
+        None => problems.push(FieldProblem::new("signing_secret", "missing")),
+        Some(secret) if secret.expose_secret().chars().count() < MIN_SECRET_LEN => {
+            problems.push(FieldProblem::new(
+                "signing_secret",
+                format!("must be at least {MIN_SECRET_LEN} characters"),
+            ));
+        }
+        Some(_) => {}
     }
     if let Some(token) = &doc.bearer_token {
         let min = crate::platform::http::auth::MIN_TOKEN_LEN;
@@ -189,13 +207,51 @@ pub async fn put_source(
             .into_iter()
             .map(|(field, m)| FieldProblem::new(field, m)),
     );
+    problems
+}
+
+/// Create or replace a source. A changed mapping becomes a new mapping version, recorded in the
+/// change log with a score stability watch (`GET /v1/admin/changes`).
+///
+/// With `?dry_run=true` nothing is stored: the events the source sent since `since` (default 24 h)
+/// and its open quarantine items run through the document's mapping and through the one in force
+/// (with the active manifest), and the answer compares them: counts by outcome side by side, the
+/// attributes that newly fail, up to 20 examples per new failure. Admin token only. An unknown
+/// source is 404 in a dry run; a bad `since` 422.
+#[utoipa::path(tag = "sources", security(("bearer" = [])),
+    params(("name" = String, Path), PutQuery),
+    request_body = SourceDocument,
+    responses((status = 200, body = PutAnswer), problems::Writes, problems::Document,
+        problems::Query, problems::NotFound))]
+#[put("/v1/admin/sources/{name}")]
+pub async fn put_source(
+    who: Writer,
+    state: web::Data<AppState>,
+    policy: web::Data<Policy>,
+    name: web::Path<String>,
+    query: web::Query<PutQuery>,
+    body: web::Bytes,
+) -> Result<web::Json<PutAnswer>, ApiError> {
+    validate_name(&name)?;
+    if query.since.is_some() && !query.dry_run {
+        return Err(ApiError::invalid("since", "only with dry_run=true"));
+    }
+    let doc: SourceDocument = parse_document(&body)?;
+    let problems = problems_of(&doc, query.dry_run);
     if !problems.is_empty() {
         return Err(ApiError::Invalid(problems));
     }
+    if query.dry_run {
+        let since = query.since.clone();
+        let answer =
+            super::check::source_dry_run(&state, &policy, &name, doc.mapping, since).await?;
+        return Ok(web::Json(PutAnswer::DryRun(Box::new(answer))));
+    }
+    let signing_secret = doc.signing_secret.as_ref().expect("checked above");
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let secret = store::NewSecret {
-        plain: &doc.signing_secret,
+        plain: signing_secret,
         key: &state.secret_key,
     };
     let versions = store::upsert(&mut tx, &name, secret, &doc.mapping, now).await?;
@@ -216,7 +272,7 @@ pub async fn put_source(
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("source vanished after upsert")))?;
     tx.commit().await?;
-    Ok(web::Json(view(s)))
+    Ok(web::Json(PutAnswer::Source(view(s))))
 }
 
 #[cfg(test)]
@@ -228,7 +284,7 @@ mod tests {
         let doc: SourceDocument =
             serde_json::from_str(r#"{"signing_secret": "a-very-secret-signing-key"}"#).unwrap();
         assert_eq!(
-            doc.signing_secret.expose_secret(),
+            doc.signing_secret.as_ref().unwrap().expose_secret(),
             "a-very-secret-signing-key"
         );
         let dbg = format!("{doc:?}");

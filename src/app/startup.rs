@@ -95,6 +95,8 @@ impl Application {
         let feed = web::Data::new(FeedSettings {
             lease: chrono::TimeDelta::seconds(settings.feed_lease_seconds as i64),
         });
+        // What retention keeps bounds the dry runs' periods (issue 11 §1).
+        let retention = web::Data::new(settings.retention);
         let openapi = openapi_document();
         let known_routes = web::Data::new(crate::platform::http::methods::Routes::new(
             &serde_json::to_value(&openapi).context("the OpenAPI document as JSON")?,
@@ -110,6 +112,7 @@ impl Application {
                 .app_data(stats_cache.clone())
                 .app_data(tokens.clone())
                 .app_data(feed.clone())
+                .app_data(retention.clone())
                 .app_data(limits)
                 .app_data(
                     web::JsonConfig::default()

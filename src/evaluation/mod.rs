@@ -2,10 +2,13 @@
 //! facts ([`load`]), decides ([`plan`], pure), and stores every decision with its rule outcomes
 //! ([`store`]); [`run`] is the scheduled job.
 
+pub mod compare;
+pub mod figures;
 pub mod load;
 pub mod metrics;
 pub mod outcomes;
 pub mod plan;
+pub mod population;
 pub mod run;
 pub mod runs;
 pub mod store;

@@ -5,6 +5,7 @@ pub mod admit;
 pub mod auth;
 pub mod body;
 pub mod cdc;
+pub mod check;
 pub mod metrics;
 pub mod outcome;
 pub mod plan;

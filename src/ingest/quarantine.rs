@@ -155,3 +155,34 @@ pub async fn mark_discarded(
     .await?;
     Ok(())
 }
+
+/// An open item's payload with how it came in, for a dry run (issue 11 §1).
+pub struct OpenPayload {
+    pub seq: i64,
+    pub id: Uuid,
+    pub source: String,
+    pub reason: String,
+    pub raw: serde_json::Value,
+    pub intake: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// The next `limit` open items after `after_seq`, oldest first (of `source` when given).
+pub async fn open_with_intake(
+    db: &PgPool,
+    after_seq: i64,
+    source: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<OpenPayload>> {
+    sqlx::query_as!(
+        OpenPayload,
+        r#"SELECT seq, id, source, reason, raw, intake, received_at FROM quarantine
+           WHERE state = 'open' AND seq > $1 AND ($2::text IS NULL OR source = $2)
+           ORDER BY seq LIMIT $3"#,
+        after_seq,
+        source,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}

@@ -7,6 +7,7 @@ mod cdc;
 mod crash;
 mod delivery;
 mod dry_run;
+mod dry_runs;
 mod evaluation;
 mod external_events;
 mod genesys_setup;

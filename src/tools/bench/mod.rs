@@ -9,6 +9,7 @@ pub mod evaluate_seed;
 pub mod faults;
 pub mod ingest;
 pub mod latency;
+pub mod population;
 pub mod scratch;
 pub mod sim_org;
 
@@ -47,6 +48,11 @@ pub struct EvaluateArgs {
     /// Evaluate a database kept by an earlier `--keep` run again instead of seeding anew.
     #[arg(long)]
     pub reuse: bool,
+    /// Time the population dry run (`POST /v1/admin/evaluate/population`, a thresholds and a
+    /// campaign change over every contact) through a real instance instead of the scheduled run,
+    /// in a database of its own (`pesync_bench_population`).
+    #[arg(long)]
+    pub population: bool,
 }
 
 pub async fn run(cmd: BenchCommand, settings: crate::app::config::Settings) -> anyhow::Result<()> {
@@ -55,6 +61,13 @@ pub async fn run(cmd: BenchCommand, settings: crate::app::config::Settings) -> a
         BenchCommand::Ingest(a) => ingest::run(a, settings).await,
         BenchCommand::Latency(a) => latency::run(a, settings).await,
         BenchCommand::Faults(a) => faults::run(a, settings).await,
+        BenchCommand::Evaluate(a) if a.population => {
+            let result =
+                population::population(&settings, a.contacts, a.runs.into(), a.keep, a.reuse)
+                    .await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
         BenchCommand::Evaluate(a) => {
             let result = evaluate::evaluate(
                 &settings.database_url,
