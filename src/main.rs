@@ -2,7 +2,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = pesync::app::cli::Cli::parse();
-    pesync::platform::telemetry::init();
+    pesync::platform::telemetry::init(cli.log_filter());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -158,7 +158,7 @@ async fn seen(pool: &PgPool, id: &str) -> sqlx::Result<bool> {
         r#"SELECT EXISTS (SELECT 1 FROM events WHERE contact_id = $1)
                OR EXISTS (SELECT 1 FROM contacts WHERE contact_id = $1)
                OR EXISTS (SELECT 1 FROM contact_scores WHERE contact_id = $1)
-               OR EXISTS (SELECT 1 FROM decisions WHERE contact_id = $1) AS "seen!""#,
+               OR EXISTS (SELECT 1 FROM decision_runs WHERE contact_id = $1) AS "seen!""#,
         id
     )
     .fetch_one(pool)
@@ -167,9 +167,10 @@ async fn seen(pool: &PgPool, id: &str) -> sqlx::Result<bool> {
 
 async fn decisions(pool: &PgPool, id: &str) -> sqlx::Result<Vec<DecisionView>> {
     let rows = sqlx::query!(
-        r#"SELECT campaign_id, evaluated_at, reason, effective_score, rise, tier, outcomes
+        r#"SELECT campaign_id AS "campaign_id!", evaluated_at AS "evaluated_at!",
+                  reason AS "reason!", effective_score, rise, tier, outcomes AS "outcomes!"
            FROM decisions WHERE contact_id = $1
-           ORDER BY evaluated_at DESC, seq DESC LIMIT $2"#,
+           ORDER BY evaluated_at DESC, seq DESC, ordinal DESC LIMIT $2"#,
         id,
         MAX_DECISIONS
     )

@@ -25,6 +25,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The log filter unless `RUST_LOG` says otherwise: quiet for benchmarks (issue 12).
+    pub fn log_filter(&self) -> &'static str {
+        use crate::platform::telemetry::{DEFAULT, QUIET};
+        match self.command {
+            Command::Bench(_) => QUIET,
+            _ => DEFAULT,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service: the HTTP API and the background jobs. Requires PESYNC_ADMIN_TOKEN and PESYNC_SECRET_KEY.
@@ -146,5 +157,19 @@ impl SimulateArgs {
             rate_limit_per_sec: self.rate_limit,
             latency_ms: self.latency_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::telemetry::{DEFAULT, QUIET};
+
+    #[test]
+    fn benchmarks_log_quietly_and_the_service_does_not() {
+        let filter = |args: &[&str]| Cli::try_parse_from(args).unwrap().log_filter();
+        assert_eq!(filter(&["pesync", "bench", "evaluate"]), QUIET);
+        assert_eq!(filter(&["pesync", "serve"]), DEFAULT);
+        assert_eq!(filter(&["pesync", "migrate"]), DEFAULT);
     }
 }

@@ -6,6 +6,7 @@ pub mod dead_letters;
 pub mod external;
 pub mod metrics;
 pub mod notices;
+pub mod poll_queue;
 pub mod queue;
 pub mod recovery;
 pub mod store;

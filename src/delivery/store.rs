@@ -291,6 +291,7 @@ pub async fn record(
         .execute(&mut *tx)
         .await?;
         upsert_contacts(&mut tx, lane, &contacts, &ts, now).await?;
+        super::poll_queue::delivered(&mut tx, &contacts, now).await?;
     }
     for o in &outcomes {
         match &o.kind {

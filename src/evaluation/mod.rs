@@ -10,6 +10,7 @@ pub mod outcomes;
 pub mod plan;
 pub mod population;
 pub mod run;
+pub mod runs;
 pub mod store;
 
 pub use plan::{ContactPlan, Pending, plan};

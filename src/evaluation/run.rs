@@ -227,9 +227,7 @@ pub fn decide(
     let mut write = BatchWrite::default();
     for c in batch {
         let p = plan(&c.facts, c.pending.as_ref(), campaigns, thresholds, now);
-        for (campaign, e) in campaigns.iter().zip(&p.evaluations) {
-            write.decision(&c.contact_id, campaign, e);
-        }
+        write.decided(&c.contact_id, campaigns, &p.evaluations);
         if let Some(i) = p.winner
             && let Some(contact) = dialer_contact(&campaigns[i], &c.contact_id, &p.evaluations[i])
         {

@@ -11,19 +11,7 @@ use crate::eligibility::{Campaign, Evaluation, Mode, Reason};
 /// The rows one batch writes, column by column.
 #[derive(Debug, Default)]
 pub struct BatchWrite {
-    // decisions
-    d_contact: Vec<String>,
-    d_campaign: Vec<String>,
-    d_reason: Vec<String>,
-    d_tier: Vec<Option<String>>,
-    d_score: Vec<Option<f64>>,
-    d_rise: Vec<Option<f64>>,
-    d_channel: Vec<Option<String>>,
-    d_open: Vec<Option<bool>>,
-    d_next: Vec<Option<DateTime<Utc>>>,
-    d_cooldown: Vec<Option<DateTime<Utc>>>,
-    d_taken: Vec<Option<String>>,
-    d_outcomes: Vec<String>,
+    decisions: super::runs::DecisionRuns,
     // deferrals
     f_contact: Vec<String>,
     f_campaign: Vec<String>,
@@ -45,7 +33,7 @@ pub struct BatchWrite {
 
 impl BatchWrite {
     pub fn decisions(&self) -> usize {
-        self.d_contact.len()
+        self.decisions.decisions()
     }
 
     pub fn queued(&self) -> usize {
@@ -67,31 +55,28 @@ impl BatchWrite {
         self.e_seq.push(observed_seq);
     }
 
-    /// Records one decision, and the deferral it implies.
-    pub fn decision(&mut self, contact_id: &str, campaign: &Campaign, e: &Evaluation) {
-        self.d_contact.push(contact_id.to_owned());
-        self.d_campaign.push(campaign.id.clone());
-        self.d_reason.push(e.reason.as_str().to_owned());
-        self.reasons[e.reason as usize] += 1;
-        self.d_tier.push(e.tier.map(|t| t.as_str().to_owned()));
-        self.d_score.push(e.effective_score);
-        self.d_rise.push(e.rise);
-        self.d_channel.push(e.channel.clone());
-        self.d_open.push(e.window.map(|w| w.open));
-        self.d_next.push(e.window.and_then(|w| w.next_opening));
-        self.d_cooldown.push(e.cooldown_until);
-        self.d_taken.push(e.taken_by.clone());
-        self.d_outcomes.push(super::outcomes::encode(&e.outcomes));
-        // Decided again when the window opens, or when a suppression with an expiry ends.
-        let again = match e.reason {
-            Reason::DeferredOutsideWindow => e.window.and_then(|w| w.next_opening),
-            Reason::Suppressed => e.suppressed_until,
-            _ => None,
-        };
-        if let Some(next) = again {
-            self.f_contact.push(contact_id.to_owned());
-            self.f_campaign.push(campaign.id.clone());
-            self.f_next.push(next);
+    /// Records a contact's decisions, one per campaign in order, and the deferrals they imply.
+    pub fn decided(
+        &mut self,
+        contact_id: &str,
+        campaigns: &[Campaign],
+        evaluations: &[Evaluation],
+    ) {
+        let ids: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
+        self.decisions.push(&ids, contact_id, evaluations);
+        for (campaign, e) in campaigns.iter().zip(evaluations) {
+            self.reasons[e.reason as usize] += 1;
+            // Decided again when the window opens, or when a suppression with an expiry ends.
+            let again = match e.reason {
+                Reason::DeferredOutsideWindow => e.window.and_then(|w| w.next_opening),
+                Reason::Suppressed => e.suppressed_until,
+                _ => None,
+            };
+            if let Some(next) = again {
+                self.f_contact.push(contact_id.to_owned());
+                self.f_campaign.push(campaign.id.clone());
+                self.f_next.push(next);
+            }
         }
     }
 
@@ -127,33 +112,7 @@ impl BatchWrite {
         cooldown: TimeDelta,
     ) -> sqlx::Result<usize> {
         let skip = self.handed_over_since_load(tx, now, cooldown).await?;
-        sqlx::query!(
-            r#"INSERT INTO decisions (contact_id, campaign_id, evaluated_at, reason, tier,
-                   effective_score, rise, channel, window_open, next_opening, cooldown_until,
-                   taken_by, outcomes)
-               SELECT c, k, $1, r, t, s, ri, ch, o, n, cd, tb, oc::jsonb
-               FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
-                           $7::float8[], $8::text[], $9::bool[], $10::timestamptz[],
-                           $11::timestamptz[], $12::text[], $13::text[])
-                    AS x(c, k, r, t, s, ri, ch, o, n, cd, tb, oc)
-               WHERE NOT (x.c = ANY($14))"#,
-            now,
-            &self.d_contact,
-            &self.d_campaign,
-            &self.d_reason,
-            &self.d_tier as &[Option<String>],
-            &self.d_score as &[Option<f64>],
-            &self.d_rise as &[Option<f64>],
-            &self.d_channel as &[Option<String>],
-            &self.d_open as &[Option<bool>],
-            &self.d_next as &[Option<DateTime<Utc>>],
-            &self.d_cooldown as &[Option<DateTime<Utc>>],
-            &self.d_taken as &[Option<String>],
-            &self.d_outcomes,
-            &skip,
-        )
-        .execute(&mut *tx)
-        .await?;
+        self.decisions.write(tx, now, &skip).await?;
 
         sqlx::query!(
             "DELETE FROM deferrals WHERE contact_id = ANY($1) AND NOT (contact_id = ANY($2))",

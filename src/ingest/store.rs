@@ -11,6 +11,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::delivery::Lane;
+use crate::platform::db::copy::BinaryCopy;
 
 pub struct NewQuarantine {
     pub id: Uuid,
@@ -108,6 +109,15 @@ pub struct Versions {
     pub manifest: i32,
 }
 
+/// The events of one request, in arrival order (identity values follow the rows' order, so `seq`
+/// is the arrival order within the request).
+const COPY_EVENTS: &str = "COPY events (id, source, contact_id, event_type, event_timestamp, \
+     attributes, raw, request_id, dedup_key, mapping_version, manifest_version, received_at, lane, \
+     state, route_reason) FROM STDIN (FORMAT binary)";
+
+/// Stores the events with binary COPY: PostgreSQL forms each row straight from the stream, without
+/// the arrays an `INSERT … SELECT FROM UNNEST` takes apart (issue 12, ingestion against direct
+/// batched inserts). The documents are serialized into the stream without a copy.
 pub async fn insert_events(
     tx: &mut PgConnection,
     source: &str,
@@ -118,58 +128,30 @@ pub async fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-    let contacts: Vec<String> = events.iter().map(|e| e.contact_id.clone()).collect();
-    let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
-    let ts: Vec<DateTime<Utc>> = events.iter().map(|e| e.event_timestamp).collect();
-    // Borrowed, not cloned: the documents are only serialized on their way out.
-    let attrs: Vec<Json<&Value>> = events.iter().map(|e| Json(&e.attributes)).collect();
-    let raws: Vec<Json<&Value>> = events.iter().map(|e| Json(&e.raw)).collect();
-    let rids: Vec<Uuid> = events.iter().map(|e| e.request_id).collect();
-    let keys: Vec<Vec<u8>> = events.iter().map(|e| e.dedup_key.to_vec()).collect();
-    let lanes: Vec<Option<String>> = events
-        .iter()
-        .map(|e| e.lane.map(|l| l.as_str().to_owned()))
-        .collect();
-    let states: Vec<String> = events
-        .iter()
-        .map(|e| {
-            if e.lane.is_some() {
-                "pending"
-            } else {
-                "reconciliation"
-            }
-            .to_owned()
-        })
-        .collect();
-    let reasons: Vec<Option<String>> = events.iter().map(|e| e.route_reason.clone()).collect();
-    sqlx::query!(
-        r#"INSERT INTO events (id, source, contact_id, event_type, event_timestamp, attributes, raw,
-                               request_id, dedup_key, mapping_version, manifest_version, received_at,
-                               lane, state, route_reason)
-           SELECT id, $2, contact_id, event_type, ts, attrs, raw, rid, key, $10, $11, $12, lane, state, reason
-           FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::jsonb[],
-                       $8::uuid[], $9::bytea[], $13::text[], $14::text[], $15::text[])
-                WITH ORDINALITY AS t(id, contact_id, event_type, ts, attrs, raw, rid, key, lane, state, reason, ord)
-           -- Identity values follow this order, so `seq` is the arrival order within the request.
-           ORDER BY ord"#,
-        &ids,
-        source,
-        &contacts,
-        &types,
-        &ts,
-        &attrs as _,
-        &raws as _,
-        &rids,
-        &keys,
-        versions.mapping,
-        versions.manifest,
-        now,
-        &lanes as &[Option<String>],
-        &states,
-        &reasons as &[Option<String>]
-    )
-    .execute(&mut *tx)
-    .await?;
+    let mut c = BinaryCopy::default();
+    for e in events {
+        let state = if e.lane.is_some() {
+            "pending"
+        } else {
+            "reconciliation"
+        };
+        c.row(15)
+            .uuid(e.id)
+            .text(source)
+            .text(&e.contact_id)
+            .text(&e.event_type)
+            .timestamptz(e.event_timestamp)
+            .jsonb(&e.attributes)
+            .jsonb(&e.raw)
+            .uuid(e.request_id)
+            .bytea(&e.dedup_key)
+            .i32(versions.mapping)
+            .i32(versions.manifest)
+            .timestamptz(now)
+            .opt_text(e.lane.map(Lane::as_str))
+            .text(state)
+            .opt_text(e.route_reason.as_deref());
+    }
+    c.send(tx, COPY_EVENTS).await?;
     Ok(())
 }

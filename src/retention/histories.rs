@@ -9,7 +9,9 @@ use sqlx::postgres::types::PgInterval;
 use super::batch::{Batch, Cursor, Walked};
 
 /// Old decisions except the newest of each contact and campaign, which the explanation shows
-/// however old it is. (The evaluation run reads no decisions.)
+/// however old it is. (The evaluation run reads no decisions.) A run's row holds every campaign's
+/// decision: it goes when each of its campaigns has a newer decision about the contact, and the
+/// count is of the per-campaign decisions it held.
 pub(super) async fn decisions(
     tx: &mut PgConnection,
     cutoff: DateTime<Utc>,
@@ -19,18 +21,20 @@ pub(super) async fn decisions(
     sqlx::query_as!(
         Walked,
         r#"WITH batch AS (
-               SELECT ctid AS rid, contact_id, campaign_id, evaluated_at, seq FROM decisions
+               SELECT ctid AS rid, contact_id, campaign_ids, evaluated_at, seq FROM decision_runs
                WHERE evaluated_at < $1 AND (evaluated_at, seq) > ($2, $3)
                ORDER BY evaluated_at, seq LIMIT $4),
            gone AS (
-               DELETE FROM decisions WHERE ctid = ANY(ARRAY(
-                   SELECT b.rid FROM batch b CROSS JOIN LATERAL (
-                       SELECT 1 FROM decisions n
-                       WHERE n.contact_id = b.contact_id AND n.campaign_id = b.campaign_id
-                         AND (n.evaluated_at, n.seq) > (b.evaluated_at, b.seq) LIMIT 1) newer))
-               RETURNING 1),
+               DELETE FROM decision_runs WHERE ctid = ANY(ARRAY(
+                   SELECT b.rid FROM batch b WHERE NOT EXISTS (
+                       SELECT 1 FROM unnest(b.campaign_ids) AS k(id) WHERE NOT EXISTS (
+                           SELECT 1 FROM decision_runs n
+                           WHERE n.contact_id = b.contact_id AND k.id = ANY(n.campaign_ids)
+                             AND (n.evaluated_at, n.seq) > (b.evaluated_at, b.seq)))))
+               RETURNING cardinality(campaign_ids) AS n),
            last AS (SELECT evaluated_at, seq FROM batch ORDER BY evaluated_at DESC, seq DESC LIMIT 1)
-           SELECT (SELECT count(*) FROM batch) AS "examined!", (SELECT count(*) FROM gone) AS "deleted!",
+           SELECT (SELECT count(*) FROM batch) AS "examined!",
+                  (SELECT COALESCE(sum(n), 0) FROM gone)::int8 AS "deleted!",
                   (SELECT evaluated_at FROM last) AS at, (SELECT seq FROM last) AS id"#,
         cutoff,
         cursor.at,

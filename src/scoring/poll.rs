@@ -1,7 +1,9 @@
 //! The profile poller (`PESYNC_POLL_CRON`, SPEC §7 "Polling"): once per tick across the cluster it
-//! fetches the profiles of contacts with events delivered since their last poll, and of deferred
-//! contacts whose window is about to open, through the shared Genesys client (so every request
-//! waits for the cluster-wide rate ceiling).
+//! fetches the profiles of contacts with events delivered since their last poll (the poll queue
+//! that delivery fills, [`crate::delivery::poll_queue`]), and of deferred contacts whose window is
+//! about to open (by the deferrals' `next_opening` index), through the shared Genesys client (so
+//! every request waits for the cluster-wide rate ceiling). Neither reads every contact: a tick with nothing to
+//! poll costs two index probes, whatever the number of contacts.
 //!
 //! Deferred contacts are polled once per opening, [`DEFERRED_POLL_LEAD`] before it, rather than on
 //! every tick: the evaluation at the opening then sees a fresh score, and a thousand contacts
@@ -107,9 +109,9 @@ pub async fn candidates(
     // its `limit`-th candidate, so a tick walks the contacts once instead of once per batch.
     sqlx::query_scalar!(
         r#"SELECT contact_id AS "contact_id!" FROM (
-               (SELECT c.contact_id FROM contacts c
+               (SELECT c.contact_id FROM poll_queue c
                 LEFT JOIN contact_scores s ON s.contact_id = c.contact_id AND s.contact_id > $3
-                WHERE c.last_delivered_at > COALESCE(s.last_polled_at, '-infinity')
+                WHERE c.delivered_at > COALESCE(s.last_polled_at, '-infinity')
                   AND COALESCE(s.next_poll_at, '-infinity') <= $1 AND c.contact_id > $3
                 ORDER BY c.contact_id LIMIT $5)
                UNION

@@ -8,7 +8,8 @@ use super::profile::Profile;
 
 /// Stores a fetched profile: the snapshot, its observations (the score at the fetch time, and each
 /// `score_history` point not stored before), the contact's latest channel and window, and — when
-/// anything new was observed — the contact in the evaluation queue, so the next run evaluates it. Returns how many observations were new.
+/// anything new was observed — the contact in the evaluation queue, so the next run evaluates it;
+/// the contact leaves the poll queue. Returns how many observations were new.
 pub async fn store_profile(
     tx: &mut PgConnection,
     contact_id: &str,
@@ -32,6 +33,7 @@ pub async fn store_profile(
     }
     let new = insert_observations(tx, contact_id, fetched_at, &at, &source, &score).await?;
     note_profile(tx, contact_id, Some(fetched_at), profile, new > 0).await?;
+    crate::delivery::poll_queue::polled(tx, contact_id, fetched_at).await?;
     Ok(new)
 }
 

@@ -247,7 +247,7 @@ async fn a_source_mapping_dry_run_needs_no_secret_and_stores_nothing() {
 /// Seeds `n` contacts like the evaluation benchmark (two campaigns, varied contacts) at `at`.
 async fn seeded(n: i64, at: DateTime<Utc>) -> TestApp {
     let app = spawn_app().await;
-    pesync::tools::bench::evaluate::seed(&app.pool, n, at)
+    pesync::tools::bench::evaluate_seed::seed(&app.pool, n, at)
         .await
         .unwrap();
     app

@@ -17,7 +17,7 @@ async fn a_run_over_many_batches_decides_every_contact_once_per_campaign() {
     let app = spawn_app().await;
     let contacts = 6 * pesync::evaluation::BATCH + 123;
     // The benchmark's seed: varied contacts, two enabled campaigns, everyone in the queue.
-    pesync::tools::bench::evaluate::seed(&app.pool, contacts, app.now())
+    pesync::tools::bench::evaluate_seed::seed(&app.pool, contacts, app.now())
         .await
         .unwrap();
     let r = pesync::evaluation::evaluate_contacts(&app.pool, app.now())

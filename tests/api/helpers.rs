@@ -215,7 +215,7 @@ pub async fn start_with(
     worker: impl FnOnce(&mut pesync::delivery::WorkerConfig),
 ) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
-        pesync::platform::telemetry::init();
+        pesync::platform::telemetry::init(pesync::platform::telemetry::DEFAULT);
     }
     let shared: pesync::platform::clock::SharedClock = match &clock {
         TestClock::Manual(c) => c.clone(),

@@ -165,4 +165,8 @@ pub async fn delivered(app: &TestApp, contacts: &[&str]) {
     .execute(&app.pool)
     .await
     .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    pesync::delivery::poll_queue::delivered(&mut conn, &ids, app.now())
+        .await
+        .unwrap();
 }

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
+pub mod copy;
 mod landed;
 pub mod lock;
 mod nodelay;

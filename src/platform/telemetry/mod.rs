@@ -1,12 +1,21 @@
 //! Logging to stderr: human-readable (coloured only on a terminal), or JSON lines with
-//! `PESYNC_LOG_FORMAT=json`; `RUST_LOG` filters (default `info`).
+//! `PESYNC_LOG_FORMAT=json`; `RUST_LOG` filters (default `info`, [`QUIET`] for benchmarks).
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, fmt};
 
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// The default filter of the service and the other commands.
+pub const DEFAULT: &str = "info";
+/// The default filter of a benchmark, whose output is its figures: warnings of real problems
+/// only. sqlx's slow-statement warnings (target `sqlx::query`, with the whole SQL text) are left
+/// out: a benchmark's own seeding and bulk statements are slow by design; so are the start-up
+/// notes of the in-process service about what a benchmark leaves unconfigured (no PE, no Genesys).
+pub const QUIET: &str = "warn,sqlx::query=error,pesync::app::startup=error";
+
+/// Installs the subscriber; `default` applies when `RUST_LOG` is not set.
+pub fn init(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let json = std::env::var("PESYNC_LOG_FORMAT").is_ok_and(|v| v == "json");
     let ansi = colour(
         std::io::stderr().is_terminal(),

@@ -32,8 +32,7 @@ pub struct Meter {
 
 impl Meter {
     pub async fn start(pool: &PgPool) -> Self {
-        // Resets this process's peak RSS (Linux: `clear_refs` 5), so VmHWM measures what follows.
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        reset_peak_rss();
         Self {
             backends: backend_cpu(pool).await,
             own: cpu_seconds("self"),
@@ -91,8 +90,18 @@ async fn backend_cpu(pool: &PgPool) -> HashMap<i32, f64> {
         .collect()
 }
 
+/// Resets this process's peak RSS (Linux: `clear_refs` 5), so VmHWM measures what follows.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A peak RSS as benchmarks print it.
+pub fn mib_text(mib: Option<f64>) -> String {
+    mib.map_or_else(|| "unknown".to_owned(), |m| format!("{m:.1} MiB"))
+}
+
 /// This process's peak RSS in MiB (Linux `VmHWM`).
-fn peak_rss_mib() -> Option<f64> {
+pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

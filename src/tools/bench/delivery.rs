@@ -103,6 +103,7 @@ pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
             EventsTarget::ExternalEvents => format!(", {} entities a request at most", a.batch),
         }
     );
+    super::cpu::reset_peak_rss();
     let mut throughput = Vec::new();
     for i in 0..a.runs {
         let eps = throughput_run(&settings, target, a.events, a.contacts).await?;
@@ -145,6 +146,10 @@ pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
         u * ceiling,
         ceiling,
         busiest.iter().max().copied().unwrap_or(0)
+    );
+    println!(
+        "peak RSS of the process (both service instances and the simulator): {}",
+        super::cpu::mib_text(super::cpu::peak_rss_mib())
     );
     Ok(())
 }

@@ -33,7 +33,7 @@ pub const LONG_ABOUT: &str = "Measures batched ingestion (SPEC §9): creates a s
   baseline:  inserts the same number of equivalent rows (events + dedup keys, the statements the ingestion path uses, one transaction per batch) straight into identical scratch tables over --concurrency connections, and measures rows/s.\n\n\
 The two sides alternate which goes first. Each run is printed, then the medians and the ratio ingestion / baseline (the bar: at least 0.5). Build with --release.";
 
-const SOURCE: &str = "bench";
+pub(super) const SOURCE: &str = "bench";
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
@@ -119,6 +119,7 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
         app.ingest(&warm, "warm").await?;
         baseline(&baseline_pool, &warm, "warm").await?;
 
+        super::cpu::reset_peak_rss();
         let mut ingested = Vec::new();
         let mut inserted = Vec::new();
         for r in 0..runs {
@@ -147,6 +148,10 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
             "median: ingestion {mi:.0} events/s, baseline {mb:.0} rows/s, ratio {:.2} (bar: ≥ 0.50)",
             mi / mb
         );
+        println!(
+            "peak RSS of the process (the service and its HTTP clients): {}",
+            super::cpu::mib_text(super::cpu::peak_rss_mib())
+        );
         anyhow::Ok(())
     }
     .await;
@@ -156,15 +161,15 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
 }
 
 /// The service, in-process on a free port, with one source.
-struct BenchApp {
-    base: String,
+pub(super) struct BenchApp {
+    pub(super) base: String,
     secret: SecretString,
     http: reqwest::Client,
-    shutdown: CancellationToken,
+    pub(super) shutdown: CancellationToken,
 }
 
 impl BenchApp {
-    async fn start(db: &ScratchDb) -> anyhow::Result<Self> {
+    pub(super) async fn start(db: &ScratchDb) -> anyhow::Result<Self> {
         let admin = Uuid::new_v4().to_string();
         let secret = Uuid::new_v4().to_string();
         let settings = Settings {
@@ -230,7 +235,7 @@ impl BenchApp {
         Ok(started.elapsed())
     }
 
-    async fn post(&self, url: &str, body: &[u8], events: usize) -> anyhow::Result<()> {
+    pub(super) async fn post(&self, url: &str, body: &[u8], events: usize) -> anyhow::Result<()> {
         #[derive(Deserialize)]
         struct Results {
             results: Vec<Status>,

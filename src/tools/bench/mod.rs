@@ -1,11 +1,14 @@
 //! `pesync bench …`: benchmarks that print their figures (SPEC §9). Results and the commands that
 //! produced them are recorded in `docs/BENCHMARKS.md`. Run them with `--release`.
 
+pub mod copy_baseline;
 pub mod cpu;
 pub mod delivery;
 pub mod evaluate;
+pub mod evaluate_seed;
 pub mod faults;
 pub mod ingest;
+pub mod latency;
 pub mod population;
 pub mod scratch;
 pub mod sim_org;
@@ -19,6 +22,9 @@ pub enum BenchCommand {
     /// Batched ingestion over HTTP against the same rows inserted directly (SPEC §9, throughput).
     #[command(long_about = ingest::LONG_ABOUT)]
     Ingest(ingest::IngestArgs),
+    /// Single-event requests at fixed rates: p50/p99/p99.9 latency and the achieved rate.
+    #[command(long_about = latency::LONG_ABOUT)]
+    Latency(latency::LatencyArgs),
     /// Evaluation runs over N seeded contacts and two campaigns: time, CPU and peak memory. Works in
     /// its own database (`pesync_bench_evaluate` on the DATABASE_URL server), dropped first.
     Evaluate(EvaluateArgs),
@@ -53,6 +59,7 @@ pub async fn run(cmd: BenchCommand, settings: crate::app::config::Settings) -> a
     match cmd {
         BenchCommand::Delivery(a) => delivery::run(a, settings).await,
         BenchCommand::Ingest(a) => ingest::run(a, settings).await,
+        BenchCommand::Latency(a) => latency::run(a, settings).await,
         BenchCommand::Faults(a) => faults::run(a, settings).await,
         BenchCommand::Evaluate(a) if a.population => {
             let result =

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::cpu::{Cost, Meter};
-use super::evaluate::seed;
+use super::evaluate_seed::seed;
 use super::median;
 use super::scratch::ScratchDb;
 use crate::app::config::Settings;

@@ -1,0 +1,221 @@
+//! Rows for `COPY … FROM STDIN (FORMAT binary)`, encoded in memory and sent with sqlx's
+//! `copy_in_raw`. Bulk writes of the evaluation run go through it: PostgreSQL takes binary COPY rows
+//! with far less work per row than an `INSERT … SELECT FROM UNNEST` of the same columns (no array
+//! parameters to take apart, no text to parse), which made it the cheapest way in (issue 12).
+//!
+//! Only the types pesync writes this way are here; each is encoded as PostgreSQL's binary send
+//! function does (`src/backend/utils/adt/*.c`, `array_send`).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+const TEXT_OID: u32 = 25;
+const BOOL_OID: u32 = 16;
+const TIMESTAMPTZ_OID: u32 = 1184;
+/// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01T00:00:00Z.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// A binary COPY stream being built: header, rows, then the trailer in [`BinaryCopy::send`].
+#[derive(Debug)]
+pub struct BinaryCopy {
+    buf: Vec<u8>,
+    rows: usize,
+}
+
+impl Default for BinaryCopy {
+    fn default() -> Self {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+        buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+        Self { buf, rows: 0 }
+    }
+}
+
+impl BinaryCopy {
+    /// Starts a row of `fields` fields; exactly that many values must follow.
+    pub fn row(&mut self, fields: i16) -> &mut Self {
+        self.rows += 1;
+        self.buf.extend_from_slice(&fields.to_be_bytes());
+        self
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn null(&mut self) -> &mut Self {
+        self.buf.extend_from_slice(&(-1i32).to_be_bytes());
+        self
+    }
+
+    fn field(&mut self, bytes: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(&len(bytes.len()).to_be_bytes());
+        self.buf.extend_from_slice(bytes);
+        self
+    }
+
+    pub fn text(&mut self, v: &str) -> &mut Self {
+        self.field(v.as_bytes())
+    }
+
+    pub fn opt_text(&mut self, v: Option<&str>) -> &mut Self {
+        match v {
+            Some(v) => self.text(v),
+            None => self.null(),
+        }
+    }
+
+    pub fn opt_f64(&mut self, v: Option<f64>) -> &mut Self {
+        match v {
+            Some(v) => self.field(&v.to_be_bytes()),
+            None => self.null(),
+        }
+    }
+
+    pub fn i32(&mut self, v: i32) -> &mut Self {
+        self.field(&v.to_be_bytes())
+    }
+
+    pub fn uuid(&mut self, v: uuid::Uuid) -> &mut Self {
+        self.field(v.as_bytes())
+    }
+
+    pub fn bytea(&mut self, v: &[u8]) -> &mut Self {
+        self.field(v)
+    }
+
+    /// `jsonb`: a version byte (1), then the document as JSON text, written in place.
+    pub fn jsonb(&mut self, v: &serde_json::Value) -> &mut Self {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&0i32.to_be_bytes());
+        self.buf.push(1);
+        serde_json::to_writer(&mut self.buf, v).expect("a JSON value serializes");
+        let size = len(self.buf.len() - at - 4);
+        self.buf[at..at + 4].copy_from_slice(&size.to_be_bytes());
+        self
+    }
+
+    pub fn timestamptz(&mut self, v: DateTime<Utc>) -> &mut Self {
+        self.field(&micros(v).to_be_bytes())
+    }
+
+    /// A one-dimensional `text[]`; `None` elements are NULL.
+    pub fn text_array<'a>(
+        &mut self,
+        items: impl ExactSizeIterator<Item = Option<&'a str>>,
+    ) -> &mut Self {
+        self.array(TEXT_OID, items, |b, v| b.extend_from_slice(v.as_bytes()))
+    }
+
+    /// A one-dimensional `boolean[]`.
+    pub fn bool_array(&mut self, items: impl ExactSizeIterator<Item = Option<bool>>) -> &mut Self {
+        self.array(BOOL_OID, items, |b, v| b.push(u8::from(v)))
+    }
+
+    /// A one-dimensional `timestamptz[]`.
+    pub fn timestamptz_array(
+        &mut self,
+        items: impl ExactSizeIterator<Item = Option<DateTime<Utc>>>,
+    ) -> &mut Self {
+        self.array(TIMESTAMPTZ_OID, items, |b, v| {
+            b.extend_from_slice(&micros(v).to_be_bytes())
+        })
+    }
+
+    /// `array_send`: dimensions, a has-null flag, the element type, one dimension (length, lower
+    /// bound 1), then each element as a field. The field's length is patched in at the end.
+    fn array<T>(
+        &mut self,
+        oid: u32,
+        items: impl ExactSizeIterator<Item = Option<T>>,
+        put: impl Fn(&mut Vec<u8>, T),
+    ) -> &mut Self {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&0i32.to_be_bytes()); // the field's length, patched below
+        let n = items.len();
+        self.buf.extend_from_slice(&1i32.to_be_bytes()); // dimensions
+        let flag_at = self.buf.len();
+        self.buf.extend_from_slice(&0i32.to_be_bytes()); // has nulls, patched below
+        self.buf.extend_from_slice(&oid.to_be_bytes());
+        self.buf.extend_from_slice(&len(n).to_be_bytes());
+        self.buf.extend_from_slice(&1i32.to_be_bytes()); // lower bound
+        let mut nulls = false;
+        for item in items {
+            match item {
+                Some(v) => {
+                    let start = self.buf.len();
+                    self.buf.extend_from_slice(&0i32.to_be_bytes());
+                    put(&mut self.buf, v);
+                    let size = len(self.buf.len() - start - 4);
+                    self.buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
+                }
+                None => {
+                    nulls = true;
+                    self.buf.extend_from_slice(&(-1i32).to_be_bytes());
+                }
+            }
+        }
+        if nulls {
+            self.buf[flag_at..flag_at + 4].copy_from_slice(&1i32.to_be_bytes());
+        }
+        let size = len(self.buf.len() - at - 4);
+        self.buf[at..at + 4].copy_from_slice(&size.to_be_bytes());
+        self
+    }
+
+    /// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`) with the rows; returns how many
+    /// PostgreSQL stored.
+    pub async fn send(mut self, conn: &mut PgConnection, statement: &str) -> sqlx::Result<u64> {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+        let mut copy = conn.copy_in_raw(statement).await?;
+        copy.send(self.buf).await?;
+        copy.finish().await
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros() - PG_EPOCH_MICROS
+}
+
+/// A field's length on the wire. A batch's fields are far below 2 GiB; past that PostgreSQL would
+/// refuse the row anyway.
+fn len(n: usize) -> i32 {
+    i32::try_from(n).expect("a COPY field under 2 GiB")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_count_microseconds_from_2000() {
+        let t: DateTime<Utc> = "2000-01-01T00:00:01Z".parse().unwrap();
+        assert_eq!(micros(t), 1_000_000);
+    }
+
+    #[test]
+    fn jsonb_is_a_version_byte_and_the_text() {
+        let mut c = BinaryCopy::default();
+        let header = c.buf.len();
+        c.row(1).jsonb(&serde_json::json!({"a": 1}));
+        let field = &c.buf[header + 2..];
+        assert_eq!(i32::from_be_bytes(field[..4].try_into().unwrap()), 8);
+        assert_eq!(&field[4..], b"\x01{\"a\":1}");
+    }
+
+    #[test]
+    fn arrays_carry_their_length_null_flag_and_elements() {
+        let mut c = BinaryCopy::default();
+        let header = c.buf.len();
+        c.row(1).text_array([Some("ab"), None].into_iter());
+        let field = &c.buf[header + 2..];
+        let word = |i: usize| i32::from_be_bytes(field[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!(word(0) as usize, field.len() - 4, "the field's length");
+        assert_eq!((word(1), word(2), word(3)), (1, 1, TEXT_OID as i32));
+        assert_eq!((word(4), word(5)), (2, 1), "length 2, lower bound 1");
+        assert_eq!(word(6), 2);
+        assert_eq!(&field[28..30], b"ab");
+        assert_eq!(i32::from_be_bytes(field[30..34].try_into().unwrap()), -1);
+    }
+}

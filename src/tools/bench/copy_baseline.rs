@@ -1,0 +1,64 @@
+//! The physical limit a run is compared with (issue 12): a binary COPY of as many rows as the run
+//! writes decisions rows into a table like `decision_runs` (same columns and indexes), in batches of
+//! the run's size, each its own transaction with `synchronous_commit = off` as the run's are. The
+//! rows look like the run's: two campaigns, one failure sentence each.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::evaluation::BATCH;
+use crate::platform::db::copy::BinaryCopy;
+
+const COPY: &str = "COPY baseline_decision_runs (contact_id, evaluated_at, tier, effective_score, \
+     rise, campaign_ids, reasons, channels, windows_open, next_openings, cooldowns_until, taken_by, \
+     outcomes) FROM STDIN (FORMAT binary)";
+
+const OUTCOMES: &str = r#"[true,true,true,"rose 0.04 over the last 24 h (from 0.52 to 0.56); minimum 0.1",true,true,true,true,true]"#;
+
+/// Seconds to COPY `rows` rows (the table is created empty first, and dropped after).
+pub async fn copy_seconds(pool: &PgPool, rows: i64, now: DateTime<Utc>) -> anyhow::Result<f64> {
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS baseline_decision_runs;
+         CREATE TABLE baseline_decision_runs (LIKE decision_runs INCLUDING ALL)",
+    )
+    .execute(pool)
+    .await?;
+    let started = Instant::now();
+    let mut lo = 0;
+    while lo < rows {
+        let hi = (lo + BATCH).min(rows);
+        let mut c = BinaryCopy::default();
+        for i in lo..hi {
+            let id = format!("bench-{:08}", i + 1);
+            let score = 0.3 + (i % 50) as f64 / 100.0;
+            c.row(13)
+                .text(&id)
+                .timestamptz(now)
+                .opt_text(Some("moderate"))
+                .opt_f64(Some(score))
+                .opt_f64(Some(0.04))
+                .text_array([Some("bench-push"), Some("bench-pull")].into_iter())
+                .text_array([Some("insufficient_rise"), Some("insufficient_rise")].into_iter())
+                .text_array([Some("voice"), None].into_iter())
+                .bool_array([Some(true), Some(false)].into_iter())
+                .timestamptz_array([None, Some(now)].into_iter())
+                .timestamptz_array([None, None].into_iter())
+                .text_array([None, None].into_iter())
+                .text_array([Some(OUTCOMES), Some(OUTCOMES)].into_iter());
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        c.send(&mut tx, COPY).await?;
+        tx.commit().await?;
+        lo = hi;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    sqlx::raw_sql("DROP TABLE baseline_decision_runs")
+        .execute(pool)
+        .await?;
+    Ok(seconds)
+}
