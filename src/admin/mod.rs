@@ -86,7 +86,7 @@ pub struct QuarantineRequest {
     #[schema(max_items = 1000)]
     pub ids: Vec<Uuid>,
     /// Act on every open item with this reason (at most 1,000 a call, oldest first).
-    pub reason: Option<crate::normalize::Reason>,
+    pub reason: Option<crate::normalize::QuarantineReason>,
 }
 
 /// Operations act on at most this many items per call, so one call stays one bounded transaction.
@@ -165,7 +165,10 @@ mod tests {
         let body = br#"{"ids": [], "reason": "unknown_attribute"}"#;
         assert!(parse_document::<IdsRequest>(body).is_err());
         let q: QuarantineRequest = parse_document(body).unwrap();
-        assert_eq!(q.reason, Some(crate::normalize::Reason::UnknownAttribute));
+        assert_eq!(
+            q.reason,
+            Some(crate::normalize::QuarantineReason::UnknownAttribute)
+        );
         let e = parse_document::<QuarantineRequest>(br#"{"ids": [], "reason": "AAA"}"#);
         assert!(e.is_err());
     }

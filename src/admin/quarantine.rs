@@ -13,10 +13,10 @@ use super::{MAX_ITEMS_PER_CALL, QuarantineRequest, parse_document};
 use crate::ingest::admit::{self, Admission};
 use crate::ingest::cdc::{self, ChangePlan};
 use crate::ingest::outcome::{EventResult, Results, Status};
-use crate::ingest::plan::{Planned, Registry};
+use crate::ingest::plan::{Documents, Planned};
 use crate::ingest::quarantine::{self, OpenItem, QuarantinedItem};
 use crate::ingest::store::Versions;
-use crate::normalize::Reason;
+use crate::normalize::QuarantineReason;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::auth::{Reader, Writer};
@@ -34,7 +34,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[into_params(parameter_in = Query)]
 pub struct ReasonFilter {
     /// Only items quarantined for this reason code (another is a 400: it would always list nothing).
-    pub reason: Option<Reason>,
+    pub reason: Option<QuarantineReason>,
 }
 
 /// Open quarantined items, oldest first.
@@ -137,7 +137,7 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
             results.push(not_found(index, id));
             continue;
         };
-        let reg = Registry {
+        let reg = Documents {
             source: &source.name,
             mapping: &source.mapping,
             manifest: &manifest,

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::change::{self, Op, Parsed, Position};
 use super::*;
-use crate::normalize::Reason;
+use crate::normalize::QuarantineReason;
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/cdc/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -190,7 +190,7 @@ fn unmapped_tables_and_unreadable_changes_are_rejected_with_their_reason() {
     let mut other = fixture("pg_insert.json");
     other["payload"]["source"]["table"] = json!("invoices");
     let r = translate(&other, &mapping(json!({}))).unwrap_err();
-    assert_eq!(r.reason, Reason::UnmappedTable);
+    assert_eq!(r.reason, QuarantineReason::UnmappedTable);
     assert!(r.detail.contains("crm.invoices"), "{}", r.detail);
 
     let m = mapping(json!({}));
@@ -213,7 +213,7 @@ fn unmapped_tables_and_unreadable_changes_are_rejected_with_their_reason() {
     cases.push((json!([1]), "JSON object"));
     for (raw, needle) in cases {
         let r = translate(&raw, &m).unwrap_err();
-        assert_eq!(r.reason, Reason::InvalidChange, "{raw}");
+        assert_eq!(r.reason, QuarantineReason::InvalidChange, "{raw}");
         assert!(r.detail.contains(needle), "{} lacks {needle}", r.detail);
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::change::{self, Change, ColumnType, Op, Parsed};
 use super::decimal;
 use crate::normalize::cdc_mapping::{CdcMapping, TableMapping};
-use crate::normalize::{Reason, Rejection};
+use crate::normalize::{QuarantineReason, Rejection};
 
 /// Why a change was received and deliberately not turned into an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,14 +40,14 @@ pub enum Translated {
 /// `invalid_change` when it cannot be read or lacks what the mapping needs; both keep the change as
 /// received so a replay after the mapping is fixed translates it again.
 pub fn translate(raw: &Value, cdc: &CdcMapping) -> Result<Translated, Rejection> {
-    let invalid = |detail: String| Rejection::new(Reason::InvalidChange, detail);
+    let invalid = |detail: String| Rejection::new(QuarantineReason::InvalidChange, detail);
     let change = match change::parse(raw).map_err(invalid)? {
         Parsed::Tombstone => return Ok(Translated::Skipped(Skip::Tombstone)),
         Parsed::Change(c) => c,
     };
     let Some(table) = cdc.tables.get(&change.table) else {
         return Err(Rejection::new(
-            Reason::UnmappedTable,
+            QuarantineReason::UnmappedTable,
             format!(
                 "the CDC mapping has no table {:?} (mapping.cdc.tables)",
                 change.table

@@ -25,7 +25,7 @@ pub struct Admission<'a> {
 /// The lane a route enters; `None` for the reconciliation queue, which is no lane.
 pub fn lane_of(route: Route) -> Option<Lane> {
     match route {
-        Route::RealTime => Some(Lane::Realtime),
+        Route::Realtime => Some(Lane::Realtime),
         Route::Backfill => Some(Lane::Backfill),
         Route::Reconciliation => None,
     }
@@ -84,7 +84,7 @@ pub async fn admit(
                         continue;
                     }
                     Route::Backfill => r.status = Status::Backfill,
-                    Route::RealTime => r.status = Status::Accepted,
+                    Route::Realtime => r.status = Status::Accepted,
                 }
                 if route != Route::Reconciliation {
                     r.event_id = Some(e.event_id);

@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::body::{self, Format, Item};
 use super::outcome::{EventResult, Results, Status};
-use super::plan::{self, Intake, Planned, Registry};
+use super::plan::{self, Documents, Intake, Planned};
 use crate::cdc::{self, Skip, Translated};
 use crate::domain::text;
-use crate::normalize::Reason;
+use crate::normalize::QuarantineReason;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::responses as problems;
@@ -28,7 +28,7 @@ pub enum ChangePlan {
 /// Plans one received change: translated with the source's CDC mapping, then planned as an event.
 /// Whatever is quarantined keeps the change as it was received (`intake: cdc`), so a replay
 /// translates it again with the mapping then in force; a stored event keeps it as its raw payload.
-pub fn plan_change(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> ChangePlan {
+pub fn plan_change(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> ChangePlan {
     let raw = match item {
         Item::Json(v) => v,
         line @ Item::Malformed { .. } => {
@@ -39,7 +39,7 @@ pub fn plan_change(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Change
     if let Some(path) = text::nul_path(&raw) {
         let field = if path.is_empty() { "the change" } else { &path };
         return ChangePlan::Planned(Planned::Quarantine {
-            reason: Reason::InvalidCharacters,
+            reason: QuarantineReason::InvalidCharacters,
             detail: format!("{field} {}", text::NUL_MESSAGE),
             raw: text::storable(&raw),
             intake: Intake::Cdc,
@@ -203,7 +203,12 @@ fn merge(skips: &[Option<Skip>], admitted: Vec<EventResult>) -> Vec<EventResult>
 }
 
 /// A quarantined change's raw payload, planned again (quarantine replay of an `intake: cdc` item).
-pub fn replan(raw: Value, reason: Reason, reg: &Registry<'_>, now: DateTime<Utc>) -> ChangePlan {
+pub fn replan(
+    raw: Value,
+    reason: QuarantineReason,
+    reg: &Documents<'_>,
+    now: DateTime<Utc>,
+) -> ChangePlan {
     plan_change(plan::item_from_raw(raw, reason), reg, now)
 }
 
@@ -231,7 +236,7 @@ mod tests {
         use crate::normalize::{Manifest, Mapping};
         let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
         let thresholds = crate::domain::thresholds::Thresholds::default();
-        let reg = Registry {
+        let reg = Documents {
             source: "crm",
             mapping: &mapping,
             manifest: &manifest,
@@ -252,7 +257,10 @@ mod tests {
         else {
             panic!("not quarantined")
         };
-        assert_eq!((reason, intake), (Reason::InvalidCharacters, Intake::Cdc));
+        assert_eq!(
+            (reason, intake),
+            (QuarantineReason::InvalidCharacters, Intake::Cdc)
+        );
         assert_eq!(detail, format!("after.contact_id {}", text::NUL_MESSAGE));
         assert!(raw.is_string() && !raw.as_str().unwrap().contains('\0'));
         let ChangePlan::Planned(Planned::Quarantine { reason, .. }) =
@@ -260,7 +268,7 @@ mod tests {
         else {
             panic!("a replay fails the same way")
         };
-        assert_eq!(reason, Reason::InvalidCharacters);
+        assert_eq!(reason, QuarantineReason::InvalidCharacters);
     }
 
     #[test]
@@ -275,7 +283,7 @@ mod tests {
                 ..
             }) => assert_eq!(
                 (reason, raw, intake),
-                (Reason::UnmappedTable, change, Intake::Cdc)
+                (QuarantineReason::UnmappedTable, change, Intake::Cdc)
             ),
             other => panic!("{other:?}"),
         }

@@ -22,7 +22,7 @@ use crate::platform::http::responses as problems;
 use crate::registry;
 use admit::Admission;
 use outcome::Results;
-use plan::Registry;
+use plan::Documents;
 use store::Versions;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -111,12 +111,12 @@ pub(crate) async fn admit_planned(
     state: &AppState,
     source: &registry::sources::Source,
     now: chrono::DateTime<chrono::Utc>,
-    plan: impl Fn(&Registry<'_>) -> Vec<plan::Planned>,
+    plan: impl Fn(&Documents<'_>) -> Vec<plan::Planned>,
 ) -> Result<Vec<outcome::EventResult>, ApiError> {
     let mut tx = state.pool.begin().await?;
     let (manifest_version, manifest) = registry::manifests::active(&mut *tx).await?;
     let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
-    let reg = Registry {
+    let reg = Documents {
         source: &source.name,
         mapping: &source.mapping,
         manifest: &manifest,

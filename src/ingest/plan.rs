@@ -10,17 +10,17 @@ use crate::domain::text;
 use crate::domain::thresholds::Thresholds;
 use crate::normalize::manifest::Manifest;
 use crate::normalize::mapping::Mapping;
-use crate::normalize::{self, Normalized, Reason, Route, TimeRules, dedup};
+use crate::normalize::{self, Normalized, QuarantineReason, Route, TimeRules, dedup};
 
 /// What normalization needs besides the event: the source's mapping and the active manifest.
-pub struct Registry<'a> {
+pub struct Documents<'a> {
     pub source: &'a str,
     pub mapping: &'a Mapping,
     pub manifest: &'a Manifest,
     pub thresholds: &'a Thresholds,
 }
 
-impl Registry<'_> {
+impl Documents<'_> {
     pub fn time_rules(&self) -> TimeRules {
         TimeRules::from_seconds(
             self.thresholds.backfill_age_seconds,
@@ -51,7 +51,7 @@ impl Intake {
 #[derive(Debug)]
 pub enum Planned {
     Quarantine {
-        reason: Reason,
+        reason: QuarantineReason,
         detail: String,
         raw: Value,
         intake: Intake,
@@ -74,13 +74,13 @@ impl PlannedEvent {
     }
 }
 
-pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
+pub fn plan(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
     let raw = match item {
         Item::Json(v) => v,
         // A NUL byte is checked before the line's JSON (SPEC §11.1: characters first).
         Item::Malformed { raw, .. } if text::has_nul(&raw) => {
             return Planned::Quarantine {
-                reason: Reason::InvalidCharacters,
+                reason: QuarantineReason::InvalidCharacters,
                 detail: format!("the line {}", text::NUL_MESSAGE),
                 raw: Value::String(text::escape_nul(&raw)),
                 intake: Intake::Events,
@@ -89,7 +89,7 @@ pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
         Item::Malformed { raw, error } => {
             // The raw line is kept as a JSON string so the quarantine can show it verbatim.
             return Planned::Quarantine {
-                reason: Reason::Malformed,
+                reason: QuarantineReason::Malformed,
                 detail: error,
                 raw: Value::String(raw),
                 intake: Intake::Events,
@@ -100,7 +100,7 @@ pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
         Err(rej) => Planned::Quarantine {
             // An event holding a NUL cannot be stored as it is: its JSON text (NUL escaped) is.
             raw: match rej.reason {
-                Reason::InvalidCharacters => text::storable(&raw),
+                QuarantineReason::InvalidCharacters => text::storable(&raw),
                 _ => raw,
             },
             reason: rej.reason,
@@ -125,20 +125,21 @@ pub fn plan(item: Item, reg: &Registry<'_>, now: DateTime<Utc>) -> Planned {
 /// invalid characters was kept as JSON text with its NUL escaped: parsed, it is the event again
 /// (NUL included); a line that was not JSON gets its NUL bytes back. Either way it fails the same
 /// check again, never the database.
-pub fn item_from_raw(raw: Value, reason: Reason) -> Item {
+pub fn item_from_raw(raw: Value, reason: QuarantineReason) -> Item {
     match (reason, raw) {
-        (Reason::Malformed | Reason::InvalidCharacters, Value::String(line)) => {
-            match serde_json::from_str(&line) {
-                Ok(v) => Item::Json(v),
-                Err(e) => Item::Malformed {
-                    raw: match reason {
-                        Reason::InvalidCharacters => text::unescape_nul(&line),
-                        _ => line,
-                    },
-                    error: e.to_string(),
+        (
+            QuarantineReason::Malformed | QuarantineReason::InvalidCharacters,
+            Value::String(line),
+        ) => match serde_json::from_str(&line) {
+            Ok(v) => Item::Json(v),
+            Err(e) => Item::Malformed {
+                raw: match reason {
+                    QuarantineReason::InvalidCharacters => text::unescape_nul(&line),
+                    _ => line,
                 },
-            }
-        }
+                error: e.to_string(),
+            },
+        },
         (_, v) => Item::Json(v),
     }
 }
@@ -151,7 +152,7 @@ mod tests {
     fn plan_one(item: Item) -> Planned {
         let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
         let thresholds = Thresholds::default();
-        let reg = Registry {
+        let reg = Documents {
             source: "crm",
             mapping: &mapping,
             manifest: &manifest,
@@ -160,7 +161,7 @@ mod tests {
         plan(item, &reg, chrono::Utc::now())
     }
 
-    fn quarantined(p: Planned) -> (Reason, Value) {
+    fn quarantined(p: Planned) -> (QuarantineReason, Value) {
         match p {
             Planned::Quarantine { reason, raw, .. } => (reason, raw),
             Planned::Event(e) => panic!("not quarantined: {e:?}"),
@@ -172,7 +173,7 @@ mod tests {
         // Not an envelope at all, but the NUL is what is reported.
         let event = json!({"contact_id": "c\u{0}"});
         let (reason, raw) = quarantined(plan_one(Item::Json(event.clone())));
-        assert_eq!(reason, Reason::InvalidCharacters);
+        assert_eq!(reason, QuarantineReason::InvalidCharacters);
         assert_eq!(raw, json!("{\"contact_id\":\"c\\u0000\"}"));
         assert_eq!(
             quarantined(plan_one(item_from_raw(raw, reason))),
@@ -189,7 +190,7 @@ mod tests {
             error: "trailing characters".into(),
         };
         let (reason, raw) = quarantined(plan_one(item));
-        assert_eq!(reason, Reason::InvalidCharacters);
+        assert_eq!(reason, QuarantineReason::InvalidCharacters);
         assert_eq!(raw, json!("{\"a\": 1}\\u0000"));
         let again = item_from_raw(raw.clone(), reason);
         assert!(matches!(&again, Item::Malformed { raw, .. } if *raw == line));
@@ -199,6 +200,6 @@ mod tests {
             raw: "{broken".into(),
             error: "eof".into(),
         };
-        assert_eq!(quarantined(plan_one(plain)).0, Reason::Malformed);
+        assert_eq!(quarantined(plan_one(plain)).0, QuarantineReason::Malformed);
     }
 }

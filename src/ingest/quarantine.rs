@@ -8,14 +8,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::ingest::cdc::{self, ChangePlan};
-use crate::ingest::plan::{self, Intake, Registry};
-use crate::normalize::Reason;
+use crate::ingest::plan::{self, Documents, Intake};
+use crate::normalize::QuarantineReason;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuarantinedItem {
     pub id: Uuid,
     pub source: String,
-    #[schema(value_type = Reason)]
+    #[schema(value_type = QuarantineReason)]
     pub reason: String,
     pub detail: String,
     pub received_at: DateTime<Utc>,
@@ -29,7 +29,7 @@ pub struct QuarantinedItem {
 pub async fn open_page(
     reads: &PgPool,
     after: i64,
-    reason: Option<Reason>,
+    reason: Option<QuarantineReason>,
     limit: i64,
 ) -> sqlx::Result<Vec<(i64, QuarantinedItem)>> {
     let rows = sqlx::query!(
@@ -37,7 +37,7 @@ pub async fn open_page(
            WHERE state = 'open' AND seq > $1 AND ($2::text IS NULL OR reason = $2)
            ORDER BY seq LIMIT $3"#,
         after,
-        reason.map(Reason::as_str),
+        reason.map(QuarantineReason::as_str),
         limit
     )
     .fetch_all(reads)
@@ -72,8 +72,11 @@ impl OpenItem {
     /// Plans the item again as it was first received, with `reg` (the source's mapping and the
     /// manifest now in force): a change event is translated again, so a CDC mapping that now
     /// ignores it skips it.
-    pub fn replan(&self, reg: &Registry<'_>, now: DateTime<Utc>) -> ChangePlan {
-        let reason = self.reason.parse().unwrap_or(Reason::InvalidEnvelope);
+    pub fn replan(&self, reg: &Documents<'_>, now: DateTime<Utc>) -> ChangePlan {
+        let reason = self
+            .reason
+            .parse()
+            .unwrap_or(QuarantineReason::InvalidEnvelope);
         let raw = self.raw.clone();
         if self.intake == Intake::Cdc.as_str() {
             cdc::replan(raw, reason, reg, now)
@@ -88,7 +91,7 @@ impl OpenItem {
 pub async fn lock_open(
     tx: &mut PgConnection,
     ids: &[Uuid],
-    reason: Option<Reason>,
+    reason: Option<QuarantineReason>,
     limit: i64,
 ) -> sqlx::Result<Vec<OpenItem>> {
     sqlx::query_as!(
@@ -97,7 +100,7 @@ pub async fn lock_open(
            WHERE state = 'open' AND (id = ANY($1) OR ($2::text IS NOT NULL AND reason = $2))
            ORDER BY seq LIMIT $3 FOR UPDATE"#,
         ids,
-        reason.map(crate::normalize::Reason::as_str),
+        reason.map(crate::normalize::QuarantineReason::as_str),
         limit
     )
     .fetch_all(&mut *tx)
@@ -108,7 +111,7 @@ pub async fn lock_open(
 pub async fn still_failing(
     tx: &mut PgConnection,
     id: Uuid,
-    reason: Reason,
+    reason: QuarantineReason,
     detail: &str,
 ) -> sqlx::Result<()> {
     sqlx::query!(

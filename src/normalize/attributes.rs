@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::normalize::coerce::{coerce, describe};
 use crate::normalize::manifest::{AttrType, AttributeSpec, CRM_RECORD_ID, EventTypeSpec, Presence};
 use crate::normalize::mapping::Renamed;
-use crate::normalize::reason::{Reason, Rejection};
+use crate::normalize::reason::{QuarantineReason, Rejection};
 
 /// The attributes as PE will receive them.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ pub fn check_manifest(
     if let Some(&name) = undeclared.first() {
         let renamed = &attributes[name];
         return Err(Rejection::new(
-            Reason::UnknownAttribute,
+            QuarantineReason::UnknownAttribute,
             format!(
                 "attributes.{name}{} is not declared for {event_type}",
                 sent_as(name, renamed)
@@ -56,7 +56,7 @@ pub fn check_manifest(
     // here; the fallback only keeps this function free of panics should that ever change.
     let Some(Value::String(crm_record_id)) = out.get(CRM_RECORD_ID).cloned() else {
         return Err(Rejection::new(
-            Reason::MissingRequired,
+            QuarantineReason::MissingRequired,
             format!("attributes.{CRM_RECORD_ID} is required for {event_type} but missing"),
         ));
     };
@@ -99,7 +99,7 @@ fn check_required(
                     undeclared.join(", ")
                 ));
             }
-            return Err(Rejection::new(Reason::MissingRequired, detail));
+            return Err(Rejection::new(QuarantineReason::MissingRequired, detail));
         }
     }
     Ok(())
@@ -123,7 +123,7 @@ fn coerce_declared(
             (_, value) => {
                 let coerced = coerce(attr.kind, value).ok_or_else(|| {
                     Rejection::new(
-                        Reason::TypeMismatch,
+                        QuarantineReason::TypeMismatch,
                         format!(
                             "attributes.{}{} must be {}, not {}",
                             name,
@@ -210,7 +210,7 @@ mod tests {
         check_with(&Mapping::default(), &spec(), attrs)
     }
 
-    fn rejected(attrs: Value) -> (Reason, String) {
+    fn rejected(attrs: Value) -> (QuarantineReason, String) {
         let err = check(attrs).unwrap_err();
         (err.reason, err.detail)
     }
@@ -245,14 +245,14 @@ mod tests {
         assert_eq!(
             rejected(json!({"crm_record_id": "R"})),
             (
-                Reason::MissingRequired,
+                QuarantineReason::MissingRequired,
                 "attributes.amount is required for t but missing".into()
             )
         );
         assert_eq!(
             rejected(json!({"crm_record_id": "R", "amount": null})),
             (
-                Reason::MissingRequired,
+                QuarantineReason::MissingRequired,
                 "attributes.amount is required for t but null".into()
             )
         );
@@ -265,7 +265,7 @@ mod tests {
         assert_eq!(
             rejected(json!({"crm_record_id": " ", "amount": 1})),
             (
-                Reason::MissingRequired,
+                QuarantineReason::MissingRequired,
                 "attributes.crm_record_id is required for t but empty".into()
             )
         );
@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(
             rejected(json!({"crm_record_id": "R", "amt": 1, "zz": 2})),
             (
-                Reason::MissingRequired,
+                QuarantineReason::MissingRequired,
                 "attributes.amount is required for t but missing (undeclared attributes present: amt, zz)".into()
             )
         );
@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(
             rejected(json!({"crm_record_id": "R", "amount": 1, "count": "4.5"})),
             (
-                Reason::TypeMismatch,
+                QuarantineReason::TypeMismatch,
                 "attributes.count must be an integer, not the string \"4.5\"".into()
             )
         );
@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(
             rejected(json!({"crm_record_id": "R", "amount": 1, "new_field": null})),
             (
-                Reason::UnknownAttribute,
+                QuarantineReason::UnknownAttribute,
                 "attributes.new_field is not declared for t".into()
             )
         );
@@ -319,10 +319,10 @@ mod tests {
     fn passes_run_in_spec_order_and_names_in_sorted_order() {
         // missing_required beats type_mismatch and unknown_attribute...
         let all_three = json!({"crm_record_id": "R", "count": "x", "zzz": 1});
-        assert_eq!(rejected(all_three).0, Reason::MissingRequired);
+        assert_eq!(rejected(all_three).0, QuarantineReason::MissingRequired);
         // ...type_mismatch beats unknown_attribute, even when the unknown name sorts first...
         let both = json!({"crm_record_id": "R", "amount": 1, "aaa": 1, "count": "x"});
-        assert_eq!(rejected(both).0, Reason::TypeMismatch);
+        assert_eq!(rejected(both).0, QuarantineReason::TypeMismatch);
         // ...and among equals the first name in sorted order is reported.
         let (_, detail) = rejected(json!({"crm_record_id": "R", "amount": "x", "count": "y"}));
         assert!(detail.starts_with("attributes.amount "), "{detail}");
@@ -337,7 +337,7 @@ mod tests {
         .unwrap();
         let lax = &lax.event_types["t"];
         let err = check_with(&Mapping::default(), lax, json!({})).unwrap_err();
-        assert_eq!(err.reason, Reason::MissingRequired);
+        assert_eq!(err.reason, QuarantineReason::MissingRequired);
         let ok = check_with(&Mapping::default(), lax, json!({"crm_record_id": "OPP-1"})).unwrap();
         assert_eq!(ok.crm_record_id, "OPP-1");
         let empty = EventTypeSpec {

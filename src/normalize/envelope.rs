@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::normalize::reason::{Reason, Rejection};
+use crate::normalize::reason::{QuarantineReason, Rejection};
 
 /// SPEC §11.2: any non-empty string of at most this many characters (Unicode scalar values).
 pub const MAX_CONTACT_ID_CHARS: usize = 128;
@@ -70,7 +70,7 @@ fn string_field<'a>(event: &'a Map<String, Value>, name: &str) -> Result<&'a str
 }
 
 fn invalid(detail: String) -> Rejection {
-    Rejection::new(Reason::InvalidEnvelope, detail)
+    Rejection::new(QuarantineReason::InvalidEnvelope, detail)
 }
 
 /// The JSON type with its article, for details such as `attributes is an array`.
@@ -98,7 +98,7 @@ mod tests {
 
     fn detail_of(raw: Value) -> String {
         let err = parse(&raw).unwrap_err();
-        assert_eq!(err.reason, Reason::InvalidEnvelope);
+        assert_eq!(err.reason, QuarantineReason::InvalidEnvelope);
         err.detail
     }
 

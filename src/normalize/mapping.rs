@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::normalize::cdc_mapping::CdcMapping;
-use crate::normalize::reason::{Reason, Rejection};
+use crate::normalize::reason::{QuarantineReason, Rejection};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -62,7 +62,7 @@ impl Mapping {
             let entry = Renamed { source_key, value };
             if let Some(earlier) = renamed.insert(canonical, entry) {
                 return Err(Rejection::new(
-                    Reason::InvalidEnvelope,
+                    QuarantineReason::InvalidEnvelope,
                     format!(
                         "attributes.{} and attributes.{source_key} both map to {canonical}",
                         earlier.source_key
@@ -167,7 +167,7 @@ mod tests {
         let m = mapping(json!({"fields": {"tx_amount": "transaction_value"}}));
         let attrs = json!({"tx_amount": 1, "transaction_value": 2});
         let err = m.rename_attributes(attrs.as_object().unwrap()).unwrap_err();
-        assert_eq!(err.reason, Reason::InvalidEnvelope);
+        assert_eq!(err.reason, QuarantineReason::InvalidEnvelope);
         assert_eq!(
             err.detail,
             "attributes.transaction_value and attributes.tx_amount both map to transaction_value"

@@ -29,7 +29,7 @@ pub use crate::normalize::manifest::{
     AttrType, AttributeSpec, EventTypeSpec, Manifest, Presence, default_v1_json,
 };
 pub use crate::normalize::mapping::Mapping;
-pub use crate::normalize::reason::{Reason, Rejection, UnknownReason};
+pub use crate::normalize::reason::{QuarantineReason, Rejection, UnknownReason};
 pub use crate::normalize::time::{Route, TimeRules};
 
 /// An event that passed every check, in the form PE will receive it.
@@ -98,7 +98,7 @@ pub fn normalize(
     if let Some(path) = text::nul_path(raw) {
         let field = if path.is_empty() { "the event" } else { &path };
         return Err(Rejection::new(
-            Reason::InvalidCharacters,
+            QuarantineReason::InvalidCharacters,
             format!("{field} {}", text::NUL_MESSAGE),
         ));
     }
@@ -115,7 +115,7 @@ pub fn normalize(
             format!(" (mapped to {event_type:?})")
         };
         return Err(Rejection::new(
-            Reason::UnknownEventType,
+            QuarantineReason::UnknownEventType,
             format!(
                 "event type {:?}{mapped} is not defined by the manifest",
                 env.event_type
@@ -131,7 +131,7 @@ pub fn normalize(
     // 5. Time.
     let event_timestamp = time::parse_timestamp(env.event_timestamp).ok_or_else(|| {
         Rejection::new(
-            Reason::InvalidTimestamp,
+            QuarantineReason::InvalidTimestamp,
             format!(
                 "event_timestamp {} is not an RFC 3339 date-time with an offset",
                 coerce::quoted(env.event_timestamp)

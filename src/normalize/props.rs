@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::domain::text;
 use crate::normalize::tests::{run, run_with};
-use crate::normalize::{Manifest, Mapping, Reason};
+use crate::normalize::{Manifest, Mapping, QuarantineReason};
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -82,9 +82,9 @@ proptest! {
         // Nothing that leaves normalize toward the database holds a NUL (`.` generates some).
         match run(&raw) {
             Err(rejection) => {
-                prop_assert_ne!(rejection.reason, Reason::Malformed);
+                prop_assert_ne!(rejection.reason, QuarantineReason::Malformed);
                 prop_assert!(!text::has_nul(&rejection.detail));
-                prop_assert_eq!(rejection.reason == Reason::InvalidCharacters, text::holds_nul(&raw));
+                prop_assert_eq!(rejection.reason == QuarantineReason::InvalidCharacters, text::holds_nul(&raw));
             }
             Ok(n) => prop_assert!(!text::holds_nul(&n.pe_body())),
         }
@@ -95,7 +95,7 @@ proptest! {
         let m: Mapping = serde_json::from_value(json!({"event_types": {"purchase": "crm.transaction"}})).unwrap();
         let manifest = Manifest::default_v1();
         match run_with(&raw, &m, &manifest) {
-            Err(rejection) => prop_assert_ne!(rejection.reason, Reason::Malformed),
+            Err(rejection) => prop_assert_ne!(rejection.reason, QuarantineReason::Malformed),
             Ok(n) => {
                 let declared = &manifest.event_types[&n.event_type].attributes;
                 prop_assert!(!n.crm_record_id.trim().is_empty());

@@ -1,7 +1,7 @@
 //! Why an event was quarantined: the stable, machine-readable codes of SPEC §3.
 //!
 //! The codes are part of the public contract (the quarantine is filtered by them, dashboards count
-//! them), so the text of every code is spelled once, in [`Reason::as_str`], and serde, `Display` and
+//! them), so the text of every code is spelled once, in [`QuarantineReason::as_str`], and serde, `Display` and
 //! `FromStr` all go through the same table.
 
 use std::fmt;
@@ -15,9 +15,7 @@ use utoipa::ToSchema;
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
-// `Reason` is also the eligibility rules' schema: this one is the quarantine's.
-#[schema(as = QuarantineReason)]
-pub enum Reason {
+pub enum QuarantineReason {
     /// A string or key of the event (or a byte of its NDJSON line) is NUL (U+0000), which PostgreSQL
     /// cannot store. Checked before anything else (issue 8): the event is kept, escaped, in the
     /// quarantine instead of failing the whole batch.
@@ -47,56 +45,56 @@ pub enum Reason {
     InvalidChange,
 }
 
-impl Reason {
+impl QuarantineReason {
     /// Every code, in pipeline order; handy for metrics pre-registration and for `FromStr`.
-    pub const ALL: [Reason; 11] = [
-        Reason::InvalidCharacters,
-        Reason::Malformed,
-        Reason::InvalidEnvelope,
-        Reason::UnknownEventType,
-        Reason::NestedAttribute,
-        Reason::MissingRequired,
-        Reason::TypeMismatch,
-        Reason::UnknownAttribute,
-        Reason::InvalidTimestamp,
-        Reason::UnmappedTable,
-        Reason::InvalidChange,
+    pub const ALL: [QuarantineReason; 11] = [
+        QuarantineReason::InvalidCharacters,
+        QuarantineReason::Malformed,
+        QuarantineReason::InvalidEnvelope,
+        QuarantineReason::UnknownEventType,
+        QuarantineReason::NestedAttribute,
+        QuarantineReason::MissingRequired,
+        QuarantineReason::TypeMismatch,
+        QuarantineReason::UnknownAttribute,
+        QuarantineReason::InvalidTimestamp,
+        QuarantineReason::UnmappedTable,
+        QuarantineReason::InvalidChange,
     ];
 
     /// The snake_case code as it appears in responses, the database and metrics labels.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Reason::InvalidCharacters => "invalid_characters",
-            Reason::Malformed => "malformed",
-            Reason::InvalidEnvelope => "invalid_envelope",
-            Reason::UnknownEventType => "unknown_event_type",
-            Reason::NestedAttribute => "nested_attribute",
-            Reason::MissingRequired => "missing_required",
-            Reason::TypeMismatch => "type_mismatch",
-            Reason::UnknownAttribute => "unknown_attribute",
-            Reason::InvalidTimestamp => "invalid_timestamp",
-            Reason::UnmappedTable => "unmapped_table",
-            Reason::InvalidChange => "invalid_change",
+            QuarantineReason::InvalidCharacters => "invalid_characters",
+            QuarantineReason::Malformed => "malformed",
+            QuarantineReason::InvalidEnvelope => "invalid_envelope",
+            QuarantineReason::UnknownEventType => "unknown_event_type",
+            QuarantineReason::NestedAttribute => "nested_attribute",
+            QuarantineReason::MissingRequired => "missing_required",
+            QuarantineReason::TypeMismatch => "type_mismatch",
+            QuarantineReason::UnknownAttribute => "unknown_attribute",
+            QuarantineReason::InvalidTimestamp => "invalid_timestamp",
+            QuarantineReason::UnmappedTable => "unmapped_table",
+            QuarantineReason::InvalidChange => "invalid_change",
         }
     }
 }
 
-impl fmt::Display for Reason {
+impl fmt::Display for QuarantineReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// A string that is not one of the [`Reason`] codes (e.g. a bad `?reason=` filter).
+/// A string that is not one of the [`QuarantineReason`] codes (e.g. a bad `?reason=` filter).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown quarantine reason {0:?}")]
 pub struct UnknownReason(pub String);
 
-impl FromStr for Reason {
+impl FromStr for QuarantineReason {
     type Err = UnknownReason;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Reason::ALL
+        QuarantineReason::ALL
             .into_iter()
             .find(|reason| reason.as_str() == s)
             .ok_or_else(|| UnknownReason(s.to_owned()))
@@ -108,12 +106,12 @@ impl FromStr for Reason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, thiserror::Error)]
 #[error("{reason}: {detail}")]
 pub struct Rejection {
-    pub reason: Reason,
+    pub reason: QuarantineReason,
     pub detail: String,
 }
 
 impl Rejection {
-    pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
+    pub fn new(reason: QuarantineReason, detail: impl Into<String>) -> Self {
         Rejection {
             reason,
             detail: detail.into(),
@@ -127,7 +125,7 @@ mod tests {
 
     #[test]
     fn codes_are_the_spec_spelling() {
-        let codes: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        let codes: Vec<&str> = QuarantineReason::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(
             codes,
             [
@@ -148,28 +146,34 @@ mod tests {
 
     #[test]
     fn serde_display_and_from_str_agree_with_as_str() {
-        for reason in Reason::ALL {
+        for reason in QuarantineReason::ALL {
             let json = serde_json::to_value(reason).unwrap();
             assert_eq!(json, serde_json::Value::String(reason.as_str().into()));
-            assert_eq!(serde_json::from_value::<Reason>(json).unwrap(), reason);
+            assert_eq!(
+                serde_json::from_value::<QuarantineReason>(json).unwrap(),
+                reason
+            );
             assert_eq!(reason.to_string(), reason.as_str());
-            assert_eq!(reason.as_str().parse::<Reason>().unwrap(), reason);
+            assert_eq!(reason.as_str().parse::<QuarantineReason>().unwrap(), reason);
         }
     }
 
     #[test]
     fn from_str_rejects_unknown_and_differently_cased_codes() {
         assert_eq!(
-            "InvalidEnvelope".parse::<Reason>(),
+            "InvalidEnvelope".parse::<QuarantineReason>(),
             Err(UnknownReason("InvalidEnvelope".into()))
         );
-        assert!("".parse::<Reason>().is_err());
-        assert!("late_arrival".parse::<Reason>().is_err());
+        assert!("".parse::<QuarantineReason>().is_err());
+        assert!("late_arrival".parse::<QuarantineReason>().is_err());
     }
 
     #[test]
     fn rejection_serializes_as_reason_and_detail() {
-        let rejection = Rejection::new(Reason::NestedAttribute, "attributes.items is an array");
+        let rejection = Rejection::new(
+            QuarantineReason::NestedAttribute,
+            "attributes.items is an array",
+        );
         assert_eq!(
             serde_json::to_value(&rejection).unwrap(),
             serde_json::json!({"reason": "nested_attribute", "detail": "attributes.items is an array"})

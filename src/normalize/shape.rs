@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::normalize::envelope::json_type;
 use crate::normalize::mapping::Renamed;
-use crate::normalize::reason::{Reason, Rejection};
+use crate::normalize::reason::{QuarantineReason, Rejection};
 
 /// Refuses the first object or array value, walking canonical names in order. The detail names the
 /// key as the source sent it, since that is what its owner will search for in the raw payload.
@@ -17,7 +17,7 @@ pub fn check_flat(attributes: &BTreeMap<&str, Renamed<'_>>) -> Result<(), Reject
     for renamed in attributes.values() {
         if matches!(renamed.value, Value::Object(_) | Value::Array(_)) {
             return Err(Rejection::new(
-                Reason::NestedAttribute,
+                QuarantineReason::NestedAttribute,
                 format!(
                     "attributes.{} is {}",
                     renamed.source_key,
@@ -54,7 +54,7 @@ mod tests {
         assert_eq!(
             check(json!({}), json!({"a": 1, "items": []})),
             Err(Rejection::new(
-                Reason::NestedAttribute,
+                QuarantineReason::NestedAttribute,
                 "attributes.items is an array"
             ))
         );

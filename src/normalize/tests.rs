@@ -5,7 +5,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::normalize::time::{format_utc, parse_timestamp};
-use crate::normalize::{Manifest, Mapping, Reason, Rejection, Route, TimeRules, normalize};
+use crate::normalize::{
+    Manifest, Mapping, QuarantineReason, Rejection, Route, TimeRules, normalize,
+};
 
 fn now() -> DateTime<Utc> {
     parse_timestamp("2024-11-16T00:00:00Z").unwrap()
@@ -36,7 +38,7 @@ pub(super) fn run(raw: &Value) -> Result<crate::normalize::Normalized, Rejection
     run_with(raw, &Mapping::default(), &Manifest::default_v1())
 }
 
-fn reason_of(raw: &Value) -> Reason {
+fn reason_of(raw: &Value) -> QuarantineReason {
     run(raw).unwrap_err().reason
 }
 
@@ -48,7 +50,7 @@ fn with(mut raw: Value, key: &str, value: Value) -> Value {
 #[test]
 fn the_spec_event_is_accepted_as_sent() {
     let n = run(&spec_event()).unwrap();
-    assert_eq!(n.route, Route::RealTime);
+    assert_eq!(n.route, Route::Realtime);
     assert_eq!(n.crm_record_id, "OPP-88421");
     assert!(n.stripped.is_empty());
     assert_eq!(
@@ -72,36 +74,36 @@ fn every_reason_code_is_reachable_through_normalize() {
         // A NUL anywhere wins over every later failure (here a missing `attributes` too).
         (
             json!({"contact_id": "c\u{0}", "event_type": "x"}),
-            Reason::InvalidCharacters,
+            QuarantineReason::InvalidCharacters,
         ),
         (
             event(json!({"crm_record_id": "R", "transaction_value": 1, "x": ["\u{0}"]})),
-            Reason::InvalidCharacters,
+            QuarantineReason::InvalidCharacters,
         ),
-        (json!([base.clone()]), Reason::InvalidEnvelope),
+        (json!([base.clone()]), QuarantineReason::InvalidEnvelope),
         (
             with(base.clone(), "contact_id", json!("")),
-            Reason::InvalidEnvelope,
+            QuarantineReason::InvalidEnvelope,
         ),
         (
             with(base.clone(), "event_type", json!("crm.refund")),
-            Reason::UnknownEventType,
+            QuarantineReason::UnknownEventType,
         ),
         (
             event(json!({"crm_record_id": "R", "transaction_value": 1, "items": []})),
-            Reason::NestedAttribute,
+            QuarantineReason::NestedAttribute,
         ),
         (
             event(json!({"crm_record_id": "R"})),
-            Reason::MissingRequired,
+            QuarantineReason::MissingRequired,
         ),
         (
             event(json!({"crm_record_id": "R", "transaction_value": "lots"})),
-            Reason::TypeMismatch,
+            QuarantineReason::TypeMismatch,
         ),
         (
             event(json!({"crm_record_id": "R", "transaction_value": 1, "tx_amount": 1})),
-            Reason::UnknownAttribute,
+            QuarantineReason::UnknownAttribute,
         ),
         (
             with(
@@ -109,7 +111,7 @@ fn every_reason_code_is_reachable_through_normalize() {
                 "event_timestamp",
                 json!("2024-11-15T14:32:00"),
             ),
-            Reason::InvalidTimestamp,
+            QuarantineReason::InvalidTimestamp,
         ),
     ];
     for (raw, expected) in cases {
@@ -149,7 +151,7 @@ fn details_name_what_is_wrong() {
 fn earlier_stages_win() {
     // envelope > everything: a bad contact_id hides an unknown event type and a bad timestamp.
     let raw = json!({"contact_id": 7, "event_type": "nope", "event_timestamp": "x", "attributes": {"a": []}});
-    assert_eq!(reason_of(&raw), Reason::InvalidEnvelope);
+    assert_eq!(reason_of(&raw), QuarantineReason::InvalidEnvelope);
     // mapping > shape > manifest > time.
     let nested_bad_time = with(
         event(json!({"a": [], "b": {}})),
@@ -158,28 +160,34 @@ fn earlier_stages_win() {
     );
     assert_eq!(
         reason_of(&with(nested_bad_time.clone(), "event_type", json!("nope"))),
-        Reason::UnknownEventType
+        QuarantineReason::UnknownEventType
     );
-    assert_eq!(reason_of(&nested_bad_time), Reason::NestedAttribute);
+    assert_eq!(
+        reason_of(&nested_bad_time),
+        QuarantineReason::NestedAttribute
+    );
     let unknown_bad_time = with(
         event(json!({"crm_record_id": "R", "transaction_value": 1, "x": 1})),
         "event_timestamp",
         json!("x"),
     );
-    assert_eq!(reason_of(&unknown_bad_time), Reason::UnknownAttribute);
+    assert_eq!(
+        reason_of(&unknown_bad_time),
+        QuarantineReason::UnknownAttribute
+    );
     // Inside the mapping stage, the event type is judged before the field renames collide.
     let m: Mapping =
         serde_json::from_value(json!({"fields": {"amt": "transaction_value"}})).unwrap();
     let colliding = event(json!({"crm_record_id": "R", "amt": 1, "transaction_value": 2}));
     let err = run_with(&colliding, &m, &Manifest::default_v1()).unwrap_err();
-    assert_eq!(err.reason, Reason::InvalidEnvelope);
+    assert_eq!(err.reason, QuarantineReason::InvalidEnvelope);
     let err = run_with(
         &with(colliding, "event_type", json!("nope")),
         &m,
         &Manifest::default_v1(),
     )
     .unwrap_err();
-    assert_eq!(err.reason, Reason::UnknownEventType);
+    assert_eq!(err.reason, QuarantineReason::UnknownEventType);
 }
 
 #[test]
@@ -253,12 +261,12 @@ fn optional_nulls_are_omitted_and_required_nulls_refused() {
         json!({"crm_record_id": "R", "transaction_value": null}),
     ))
     .unwrap_err();
-    assert_eq!(err.reason, Reason::MissingRequired);
+    assert_eq!(err.reason, QuarantineReason::MissingRequired);
     let err = run(&event(
         json!({"crm_record_id": null, "transaction_value": 1}),
     ))
     .unwrap_err();
-    assert_eq!(err.reason, Reason::MissingRequired);
+    assert_eq!(err.reason, QuarantineReason::MissingRequired);
 }
 
 #[test]
@@ -281,7 +289,7 @@ fn behavior_integers_follow_the_integer_rule() {
             "event_type",
             json!("crm.behavior"),
         );
-        assert_eq!(reason_of(&raw), Reason::TypeMismatch);
+        assert_eq!(reason_of(&raw), QuarantineReason::TypeMismatch);
     }
 }
 
@@ -293,12 +301,12 @@ fn route_at(ts: DateTime<Utc>) -> Route {
 #[test]
 fn routing_boundaries_through_normalize() {
     let week_ago = now() - Duration::days(7);
-    assert_eq!(route_at(week_ago + Duration::seconds(1)), Route::RealTime);
-    assert_eq!(route_at(week_ago), Route::RealTime);
+    assert_eq!(route_at(week_ago + Duration::seconds(1)), Route::Realtime);
+    assert_eq!(route_at(week_ago), Route::Realtime);
     assert_eq!(route_at(week_ago - Duration::seconds(1)), Route::Backfill);
     let soon = now() + Duration::minutes(5);
-    assert_eq!(route_at(soon - Duration::seconds(1)), Route::RealTime);
-    assert_eq!(route_at(soon), Route::RealTime);
+    assert_eq!(route_at(soon - Duration::seconds(1)), Route::Realtime);
+    assert_eq!(route_at(soon), Route::Realtime);
     assert_eq!(route_at(soon + Duration::seconds(1)), Route::Reconciliation);
 }
 

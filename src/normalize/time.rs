@@ -43,7 +43,8 @@ impl TimeRules {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
-    RealTime,
+    #[serde(rename = "real_time")]
+    Realtime,
     Backfill,
     Reconciliation,
 }
@@ -51,7 +52,7 @@ pub enum Route {
 impl Route {
     pub const fn as_str(self) -> &'static str {
         match self {
-            Route::RealTime => "real_time",
+            Route::Realtime => "real_time",
             Route::Backfill => "backfill",
             Route::Reconciliation => "reconciliation",
         }
@@ -60,7 +61,7 @@ impl Route {
     /// The `reason` an ingest result carries for this lane (SPEC §2), if any.
     pub const fn reason(self) -> Option<&'static str> {
         match self {
-            Route::RealTime => None,
+            Route::Realtime => None,
             Route::Backfill => Some("older_than_backfill_age"),
             Route::Reconciliation => Some("future_timestamp"),
         }
@@ -92,7 +93,7 @@ pub fn route(ts: DateTime<Utc>, now: DateTime<Utc>, rules: &TimeRules) -> Route 
     } else if -ahead > rules.backfill_age {
         Route::Backfill
     } else {
-        Route::RealTime
+        Route::Realtime
     }
 }
 
@@ -160,9 +161,9 @@ mod tests {
         let edge = now() + Duration::minutes(5);
         assert_eq!(
             route(edge - Duration::seconds(1), now(), &rules),
-            Route::RealTime
+            Route::Realtime
         );
-        assert_eq!(route(edge, now(), &rules), Route::RealTime);
+        assert_eq!(route(edge, now(), &rules), Route::Realtime);
         assert_eq!(
             route(edge + Duration::seconds(1), now(), &rules),
             Route::Reconciliation
@@ -180,9 +181,9 @@ mod tests {
         let edge = now() - Duration::days(7);
         assert_eq!(
             route(edge + Duration::seconds(1), now(), &rules),
-            Route::RealTime
+            Route::Realtime
         );
-        assert_eq!(route(edge, now(), &rules), Route::RealTime);
+        assert_eq!(route(edge, now(), &rules), Route::Realtime);
         assert_eq!(
             route(edge - Duration::seconds(1), now(), &rules),
             Route::Backfill
@@ -196,7 +197,7 @@ mod tests {
     #[test]
     fn now_and_extremes_route_sensibly() {
         let rules = TimeRules::default();
-        assert_eq!(route(now(), now(), &rules), Route::RealTime);
+        assert_eq!(route(now(), now(), &rules), Route::Realtime);
         assert_eq!(
             route(at("0001-01-01T00:00:00Z"), now(), &rules),
             Route::Backfill
@@ -228,12 +229,12 @@ mod tests {
 
     #[test]
     fn route_codes() {
-        assert_eq!(Route::RealTime.reason(), None);
+        assert_eq!(Route::Realtime.reason(), None);
         assert_eq!(Route::Backfill.reason(), Some("older_than_backfill_age"));
         assert_eq!(Route::Reconciliation.reason(), Some("future_timestamp"));
         assert_eq!(
-            serde_json::to_value(Route::RealTime).unwrap(),
-            serde_json::json!(Route::RealTime.as_str())
+            serde_json::to_value(Route::Realtime).unwrap(),
+            serde_json::json!(Route::Realtime.as_str())
         );
     }
 }

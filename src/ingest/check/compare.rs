@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::ingest::cdc::ChangePlan;
 use crate::ingest::plan::Planned;
-use crate::normalize::{Reason, Route};
+use crate::normalize::{QuarantineReason, Route};
 
 /// Examples kept per new failure.
 pub const EXAMPLES: usize = 20;
@@ -28,7 +28,7 @@ pub enum Fate {
         lane: &'static str,
     },
     Quarantined {
-        reason: Reason,
+        reason: QuarantineReason,
     },
     /// A change the CDC mapping deliberately ignores (a tombstone, an ignored delete).
     Skipped,
@@ -59,7 +59,7 @@ impl Fate {
 
 fn lane_name(route: Route) -> &'static str {
     match route {
-        Route::RealTime => "realtime",
+        Route::Realtime => "realtime",
         Route::Backfill => "backfill",
         Route::Reconciliation => "reconciliation",
     }
@@ -151,7 +151,7 @@ pub struct Example {
 /// names none, e.g. an unknown event type).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct NewFailure {
-    pub reason: Reason,
+    pub reason: QuarantineReason,
     pub attribute: Option<String>,
     pub count: u64,
     /// Up to 20, oldest first.
@@ -163,7 +163,7 @@ pub struct NewFailure {
 pub struct Tally {
     pub events: SideBySide,
     pub quarantine: SideBySide,
-    failures: BTreeMap<(Reason, Option<String>), NewFailure>,
+    failures: BTreeMap<(QuarantineReason, Option<String>), NewFailure>,
     /// New failures of kinds beyond [`MAX_FAILURE_KINDS`].
     pub untracked_failures: u64,
 }
@@ -194,7 +194,13 @@ impl Tally {
         }
     }
 
-    fn new_failure(&mut self, item: &Item<'_>, active: Fate, reason: Reason, detail: &str) {
+    fn new_failure(
+        &mut self,
+        item: &Item<'_>,
+        active: Fate,
+        reason: QuarantineReason,
+        detail: &str,
+    ) {
         let key = (reason, attribute_of(detail).map(str::to_owned));
         if !self.failures.contains_key(&key) && self.failures.len() >= MAX_FAILURE_KINDS {
             self.untracked_failures += 1;

@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 
 use super::body::Item as BodyItem;
 use super::cdc;
-use super::plan::{self, Intake, Registry};
+use super::plan::{self, Documents, Intake};
 use crate::domain::thresholds::Thresholds;
-use crate::normalize::{Manifest, Mapping, Reason};
+use crate::normalize::{Manifest, Mapping, QuarantineReason};
 use crate::registry;
 use compare::{Fate, Item, Origin, Tally};
 
@@ -59,10 +59,10 @@ impl Registries {
     fn fates(
         &self,
         source: &str,
-        plan_one: impl Fn(&Registry<'_>) -> (Fate, Option<String>),
+        plan_one: impl Fn(&Documents<'_>) -> (Fate, Option<String>),
     ) -> Option<(Fate, (Fate, Option<String>))> {
         let mapping = self.mappings.get(source)?;
-        let reg = |mapping, manifest| Registry {
+        let reg = |mapping, manifest| Documents {
             source,
             mapping,
             manifest,
@@ -152,7 +152,10 @@ pub async fn check(
                 } else {
                     Intake::Events
                 };
-                let reason = q.reason.parse().unwrap_or(Reason::InvalidEnvelope);
+                let reason = q
+                    .reason
+                    .parse()
+                    .unwrap_or(QuarantineReason::InvalidEnvelope);
                 let fates = regs.fates(&q.source, |reg| {
                     plan_stored(q.raw.clone(), intake, Some(reason), reg, now)
                 });
@@ -182,8 +185,8 @@ impl Checked {
 fn plan_stored(
     raw: serde_json::Value,
     intake: Intake,
-    quarantined: Option<Reason>,
-    reg: &Registry<'_>,
+    quarantined: Option<QuarantineReason>,
+    reg: &Documents<'_>,
     at: DateTime<Utc>,
 ) -> (Fate, Option<String>) {
     let (fate, detail) = match (intake, quarantined) {

@@ -48,7 +48,7 @@ fn a_dropped_field_mapping_newly_fails_the_attribute_it_fed() {
     assert_eq!(
         c,
         Fate::Quarantined {
-            reason: Reason::MissingRequired
+            reason: QuarantineReason::MissingRequired
         }
     );
     assert_eq!(
@@ -73,10 +73,10 @@ fn a_change_is_planned_as_the_cdc_endpoint_plans_it() {
         (a, c),
         (
             Fate::Quarantined {
-                reason: Reason::UnmappedTable
+                reason: QuarantineReason::UnmappedTable
             },
             Fate::Quarantined {
-                reason: Reason::UnmappedTable
+                reason: QuarantineReason::UnmappedTable
             }
         )
     );
@@ -116,7 +116,7 @@ fn the_tally_counts_side_by_side_and_groups_new_failures() {
     let raw = json!({});
     let ok = Fate::Accepted { lane: "realtime" };
     let unknown = Fate::Quarantined {
-        reason: Reason::UnknownAttribute,
+        reason: QuarantineReason::UnknownAttribute,
     };
     let mut t = Tally::default();
     for _ in 0..(EXAMPLES + 5) {
@@ -158,7 +158,7 @@ fn the_tally_counts_side_by_side_and_groups_new_failures() {
     assert_eq!(f.len(), 1);
     assert_eq!(
         (f[0].reason, f[0].attribute.as_deref(), f[0].count),
-        (Reason::UnknownAttribute, Some("fax"), 25)
+        (QuarantineReason::UnknownAttribute, Some("fax"), 25)
     );
     assert_eq!(f[0].examples.len(), EXAMPLES);
     assert_eq!(f[0].examples[0].active, ok);
