@@ -12,6 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::delivery::figures::{self, LaneRow};
 use crate::delivery::metrics::{DELIVERY, RetryCount};
 use crate::dialer::metrics::{HAND_OVERS, ModeCounts};
 use crate::evaluation::metrics::{DECISIONS, ReasonCount};
@@ -91,14 +92,6 @@ pub struct Tables {
     monitors: MonitorTables,
 }
 
-#[derive(Debug, Clone)]
-struct LaneRow {
-    lane: String,
-    depth: i64,
-    oldest: Option<DateTime<Utc>>,
-    delivered: i64,
-}
-
 /// The database figures of `/metrics` and `/v1/admin/stats`, computed at most once per
 /// [`CACHE_FOR`] whatever the number of scrapers: they count whole tables, and a burst of scrapes
 /// must not take the database from ingestion. Single flight: scrapers arriving while the figures
@@ -159,23 +152,8 @@ impl StatsCache {
 
 /// Counts the tables, on the read pool (its statement timeout bounds a slow count).
 async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
-    let lanes = sqlx::query!(
-        r#"SELECT lane AS "lane!",
-                  count(*) FILTER (WHERE state = 'pending') AS "depth!",
-                  min(received_at) FILTER (WHERE state = 'pending') AS oldest,
-                  count(*) FILTER (WHERE state = 'delivered') AS "delivered!"
-           FROM events WHERE lane IS NOT NULL AND state IN ('pending', 'delivered') GROUP BY lane"#
-    )
-    .fetch_all(&state.reads)
-    .await?;
-    let other = sqlx::query!(
-        r#"SELECT (SELECT count(*) FROM events WHERE state = 'reconciliation') AS "reconciliation!",
-                  (SELECT count(*) FROM quarantine WHERE state = 'open') AS "quarantine!",
-                  (SELECT count(*) FROM dead_letters WHERE state = 'open') AS "dead_letters!",
-                  (SELECT count(*) FROM handovers) AS "dispatched!""#
-    )
-    .fetch_one(&state.reads)
-    .await?;
+    let lanes = figures::lanes(&state.reads).await?;
+    let other = figures::open_counts(&state.reads).await?;
     let pruned = pruned_totals(&state.reads).await?;
     // Hand-overs are pruned after their retention period, but were dispatched all the same.
     let pruned_handovers: i64 = pruned
@@ -184,15 +162,7 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
         .map(|p| p.rows)
         .sum();
     Ok(Tables {
-        lanes: lanes
-            .into_iter()
-            .map(|r| LaneRow {
-                lane: r.lane,
-                depth: r.depth,
-                oldest: r.oldest,
-                delivered: r.delivered,
-            })
-            .collect(),
+        lanes,
         reconciliation: other.reconciliation,
         quarantine: other.quarantine,
         dead_letters: other.dead_letters,

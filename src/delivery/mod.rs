@@ -4,6 +4,7 @@
 mod batched;
 pub mod dead_letters;
 pub mod external;
+pub mod figures;
 pub mod metrics;
 pub mod notices;
 pub mod poll_queue;

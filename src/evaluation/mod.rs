@@ -3,6 +3,7 @@
 //! ([`store`]); [`run`] is the scheduled job.
 
 pub mod compare;
+pub mod explain;
 pub mod figures;
 pub mod load;
 pub mod metrics;
