@@ -147,11 +147,7 @@ fn read(doc: &Value) -> Result<DryRun, Vec<FieldProblem>> {
             format!("at most {MAX_OBSERVATIONS} observations"),
         );
     }
-    f.extend(
-        validate_observations(&observations)
-            .into_iter()
-            .map(|p| FieldProblem::new(p.field, p.message)),
-    );
+    f.extend(validate_observations(&observations));
     let channel_preference = f.nullable::<String>("channel_preference");
     let best_contact_window = f.nullable::<Window>("best_contact_window");
     let last_handover_at = f.nullable::<DateTime<Utc>>("last_handover_at");

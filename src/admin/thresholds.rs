@@ -72,11 +72,7 @@ pub fn parse_thresholds(doc: &Value) -> Result<Thresholds, Vec<FieldProblem>> {
     }
     let t: Thresholds = serde_json::from_value(doc.clone())
         .map_err(|e| vec![FieldProblem::new("", e.to_string())])?;
-    let range: Vec<FieldProblem> = t
-        .validate()
-        .into_iter()
-        .map(|p| FieldProblem::new(p.field, p.message))
-        .collect();
+    let range = t.validate();
     if range.is_empty() { Ok(t) } else { Err(range) }
 }
 

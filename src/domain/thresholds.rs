@@ -7,6 +7,7 @@
 //! [`Thresholds::validate`] then lists *every* range problem at once (SPEC §11.19), so the admin
 //! API can answer one 422 that the operator fixes in one go.
 
+pub use super::problem::FieldProblem;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,32 +17,14 @@ use utoipa::ToSchema;
 /// `interval`), and no operator means a 300-year cooldown.
 pub const MAX_DURATION_SECONDS: i64 = 10 * 365 * 24 * 60 * 60;
 
-/// One thing wrong with a submitted document: which field, and why, in words for the operator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Problem {
-    /// The field, as a dotted path into the document (`high_tier`, `channels.voice`, …).
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
 /// A document that failed validation, carrying every problem found (the HTTP layer answers 422).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid document: {}", summarize(.problems))]
 pub struct Invalid {
-    pub problems: Vec<Problem>,
+    pub problems: Vec<FieldProblem>,
 }
 
-fn summarize(problems: &[Problem]) -> String {
+fn summarize(problems: &[FieldProblem]) -> String {
     let parts: Vec<String> = problems
         .iter()
         .map(|p| format!("{}: {}", p.field, p.message))
@@ -110,9 +93,10 @@ impl Thresholds {
     ///
     /// Comparisons are written so that NaN fails them ("not > 0" rather than "≤ 0"): JSON
     /// cannot carry NaN, but a document built in code can.
-    pub fn validate(&self) -> Vec<Problem> {
+    pub fn validate(&self) -> Vec<FieldProblem> {
         let mut problems = Vec::new();
-        let mut push = |field: &str, message: String| problems.push(Problem::new(field, message));
+        let mut push =
+            |field: &str, message: String| problems.push(FieldProblem::new(field, message));
 
         if !(self.high_tier > 0.0 && self.high_tier <= 1.0) {
             push(

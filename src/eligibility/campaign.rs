@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use super::score::at_least;
 use super::window::{CallingHours, Window, parse_time_zone};
-use crate::domain::thresholds::{Invalid, Problem, Thresholds};
+use crate::domain::problem::FieldProblem;
+use crate::domain::thresholds::{Invalid, Thresholds};
 
 /// Longest campaign id: it appears in URLs and in the dialer contact id.
 pub const MAX_ID_LEN: usize = 64;
@@ -113,9 +114,10 @@ fn url_safe(text: &str) -> bool {
 
 impl Campaign {
     /// Every problem with the document; empty when it is valid.
-    pub fn validate(&self) -> Vec<Problem> {
+    pub fn validate(&self) -> Vec<FieldProblem> {
         let mut problems = Vec::new();
-        let mut push = |field: String, message: String| problems.push(Problem::new(field, message));
+        let mut push =
+            |field: String, message: String| problems.push(FieldProblem::new(field, message));
         self.check_id(&mut push);
         self.check_name(&mut push);
         self.check_tiers(&mut push);

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::thresholds::{Problem, Thresholds};
+use crate::domain::problem::FieldProblem;
+use crate::domain::thresholds::Thresholds;
 
 /// Scores are compared with this tolerance: a difference within it of a threshold counts as equal
 /// to the threshold (SPEC §7, §11), so 0.72 − 0.62 = 0.0999…98 is a rise of 0.10.
@@ -120,13 +121,13 @@ impl ScoreSeries {
 
 /// Problems with observations submitted by hand (the dry run): a score must be a finite number in
 /// `[0, 1]`, as PE's propensity scores are. The rules themselves accept any finite value.
-pub fn validate_observations(observations: &[Observation]) -> Vec<Problem> {
+pub fn validate_observations(observations: &[Observation]) -> Vec<FieldProblem> {
     observations
         .iter()
         .enumerate()
         .filter(|(_, o)| !(o.score >= 0.0 && o.score <= 1.0))
         .map(|(i, o)| {
-            Problem::new(
+            FieldProblem::new(
                 format!("observations[{i}].score"),
                 format!("must be a number between 0 and 1, got {}", o.score),
             )

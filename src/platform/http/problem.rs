@@ -13,24 +13,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::domain::problem::FieldProblem;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const TYPE_BASE: &str = "https://pesync.dev/problems/";
-
-/// One invalid field of a document (422s list every one of them).
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
-pub struct FieldProblem {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldProblem {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// The problem document (RFC 9457). `type` is a stable, machine-readable URI per kind of error.
 #[derive(Debug, Serialize, ToSchema)]
