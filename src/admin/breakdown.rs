@@ -20,9 +20,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Breakdown {
     /// Open quarantined items per reason, most first.
-    pub quarantine_open_by_reason: Vec<ReasonCount>,
+    pub quarantine_open_by_reason: Vec<QuarantineReasonCount>,
     /// Per campaign with a hand-over in the last 24 h or a contact queued now.
-    pub campaigns: Vec<CampaignFigures>,
+    pub campaigns: Vec<CampaignHandOvers>,
     /// Contacts in their cooldown now (handed over within the thresholds' `cooldown_seconds`).
     pub cooldowns_running: i64,
     /// Deferred (contact, campaign) pairs by when their window opens, soonest first; every bucket
@@ -31,14 +31,14 @@ pub struct Breakdown {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ReasonCount {
+pub struct QuarantineReasonCount {
     #[schema(example = "unknown_attribute")]
     pub reason: String,
     pub count: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CampaignFigures {
+pub struct CampaignHandOvers {
     pub campaign_id: String,
     /// Contacts handed to the dialer in the last 24 hours.
     pub handed_over_24h: i64,
@@ -108,11 +108,11 @@ pub async fn breakdown(
     Ok(web::Json(Breakdown {
         quarantine_open_by_reason: reasons
             .into_iter()
-            .map(|(reason, count)| ReasonCount { reason, count })
+            .map(|(reason, count)| QuarantineReasonCount { reason, count })
             .collect(),
         campaigns: flows
             .into_iter()
-            .map(|f| CampaignFigures {
+            .map(|f| CampaignHandOvers {
                 campaign_id: f.campaign_id,
                 handed_over_24h: f.handed_over,
                 queued: f.queued,

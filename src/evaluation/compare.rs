@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::figures::{CampaignFigures, CampaignReason, ChangedContact, Delta, Figures, Outcome};
+use super::figures::{CampaignComparison, CampaignReason, ChangedContact, Delta, Figures, Outcome};
 use super::plan::ContactPlan;
 use crate::eligibility::{Campaign, Reason, Tier};
 
@@ -245,7 +245,7 @@ impl Tally {
             .ids
             .iter()
             .enumerate()
-            .map(|(i, id)| CampaignFigures {
+            .map(|(i, id)| CampaignComparison {
                 campaign_id: id.clone(),
                 in_active: sides.in_active[i],
                 in_candidate: sides.in_candidate[i],

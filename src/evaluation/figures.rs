@@ -64,13 +64,13 @@ pub struct Figures {
     /// Contacts by tier (`none`: no effective score).
     pub tiers: BTreeMap<String, Delta>,
     /// The same per campaign, for every campaign of either side.
-    pub campaigns: Vec<CampaignFigures>,
+    pub campaigns: Vec<CampaignComparison>,
     /// Up to 20 changed contacts (the smallest contact ids), both outcomes each.
     pub sample: Vec<ChangedContact>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CampaignFigures {
+pub struct CampaignComparison {
     pub campaign_id: String,
     /// Whether the active side runs it (stored and enabled).
     pub in_active: bool,

@@ -202,3 +202,74 @@ fn crate_paths_are_read_from_plain_and_grouped_uses() {
     let found = crate_paths("use crate::a::B;\nuse crate::{c, d::E};\nlet x = crate::f::g();");
     assert_eq!(found, ["a", "c", "d", "f"].map(String::from).into());
 }
+
+/// Every type the OpenAPI document describes has a name of its own: utoipa keys schemas by the
+/// type's name (or its `#[schema(as = …)]`), so two types of one name would silently describe one
+/// of them with the other's schema (schemathesis found `CampaignFigures` answered with the wrong
+/// one).
+#[test]
+fn schema_names_are_unique() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for name in schema_names(&text) {
+                let file = path.strip_prefix(&src).unwrap().display().to_string();
+                seen.entry(name).or_default().push(file);
+            }
+        }
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, files)| files.len() > 1).collect();
+    assert!(twice.is_empty(), "schema names used twice: {twice:?}");
+}
+
+/// The schema name of each type deriving `ToSchema` in `text`.
+fn schema_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut pending = false;
+    let mut alias: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("#[derive(") && line.contains("ToSchema") {
+            pending = true;
+        } else if line.starts_with("ToSchema") || line.ends_with(", ToSchema,") {
+            // A derive rustfmt spread over lines.
+            pending = true;
+        }
+        if pending && let Some(rest) = line.strip_prefix("#[schema(as = ") {
+            alias = Some(rest.trim_end_matches(")]").to_owned());
+        }
+        let item = line
+            .strip_prefix("pub struct ")
+            .or_else(|| line.strip_prefix("pub enum "))
+            .or_else(|| line.strip_prefix("struct "))
+            .or_else(|| line.strip_prefix("enum "));
+        if let Some(item) = item {
+            if pending {
+                let name: String = item
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                names.push(alias.take().unwrap_or(name));
+            }
+            pending = false;
+            alias = None;
+        }
+    }
+    names
+}
+
+#[test]
+fn schema_names_are_read_from_derives_and_aliases() {
+    let text = "#[derive(Debug, ToSchema)]\npub struct A {}\n#[derive(\n    Debug, Clone, ToSchema,\n)]\n#[schema(as = Bee)]\npub enum B {}\n#[derive(Debug)]\nstruct C;";
+    assert_eq!(schema_names(text), ["A", "Bee"]);
+}
