@@ -26,43 +26,52 @@ const LEAF_EXCEPTIONS: [(&str, &str); 1] = [("platform", "genesys")];
 /// an operator would. Nothing else may form a cycle.
 const CYCLE_EXCEPTIONS: [(&str, &str); 1] = [("tools", "app")];
 
-/// Top-level module of `src` → the top-level modules its non-test code names (`crate::x`).
-fn imports() -> BTreeMap<String, BTreeSet<String>> {
+/// Every file under `src`, with its path relative to `src`.
+fn rust_files() -> Vec<(String, std::path::PathBuf)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut files = Vec::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
+            } else {
+                let rel = path
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((rel, path));
             }
-            let rel = path
-                .strip_prefix(&src)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let name = path.file_name().unwrap().to_string_lossy();
-            let test_file =
-                name == "tests.rs" || name.ends_with("_tests.rs") || rel.contains("/tests/");
-            if !rel.ends_with(".rs") || test_file {
-                continue;
-            }
-            let top = rel
-                .split('/')
-                .next()
-                .unwrap()
-                .trim_end_matches(".rs")
-                .to_owned();
-            let text = std::fs::read_to_string(&path).unwrap();
-            // Test modules sit at the end of a file; what they import does not count.
-            let code = text.split("\n#[cfg(test)]").next().unwrap();
-            let named = edges.entry(top.clone()).or_default();
-            for used in crate_paths(code) {
-                if used != top {
-                    named.insert(used);
-                }
+        }
+    }
+    files
+}
+
+/// Top-level module of `src` → the top-level modules its non-test code names (`crate::x`).
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rel, path) in rust_files() {
+        let name = path.file_name().unwrap().to_string_lossy();
+        let test_file =
+            name == "tests.rs" || name.ends_with("_tests.rs") || rel.contains("/tests/");
+        if !rel.ends_with(".rs") || test_file {
+            continue;
+        }
+        let top = rel
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Test modules sit at the end of a file; what they import does not count.
+        let code = text.split("\n#[cfg(test)]").next().unwrap();
+        let named = edges.entry(top.clone()).or_default();
+        for used in crate_paths(code) {
+            if used != top {
+                named.insert(used);
             }
         }
     }
@@ -209,23 +218,12 @@ fn crate_paths_are_read_from_plain_and_grouped_uses() {
 /// one).
 #[test]
 fn schema_names_are_unique() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
+    for (rel, path) in rust_files() {
+        if rel.ends_with(".rs") {
             let text = std::fs::read_to_string(&path).unwrap();
             for name in schema_names(&text) {
-                let file = path.strip_prefix(&src).unwrap().display().to_string();
-                seen.entry(name).or_default().push(file);
+                seen.entry(name).or_default().push(rel.clone());
             }
         }
     }
