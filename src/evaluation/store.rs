@@ -227,16 +227,16 @@ impl BatchWrite {
 }
 
 /// Hand-overs after this instant keep a contact in its cooldown at `now` (the cooldown rule's
-/// `[hand-over, hand-over + cooldown)`, rules.rs); `None` when the cooldown reaches back before
-/// any time the database stores, so that every hand-over does.
+/// `[hand-over, hand-over + cooldown)`, `eligibility::cooldown`); `None` when the cooldown reaches
+/// back before any time the database stores, so that every hand-over does.
 pub fn cooldown_start(now: DateTime<Utc>, cooldown: TimeDelta) -> Option<DateTime<Utc>> {
     let year_one = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0)?;
     now.checked_sub_signed(cooldown).filter(|t| *t > year_one)
 }
 
-/// Decisions per minute and reason since `since`, on the `decisions_by_age` index. The one query
-/// that reads the decisions by time (the console's chart): a change of the decisions table's layout
-/// adapts here.
+/// Decisions per minute and reason since `since`, through the `decisions` view (one row per
+/// campaign of each run) on the `decision_runs_by_age` index. The one query that reads the
+/// decisions by time (the console's chart): a change of the decisions' layout adapts here.
 pub async fn decisions_by_minute(
     db: impl sqlx::PgExecutor<'_>,
     since: DateTime<Utc>,
