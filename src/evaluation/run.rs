@@ -5,9 +5,11 @@
 //! it looks at every scored contact once: that campaign has no decision about any of them yet.
 //!
 //! It streams: contacts are read in batches by contact id, each batch is decided (pure, on a
-//! blocking thread) while the next one loads, and written in one transaction with array inserts.
-//! Memory stays at about two batches whatever the number of contacts.
+//! blocking thread) while the next one loads, and written in one transaction (binary COPY and
+//! array statements), two batches' writes at a time. Memory stays at about four batches whatever
+//! the number of contacts.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -116,7 +118,8 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
         now,
         full,
     )));
-    let mut writing: Option<tokio::task::JoinHandle<anyhow::Result<BatchWrite>>> = None;
+    let mut writing: VecDeque<tokio::task::JoinHandle<anyhow::Result<BatchWrite>>> =
+        VecDeque::with_capacity(WRITES_IN_FLIGHT);
     let mut written = 0usize;
     while let Some(loading) = next.take() {
         let batch = loading.await.context("loading task")??;
@@ -133,22 +136,23 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
         let write = tokio::task::spawn_blocking(move || decide(&batch, &rules.0, &rules.1, now))
             .await
             .context("deciding task")?;
-        // One write in flight while the next batch is loaded and decided.
-        if let Some(previous) = writing.take() {
-            report.add(&previous.await.context("storing task")??);
+        if writing.len() == WRITES_IN_FLIGHT
+            && let Some(oldest) = writing.pop_front()
+        {
+            report.add(&oldest.await.context("storing task")??);
             written += 1;
             if ANALYZE_AFTER_BATCHES.contains(&written) {
                 analyze_growing_tables(pool).await;
             }
         }
-        writing = Some(tokio::spawn(store_batch(
+        writing.push_back(tokio::spawn(store_batch(
             pool.clone(),
             write,
             now,
             cooldown,
         )));
     }
-    if let Some(last) = writing.take() {
+    for last in writing {
         report.add(&last.await.context("storing task")??);
     }
     if full {
@@ -156,6 +160,14 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
     }
     Ok(report)
 }
+
+/// Batches being written at once. Writing is the run's longest stage (the decision rows' COPY,
+/// the deferrals, the dialer queue, the evaluation queue's deletes), and one writer leaves a core
+/// idle while PostgreSQL works on it; two overlap with each other and with the next batch's load
+/// and decisions. Batches hold disjoint contacts, so their writes touch disjoint rows and never
+/// wait on each other; a failed write fails the run, and its contacts stay in the evaluation queue
+/// whatever the other batches did.
+const WRITES_IN_FLIGHT: usize = 2;
 
 /// After how many written batches a run refreshes the statistics of the tables it grows.
 const ANALYZE_AFTER_BATCHES: [usize; 2] = [5, 50];
