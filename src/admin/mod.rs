@@ -14,12 +14,12 @@ pub mod evaluate;
 pub mod genesys;
 pub mod manifests;
 pub mod population;
+pub mod prometheus;
 pub mod quarantine;
 pub mod reconciliation;
 pub mod series;
 pub mod sources;
 pub mod stats;
-pub mod stats_monitors;
 pub mod suppressions;
 pub mod thresholds;
 
@@ -41,6 +41,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     contacts::routes(cfg);
     dead_letters::routes(cfg);
     stats::routes(cfg);
+    prometheus::routes(cfg);
     series::routes(cfg);
     breakdown::routes(cfg);
     changes::routes(cfg);

@@ -123,7 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            let doc = crate::app::startup::openapi_document();
+            let doc = crate::app::routes::openapi_document();
             println!("{}", doc.to_pretty_json().context("serializing OpenAPI")?);
             Ok(())
         }

@@ -5,5 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod jobs;
+pub mod routes;
+mod server;
 pub mod settings_table;
 pub mod startup;

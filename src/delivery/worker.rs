@@ -6,9 +6,10 @@
 //! work is ready anywhere in the cluster, in small batches, so it uses only the budget left over.
 //! Crash safety: the event is marked delivered only after PE answered; a crash in between lets the
 //! lease expire and the event is resent with the same `X-Request-Id`, which PE deduplicates.
-//! Targets: one request per head to PE (SPEC §5, the default), or the heads of a round batched into
-//! External Events requests (`batched`, issue 10 §3); everything before the send and after the
-//! answer (claims, holds, the barrier, outcomes) is the same for both.
+//! Targets: one request per head to PE (`per_event`, SPEC §5, the default), or the heads of a round
+//! batched into External Events requests (`batched`, issue 10 §3); everything before the send and
+//! after the answer (claims, holds, the barrier, what an answer means: `answers`, the outcomes
+//! recorded: `store::outcomes`) is the same for both.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,12 +22,8 @@ use tokio_util::sync::CancellationToken;
 use super::Lane;
 use super::notices::Notices;
 use super::recovery::Recovery;
-use super::store::{self, Claimed, Head, Outcome, OutcomeKind};
-use crate::delivery::metrics::DELIVERY;
-use crate::genesys::{
-    ApiResponse, EventsTarget, GenesysClient, RetryCause, TransportError, Verdict, after, backoff,
-    verdict,
-};
+use super::store::{self, Claimed, Head, Outcome};
+use crate::genesys::{EventsTarget, GenesysClient};
 use crate::platform::context::AppState;
 
 #[derive(Debug, Clone)]
@@ -263,117 +260,6 @@ impl Worker {
         store::record(pool, lane, token, &outcomes, self.state.clock.now()).await?;
         self.wake_if_recovered().await?;
         Ok(n)
-    }
-
-    async fn deliver(
-        &self,
-        lane: Lane,
-        head: Head,
-        prior_failures: i32,
-        skew: Duration,
-    ) -> Outcome {
-        let mut outcome = Outcome::of(&head, OutcomeKind::Skipped);
-        if lane == Lane::Realtime && is_late(&head, skew) {
-            DELIVERY.late_arrival();
-            outcome.kind = OutcomeKind::Late;
-            return outcome;
-        }
-        if lane == Lane::Backfill {
-            // Yield to real-time work that became ready since this round began.
-            match store::realtime_ready(&self.state.pool, self.state.clock.now()).await {
-                Ok(false) => {}
-                _ => return outcome,
-            }
-        }
-        let body = crate::normalize::pe_body(
-            &head.contact_id,
-            &head.event_type,
-            head.event_timestamp,
-            &head.attributes,
-        );
-        let send = self.client.post_event(head.request_id, &body);
-        let Some(result) = self.unless_stopping(send).await else {
-            // Shutting down: released untouched (`Skipped`), sent again after the restart.
-            return outcome;
-        };
-        outcome.kind = self.judge(lane, &head, result, prior_failures);
-        outcome
-    }
-
-    /// What an answer means for the event: delivered, dead-lettered or retried (and when); it also
-    /// tells `recovery` whether the tenant answered.
-    fn judge(
-        &self,
-        lane: Lane,
-        head: &Head,
-        result: Result<ApiResponse, TransportError>,
-        prior_failures: i32,
-    ) -> OutcomeKind {
-        let verdict = verdict(&result);
-        self.note_answer(&verdict);
-        self.outcome_kind(lane, head.id, &verdict, &result, prior_failures)
-    }
-
-    /// Tells `recovery` whether the tenant answered (once per request, whatever it carried).
-    pub(super) fn note_answer(&self, verdict: &Verdict) {
-        match verdict {
-            Verdict::Done | Verdict::Reject => {
-                self.recovery.answered();
-            }
-            Verdict::Backoff(
-                RetryCause::ServerError | RetryCause::Timeout | RetryCause::Connection,
-            ) => self.recovery.failed(),
-            Verdict::RetryAfter(_) | Verdict::Backoff(_) => {}
-        }
-    }
-
-    /// SPEC §5 for one event: `verdict` of the answer `result` (whose status and body a dead
-    /// letter keeps) after `prior_failures` consecutive failures of its contact.
-    pub(super) fn outcome_kind(
-        &self,
-        lane: Lane,
-        event_id: uuid::Uuid,
-        verdict: &Verdict,
-        result: &Result<ApiResponse, TransportError>,
-        prior_failures: i32,
-    ) -> OutcomeKind {
-        let now = self.state.clock.now();
-        match verdict {
-            Verdict::Done => {
-                DELIVERY.delivered(lane);
-                OutcomeKind::Delivered
-            }
-            Verdict::Reject => {
-                let (status, body) = result
-                    .as_ref()
-                    .map(|r| (r.status as i32, r.body.clone()))
-                    .unwrap_or((0, String::new()));
-                tracing::warn!(%event_id, status, "Genesys refused an event; dead-lettered");
-                DELIVERY.dead_letter();
-                OutcomeKind::DeadLetter { status, body }
-            }
-            Verdict::RetryAfter(wait) => {
-                DELIVERY.retry(RetryCause::RateLimited);
-                OutcomeKind::Retry {
-                    at: after(now, *wait),
-                    failures: prior_failures.saturating_add(1),
-                }
-            }
-            Verdict::Backoff(cause) => {
-                DELIVERY.retry(*cause);
-                let failures = prior_failures.saturating_add(1);
-                let wait = backoff(failures.max(1) as u32);
-                let detail = match result {
-                    Ok(r) => format!("HTTP {}", r.status),
-                    Err(e) => e.to_string(),
-                };
-                tracing::debug!(%event_id, cause = cause.as_str(), %detail, failures, ?wait, "delivery will be retried");
-                OutcomeKind::Retry {
-                    at: after(now, wait),
-                    failures,
-                }
-            }
-        }
     }
 }
 

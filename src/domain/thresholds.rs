@@ -221,7 +221,7 @@ mod tests {
     fn the_schema_states_the_duration_bounds_validate_checks() {
         // The `maximum` of each duration in the OpenAPI schema is this literal.
         assert_eq!(MAX_DURATION_SECONDS, 315_360_000);
-        let doc = serde_json::to_value(crate::app::startup::openapi_document()).unwrap();
+        let doc = serde_json::to_value(crate::app::routes::openapi_document()).unwrap();
         let t = &doc["components"]["schemas"]["Thresholds"]["properties"];
         for (field, _, zero_allowed) in Thresholds::default().durations() {
             assert_eq!(t[field]["maximum"], MAX_DURATION_SECONDS, "{field}");

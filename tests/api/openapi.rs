@@ -8,7 +8,7 @@ use crate::helpers::{ADMIN, TestApp, VIEWER, spawn_app};
 
 #[test]
 fn committed_openapi_matches_the_code() {
-    let generated = pesync::app::startup::openapi_document()
+    let generated = pesync::app::routes::openapi_document()
         .to_pretty_json()
         .unwrap()
         + "\n";
@@ -38,7 +38,7 @@ async fn served_document_and_docs_page() {
         .unwrap();
     assert_eq!(
         served,
-        serde_json::to_value(pesync::app::startup::openapi_document()).unwrap()
+        serde_json::to_value(pesync::app::routes::openapi_document()).unwrap()
     );
     assert!(served["paths"]["/v1/sources/{source}/events"]["post"].is_object());
     let docs = app.client.get(app.url("/docs")).send().await.unwrap();
@@ -48,7 +48,7 @@ async fn served_document_and_docs_page() {
 const PROBLEM_JSON: &str = "application/problem+json";
 
 fn generated_document() -> Value {
-    serde_json::to_value(pesync::app::startup::openapi_document()).unwrap()
+    serde_json::to_value(pesync::app::routes::openapi_document()).unwrap()
 }
 
 /// Every operation of the document: (method, path template, operation object).

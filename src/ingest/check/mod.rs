@@ -55,6 +55,23 @@ struct Registries {
 }
 
 impl Registries {
+    /// The registries in force, and `candidate`.
+    async fn load(pool: &sqlx::PgPool, candidate: Candidate) -> anyhow::Result<Self> {
+        let (_, manifest) = registry::manifests::active(pool).await?;
+        let (_, thresholds) = registry::thresholds::current(pool).await?;
+        let mappings = registry::sources::list(pool)
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.mapping))
+            .collect();
+        Ok(Self {
+            candidate,
+            manifest,
+            thresholds,
+            mappings,
+        })
+    }
+
     /// Both sides' fates of one payload; `None` when its source no longer exists.
     fn fates(
         &self,
@@ -91,27 +108,27 @@ pub async fn check(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Checked> {
-    let (_, manifest) = registry::manifests::active(pool).await?;
-    let (_, thresholds) = registry::thresholds::current(pool).await?;
-    let mappings = registry::sources::list(pool)
-        .await?
-        .into_iter()
-        .map(|s| (s.name, s.mapping))
-        .collect();
     let source = candidate.source().map(str::to_owned);
-    let regs = Arc::new(Registries {
-        candidate,
-        manifest,
-        thresholds,
-        mappings,
-    });
+    let regs = Arc::new(Registries::load(pool, candidate).await?);
+    let out = check_events(pool, &regs, source.as_deref(), since).await?;
+    check_quarantine(pool, &regs, source.as_deref(), now, out).await
+}
+
+/// The events received since `since` (only `source`'s, when given), page by page, each planned as
+/// of the instant it was received.
+async fn check_events(
+    pool: &sqlx::PgPool,
+    regs: &Arc<Registries>,
+    source: Option<&str>,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Checked> {
     let mut out = Checked::default();
     let mut after = (since, -1);
     loop {
-        let page = store::events_page(pool, after, source.as_deref(), PAGE).await?;
+        let page = store::events_page(pool, after, source, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = (last.received_at, last.seq);
-        let regs = Arc::clone(&regs);
+        let regs = Arc::clone(regs);
         out = tokio::task::spawn_blocking(move || {
             for e in &page {
                 let item = Item {
@@ -131,13 +148,24 @@ pub async fn check(
         })
         .await?;
     }
+    Ok(out)
+}
+
+/// The open quarantine (only `source`'s, when given), page by page, each item planned as of `now`
+/// as a replay would, added to `out`.
+async fn check_quarantine(
+    pool: &sqlx::PgPool,
+    regs: &Arc<Registries>,
+    source: Option<&str>,
+    now: DateTime<Utc>,
+    mut out: Checked,
+) -> anyhow::Result<Checked> {
     let mut after = 0;
     loop {
-        let page =
-            super::quarantine::open_with_intake(pool, after, source.as_deref(), PAGE).await?;
+        let page = super::quarantine::open_with_intake(pool, after, source, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        let regs = Arc::clone(&regs);
+        let regs = Arc::clone(regs);
         out = tokio::task::spawn_blocking(move || {
             for q in &page {
                 let item = Item {

@@ -5,7 +5,7 @@
 //! actix tries each route of a path in turn, its method being one of the route's guards, and falls
 //! through to the default service when none matches: it cannot tell "no such path" from "no such
 //! method". The table of paths and their methods is read from the OpenAPI document, which is
-//! generated from the router itself (`startup::routes`), so the two cannot drift apart; the few
+//! generated from the router itself (`app::routes`), so the two cannot drift apart; the few
 //! undocumented routes (`/openapi.json`, the docs page) are added by name.
 
 use actix_web::dev::ResourceDef;

@@ -15,8 +15,8 @@ use chrono::Utc;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::ingest::{BenchApp, SOURCE};
 use super::scratch::ScratchDb;
+use super::service::{BenchApp, SOURCE};
 use crate::app::config::Settings;
 
 pub const LONG_ABOUT: &str = "Measures single-event latency (issue 12): creates a scratch database on the configured PostgreSQL server (DATABASE_URL; dropped afterwards), starts the service in-process on a free port with one source, then for each --rates value posts one signed single-event NDJSON request every 1/rate seconds for --seconds (open loop: latency counts from when a request was due). Prints, per rate, the achieved rate, p50/p99/p99.9 latency, failures and the peak RSS of the process (which serves). Build with --release.";

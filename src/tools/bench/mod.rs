@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod latency;
 pub mod population;
 pub mod scratch;
+mod service;
 pub mod sim_org;
 
 use clap::Subcommand;

@@ -59,19 +59,51 @@ pub async fn population(
     reuse: bool,
 ) -> anyhow::Result<PopulationResult> {
     let db = ScratchDb::named(&base.database_url, BENCH_DATABASE, !reuse).await?;
-    let (at, seed_seconds) = if reuse {
+    let (at, seed_seconds) = seeded(&db, contacts, reuse).await?;
+    let (url, stop) = start_instance(base, &db).await?;
+    let (costs, answer) = time_runs(&db, &url, at, runs).await?;
+    stop.cancel();
+    if keep {
+        db.keep().await;
+    } else {
+        db.drop_db().await?;
+    }
+    Ok(PopulationResult {
+        contacts: answer["contacts"].as_i64().unwrap_or_default(),
+        seed_seconds,
+        median_seconds: median(costs.iter().map(|c| c.seconds).collect()),
+        runs: costs,
+        answer,
+    })
+}
+
+/// The instant the contacts' scores were seeded at, and the seconds seeding took: `contacts` seeded
+/// now, or with `reuse` those of the kept database (0 s).
+async fn seeded(
+    db: &ScratchDb,
+    contacts: i64,
+    reuse: bool,
+) -> anyhow::Result<(DateTime<Utc>, f64)> {
+    if reuse {
         let at: DateTime<Utc> =
             sqlx::query_scalar("SELECT max(recorded_at) FROM score_observations")
                 .fetch_one(&db.pool)
                 .await
                 .context("no earlier benchmark database to reuse")?;
-        (at, 0.0)
+        Ok((at, 0.0))
     } else {
         let at = Utc::now();
         let started = Instant::now();
         seed(&db.pool, contacts, at).await?;
-        (at, started.elapsed().as_secs_f64())
-    };
+        Ok((at, started.elapsed().as_secs_f64()))
+    }
+}
+
+/// An instance on `db`, running until the token is cancelled; the URL of its population dry run.
+async fn start_instance(
+    base: &Settings,
+    db: &ScratchDb,
+) -> anyhow::Result<(String, CancellationToken)> {
     let settings = Settings {
         database_url: db.url.clone(),
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -92,13 +124,24 @@ pub async fn population(
     );
     let stop = CancellationToken::new();
     tokio::spawn(app.run_until(stop.clone()));
+    Ok((url, stop))
+}
+
+/// The cost of each of `runs` dry runs of the candidate as of `at` (one line on stderr each), and
+/// the first answer without its sample.
+async fn time_runs(
+    db: &ScratchDb,
+    url: &str,
+    at: DateTime<Utc>,
+    runs: usize,
+) -> anyhow::Result<(Vec<Cost>, Value)> {
     let http = reqwest::Client::new();
     let mut costs = Vec::new();
     let mut answer = Value::Null;
     for i in 0..runs.max(1) {
         let meter = Meter::start(&db.pool).await;
         let response = http
-            .post(&url)
+            .post(url)
             .bearer_auth(ADMIN)
             .json(&candidate(at))
             .send()
@@ -121,17 +164,5 @@ pub async fn population(
         }
         costs.push(cost);
     }
-    stop.cancel();
-    if keep {
-        db.keep().await;
-    } else {
-        db.drop_db().await?;
-    }
-    Ok(PopulationResult {
-        contacts: answer["contacts"].as_i64().unwrap_or_default(),
-        seed_seconds,
-        median_seconds: median(costs.iter().map(|c| c.seconds).collect()),
-        runs: costs,
-        answer,
-    })
+    Ok((costs, answer))
 }
