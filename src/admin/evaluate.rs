@@ -15,7 +15,7 @@ use super::thresholds::parse_thresholds;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{
     CallingHours, Campaign, ContactFacts, Observation, ObservationView, Reason, RuleOutcome,
-    Suppression, Tier, Window, WindowState, validate_observations,
+    Sentences, Suppression, Tier, Window, WindowState, validate_observations,
 };
 use crate::evaluation::plan;
 use crate::platform::context::AppState;
@@ -216,6 +216,7 @@ pub async fn dry_run(
         std::slice::from_ref(&campaign),
         &thresholds,
         now,
+        Sentences::All,
     );
     let e = decided.evaluations.remove(0);
     Ok(web::Json(DryRunResult {

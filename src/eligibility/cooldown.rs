@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::reason::{Rule, RuleOutcome};
+use super::reason::{Rule, RuleOutcome, Sentences};
 use super::rules::outcome;
 use crate::domain::thresholds::Thresholds;
 
@@ -29,18 +29,15 @@ pub fn cooldown_until(
 pub(super) fn cooldown_rule(
     last_handover_at: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    say: Sentences,
 ) -> RuleOutcome {
     match (last_handover_at, until) {
-        (Some(at), Some(until)) => outcome(
-            Rule::Cooldown,
-            false,
-            format!("handed over at {at}; cooldown until {until}"),
-        ),
-        (Some(at), None) => outcome(
-            Rule::Cooldown,
-            true,
-            format!("last handed over at {at}, cooldown over"),
-        ),
-        _ => outcome(Rule::Cooldown, true, "never handed over".into()),
+        (Some(at), Some(until)) => outcome(Rule::Cooldown, false, say, || {
+            format!("handed over at {at}; cooldown until {until}")
+        }),
+        (Some(at), None) => outcome(Rule::Cooldown, true, say, || {
+            format!("last handed over at {at}, cooldown over")
+        }),
+        _ => outcome(Rule::Cooldown, true, say, || "never handed over".into()),
     }
 }

@@ -31,8 +31,8 @@ mod tests;
 
 pub use assign::{assign, campaign_order};
 pub use campaign::{Campaign, Mode, Tier};
-pub use reason::{Reason, Rule, RuleOutcome, first_failure};
-pub use rules::{ContactFacts, Evaluation, evaluate};
+pub use reason::{Reason, Rule, RuleOutcome, Sentences, first_failure};
+pub use rules::{ContactFacts, Evaluation, evaluate, evaluate_with};
 pub use score::{
     Observation, ObservationView, SCORE_TOLERANCE, ScoreSeries, validate_observations,
 };

@@ -117,6 +117,16 @@ pub struct RuleOutcome {
     pub detail: String,
 }
 
+/// Which rule outcomes carry their sentence. Everything an operator reads (explanations, the dry
+/// run) asks for [`Sentences::All`]. The evaluation run stores a sentence only for a failed rule
+/// (`evaluation::outcomes`) and would format two million evaluations' worth of them: formatting
+/// only the failures' took a fifth of its CPU off (issue 12). A passed rule's detail is then empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sentences {
+    All,
+    FailuresOnly,
+}
+
 /// The reason implied by a list of outcomes: the first failing rule, else eligible.
 pub fn first_failure(outcomes: &[RuleOutcome]) -> Reason {
     outcomes

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::campaign::{Campaign, Tier};
 use super::cooldown::{cooldown_rule, cooldown_until};
-use super::reason::{Reason, Rule, RuleOutcome, first_failure};
+use super::reason::{Reason, Rule, RuleOutcome, Sentences, first_failure};
 use super::rise::{for_display, rise};
 use super::score::{Observation, ObservationView, ScoreSeries, at_least};
 use super::suppression::{Suppression, suppressed_until, suppression_rule};
@@ -97,21 +97,32 @@ pub fn evaluate(
     thresholds: &Thresholds,
     now: DateTime<Utc>,
 ) -> Evaluation {
+    evaluate_with(facts, campaign, thresholds, now, Sentences::All)
+}
+
+/// [`evaluate`], with only the sentences `say` asks for.
+pub fn evaluate_with(
+    facts: &ContactFacts,
+    campaign: &Campaign,
+    thresholds: &Thresholds,
+    now: DateTime<Utc>,
+    say: Sentences,
+) -> Evaluation {
     let series = ScoreSeries::compute(&facts.observations, now, thresholds);
     let effective = series.effective();
     let tier = effective.map(|s| Tier::of(s, thresholds));
     let rise_now = rise(&series.applied, now, thresholds.rise_window());
     let cooldown_until = cooldown_until(facts.last_handover_at, now, thresholds);
     let route = channel_route(facts, campaign);
-    let window = WindowInForce::of(facts, campaign, now);
+    let window = WindowInForce::of(facts, campaign, now, say);
     // Every rule, in the SPEC's order; each is evaluated whatever the earlier ones decided.
     let outcomes = vec![
-        profile_rule(facts, &series, effective),
-        suppression_rule(facts.suppression.as_ref(), now),
-        tier_rule(campaign, tier),
-        rise_rule(rise_now, effective, thresholds),
-        cooldown_rule(facts.last_handover_at, cooldown_until),
-        channel_rule(facts, campaign, route),
+        profile_rule(facts, &series, effective, say),
+        suppression_rule(facts.suppression.as_ref(), now, say),
+        tier_rule(campaign, tier, say),
+        rise_rule(rise_now, effective, thresholds, say),
+        cooldown_rule(facts.last_handover_at, cooldown_until, say),
+        channel_rule(facts, campaign, route, say),
         window.timezone_rule(),
         window.calling_hours_rule(),
         window.window_rule(now),
@@ -140,51 +151,62 @@ pub fn evaluate(
     }
 }
 
-pub(super) fn outcome(rule: Rule, passed: bool, detail: String) -> RuleOutcome {
+/// A rule's outcome; `detail` formats its sentence, called only when `say` wants it.
+pub(super) fn outcome(
+    rule: Rule,
+    passed: bool,
+    say: Sentences,
+    detail: impl FnOnce() -> String,
+) -> RuleOutcome {
     RuleOutcome {
         rule,
         passed,
-        detail,
+        detail: if passed && say == Sentences::FailuresOnly {
+            String::new()
+        } else {
+            detail()
+        },
     }
 }
 
 /// 1. Profile: at least one applied observation.
-fn profile_rule(facts: &ContactFacts, series: &ScoreSeries, effective: Option<f64>) -> RuleOutcome {
+fn profile_rule(
+    facts: &ContactFacts,
+    series: &ScoreSeries,
+    effective: Option<f64>,
+    say: Sentences,
+) -> RuleOutcome {
     match effective {
-        Some(score) => outcome(
-            Rule::Profile,
-            true,
+        Some(score) => outcome(Rule::Profile, true, say, || {
             format!(
                 "effective score {score} ({} of {} observations applied)",
                 series.applied.len(),
                 series.observations.len()
-            ),
-        ),
+            )
+        }),
         None if facts.observations.is_empty() => {
-            outcome(Rule::Profile, false, "no score observed yet".into())
+            outcome(Rule::Profile, false, say, || "no score observed yet".into())
         }
-        None => outcome(
-            Rule::Profile,
-            false,
-            "no finite score observed at or before now".into(),
-        ),
+        None => outcome(Rule::Profile, false, say, || {
+            "no finite score observed at or before now".into()
+        }),
     }
 }
 
 /// 2. Tier: the effective score's tier is one the campaign targets.
-fn tier_rule(campaign: &Campaign, tier: Option<Tier>) -> RuleOutcome {
-    let targeted: Vec<&str> = campaign.tiers.iter().map(|t| t.as_str()).collect();
+fn tier_rule(campaign: &Campaign, tier: Option<Tier>, say: Sentences) -> RuleOutcome {
     match tier {
-        Some(t) => outcome(
-            Rule::Tier,
-            campaign.targets(t),
+        Some(t) => outcome(Rule::Tier, campaign.targets(t), say, || {
+            let targeted: Vec<&str> = campaign.tiers.iter().map(|t| t.as_str()).collect();
             format!(
                 "tier {}; campaign takes [{}]",
                 t.as_str(),
                 targeted.join(", ")
-            ),
-        ),
-        None => outcome(Rule::Tier, false, "no effective score, no tier".into()),
+            )
+        }),
+        None => outcome(Rule::Tier, false, say, || {
+            "no effective score, no tier".into()
+        }),
     }
 }
 
@@ -193,25 +215,26 @@ fn rise_rule(
     rise_now: Option<f64>,
     effective: Option<f64>,
     thresholds: &Thresholds,
+    say: Sentences,
 ) -> RuleOutcome {
-    let window_text = duration_text(thresholds.rise_window());
     match (rise_now, effective) {
-        (Some(r), Some(score)) => outcome(
-            Rule::Rise,
-            at_least(r, thresholds.min_rise),
-            format!(
-                "rose {} over the last {window_text} (lowest {} → {score}); minimum {}",
-                for_display(r),
-                for_display(score - r),
-                thresholds.min_rise
-            ),
-        ),
-        (_, Some(_)) => outcome(
-            Rule::Rise,
-            false,
-            "a single applied observation shows no rise".into(),
-        ),
-        _ => outcome(Rule::Rise, false, "no effective score, no rise".into()),
+        (Some(r), Some(score)) => {
+            outcome(Rule::Rise, at_least(r, thresholds.min_rise), say, || {
+                format!(
+                    "rose {} over the last {} (lowest {} → {score}); minimum {}",
+                    for_display(r),
+                    duration_text(thresholds.rise_window()),
+                    for_display(score - r),
+                    thresholds.min_rise
+                )
+            })
+        }
+        (_, Some(_)) => outcome(Rule::Rise, false, say, || {
+            "a single applied observation shows no rise".into()
+        }),
+        _ => outcome(Rule::Rise, false, say, || {
+            "no effective score, no rise".into()
+        }),
     }
 }
 
@@ -233,27 +256,22 @@ fn channel_rule(
     facts: &ContactFacts,
     campaign: &Campaign,
     route: Option<(&String, &String)>,
+    say: Sentences,
 ) -> RuleOutcome {
-    let channels: Vec<&str> = campaign.channels.keys().map(String::as_str).collect();
     match (&facts.channel_preference, route) {
-        (None, Some((channel, list))) => outcome(
-            Rule::Channel,
-            true,
+        (None, Some((channel, list))) => outcome(Rule::Channel, true, say, || {
             format!(
                 "no channel preference: campaign default channel {channel} → contact list {list}"
-            ),
-        ),
-        (_, Some((channel, list))) => outcome(
-            Rule::Channel,
-            true,
-            format!("channel {channel} → contact list {list}"),
-        ),
-        (Some(pref), None) => outcome(
-            Rule::Channel,
-            false,
-            format!("channel {pref:?} not among [{}]", channels.join(", ")),
-        ),
-        (None, None) => outcome(Rule::Channel, false, "no channel preference".into()),
+            )
+        }),
+        (_, Some((channel, list))) => outcome(Rule::Channel, true, say, || {
+            format!("channel {channel} → contact list {list}")
+        }),
+        (Some(pref), None) => outcome(Rule::Channel, false, say, || {
+            let channels: Vec<&str> = campaign.channels.keys().map(String::as_str).collect();
+            format!("channel {pref:?} not among [{}]", channels.join(", "))
+        }),
+        (None, None) => outcome(Rule::Channel, false, say, || "no channel preference".into()),
     }
 }
 

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::reason::{Rule, RuleOutcome};
+use super::reason::{Rule, RuleOutcome, Sentences};
+use super::rules::outcome;
 
 /// A contact's entry on the suppression list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -24,19 +25,23 @@ impl Suppression {
 }
 
 /// The rule: passes unless an active entry exists.
-pub fn suppression_rule(entry: Option<&Suppression>, now: DateTime<Utc>) -> RuleOutcome {
-    let (passed, detail) = match entry {
-        None => (true, "not on the suppression list".to_owned()),
+pub fn suppression_rule(
+    entry: Option<&Suppression>,
+    now: DateTime<Utc>,
+    say: Sentences,
+) -> RuleOutcome {
+    let rule = Rule::Suppression;
+    match entry {
+        None => outcome(rule, true, say, || "not on the suppression list".into()),
         Some(s) => match s.expires_at {
-            None => (false, "on the suppression list, without expiry".to_owned()),
-            Some(at) if s.active(now) => (false, format!("on the suppression list until {at}")),
-            Some(at) => (true, format!("suppression expired at {at}")),
+            None => outcome(rule, false, say, || {
+                "on the suppression list, without expiry".into()
+            }),
+            Some(at) if s.active(now) => outcome(rule, false, say, || {
+                format!("on the suppression list until {at}")
+            }),
+            Some(at) => outcome(rule, true, say, || format!("suppression expired at {at}")),
         },
-    };
-    RuleOutcome {
-        rule: Rule::Suppression,
-        passed,
-        detail,
     }
 }
 
@@ -58,7 +63,7 @@ mod tests {
 
     #[test]
     fn no_entry_passes() {
-        let o = suppression_rule(None, now());
+        let o = suppression_rule(None, now(), Sentences::All);
         assert!(o.passed);
         assert_eq!(suppressed_until(None, now()), None);
     }
@@ -66,8 +71,8 @@ mod tests {
     #[test]
     fn an_entry_without_expiry_always_suppresses() {
         let s = Suppression { expires_at: None };
-        assert!(!suppression_rule(Some(&s), now()).passed);
-        assert!(!suppression_rule(Some(&s), DateTime::<Utc>::MAX_UTC).passed);
+        assert!(!suppression_rule(Some(&s), now(), Sentences::All).passed);
+        assert!(!suppression_rule(Some(&s), DateTime::<Utc>::MAX_UTC, Sentences::All).passed);
         assert_eq!(suppressed_until(Some(&s), now()), None);
     }
 
@@ -77,13 +82,13 @@ mod tests {
         let s = Suppression {
             expires_at: Some(at),
         };
-        assert!(!suppression_rule(Some(&s), now()).passed);
-        assert!(!suppression_rule(Some(&s), at - TimeDelta::seconds(1)).passed);
+        assert!(!suppression_rule(Some(&s), now(), Sentences::All).passed);
+        assert!(!suppression_rule(Some(&s), at - TimeDelta::seconds(1), Sentences::All).passed);
         assert!(
-            suppression_rule(Some(&s), at).passed,
+            suppression_rule(Some(&s), at, Sentences::All).passed,
             "the expiry is excluded"
         );
-        assert!(suppression_rule(Some(&s), at + TimeDelta::days(1)).passed);
+        assert!(suppression_rule(Some(&s), at + TimeDelta::days(1), Sentences::All).passed);
         assert_eq!(suppressed_until(Some(&s), now()), Some(at));
         assert_eq!(suppressed_until(Some(&s), at), None);
     }
@@ -93,7 +98,7 @@ mod tests {
         let s = Suppression {
             expires_at: Some(now() - TimeDelta::seconds(1)),
         };
-        let o = suppression_rule(Some(&s), now());
+        let o = suppression_rule(Some(&s), now(), Sentences::All);
         assert!(o.passed);
         assert!(o.detail.contains("expired"));
     }

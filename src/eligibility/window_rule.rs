@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::campaign::Campaign;
-use super::reason::{Rule, RuleOutcome};
+use super::reason::{Rule, RuleOutcome, Sentences};
 use super::rules::{ContactFacts, outcome};
 use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow, hms_text};
 
@@ -17,8 +17,8 @@ use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWin
 pub(super) struct WindowInForce<'a> {
     pub(super) window: &'a Window,
     source: &'static str,
-    span: String,
     hours: Option<&'a CallingHours>,
+    say: Sentences,
     /// The effective window (window ∩ calling hours).
     zoned: Result<ZonedWindow, InvalidTimeZone>,
     /// State of the effective window.
@@ -28,17 +28,16 @@ pub(super) struct WindowInForce<'a> {
 }
 
 impl<'a> WindowInForce<'a> {
-    pub(super) fn of(facts: &'a ContactFacts, campaign: &'a Campaign, now: DateTime<Utc>) -> Self {
+    pub(super) fn of(
+        facts: &'a ContactFacts,
+        campaign: &'a Campaign,
+        now: DateTime<Utc>,
+        say: Sentences,
+    ) -> Self {
         let (window, source) = match &facts.best_contact_window {
             Some(w) => (w, "contact's best contact window"),
             None => (&campaign.default_window, "campaign default window"),
         };
-        let span = format!(
-            "{}–{} {}",
-            hms_text(window.start_time),
-            hms_text(window.end_time),
-            window.timezone
-        );
         let own = window.zoned();
         let hours = campaign.calling_hours.as_ref();
         let (zoned, state, own_state) = match hours {
@@ -58,8 +57,8 @@ impl<'a> WindowInForce<'a> {
         Self {
             window,
             source,
-            span,
             hours,
+            say,
             zoned,
             state,
             own_state,
@@ -74,6 +73,16 @@ impl<'a> WindowInForce<'a> {
             end_time,
             timezone: self.window.timezone.clone(),
         })
+    }
+
+    /// The window in force as a sentence's words, e.g. `08:00–20:00 Europe/Paris`.
+    fn span(&self) -> String {
+        format!(
+            "{}–{} {}",
+            hms_text(self.window.start_time),
+            hms_text(self.window.end_time),
+            self.window.timezone
+        )
     }
 
     /// Calling hours, when the campaign has some, in the window's zone.
@@ -91,55 +100,67 @@ impl<'a> WindowInForce<'a> {
     /// Calling hours: the window and the campaign's calling hours share some time of day. Decided
     /// on the times alone, so it holds whatever the zone.
     pub(super) fn calling_hours_rule(&self) -> RuleOutcome {
-        let Some(hours) = self.hours_span() else {
-            return outcome(Rule::CallingHours, true, "no calling hours".into());
+        let say = self.say;
+        let Some(h) = self.hours else {
+            return outcome(Rule::CallingHours, true, say, || "no calling hours".into());
         };
         let zoned = ZonedWindow {
             start: self.window.start_time,
             end: self.window.end_time,
             tz: chrono_tz::UTC,
-            hours: self.hours.map(|h| (h.start_time, h.end_time)),
+            hours: Some((h.start_time, h.end_time)),
         };
+        let hours = || self.hours_span().unwrap_or_default();
         if zoned.never_opens() {
-            let detail = format!(
-                "{} {} and {hours} have no time in common",
-                self.source, self.span
-            );
-            outcome(Rule::CallingHours, false, detail)
+            outcome(Rule::CallingHours, false, say, || {
+                format!(
+                    "{} {} and {} have no time in common",
+                    self.source,
+                    self.span(),
+                    hours()
+                )
+            })
         } else {
-            outcome(Rule::CallingHours, true, format!("{} ∩ {hours}", self.span))
+            outcome(Rule::CallingHours, true, say, || {
+                format!("{} ∩ {}", self.span(), hours())
+            })
         }
     }
 
     /// 6. Time zone: the window in force names a valid IANA zone.
     pub(super) fn timezone_rule(&self) -> RuleOutcome {
         match &self.zoned {
-            Ok(_) => outcome(
-                Rule::Timezone,
-                true,
-                format!("{} {}", self.source, self.span),
-            ),
-            Err(e) => outcome(Rule::Timezone, false, format!("{}: {e}", self.source)),
+            Ok(_) => outcome(Rule::Timezone, true, self.say, || {
+                format!("{} {}", self.source, self.span())
+            }),
+            Err(e) => outcome(Rule::Timezone, false, self.say, || {
+                format!("{}: {e}", self.source)
+            }),
         }
     }
 
     /// 7. Window: `now` is inside it, in the contact's local time.
     pub(super) fn window_rule(&self, now: DateTime<Utc>) -> RuleOutcome {
         let (Ok(z), Some(s)) = (&self.zoned, self.state) else {
-            return outcome(Rule::Window, false, "no valid time zone".into());
+            return outcome(Rule::Window, false, self.say, || {
+                "no valid time zone".into()
+            });
         };
-        let local = z
-            .local(now)
-            .map_or_else(|| "?".into(), |l| hms_text(l.time()));
-        let span = match self.hours_span() {
-            Some(hours) => format!("{} ∩ {hours}", self.span),
-            None => self.span.clone(),
-        };
-        let detail = match s.next_opening {
-            _ if s.open => format!("open: local time {local} is inside {span}"),
-            Some(next) => format!("closed: local time {local} is outside {span}; opens at {next}"),
-            None => format!("closed: local time {local} is outside {span}; no opening found"),
-        };
-        outcome(Rule::Window, s.open, detail)
+        outcome(Rule::Window, s.open, self.say, || {
+            let local = z
+                .local(now)
+                .map_or_else(|| "?".into(), |l| hms_text(l.time()));
+            let span = match self.hours_span() {
+                Some(hours) => format!("{} ∩ {hours}", self.span()),
+                None => self.span(),
+            };
+            match s.next_opening {
+                _ if s.open => format!("open: local time {local} is inside {span}"),
+                Some(next) => {
+                    format!("closed: local time {local} is outside {span}; opens at {next}")
+                }
+                None => format!("closed: local time {local} is outside {span}; no opening found"),
+            }
+        })
     }
 }

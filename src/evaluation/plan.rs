@@ -1,6 +1,6 @@
 //! One contact, every enabled campaign, one run: the pure step between loading and storing.
 //!
-//! It calls [`evaluate`] per campaign — the function the dry run calls too — then settles who takes
+//! It calls [`evaluate_with`] per campaign — the function the dry run calls too — then settles who takes
 //! the contact: a hand-over already on its way to the dialer (pushed but not yet accepted, or in the
 //! pull feed but not yet acknowledged) keeps it, so no second campaign queues it before the cooldown
 //! starts; otherwise [`assign()`] gives it to the highest priority.
@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::thresholds::Thresholds;
-use crate::eligibility::{Campaign, ContactFacts, Evaluation, assign, evaluate};
+use crate::eligibility::rules::evaluate_with;
+use crate::eligibility::{Campaign, ContactFacts, Evaluation, Sentences, assign};
 
 /// A hand-over queued for the dialer and not yet handed over.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,17 +27,19 @@ pub struct ContactPlan {
     pub winner: Option<usize>,
 }
 
-/// Evaluates `facts` for every campaign at `now` and settles the winner (see the module docs).
+/// Evaluates `facts` for every campaign at `now` and settles the winner (see the module docs),
+/// with the rules' sentences `say` asks for.
 pub fn plan(
     facts: &ContactFacts,
     pending: Option<&Pending>,
     campaigns: &[Campaign],
     thresholds: &Thresholds,
     now: DateTime<Utc>,
+    say: Sentences,
 ) -> ContactPlan {
     let mut contenders: Vec<(&Campaign, Evaluation)> = campaigns
         .iter()
-        .map(|c| (c, evaluate(facts, c, thresholds, now)))
+        .map(|c| (c, evaluate_with(facts, c, thresholds, now, say)))
         .collect();
     if let Some(p) = pending {
         for (campaign, e) in contenders.iter_mut() {
@@ -110,7 +113,14 @@ mod tests {
     #[test]
     fn the_highest_priority_takes_an_eligible_contact() {
         let cs = [campaign("a", 1), campaign("b", 5)];
-        let p = plan(&rising(), None, &cs, &Thresholds::default(), now());
+        let p = plan(
+            &rising(),
+            None,
+            &cs,
+            &Thresholds::default(),
+            now(),
+            Sentences::All,
+        );
         assert_eq!(p.winner, Some(1));
         assert_eq!(p.evaluations[1].reason, Reason::Eligible);
         assert_eq!(p.evaluations[0].reason, Reason::Cooldown);
@@ -130,6 +140,7 @@ mod tests {
             &cs,
             &Thresholds::default(),
             now(),
+            Sentences::All,
         );
         assert_eq!(p.winner, Some(0), "the pending campaign keeps it");
         assert_eq!(p.evaluations[1].reason, Reason::Cooldown);
@@ -155,6 +166,7 @@ mod tests {
             &cs,
             &Thresholds::default(),
             now(),
+            Sentences::All,
         );
         assert_eq!(p.winner, None);
         assert_eq!(p.evaluations[0].reason, Reason::Cooldown);
@@ -169,7 +181,14 @@ mod tests {
             since: now(),
         };
         let cs = [campaign("a", 1)];
-        let p = plan(&facts, Some(&pending), &cs, &Thresholds::default(), now());
+        let p = plan(
+            &facts,
+            Some(&pending),
+            &cs,
+            &Thresholds::default(),
+            now(),
+            Sentences::All,
+        );
         assert_eq!(p.winner, None);
         assert_eq!(p.evaluations[0].reason, Reason::ChannelUnsupported);
         assert_eq!(p.evaluations[0].taken_by, None);

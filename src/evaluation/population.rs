@@ -20,7 +20,7 @@ use super::load::{self, Candidate};
 use super::plan::plan;
 use super::run::BATCH;
 use crate::domain::thresholds::Thresholds;
-use crate::eligibility::{Campaign, ContactFacts, ScoreSeries, Tier, campaign_order};
+use crate::eligibility::{Campaign, ContactFacts, ScoreSeries, Sentences, Tier, campaign_order};
 
 /// One side of the comparison: the campaigns that run (enabled, in run order) and the thresholds.
 #[derive(Debug, Clone)]
@@ -119,6 +119,8 @@ pub fn decide(batch: &[Candidate], rules: &[Side; 2], sides: &Sides, at: DateTim
                 &side.campaigns,
                 &side.thresholds,
                 at,
+                // The dry run counts reasons; it shows no sentence.
+                Sentences::FailuresOnly,
             )
         });
         let tiers = [0, 1].map(|i| match plans[i].evaluations.first() {

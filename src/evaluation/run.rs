@@ -23,7 +23,7 @@ use super::store::BatchWrite;
 use crate::dialer::{PushReport, dialer_contact, push_once};
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::Campaign;
-use crate::eligibility::Reason;
+use crate::eligibility::{Reason, Sentences};
 use crate::evaluation::metrics::DECISIONS;
 use crate::genesys::GenesysClient;
 use crate::platform::context::AppState;
@@ -238,7 +238,15 @@ pub fn decide(
 ) -> BatchWrite {
     let mut write = BatchWrite::default();
     for c in batch {
-        let p = plan(&c.facts, c.pending.as_ref(), campaigns, thresholds, now);
+        // Only failed rules' sentences are stored (`evaluation::outcomes`).
+        let p = plan(
+            &c.facts,
+            c.pending.as_ref(),
+            campaigns,
+            thresholds,
+            now,
+            Sentences::FailuresOnly,
+        );
         write.decided(&c.contact_id, campaigns, &p.evaluations);
         if let Some(i) = p.winner
             && let Some(contact) = dialer_contact(&campaigns[i], &c.contact_id, &p.evaluations[i])

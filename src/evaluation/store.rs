@@ -113,11 +113,23 @@ impl BatchWrite {
     ) -> sqlx::Result<usize> {
         let skip = self.handed_over_since_load(tx, now, cooldown).await?;
         self.decisions.write(tx, now, &skip).await?;
+        self.replace_deferrals(tx, now, &skip).await?;
+        self.queue_for_dialer(tx, now, &skip).await?;
+        self.dequeue_evaluated(tx, &skip).await?;
+        Ok(skip.len())
+    }
 
+    /// The evaluated contacts' deferrals, replaced by this batch's.
+    async fn replace_deferrals(
+        &self,
+        tx: &mut PgConnection,
+        now: DateTime<Utc>,
+        skip: &[String],
+    ) -> sqlx::Result<()> {
         sqlx::query!(
             "DELETE FROM deferrals WHERE contact_id = ANY($1) AND NOT (contact_id = ANY($2))",
             &self.e_contact,
-            &skip
+            skip
         )
         .execute(&mut *tx)
         .await?;
@@ -130,12 +142,21 @@ impl BatchWrite {
                 &self.f_contact,
                 &self.f_campaign,
                 &self.f_next,
-                &skip,
+                skip,
             )
             .execute(&mut *tx)
             .await?;
         }
+        Ok(())
+    }
 
+    /// The contacts taken, into the push outbox or the pull feed (a pending item is refreshed).
+    async fn queue_for_dialer(
+        &self,
+        tx: &mut PgConnection,
+        now: DateTime<Utc>,
+        skip: &[String],
+    ) -> sqlx::Result<()> {
         if !self.q_contact.is_empty() {
             // A campaign deleted since the run loaded it has no queue any more: skip its contacts.
             sqlx::query!(
@@ -156,19 +177,23 @@ impl BatchWrite {
                 &self.q_list,
                 &self.q_channel,
                 &self.q_body,
-                &skip,
+                skip,
             )
             .execute(&mut *tx)
             .await?;
         }
+        Ok(())
+    }
 
-        // Evaluated: out of the queue, unless newer observations arrived since the batch was read.
+    /// Evaluated: out of the evaluation queue, unless newer observations arrived since the batch
+    /// was read. A contact skipped (handed over meanwhile) goes back in for the next run.
+    async fn dequeue_evaluated(&self, tx: &mut PgConnection, skip: &[String]) -> sqlx::Result<()> {
         sqlx::query!(
             r#"DELETE FROM evaluation_queue q USING UNNEST($1::text[], $2::int8[]) AS x(c, seq)
                WHERE q.contact_id = x.c AND q.observed_seq <= x.seq AND NOT (x.c = ANY($3))"#,
             &self.e_contact,
             &self.e_seq,
-            &skip,
+            skip,
         )
         .execute(&mut *tx)
         .await?;
@@ -181,7 +206,7 @@ impl BatchWrite {
                    ON CONFLICT (contact_id) DO NOTHING"#,
                 &self.e_contact,
                 &self.e_seq,
-                &skip,
+                skip,
             )
             .execute(&mut *tx)
             .await?;
@@ -190,7 +215,7 @@ impl BatchWrite {
                 "contacts handed over while the run decided them; left for the next run"
             );
         }
-        Ok(skip.len())
+        Ok(())
     }
 
     /// The contacts this batch queues that were handed over inside the cooldown after all: the

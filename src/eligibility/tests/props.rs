@@ -1,11 +1,12 @@
-//! Property tests: `evaluate` is total and self-consistent on arbitrary input, and
-//! `next_opening` agrees with a brute-force walk of the clock.
+//! Property tests: `evaluate` is total and self-consistent on arbitrary input (and decides the same
+//! with only the failures' sentences), and `next_opening` agrees with a brute-force walk of the
+//! clock.
 
 use chrono::Timelike;
 use proptest::prelude::*;
 
 use super::*;
-use crate::eligibility::{Reason, assign, parse_time_zone};
+use crate::eligibility::{Reason, Sentences, assign, evaluate_with, parse_time_zone};
 
 const ZONES: &[&str] = &[
     "America/New_York",
@@ -191,6 +192,30 @@ proptest! {
         prop_assert!(all.iter().filter(|(_, e)| e.is_eligible()).count() <= 1);
         for (_, e) in &all {
             check_consistent(e, &facts)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The run's evaluation (only failed rules' sentences, which is all it stores) decides what
+    /// the full one does: the same evaluation, but for the passed rules' sentences, left empty.
+    #[test]
+    fn failures_only_changes_nothing_but_the_passed_rules_sentences(
+        (now, facts, campaigns, thresholds) in scenario()
+    ) {
+        for c in &campaigns {
+            let full = evaluate(&facts, c, &thresholds, now);
+            let lean = evaluate_with(&facts, c, &thresholds, now, Sentences::FailuresOnly);
+            let mut expected = full.clone();
+            for o in expected.outcomes.iter_mut().filter(|o| o.passed) {
+                o.detail.clear();
+            }
+            prop_assert_eq!(&lean, &expected);
+            for o in lean.outcomes.iter().filter(|o| !o.passed) {
+                prop_assert!(!o.detail.is_empty(), "{:?} failed without a sentence", o.rule);
+            }
         }
     }
 }

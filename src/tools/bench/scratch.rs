@@ -1,8 +1,5 @@
 //! A throw-away database on the configured PostgreSQL server for one benchmark run.
 
-use std::str::FromStr;
-
-use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
@@ -59,9 +56,8 @@ fn urls(
     database_url: &SecretString,
     name: &str,
 ) -> anyhow::Result<(PgConnectOptions, SecretString)> {
-    let server = PgConnectOptions::from_str(database_url.expose_secret())
-        .context("DATABASE_URL")?
-        .database("postgres");
+    let server =
+        crate::platform::db::connect_options(database_url.expose_secret())?.database("postgres");
     let url = SecretString::from(server.clone().database(name).to_url_lossy().to_string());
     Ok((server, url))
 }
