@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use super::plan::Pending;
-use crate::eligibility::{ContactFacts, Observation, Suppression, Window};
+use crate::eligibility::{ContactFacts, Observation, Window};
 
 /// A contact the run evaluates, with the observation watermark it is evaluated at.
 #[derive(Debug, Clone)]
@@ -28,9 +28,10 @@ pub async fn candidates(
     limit: i64,
     full: bool,
 ) -> sqlx::Result<Vec<Candidate>> {
-    let ids = if full {
-        sqlx::query_scalar!(
-            r#"SELECT contact_id FROM contact_scores
+    let rows = if full {
+        sqlx::query_as!(
+            Row,
+            r#"SELECT contact_id, observed_seq, channel, best_window FROM contact_scores
                WHERE contact_id > $1 AND observed_seq > 0 ORDER BY contact_id LIMIT $2"#,
             after,
             limit
@@ -38,12 +39,20 @@ pub async fn candidates(
         .fetch_all(&mut *db)
         .await?
     } else {
-        due(&mut *db, after, now, limit).await?
+        let ids = due(&mut *db, after, now, limit).await?;
+        sqlx::query_as!(
+            Row,
+            r#"SELECT contact_id, observed_seq, channel, best_window FROM contact_scores
+               WHERE contact_id = ANY($1) ORDER BY contact_id"#,
+            &ids
+        )
+        .fetch_all(&mut *db)
+        .await?
     };
-    let rows = facts_of(&mut *db, &ids).await?;
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(Vec::new());
     };
+    let ids: Vec<String> = rows.iter().map(|r| r.contact_id.clone()).collect();
     // A full pass reads contacts in one contiguous range of ids: one index range scan for their
     // observations rather than a lookup per contact.
     let mut observations = if full {
@@ -51,6 +60,9 @@ pub async fn candidates(
     } else {
         observations_of(&mut *db, &ids, now).await?
     };
+    let handovers = last_handovers(&mut *db, &ids).await?;
+    let mut pending = pending_of(&mut *db, &ids).await?;
+    let mut suppressions = crate::registry::suppressions::of(&mut *db, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| Candidate {
@@ -58,59 +70,22 @@ pub async fn candidates(
                 observations: observations.remove(&r.contact_id).unwrap_or_default(),
                 channel_preference: r.channel,
                 best_contact_window: r.best_window.and_then(window_of),
-                last_handover_at: r.last_handover_at,
-                suppression: r.suppressed.then_some(Suppression {
-                    expires_at: r.suppression_expires_at,
-                }),
+                last_handover_at: handovers.get(&r.contact_id).copied(),
+                suppression: suppressions.remove(&r.contact_id),
             },
-            pending: r
-                .pending_campaign
-                .zip(r.pending_since)
-                .map(|(campaign_id, since)| Pending { campaign_id, since }),
+            pending: pending.remove(&r.contact_id),
             observed_seq: r.observed_seq,
             contact_id: r.contact_id,
         })
         .collect())
 }
 
-/// A candidate's row of `contact_scores`, with what the rules need from the other tables.
-struct FactsRow {
+/// A candidate's row of `contact_scores`.
+struct Row {
     contact_id: String,
     observed_seq: i64,
     channel: Option<String>,
     best_window: Option<serde_json::Value>,
-    /// The newest hand-over, by any campaign (the cooldown).
-    last_handover_at: Option<DateTime<Utc>>,
-    /// The oldest hand-over still queued for the dialer.
-    pending_campaign: Option<String>,
-    pending_since: Option<DateTime<Utc>>,
-    /// On the suppression list (active or expired: the rule decides).
-    suppressed: bool,
-    suppression_expires_at: Option<DateTime<Utc>>,
-}
-
-/// The snapshot, the last hand-over, the pending hand-over and the suppression entry of these
-/// contacts, in one statement: one index probe per contact and table, and one round trip and one
-/// id array per batch instead of four (issue 12).
-async fn facts_of(db: &mut sqlx::PgConnection, ids: &[String]) -> sqlx::Result<Vec<FactsRow>> {
-    sqlx::query_as!(
-        FactsRow,
-        r#"SELECT s.contact_id, s.observed_seq, s.channel, s.best_window,
-                  h.at AS "last_handover_at?", p.campaign_id AS "pending_campaign?",
-                  p.queued_at AS "pending_since?", (x.contact_id IS NOT NULL) AS "suppressed!",
-                  x.expires_at AS "suppression_expires_at?"
-           FROM contact_scores s
-           LEFT JOIN LATERAL (SELECT at FROM handovers WHERE contact_id = s.contact_id
-                              ORDER BY at DESC LIMIT 1) h ON true
-           LEFT JOIN LATERAL (SELECT campaign_id, queued_at FROM dialer_queue
-                              WHERE contact_id = s.contact_id AND state = 'pending'
-                              ORDER BY queued_at, id LIMIT 1) p ON true
-           LEFT JOIN suppressions x ON x.contact_id = s.contact_id
-           WHERE s.contact_id = ANY($1) ORDER BY s.contact_id"#,
-        ids
-    )
-    .fetch_all(db)
-    .await
 }
 
 /// The ids of the contacts due in a regular run: in the evaluation queue, or deferred with their
@@ -191,6 +166,47 @@ async fn observations_between(
             .push(Observation::new(r.observed_at, r.score));
     }
     Ok(out)
+}
+
+/// The newest hand-over of each contact, by any campaign.
+pub async fn last_handovers(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+) -> sqlx::Result<HashMap<String, DateTime<Utc>>> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (contact_id) contact_id, at FROM handovers
+           WHERE contact_id = ANY($1) ORDER BY contact_id, at DESC"#,
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.contact_id, r.at)).collect())
+}
+
+/// The oldest hand-over still queued for the dialer, per contact.
+async fn pending_of(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+) -> sqlx::Result<HashMap<String, Pending>> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (contact_id) contact_id, campaign_id, queued_at FROM dialer_queue
+           WHERE state = 'pending' AND contact_id = ANY($1) ORDER BY contact_id, queued_at, id"#,
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.contact_id,
+                Pending {
+                    campaign_id: r.campaign_id,
+                    since: r.queued_at,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Deferred (contact, campaign) pairs counted by when their window opens: (bucket, count), where

@@ -3,6 +3,8 @@
 //! the contact in the evaluation queue so its next decision says `suppressed`; removing one puts
 //! it there too, so it is decided again without waiting for a new score.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor};
@@ -183,6 +185,30 @@ pub async fn list(
                     created_at: r.created_at,
                     updated_at: r.updated_at,
                     active,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The entries of these contacts (active or expired: the rule decides), for the evaluation run.
+pub async fn of(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+) -> sqlx::Result<HashMap<String, Suppression>> {
+    let rows = sqlx::query!(
+        "SELECT contact_id, expires_at FROM suppressions WHERE contact_id = ANY($1)",
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.contact_id,
+                Suppression {
+                    expires_at: r.expires_at,
                 },
             )
         })
