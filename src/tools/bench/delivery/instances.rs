@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::Utc;
 use secrecy::SecretString;
 use serde_json::json;
@@ -139,11 +140,29 @@ pub(super) async fn start_delivery(
     sim: &SimulatorHandle,
     rate: f64,
     target: Target,
-) -> anyhow::Result<CancellationToken> {
+) -> anyhow::Result<Delivering> {
     let s = settings_for(base, db, Some(sim), rate, target);
     let pool = crate::platform::db::connect(&db.url).await?;
     let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
     let stop = CancellationToken::new();
-    tokio::spawn(app.run_until(stop.clone()));
-    Ok(stop)
+    let task = tokio::spawn(app.run_until(stop.clone()));
+    Ok(Delivering { stop, task })
+}
+
+/// The delivering instance of a run.
+pub(super) struct Delivering {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Delivering {
+    /// Stops the instance and waits until its workers have: its database is dropped next, and a
+    /// worker still running then would log a failed round for every retry.
+    pub(super) async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .context("the delivering instance did not stop within 30 s")???;
+        Ok(())
+    }
 }

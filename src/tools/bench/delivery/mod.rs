@@ -157,7 +157,7 @@ async fn throughput_run(
     let sim = Simulator::start(SimulatorConfig::default()).await?;
     set_up_org(&db, &sim, target).await?;
     let started = Instant::now();
-    let stop = start_delivery(base, &db, &sim, 1_000_000.0, target).await?;
+    let delivering = start_delivery(base, &db, &sim, 1_000_000.0, target).await?;
     while target.accepted(&sim) < n as u64 {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(600),
@@ -166,9 +166,8 @@ async fn throughput_run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    stop.cancel();
+    delivering.stop().await?;
     sim.stop().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     db.drop_db().await?;
     Ok(n as f64 / secs)
 }
@@ -187,7 +186,7 @@ async fn utilisation_run(
     ingest(base, &db, backlog, backlog).await?;
     let sim = Simulator::start(SimulatorConfig::default()).await?;
     set_up_org(&db, &sim, target).await?;
-    let stop = start_delivery(base, &db, &sim, rate, target).await?;
+    let delivering = start_delivery(base, &db, &sim, rate, target).await?;
     // Warm up until sending is under way (the first events wait out their ordering hold), then
     // one more second, so the measured window is all steady state.
     while target.accepted(&sim) < 1 {
@@ -223,9 +222,8 @@ async fn utilisation_run(
             .collect();
         println!("requests per second since the first: {secs:?}");
     }
-    stop.cancel();
+    delivering.stop().await?;
     sim.stop().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     db.drop_db().await?;
     Ok((achieved / (rate * target.per_request()), busiest as u64))
 }
