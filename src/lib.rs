@@ -1,7 +1,7 @@
 //! pesync: offline CRM events → Genesys Cloud Predictive Engagement → outbound campaigns.
 //!
-//! `ls src/` reads as the system. `app` is the composition root (command line, settings, startup,
-//! schedules, demo) that nothing else imports; `platform` (context, clock, database, HTTP
+//! `ls src/` reads as the system. `cli` is the command line on top of everything; `app` is the
+//! composition root (settings, startup, schedules, demo) that no stage imports; `platform` (context, clock, database, HTTP
 //! plumbing, secrets, logging) and `domain` (the thresholds document) are leaves that import no
 //! stage. Then the stages in the data's journey: `ingest` (signed HTTP intake) → `cdc` (Debezium
 //! change events; pure) → `normalize` (mapping, manifest, time routing; pure) → `delivery` (lanes,
@@ -14,6 +14,8 @@
 //! "SPEC §n" in comments is a section of `docs/SPEC.md` (the external contract; issue texts that
 //! amend it are noted where they apply), "DESIGN-NOTES" is `docs/DESIGN-NOTES.md`, and "reference"
 //! is `docs/genesys-real-api.md` (the real Genesys Cloud API, with its sources).
+
+pub mod cli;
 
 pub mod app;
 pub mod domain;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::admin::tenant::Tenant;
 use crate::genesys::EventsTarget;
 use crate::genesys::org::{self, Org};
 use crate::platform::context::AppState;
@@ -56,12 +57,13 @@ pub struct ConfigurationView {
 pub async fn get_genesys(
     _: Reader,
     state: web::Data<AppState>,
+    tenant: web::Data<Tenant>,
 ) -> Result<web::Json<GenesysView>, ApiError> {
     let mut db = state.reads.acquire().await?;
     let stored = org::load(&mut db).await?;
     // Ids from another org (or the simulator) are not this org's setup: delivery ignores them too
     // (`org::readiness`), and the note says why, as `/v1/admin/stats` does.
-    let ready = match &state.genesys {
+    let ready = match &tenant.client {
         Some(client) => org::readiness(stored.as_ref(), &client.config().base_url)
             .map(|_| ())
             .map_err(|why| why.note()),
@@ -72,8 +74,8 @@ pub async fn get_genesys(
     };
     let org = stored.filter(|_| ready.is_ok());
     Ok(web::Json(view(
-        state.genesys_target,
-        state.genesys_region.map(|r| r.host()),
+        tenant.target,
+        tenant.region.map(|r| r.host()),
         org,
         ready.err(),
     )))

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use std::time::Duration;
 
 use super::parse_document;
+use crate::admin::tenant::Tenant;
 use crate::genesys::{self, EventsTarget, org::Org};
 use crate::normalize::manifest::Manifest;
 use crate::platform::context::AppState;
@@ -111,6 +112,7 @@ pub async fn create_manifest(
 pub async fn activate_manifest(
     who: Writer,
     state: web::Data<AppState>,
+    tenant: web::Data<Tenant>,
     version: web::Path<i32>,
 ) -> Result<web::Json<ManifestCreated>, ApiError> {
     let version = version.into_inner();
@@ -118,7 +120,7 @@ pub async fn activate_manifest(
     let lock = JobLock::try_acquire(&state.pool, ORG_SYNC)
         .await?
         .ok_or_else(|| ApiError::Conflict(setup::BUSY.into()))?;
-    let result = activate_following_org(&state, version, &who).await;
+    let result = activate_following_org(&state, &tenant, version, &who).await;
     lock.release().await;
     result?;
     Ok(web::Json(ManifestCreated {
@@ -129,10 +131,11 @@ pub async fn activate_manifest(
 
 async fn activate_following_org(
     state: &AppState,
+    tenant: &Tenant,
     version: i32,
     who: &Writer,
 ) -> Result<(), ApiError> {
-    let org = follow_in_org(state, version).await?;
+    let org = follow_in_org(state, tenant, version).await?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let before = store::active_version(&mut *tx).await?;
@@ -165,9 +168,13 @@ fn not_found(version: i32) -> ApiError {
 /// Brings the org's schemas and configurations to manifest `version` when events go there,
 /// answering the org to store with the activation; `None` when there is nothing to follow (the
 /// `pe` target, no tenant, setup not run against this org).
-async fn follow_in_org(state: &AppState, version: i32) -> Result<Option<Org>, ApiError> {
-    let client = match &state.genesys {
-        Some(client) if state.genesys_target == EventsTarget::ExternalEvents => client,
+async fn follow_in_org(
+    state: &AppState,
+    tenant: &Tenant,
+    version: i32,
+) -> Result<Option<Org>, ApiError> {
+    let client = match &tenant.client {
+        Some(client) if tenant.target == EventsTarget::ExternalEvents => client,
         _ => return Ok(None),
     };
     let stored = {

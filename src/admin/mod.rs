@@ -21,6 +21,7 @@ pub mod series;
 pub mod sources;
 pub mod stats;
 pub mod suppressions;
+pub mod tenant;
 pub mod thresholds;
 
 pub use crate::platform::http::document::{parse_document, parse_json};

@@ -10,6 +10,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::admin::tenant::Tenant;
 use crate::delivery::Lane;
 use crate::platform::context::AppState;
 use crate::platform::db::MinuteCount;
@@ -182,8 +183,8 @@ pub fn points(
 }
 
 /// The ceiling of the configured Genesys client, per minute.
-fn ceiling(state: &AppState) -> Option<Ceiling> {
-    let cfg = state.genesys.as_ref()?.config();
+fn ceiling(tenant: &Tenant) -> Option<Ceiling> {
+    let cfg = tenant.client.as_ref()?.config();
     let per_request = cfg.events.events_per_request(cfg.events_batch) as u64;
     let requests_per_minute = cfg.rate_limit * 60.0;
     Some(Ceiling {
@@ -202,6 +203,7 @@ fn ceiling(state: &AppState) -> Option<Ceiling> {
 pub async fn series(
     _: Reader,
     state: web::Data<AppState>,
+    tenant: web::Data<Tenant>,
     query: web::Query<SeriesQuery>,
 ) -> Result<web::Json<Series>, ApiError> {
     let (minutes, want) = (query.minutes()?, query.figures()?);
@@ -235,7 +237,7 @@ pub async fn series(
     Ok(web::Json(Series {
         from: first,
         to: first + TimeDelta::minutes(i64::from(minutes) - 1),
-        ceiling: ceiling(&state),
+        ceiling: ceiling(&tenant),
         points: points(
             first,
             minutes,

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::check::CheckAnswer;
 use super::parse_document;
+use crate::domain::ids::SourceName;
 use crate::normalize::mapping::Mapping;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
@@ -91,19 +92,9 @@ fn view(s: store::Source) -> SourceView {
 }
 
 pub fn validate_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "name",
-            "1–64 characters of A–Z, a–z, 0–9, '-', '_' or '.'",
-        ))
-    }
+    SourceName::parse(name)
+        .map(|_| ())
+        .map_err(|problem| ApiError::invalid("name", problem.to_string()))
 }
 
 /// List sources (never their secrets).

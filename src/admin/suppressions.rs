@@ -13,7 +13,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::document::Fields;
-use crate::normalize::envelope::MAX_CONTACT_ID_CHARS;
+use crate::domain::ids::ContactId;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::auth::{Reader, Writer};
@@ -114,16 +114,9 @@ fn read_item(item: &Value, path: &str) -> Result<Entry, Vec<FieldProblem>> {
     let contact_id = f.required::<String>("contact_id");
     let expires_at = f.nullable::<DateTime<Utc>>("expires_at");
     let note = f.nullable::<String>("note");
-    if let Some(id) = &contact_id {
-        let chars = id.chars().count();
-        if id.trim().is_empty() {
-            f.problem("contact_id", "must not be blank");
-        } else if chars > MAX_CONTACT_ID_CHARS {
-            f.problem(
-                "contact_id",
-                format!("is {chars} characters long; at most {MAX_CONTACT_ID_CHARS}"),
-            );
-        }
+    // The contact id as events carry it, verbatim: a blank one is a contact like any other.
+    if let Some(Err(problem)) = contact_id.as_deref().map(ContactId::parse) {
+        f.problem("contact_id", problem.to_string());
     }
     if let Some(n) = &note
         && n.chars().count() > MAX_NOTE_CHARS
@@ -252,10 +245,10 @@ mod tests {
 
     #[test]
     fn every_problem_names_its_index_and_field() {
-        let long = "x".repeat(MAX_CONTACT_ID_CHARS + 1);
+        let long = "x".repeat(crate::domain::ids::MAX_CONTACT_ID_CHARS + 1);
         let r = read(&json!({"items": [
             {"contact_id": "ok"},
-            {"contact_id": " "},
+            {"contact_id": ""},
             {"expires_at": "soon"},
             {"contact_id": long, "note": "n".repeat(MAX_NOTE_CHARS + 1), "colour": 1},
             7,

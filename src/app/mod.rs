@@ -1,7 +1,7 @@
-//! The composition root: the command line, the settings, the service's wiring (routes, jobs,
-//! signals) and the demo. Nothing else in the crate imports it.
+//! The composition root: the settings, the service's wiring (routes, jobs, signals) and the demo.
+//! No stage imports it; the command line (`cli`) starts it, and so do the benchmarks (`tools`),
+//! as an operator would.
 
-pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod jobs;

@@ -13,6 +13,7 @@ use utoipa_actix_web::AppExt;
 
 use super::routes::{known_routes, openapi_document, routes};
 use crate::admin::stats::StatsCache;
+use crate::admin::tenant::Tenant;
 use crate::app::config::Settings;
 use crate::dialer::http::FeedSettings;
 use crate::platform::context::AppState;
@@ -23,6 +24,7 @@ use crate::platform::http::problem;
 /// What the handlers share, built once and cloned into each server worker's app.
 pub(super) struct Shared {
     pub state: web::Data<AppState>,
+    pub tenant: web::Data<Tenant>,
     /// The database figures of `/metrics` and `/v1/admin/stats`, shared by every scraper.
     pub stats_cache: web::Data<StatsCache>,
     pub tokens: web::Data<Tokens>,
@@ -36,6 +38,7 @@ pub(super) fn server(
 ) -> anyhow::Result<Server> {
     let Shared {
         state,
+        tenant,
         stats_cache,
         tokens,
     } = shared;
@@ -53,6 +56,7 @@ pub(super) fn server(
         let (app, _) = App::new()
             .into_utoipa_app()
             .app_data(state.clone())
+            .app_data(tenant.clone())
             .app_data(stats_cache.clone())
             .app_data(tokens.clone())
             .app_data(feed.clone())

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::server::{Shared, server};
 use crate::admin::stats::StatsCache;
+use crate::admin::tenant::Tenant;
 use crate::app::config::Settings;
 use crate::app::jobs::Schedules;
 use crate::app::jobs::supervise::{RestartPolicy, supervise};
@@ -24,6 +25,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    tenant: web::Data<Tenant>,
     stats_cache: web::Data<StatsCache>,
     worker: Option<WorkerConfig>,
     schedules: Schedules,
@@ -61,15 +63,18 @@ impl Application {
             reads: crate::platform::db::read_pool(&pool),
             pool,
             clock,
-            genesys,
-            genesys_target: settings.genesys_events,
-            genesys_region: settings.genesys_region,
             secret_key,
             monitors: settings.monitors.clone(),
+        });
+        let tenant = web::Data::new(Tenant {
+            client: genesys,
+            target: settings.genesys_events,
+            region: settings.genesys_region,
         });
         let stats_cache = web::Data::new(StatsCache::default());
         let shared = Shared {
             state: state.clone(),
+            tenant: tenant.clone(),
             stats_cache: stats_cache.clone(),
             tokens,
         };
@@ -78,6 +83,7 @@ impl Application {
             port,
             server,
             state,
+            tenant,
             stats_cache,
             worker,
             schedules,
@@ -101,6 +107,11 @@ impl Application {
         self.state.clone()
     }
 
+    /// The Genesys tenant: its client (tests drive the poller and the push with it).
+    pub fn tenant(&self) -> web::Data<Tenant> {
+        self.tenant.clone()
+    }
+
     /// The cache of the stats' database figures (tests count its computations).
     pub fn stats_cache(&self) -> web::Data<StatsCache> {
         self.stats_cache.clone()
@@ -114,7 +125,7 @@ impl Application {
         // Every background task runs under `supervise`: one that panics or fails is restarted.
         let mut jobs = tokio::task::JoinSet::new();
         let policy = RestartPolicy::default();
-        if let (Some(cfg), Some(client)) = (self.worker, self.state.genesys.clone()) {
+        if let (Some(cfg), Some(client)) = (self.worker, self.tenant.client.clone()) {
             let worker = Worker::new(
                 self.state.clone().into_inner(),
                 client,
@@ -132,8 +143,9 @@ impl Application {
             }
         }
         if self.schedules.any() {
-            let (state, schedules, stop) = (
+            let (state, client, schedules, stop) = (
                 self.state.clone().into_inner(),
+                self.tenant.client.clone(),
                 self.schedules.clone(),
                 shutdown.clone(),
             );
@@ -141,7 +153,10 @@ impl Application {
                 "scheduled jobs",
                 policy,
                 shutdown.clone(),
-                move || crate::app::jobs::run(state.clone(), schedules.clone(), stop.clone()),
+                move || {
+                    let (state, client) = (state.clone(), client.clone());
+                    crate::app::jobs::run(state, client, schedules.clone(), stop.clone())
+                },
             ));
         }
         let stopper = tokio::spawn({

@@ -7,11 +7,10 @@ use utoipa::ToSchema;
 
 use super::score::at_least;
 use super::window::{CallingHours, Window, parse_time_zone};
+use crate::domain::ids::CampaignId;
 use crate::domain::problem::FieldProblem;
 use crate::domain::thresholds::{Invalid, Thresholds};
 
-/// Longest campaign id: it appears in URLs and in the dialer contact id.
-pub const MAX_ID_LEN: usize = 64;
 /// Longest campaign name.
 pub const MAX_NAME_LEN: usize = 200;
 /// Longest channel name or contact-list id.
@@ -138,25 +137,8 @@ impl Campaign {
 
     /// The id is a path segment of the admin API, so it must survive a URL untouched.
     fn check_id(&self, push: &mut impl FnMut(String, String)) {
-        let id = &self.id;
-        if id.is_empty() {
-            push("id".into(), "must not be empty".into());
-            return;
-        }
-        if id.chars().count() > MAX_ID_LEN {
-            push(
-                "id".into(),
-                format!("must be at most {MAX_ID_LEN} characters"),
-            );
-        }
-        if !url_safe(id) {
-            push(
-                "id".into(),
-                "may contain only letters, digits, '.', '_' and '-'".into(),
-            );
-        } else if id.bytes().all(|b| b == b'.') {
-            // "." and ".." are path segments that HTTP clients rewrite away.
-            push("id".into(), "must not consist of dots only".into());
+        if let Err(problem) = CampaignId::parse(&self.id) {
+            push("id".into(), problem.to_string());
         }
     }
 

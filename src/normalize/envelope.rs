@@ -7,10 +7,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::domain::ids::{ContactId, IdProblem};
 use crate::normalize::reason::{QuarantineReason, Rejection};
-
-/// SPEC §11.2: any non-empty string of at most this many characters (Unicode scalar values).
-pub const MAX_CONTACT_ID_CHARS: usize = 128;
 
 /// The envelope fields borrowed from the raw event.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,14 +27,15 @@ pub fn parse(raw: &Value) -> Result<Envelope<'_>, Rejection> {
         )));
     };
     let contact_id = string_field(event, "contact_id")?;
-    if contact_id.is_empty() {
-        return Err(invalid("contact_id is empty".to_owned()));
-    }
-    let chars = contact_id.chars().count();
-    if chars > MAX_CONTACT_ID_CHARS {
-        return Err(invalid(format!(
-            "contact_id is {chars} characters long; at most {MAX_CONTACT_ID_CHARS} are allowed"
-        )));
+    // SPEC §11.2: any non-empty string of at most 128 characters (Unicode scalar values).
+    match ContactId::parse(contact_id) {
+        Ok(_) => {}
+        Err(IdProblem::TooLong { chars, max }) => {
+            return Err(invalid(format!(
+                "contact_id is {chars} characters long; at most {max} are allowed"
+            )));
+        }
+        Err(_) => return Err(invalid("contact_id is empty".to_owned())),
     }
     let event_type = string_field(event, "event_type")?;
     let event_timestamp = string_field(event, "event_timestamp")?;
@@ -179,7 +178,7 @@ mod tests {
             detail_of(with("contact_id", json!(""))),
             "contact_id is empty"
         );
-        let at_limit = "é".repeat(MAX_CONTACT_ID_CHARS);
+        let at_limit = "é".repeat(crate::domain::ids::MAX_CONTACT_ID_CHARS);
         assert_eq!(
             parse(&with("contact_id", json!(at_limit)))
                 .unwrap()

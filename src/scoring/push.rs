@@ -10,9 +10,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::profile::Profile;
+use crate::domain::ids::{ContactId, IdProblem};
 use crate::eligibility::Window;
 use crate::ingest::body;
-use crate::normalize::envelope::MAX_CONTACT_ID_CHARS;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::auth::ScorePoster;
@@ -87,10 +87,11 @@ pub fn read_item(item: &body::Item) -> Result<Pushed, &'static str> {
     let contact_id = obj
         .get("contact_id")
         .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
         .ok_or("missing_contact_id")?;
-    if contact_id.chars().count() > MAX_CONTACT_ID_CHARS {
-        return Err("contact_id_too_long");
+    match ContactId::parse(contact_id) {
+        Ok(_) => {}
+        Err(IdProblem::TooLong { .. }) => return Err("contact_id_too_long"),
+        Err(_) => return Err("missing_contact_id"),
     }
     let score = obj
         .get("score")

@@ -117,6 +117,8 @@ pub struct TestApp {
     pub pool: PgPool,
     /// What the handlers and jobs share: tests drive `poll_once` / `evaluate_once` with it.
     pub state: actix_web::web::Data<pesync::platform::context::AppState>,
+    /// The Genesys tenant: its client drives `poll_once` and the push.
+    pub tenant: actix_web::web::Data<pesync::admin::tenant::Tenant>,
     pub stats_cache: actix_web::web::Data<pesync::admin::stats::StatsCache>,
     pub clock: TestClock,
     pub client: reqwest::Client,
@@ -230,6 +232,7 @@ pub async fn start_with(
         });
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
+    let tenant = app.tenant();
     let stats_cache = app.stats_cache();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run_until(shutdown.clone()));
@@ -237,6 +240,7 @@ pub async fn start_with(
         address,
         pool,
         state,
+        tenant,
         stats_cache,
         clock,
         client: reqwest::Client::new(),

@@ -346,7 +346,7 @@ async fn a_profile_that_saw_later_than_anything_delivered_is_an_inversion_in_the
         .set_profile("lag", last_event_at(sent - Duration::hours(1)));
     let checks_before = metrics::chronology_checks();
 
-    let client = app.state.genesys.as_ref().expect("a Genesys client");
+    let client = app.tenant.client.as_ref().expect("a Genesys client");
     let r = poll_once(&app.state, client).await.unwrap();
     assert_eq!(r.profiles, 3);
 

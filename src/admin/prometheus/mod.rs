@@ -10,6 +10,7 @@ use std::fmt::Write;
 use actix_web::{HttpResponse, get, web};
 
 use super::stats::{Stats, StatsCache, collect};
+use crate::admin::tenant::Tenant;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::responses as problems;
@@ -26,9 +27,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[get("/metrics")]
 pub async fn metrics(
     state: web::Data<AppState>,
+    tenant: web::Data<Tenant>,
     cache: web::Data<StatsCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = collect(&state, &cache).await?;
+    let s = collect(&state, &tenant, &cache).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(render(&s)))

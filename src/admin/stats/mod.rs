@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::admin::tenant::Tenant;
 use crate::delivery::figures::{self, LaneRow};
 use crate::delivery::metrics::{DELIVERY, RetryCount};
 use crate::dialer::metrics::{HAND_OVERS, ModeCounts};
@@ -90,7 +91,7 @@ pub struct Tables {
 }
 
 /// Counts the tables, on the read pool (its statement timeout bounds a slow count).
-async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
+async fn count_tables(state: &AppState, tenant: &Tenant) -> Result<Tables, ApiError> {
     let lanes = figures::lanes(&state.reads).await?;
     let other = figures::open_counts(&state.reads).await?;
     let pruned = pruned_totals(&state.reads).await?;
@@ -107,14 +108,17 @@ async fn count_tables(state: &AppState) -> Result<Tables, ApiError> {
         dead_letters: other.dead_letters,
         dispatched: other.dispatched + pruned_handovers,
         pruned,
-        genesys: genesys_status(state).await?,
+        genesys: genesys_status(state, tenant).await?,
         monitors: monitors::count(state).await?,
     })
 }
 
 /// The target, and for `external-events` whether the stored org is this one (two small reads).
-async fn genesys_status(state: &AppState) -> Result<Option<EventsTargetStatus>, ApiError> {
-    let Some(client) = &state.genesys else {
+async fn genesys_status(
+    state: &AppState,
+    tenant: &Tenant,
+) -> Result<Option<EventsTargetStatus>, ApiError> {
+    let Some(client) = &tenant.client else {
         return Ok(None);
     };
     let cfg = client.config();
@@ -132,9 +136,13 @@ async fn genesys_status(state: &AppState) -> Result<Option<EventsTargetStatus>, 
     }))
 }
 
-pub async fn collect(state: &AppState, cache: &StatsCache) -> Result<Stats, ApiError> {
+pub async fn collect(
+    state: &AppState,
+    tenant: &Tenant,
+    cache: &StatsCache,
+) -> Result<Stats, ApiError> {
     let now = state.clock.now();
-    let tables = cache.get(now, || count_tables(state)).await?;
+    let tables = cache.get(now, || count_tables(state, tenant)).await?;
     Ok(stats_of(&tables, now))
 }
 
@@ -175,9 +183,10 @@ fn stats_of(tables: &Tables, now: DateTime<Utc>) -> Stats {
 pub async fn stats(
     _: Reader,
     state: web::Data<AppState>,
+    tenant: web::Data<Tenant>,
     cache: web::Data<StatsCache>,
 ) -> Result<web::Json<Stats>, ApiError> {
-    Ok(web::Json(collect(&state, &cache).await?))
+    Ok(web::Json(collect(&state, &tenant, &cache).await?))
 }
 
 // Each stage owns its counters (`ingest::metrics`, `delivery::metrics`, `genesys::metrics`);

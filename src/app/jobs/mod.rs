@@ -13,6 +13,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::config::Settings;
+use crate::genesys::GenesysClient;
 use crate::platform::context::AppState;
 use crate::retention::Policy;
 
@@ -76,6 +77,7 @@ impl Schedules {
 /// batch it stored is committed, the rest is picked up by the next tick of any instance.
 pub async fn run(
     state: Arc<AppState>,
+    genesys: Option<GenesysClient>,
     schedules: Schedules,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -84,19 +86,19 @@ pub async fn run(
         .await
         .context("starting the job scheduler")?;
     if let Some(cron) = &schedules.poll {
-        let (state, stop) = (state.clone(), shutdown.clone());
+        let (state, client, stop) = (state.clone(), genesys.clone(), shutdown.clone());
         let job = Job::new_async(cron.as_str(), move |_, _| {
-            let (state, stop) = (state.clone(), stop.clone());
-            Box::pin(async move { poll_tick(&state, &stop).await })
+            let (state, client, stop) = (state.clone(), client.clone(), stop.clone());
+            Box::pin(async move { poll_tick(&state, client.as_ref(), &stop).await })
         })
         .context("PESYNC_POLL_CRON")?;
         scheduler.add(job).await.context("scheduling the poller")?;
     }
     if let Some(cron) = &schedules.evaluate {
-        let (state, stop) = (state.clone(), shutdown.clone());
+        let (state, client, stop) = (state.clone(), genesys.clone(), shutdown.clone());
         let job = Job::new_async(cron.as_str(), move |_, _| {
-            let (state, stop) = (state.clone(), stop.clone());
-            Box::pin(async move { evaluate_tick(&state, &stop).await })
+            let (state, client, stop) = (state.clone(), client.clone(), stop.clone());
+            Box::pin(async move { evaluate_tick(&state, client.as_ref(), &stop).await })
         })
         .context("PESYNC_EVALUATE_CRON")?;
         scheduler
@@ -138,8 +140,8 @@ pub async fn run(
     Ok(())
 }
 
-async fn poll_tick(state: &AppState, stop: &CancellationToken) {
-    let Some(client) = state.genesys.as_ref() else {
+async fn poll_tick(state: &AppState, client: Option<&GenesysClient>, stop: &CancellationToken) {
+    let Some(client) = client else {
         tracing::debug!("poll skipped: no Genesys tenant configured");
         return;
     };
@@ -153,9 +155,9 @@ async fn poll_tick(state: &AppState, stop: &CancellationToken) {
     }
 }
 
-async fn evaluate_tick(state: &AppState, stop: &CancellationToken) {
+async fn evaluate_tick(state: &AppState, client: Option<&GenesysClient>, stop: &CancellationToken) {
     tokio::select! {
-        r = crate::evaluation::evaluate_once(state, state.genesys.as_ref()) => {
+        r = crate::evaluation::evaluate_once(state, client) => {
             if let Err(e) = r {
                 tracing::error!(error = ?e, "evaluation run failed");
             }
