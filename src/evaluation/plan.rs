@@ -1,9 +1,9 @@
 //! One contact, every enabled campaign, one run: the pure step between loading and storing.
 //!
-//! It calls [`evaluate_with`] per campaign — the function the dry run calls too — then settles who takes
-//! the contact: a hand-over already on its way to the dialer (pushed but not yet accepted, or in the
-//! pull feed but not yet acknowledged) keeps it, so no second campaign queues it before the cooldown
-//! starts; otherwise [`assign()`] gives it to the highest priority.
+//! It calls [`evaluate_with`] per campaign — the function the dry run calls too — then settles
+//! who takes the contact: a hand-over already on its way to the dialer (pushed but not yet
+//! accepted, or in the pull feed but not yet acknowledged) keeps it, so no second campaign queues
+//! it before the cooldown starts; otherwise [`assign()`] gives it to the highest priority.
 
 use chrono::{DateTime, Utc};
 
