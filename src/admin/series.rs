@@ -231,7 +231,7 @@ pub async fn series(
         ),
         counted(
             want.decisions,
-            crate::evaluation::store::decisions_by_minute(db, first)
+            crate::evaluation::runs::decisions_by_minute(db, first)
         ),
     )?;
     Ok(web::Json(Series {

@@ -1,6 +1,7 @@
 //! A batch's decisions, one row per contact and run (`decision_runs`, migration
 //! `20261208000003`): every campaign's outcome side by side in arrays, written with binary COPY.
-//! Readers see per-campaign decisions through the `decisions` view (SPEC §11.16).
+//! Readers see per-campaign decisions through the `decisions` view (SPEC §11.16); the one that
+//! reads them by time (the console's chart) is here too, beside the layout it depends on.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -113,4 +114,22 @@ impl DecisionRuns {
         }
         c
     }
+}
+
+/// Decisions per minute and reason since `since`, through the `decisions` view (one row per
+/// campaign of each run) on the `decision_runs_by_age` index. The one query that reads the
+/// decisions by time (the console's chart): a change of the decisions' layout adapts here.
+pub async fn decisions_by_minute(
+    db: impl sqlx::PgExecutor<'_>,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<crate::platform::db::MinuteCount>> {
+    sqlx::query_as!(
+        crate::platform::db::MinuteCount,
+        r#"SELECT date_trunc('minute', evaluated_at) AS "minute!", reason AS "key!",
+                  count(*) AS "count!"
+           FROM decisions WHERE evaluated_at >= $1 GROUP BY 1, 2"#,
+        since
+    )
+    .fetch_all(db)
+    .await
 }

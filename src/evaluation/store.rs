@@ -111,12 +111,34 @@ impl BatchWrite {
         now: DateTime<Utc>,
         cooldown: TimeDelta,
     ) -> sqlx::Result<usize> {
+        self.lock_campaigns(tx).await?;
         let skip = self.handed_over_since_load(tx, now, cooldown).await?;
         self.decisions.write(tx, now, &skip).await?;
         self.replace_deferrals(tx, now, &skip).await?;
         self.queue_for_dialer(tx, now, &skip).await?;
         self.dequeue_evaluated(tx, &skip).await?;
         Ok(skip.len())
+    }
+
+    /// Holds the campaigns this batch writes deferrals or queue items for until it commits, as a
+    /// foreign key's check would, but once per batch instead of once per row (migration
+    /// `20261208000012`): a campaign being deleted waits for the commit and then takes the rows
+    /// with it; one deleted before is gone, and the inserts skip its rows.
+    async fn lock_campaigns(&self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        let mut ids: Vec<&String> = self.f_campaign.iter().chain(&self.q_campaign).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let ids: Vec<String> = ids.into_iter().cloned().collect();
+        sqlx::query!(
+            "SELECT id FROM campaigns WHERE id = ANY($1) ORDER BY id FOR KEY SHARE",
+            &ids
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(())
     }
 
     /// The evaluated contacts' deferrals, replaced by this batch's.
@@ -257,24 +279,6 @@ impl BatchWrite {
 pub fn cooldown_start(now: DateTime<Utc>, cooldown: TimeDelta) -> Option<DateTime<Utc>> {
     let year_one = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0)?;
     now.checked_sub_signed(cooldown).filter(|t| *t > year_one)
-}
-
-/// Decisions per minute and reason since `since`, through the `decisions` view (one row per
-/// campaign of each run) on the `decision_runs_by_age` index. The one query that reads the
-/// decisions by time (the console's chart): a change of the decisions' layout adapts here.
-pub async fn decisions_by_minute(
-    db: impl sqlx::PgExecutor<'_>,
-    since: DateTime<Utc>,
-) -> sqlx::Result<Vec<crate::platform::db::MinuteCount>> {
-    sqlx::query_as!(
-        crate::platform::db::MinuteCount,
-        r#"SELECT date_trunc('minute', evaluated_at) AS "minute!", reason AS "key!",
-                  count(*) AS "count!"
-           FROM decisions WHERE evaluated_at >= $1 GROUP BY 1, 2"#,
-        since
-    )
-    .fetch_all(db)
-    .await
 }
 
 #[cfg(test)]

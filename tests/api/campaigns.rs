@@ -88,6 +88,63 @@ async fn campaigns_create_read_replace_delete() {
     assert_problem(r, 404).await;
 }
 
+/// The foreign keys from the deferrals and the dialer queue to campaigns are gone (the run's
+/// inserts skipped a per-row check, migration 20261208000012): deleting a campaign still removes
+/// its deferrals and its queue items, history included, and nothing of another campaign.
+#[tokio::test]
+async fn deleting_a_campaign_removes_its_deferrals_and_queue_items() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("winter", 1, "push")).await;
+    create_campaign(&app, &campaign("summer", 2, "pull")).await;
+    for (k, c, state) in [
+        ("winter", "a", "pending"),
+        ("winter", "b", "handed_over"),
+        ("summer", "a", "pending"),
+    ] {
+        sqlx::query(
+            "INSERT INTO dialer_queue (campaign_id, contact_id, mode, dialer_id, contact_list_id,
+                 channel, contact, queued_at, ready_at, state)
+             VALUES ($1, $2, 'push', $1 || $2, 'list', 'voice', '{}', now(), now(), $3)",
+        )
+        .bind(k)
+        .bind(c)
+        .bind(state)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO deferrals (contact_id, campaign_id, next_opening, deferred_at)
+             VALUES ($1, $2, now(), now()) ON CONFLICT DO NOTHING",
+        )
+        .bind(c)
+        .bind(k)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let r = app
+        .client
+        .delete(app.url("/v1/admin/campaigns/winter"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let left = |table: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+                "SELECT campaign_id || ':' || contact_id FROM {table} ORDER BY 1"
+            )))
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(left("dialer_queue").await, ["summer:a"]);
+    assert_eq!(left("deferrals").await, ["summer:a"]);
+}
+
 #[tokio::test]
 async fn campaigns_list_is_paginated() {
     let app = spawn_app().await;

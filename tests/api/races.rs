@@ -77,6 +77,54 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
     );
 }
 
+/// A campaign deleted while a run's batch writes for it: the batch locks its campaigns once (as a
+/// foreign key's check did per row), so the delete waits for the batch's commit and then removes
+/// what the batch queued; nothing is left queued for a campaign that no longer exists.
+#[tokio::test]
+async fn a_campaign_deleted_while_a_batch_writes_for_it_takes_the_batch_rows_with_it() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    seed_rising(&app, "c-1", 0.8).await;
+    let now = app.now();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let batch = pesync::evaluation::load::candidates(&mut conn, "", now, 100, false)
+        .await
+        .unwrap();
+    drop(conn);
+    let campaigns = pesync::registry::campaigns::enabled(&app.pool)
+        .await
+        .unwrap();
+    let (_, thresholds) = pesync::registry::thresholds::current(&app.pool)
+        .await
+        .unwrap();
+    let write = pesync::evaluation::run::decide(&batch, &campaigns, &thresholds, now);
+    assert_eq!(write.queued(), 1);
+    let mut tx = app.pool.begin().await.unwrap();
+    write
+        .write(&mut tx, now, thresholds.cooldown())
+        .await
+        .unwrap();
+
+    let delete = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url("/v1/admin/campaigns/pull-one"));
+        async move {
+            client
+                .delete(url)
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!delete.is_finished(), "the delete waits for the batch");
+    tx.commit().await.unwrap();
+    assert_eq!(delete.await.unwrap(), 204);
+    assert_eq!(count(&app, "SELECT count(*) FROM dialer_queue").await, 0);
+    assert_eq!(count(&app, "SELECT count(*) FROM deferrals").await, 0);
+}
+
 /// One event of `c-1`, claimed by a worker (`a`) whose lease then runs out and is taken over (`b`).
 async fn a_lease_taken_over() -> (TestApp, store::Claimed, store::Claimed, store::Head) {
     let app = spawn_app().await;
