@@ -69,22 +69,10 @@ async fn campaigns_create_read_replace_delete() {
     .await;
     assert_eq!(fields(&p), ["id"]);
 
-    let r = app
-        .client
-        .delete(app.url("/v1/admin/campaigns/winter"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_campaign(&app, "winter").await;
     assert_eq!(r.status(), 204);
     assert_problem(app.admin_get("/v1/admin/campaigns/winter").await, 404).await;
-    let r = app
-        .client
-        .delete(app.url("/v1/admin/campaigns/winter"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_campaign(&app, "winter").await;
     assert_problem(r, 404).await;
 }
 
@@ -122,13 +110,7 @@ async fn deleting_a_campaign_removes_its_deferrals_and_queue_items() {
         .await
         .unwrap();
     }
-    let r = app
-        .client
-        .delete(app.url("/v1/admin/campaigns/winter"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
+    let r = delete_campaign(&app, "winter").await;
     assert_eq!(r.status(), 204);
     let left = |table: &'static str| {
         let pool = app.pool.clone();
@@ -308,4 +290,13 @@ async fn the_viewer_reads_but_every_write_is_refused() {
         1,
         "the contact is still in the feed"
     );
+}
+
+async fn delete_campaign(app: &TestApp, id: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url(&format!("/v1/admin/campaigns/{id}")))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
 }

@@ -2,7 +2,7 @@
 //! interleaves the stages deterministically by calling their functions directly, or injects the
 //! database's answer, and checks what the HTTP API then shows.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use pesync::delivery::Lane;
 use pesync::delivery::store::{self, Outcome, OutcomeKind};
 use serde_json::{Value, json};
@@ -25,11 +25,7 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
     let now = app.now();
 
     // The run loads its batch …
-    let mut conn = app.pool.acquire().await.unwrap();
-    let batch = pesync::evaluation::load::candidates(&mut conn, "", now, 100, false)
-        .await
-        .unwrap();
-    drop(conn);
+    let batch = loaded(&app, now).await;
     assert_eq!(batch.len(), 1);
     assert!(
         batch[0].pending.is_some(),
@@ -40,13 +36,7 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
     let id = items[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(ack(&app, &[&id]).await, ["acknowledged"]);
     // … and the run decides and writes, blind to the hand-over.
-    let campaigns = pesync::registry::campaigns::enabled(&app.pool)
-        .await
-        .unwrap();
-    let (_, thresholds) = pesync::registry::thresholds::current(&app.pool)
-        .await
-        .unwrap();
-    let write = pesync::evaluation::run::decide(&batch, &campaigns, &thresholds, now);
+    let (write, thresholds) = decided(&app, &batch, now).await;
     assert_eq!(write.queued(), 1, "the decision still takes the contact");
     let mut tx = app.pool.begin().await.unwrap();
     let left = write
@@ -86,18 +76,8 @@ async fn a_campaign_deleted_while_a_batch_writes_for_it_takes_the_batch_rows_wit
     create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
     seed_rising(&app, "c-1", 0.8).await;
     let now = app.now();
-    let mut conn = app.pool.acquire().await.unwrap();
-    let batch = pesync::evaluation::load::candidates(&mut conn, "", now, 100, false)
-        .await
-        .unwrap();
-    drop(conn);
-    let campaigns = pesync::registry::campaigns::enabled(&app.pool)
-        .await
-        .unwrap();
-    let (_, thresholds) = pesync::registry::thresholds::current(&app.pool)
-        .await
-        .unwrap();
-    let write = pesync::evaluation::run::decide(&batch, &campaigns, &thresholds, now);
+    let batch = loaded(&app, now).await;
+    let (write, thresholds) = decided(&app, &batch, now).await;
     assert_eq!(write.queued(), 1);
     let mut tx = app.pool.begin().await.unwrap();
     write
@@ -123,6 +103,33 @@ async fn a_campaign_deleted_while_a_batch_writes_for_it_takes_the_batch_rows_wit
     assert_eq!(delete.await.unwrap(), 204);
     assert_eq!(count(&app, "SELECT count(*) FROM dialer_queue").await, 0);
     assert_eq!(count(&app, "SELECT count(*) FROM deferrals").await, 0);
+}
+
+/// What a regular run loads as its first batch at `now`.
+async fn loaded(app: &TestApp, now: DateTime<Utc>) -> Vec<pesync::evaluation::load::Candidate> {
+    let mut conn = app.pool.acquire().await.unwrap();
+    pesync::evaluation::load::candidates(&mut conn, "", now, 100, false)
+        .await
+        .unwrap()
+}
+
+/// What the run decides for `batch` at `now` with the stored campaigns and thresholds.
+async fn decided(
+    app: &TestApp,
+    batch: &[pesync::evaluation::load::Candidate],
+    now: DateTime<Utc>,
+) -> (
+    pesync::evaluation::store::BatchWrite,
+    pesync::domain::thresholds::Thresholds,
+) {
+    let campaigns = pesync::registry::campaigns::enabled(&app.pool)
+        .await
+        .unwrap();
+    let (_, thresholds) = pesync::registry::thresholds::current(&app.pool)
+        .await
+        .unwrap();
+    let write = pesync::evaluation::run::decide(batch, &campaigns, &thresholds, now);
+    (write, thresholds)
 }
 
 /// One event of `c-1`, claimed by a worker (`a`) whose lease then runs out and is taken over (`b`).
