@@ -8,7 +8,7 @@ use std::fmt;
 
 /// Longest contact id, in characters (SPEC §2).
 pub const MAX_CONTACT_ID_CHARS: usize = 128;
-/// Longest campaign id, in characters.
+/// Longest campaign id, in characters: it appears in URLs and in the dialer contact's id.
 pub const MAX_CAMPAIGN_ID_CHARS: usize = 64;
 /// Longest source name, in characters.
 pub const MAX_SOURCE_NAME_CHARS: usize = 64;
