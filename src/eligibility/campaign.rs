@@ -208,3 +208,27 @@ impl Campaign {
         self.tiers.contains(&tier)
     }
 }
+
+#[cfg(test)]
+impl Campaign {
+    /// A campaign for the tests of the stages that run campaigns: enabled, push, taking the high
+    /// and moderate tiers, one `voice` channel to the list `{id}-voice`, open all day in UTC.
+    pub(crate) fn open_all_day(id: &str, priority: i32) -> Campaign {
+        Campaign {
+            id: id.into(),
+            name: id.into(),
+            enabled: true,
+            priority,
+            tiers: vec![Tier::High, Tier::Moderate],
+            mode: Mode::Push,
+            channels: BTreeMap::from([("voice".into(), format!("{id}-voice"))]),
+            default_window: Window {
+                start_time: chrono::NaiveTime::MIN,
+                end_time: chrono::NaiveTime::MIN,
+                timezone: "UTC".into(),
+            },
+            default_channel: None,
+            calling_hours: None,
+        }
+    }
+}

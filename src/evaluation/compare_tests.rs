@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
 use crate::domain::thresholds::Thresholds;
-use crate::eligibility::{ContactFacts, Mode, Observation, Window};
+use crate::eligibility::{ContactFacts, Observation};
 use crate::evaluation::figures::{Delta, Figures};
 use crate::evaluation::load::Candidate;
 use crate::evaluation::population::{Side, decide};
@@ -17,21 +17,8 @@ fn now() -> DateTime<Utc> {
 
 fn campaign(id: &str, priority: i32, tiers: Vec<Tier>) -> Campaign {
     Campaign {
-        id: id.into(),
-        name: id.into(),
-        enabled: true,
-        priority,
         tiers,
-        mode: Mode::Push,
-        channels: BTreeMap::from([("voice".into(), format!("{id}-voice"))]),
-        // Open all day.
-        default_window: Window {
-            start_time: NaiveTime::MIN,
-            end_time: NaiveTime::MIN,
-            timezone: "UTC".into(),
-        },
-        default_channel: None,
-        calling_hours: None,
+        ..Campaign::open_all_day(id, priority)
     }
 }
 

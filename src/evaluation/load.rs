@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 
 use super::plan::Pending;
 use crate::eligibility::{ContactFacts, Observation, Window};
@@ -78,6 +79,55 @@ pub async fn candidates(
             contact_id: r.contact_id,
         })
         .collect())
+}
+
+/// The candidates of a run (or a dry run) in batches of `size` by contact id, the next batch
+/// loading while the caller works on this one. The scheduled run and the population dry run both
+/// read through it.
+pub struct Batches {
+    pool: PgPool,
+    now: DateTime<Utc>,
+    size: i64,
+    full: bool,
+    next: Option<tokio::task::JoinHandle<anyhow::Result<Vec<Candidate>>>>,
+}
+
+impl Batches {
+    /// Starts loading the first batch (see [`candidates`] for `full`).
+    pub fn start(pool: &PgPool, now: DateTime<Utc>, size: i64, full: bool) -> Self {
+        let mut batches = Self {
+            pool: pool.clone(),
+            now,
+            size,
+            full,
+            next: None,
+        };
+        batches.load_after(String::new());
+        batches
+    }
+
+    /// The next batch, once loaded, with the one after it already loading; `None` at the end.
+    pub async fn next(&mut self) -> anyhow::Result<Option<Vec<Candidate>>> {
+        let Some(loading) = self.next.take() else {
+            return Ok(None);
+        };
+        let batch = loading.await.context("loading task")??;
+        let Some(last) = batch.last() else {
+            return Ok(None);
+        };
+        self.load_after(last.contact_id.clone());
+        Ok(Some(batch))
+    }
+
+    fn load_after(&mut self, after: String) {
+        let (pool, now, size, full) = (self.pool.clone(), self.now, self.size, self.full);
+        self.next = Some(tokio::spawn(async move {
+            let mut conn = pool.acquire().await?;
+            candidates(&mut conn, &after, now, size, full)
+                .await
+                .context("loading candidates")
+        }));
+    }
 }
 
 /// A candidate's row of `contact_scores`.

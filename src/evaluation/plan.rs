@@ -8,8 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::thresholds::Thresholds;
-use crate::eligibility::rules::evaluate_with;
-use crate::eligibility::{Campaign, ContactFacts, Evaluation, Sentences, assign};
+use crate::eligibility::{Campaign, ContactFacts, Evaluation, Sentences, assign, evaluate_with};
 
 /// A hand-over queued for the dialer and not yet handed over.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,30 +66,13 @@ fn hold_for_pending(e: &mut Evaluation, p: &Pending) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use chrono::{NaiveTime, TimeDelta};
+    use chrono::TimeDelta;
 
     use super::*;
-    use crate::eligibility::{Mode, Observation, Reason, Rule, Tier, Window};
+    use crate::eligibility::{Observation, Reason, Rule};
 
     fn campaign(id: &str, priority: i32) -> Campaign {
-        Campaign {
-            id: id.into(),
-            name: id.into(),
-            enabled: true,
-            priority,
-            tiers: vec![Tier::High, Tier::Moderate],
-            mode: Mode::Push,
-            channels: BTreeMap::from([("voice".into(), format!("{id}-voice"))]),
-            default_window: Window {
-                start_time: NaiveTime::MIN,
-                end_time: NaiveTime::MIN,
-                timezone: "UTC".into(),
-            },
-            default_channel: None,
-            calling_hours: None,
-        }
+        Campaign::open_all_day(id, priority)
     }
 
     fn now() -> DateTime<Utc> {

@@ -3,7 +3,7 @@
 //! campaigns), compared, and nothing written.
 //!
 //! It is the scheduled run's full pass without the store: the same batched loading
-//! ([`load::candidates`], `full`), the same pure [`plan()`] per contact (which calls
+//! ([`super::load::candidates`], `full`), the same pure [`plan()`] per contact (which calls
 //! [`crate::eligibility::evaluate`] and `assign`), then [`compare`](super::compare) instead of a
 //! write. Batches load while earlier ones are decided, on as many blocking threads as the machine
 //! has cores; memory stays at a few batches whatever the number of contacts.
@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio::task::JoinSet;
 
 use super::compare::{Planned, Sides, Tally};
-use super::load::{self, Candidate};
+use super::load::{Batches, Candidate};
 use super::plan::plan;
 use super::run::BATCH;
 use crate::domain::thresholds::Thresholds;
@@ -71,16 +71,10 @@ pub async fn compare_population(
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut deciding: JoinSet<Tally> = JoinSet::new();
     let mut tally = Tally::default();
-    let mut next = Some(tokio::spawn(load_batch(pool.clone(), String::new(), at)));
-    while let Some(loading) = next.take() {
-        let batch = loading.await.context("loading task")??;
-        let Some(last) = batch.last() else { break };
-        // The next batch loads while this one waits for a thread and is decided.
-        next = Some(tokio::spawn(load_batch(
-            pool.clone(),
-            last.contact_id.clone(),
-            at,
-        )));
+    // Every scored contact (as a full pass reads them); the next batch loads while this one waits
+    // for a thread and is decided.
+    let mut batches = Batches::start(pool, at, BATCH, true);
+    while let Some(batch) = batches.next().await? {
         while deciding.len() >= workers {
             if let Some(done) = deciding.join_next().await {
                 tally.merge(done.context("deciding task")?);
@@ -94,17 +88,6 @@ pub async fn compare_population(
     }
     let sides = Arc::try_unwrap(sides).unwrap_or_else(|shared| (*shared).clone());
     Ok(Population { sides, tally })
-}
-
-async fn load_batch(
-    pool: PgPool,
-    after: String,
-    at: DateTime<Utc>,
-) -> anyhow::Result<Vec<Candidate>> {
-    let mut conn = pool.acquire().await?;
-    load::candidates(&mut conn, &after, at, BATCH, true)
-        .await
-        .context("loading contacts")
 }
 
 /// Decides one batch on both sides (pure) and tallies it.

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::load::{self, Candidate};
+use super::load::{Batches, Candidate};
 use super::plan::plan;
 use super::store::BatchWrite;
 use crate::dialer::{PushReport, dialer_contact, push_once};
@@ -112,25 +112,12 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
     let cooldown = thresholds.cooldown();
     let rules = Arc::new((campaigns, thresholds));
     let full = report.full_pass;
-    let mut next = Some(tokio::spawn(load_batch(
-        pool.clone(),
-        String::new(),
-        now,
-        full,
-    )));
+    // The next batch loads while this one is decided and written.
+    let mut batches = Batches::start(pool, now, BATCH, full);
     let mut writing: VecDeque<tokio::task::JoinHandle<anyhow::Result<BatchWrite>>> =
         VecDeque::with_capacity(WRITES_IN_FLIGHT);
     let mut written = 0usize;
-    while let Some(loading) = next.take() {
-        let batch = loading.await.context("loading task")??;
-        let Some(last) = batch.last() else { break };
-        // Start loading the next batch while this one is decided and written.
-        next = Some(tokio::spawn(load_batch(
-            pool.clone(),
-            last.contact_id.clone(),
-            now,
-            full,
-        )));
+    while let Some(batch) = batches.next().await? {
         report.contacts += batch.len() as u64;
         let rules = Arc::clone(&rules);
         let write = tokio::task::spawn_blocking(move || decide(&batch, &rules.0, &rules.1, now))
@@ -215,18 +202,6 @@ async fn store_batch(
         .context("storing decisions")?;
     tx.commit().await?;
     Ok(write)
-}
-
-async fn load_batch(
-    pool: PgPool,
-    after: String,
-    now: DateTime<Utc>,
-    full: bool,
-) -> anyhow::Result<Vec<Candidate>> {
-    let mut conn = pool.acquire().await?;
-    load::candidates(&mut conn, &after, now, BATCH, full)
-        .await
-        .context("loading candidates")
 }
 
 /// Decides one batch (pure): one decision per contact and campaign, the winner's dialer contact.
