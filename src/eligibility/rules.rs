@@ -4,16 +4,16 @@
 //! picture (a contact in cooldown whose window is also closed shows both). The reason is the first
 //! failing rule in the SPEC's order, or `eligible`.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::campaign::{Campaign, Tier};
-use super::cooldown::{cooldown_rule, cooldown_until};
+use super::contact_rules::ContactRules;
 use super::reason::{Reason, Rule, RuleOutcome, Sentences, first_failure};
-use super::rise::{for_display, rise};
-use super::score::{Observation, ObservationView, ScoreSeries, at_least};
-use super::suppression::{Suppression, suppressed_until, suppression_rule};
+use super::rise::for_display;
+use super::score::{Observation, ObservationView};
+use super::suppression::Suppression;
 use super::window::{CallingHours, Window, WindowState};
 use super::window_rule::WindowInForce;
 use crate::domain::thresholds::Thresholds;
@@ -108,20 +108,28 @@ pub fn evaluate_with(
     now: DateTime<Utc>,
     say: Sentences,
 ) -> Evaluation {
-    let series = ScoreSeries::compute(&facts.observations, now, thresholds);
-    let effective = series.effective();
-    let tier = effective.map(|s| Tier::of(s, thresholds));
-    let rise_now = rise(&series.applied, now, thresholds.rise_window());
-    let cooldown_until = cooldown_until(facts.last_handover_at, now, thresholds);
+    let contact = ContactRules::of(facts, thresholds, now, say);
+    evaluate_for(&contact, facts, campaign, now, say)
+}
+
+/// [`evaluate_with`] for a contact whose own rules are already computed (`contact`, from the same
+/// `facts`, `now` and `say`): what a run calls once per campaign.
+pub fn evaluate_for(
+    contact: &ContactRules,
+    facts: &ContactFacts,
+    campaign: &Campaign,
+    now: DateTime<Utc>,
+    say: Sentences,
+) -> Evaluation {
     let route = channel_route(facts, campaign);
-    let window = WindowInForce::of(facts, campaign, now, say);
+    let window = WindowInForce::of(facts, contact.own_window.as_ref(), campaign, now, say);
     // Every rule, in the SPEC's order; each is evaluated whatever the earlier ones decided.
     let outcomes = vec![
-        profile_rule(facts, &series, effective, say),
-        suppression_rule(facts.suppression.as_ref(), now, say),
-        tier_rule(campaign, tier, say),
-        rise_rule(rise_now, effective, thresholds, say),
-        cooldown_rule(facts.last_handover_at, cooldown_until, say),
+        contact.profile.clone(),
+        contact.suppression.clone(),
+        tier_rule(campaign, contact.tier, say),
+        contact.rise_outcome.clone(),
+        contact.cooldown.clone(),
         channel_rule(facts, campaign, route, say),
         window.timezone_rule(),
         window.calling_hours_rule(),
@@ -130,13 +138,13 @@ pub fn evaluate_with(
     let reason = first_failure(&outcomes);
     Evaluation {
         reason,
-        tier,
-        effective_score: effective,
-        rise: rise_now.map(for_display),
-        observations: series.observations,
+        tier: contact.tier,
+        effective_score: contact.effective,
+        rise: contact.rise.map(for_display),
+        observations: contact.series.observations.clone(),
         outcomes,
         window: window.state,
-        cooldown_until,
+        cooldown_until: contact.cooldown_until,
         channel: route.map(|(c, _)| c.clone()),
         contact_list_id: route.map(|(_, l)| l.clone()),
         effective_window: Some(window.window.clone()),
@@ -146,7 +154,7 @@ pub fn evaluate_with(
             .then(|| window.handover_window(now))
             .flatten(),
         calling_hours: campaign.calling_hours,
-        suppressed_until: suppressed_until(facts.suppression.as_ref(), now),
+        suppressed_until: contact.suppressed_until,
         taken_by: None,
     }
 }
@@ -169,30 +177,6 @@ pub(super) fn outcome(
     }
 }
 
-/// 1. Profile: at least one applied observation.
-fn profile_rule(
-    facts: &ContactFacts,
-    series: &ScoreSeries,
-    effective: Option<f64>,
-    say: Sentences,
-) -> RuleOutcome {
-    match effective {
-        Some(score) => outcome(Rule::Profile, true, say, || {
-            format!(
-                "effective score {score} ({} of {} observations applied)",
-                series.applied.len(),
-                series.observations.len()
-            )
-        }),
-        None if facts.observations.is_empty() => {
-            outcome(Rule::Profile, false, say, || "no score observed yet".into())
-        }
-        None => outcome(Rule::Profile, false, say, || {
-            "no finite score observed at or before now".into()
-        }),
-    }
-}
-
 /// 2. Tier: the effective score's tier is one the campaign targets.
 fn tier_rule(campaign: &Campaign, tier: Option<Tier>, say: Sentences) -> RuleOutcome {
     match tier {
@@ -206,34 +190,6 @@ fn tier_rule(campaign: &Campaign, tier: Option<Tier>, say: Sentences) -> RuleOut
         }),
         None => outcome(Rule::Tier, false, say, || {
             "no effective score, no tier".into()
-        }),
-    }
-}
-
-/// 3. Rise over the trailing window, at least `min_rise`.
-fn rise_rule(
-    rise_now: Option<f64>,
-    effective: Option<f64>,
-    thresholds: &Thresholds,
-    say: Sentences,
-) -> RuleOutcome {
-    match (rise_now, effective) {
-        (Some(r), Some(score)) => {
-            outcome(Rule::Rise, at_least(r, thresholds.min_rise), say, || {
-                format!(
-                    "rose {} over the last {} (lowest {} → {score}); minimum {}",
-                    for_display(r),
-                    duration_text(thresholds.rise_window()),
-                    for_display(score - r),
-                    thresholds.min_rise
-                )
-            })
-        }
-        (_, Some(_)) => outcome(Rule::Rise, false, say, || {
-            "a single applied observation shows no rise".into()
-        }),
-        _ => outcome(Rule::Rise, false, say, || {
-            "no effective score, no rise".into()
         }),
     }
 }
@@ -272,17 +228,5 @@ fn channel_rule(
             format!("channel {pref:?} not among [{}]", channels.join(", "))
         }),
         (None, None) => outcome(Rule::Channel, false, say, || "no channel preference".into()),
-    }
-}
-
-/// "24 h", "90 min", "45 s": durations as operators write them.
-fn duration_text(d: TimeDelta) -> String {
-    let s = d.num_seconds();
-    if s != 0 && s % 3600 == 0 {
-        format!("{} h", s / 3600)
-    } else if s != 0 && s % 60 == 0 {
-        format!("{} min", s / 60)
-    } else {
-        format!("{s} s")
     }
 }

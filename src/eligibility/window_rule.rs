@@ -27,9 +27,33 @@ pub(super) struct WindowInForce<'a> {
     pub(super) own_state: Option<WindowState>,
 }
 
+/// A window read at one instant, before any calling hours: its zone and its state then.
+#[derive(Debug, Clone)]
+pub(super) struct OwnWindow {
+    zoned: Result<ZonedWindow, InvalidTimeZone>,
+    state: Option<WindowState>,
+}
+
+impl OwnWindow {
+    /// The contact's best contact window at `now`; `None` when it has none (each campaign's
+    /// default window then applies).
+    pub(super) fn of(facts: &ContactFacts, now: DateTime<Utc>) -> Option<Self> {
+        Some(Self::read(facts.best_contact_window.as_ref()?, now))
+    }
+
+    fn read(window: &Window, now: DateTime<Utc>) -> Self {
+        let zoned = window.zoned();
+        let state = zoned.as_ref().ok().map(|z| z.state(now));
+        Self { zoned, state }
+    }
+}
+
 impl<'a> WindowInForce<'a> {
+    /// The window in force for `campaign`. `own` is the contact's own window read at `now`
+    /// ([`OwnWindow::of`]), computed once per contact and shared by every campaign.
     pub(super) fn of(
         facts: &'a ContactFacts,
+        own: Option<&OwnWindow>,
         campaign: &'a Campaign,
         now: DateTime<Utc>,
         say: Sentences,
@@ -38,22 +62,25 @@ impl<'a> WindowInForce<'a> {
             Some(w) => (w, "contact's best contact window"),
             None => (&campaign.default_window, "campaign default window"),
         };
-        let own = window.zoned();
-        let hours = campaign.calling_hours.as_ref();
-        let (zoned, state, own_state) = match hours {
-            // Without calling hours the effective window is the contact's: one state, not two (a
-            // run over a million contacts computes it for each).
-            None => {
-                let state = own.as_ref().ok().map(|z| z.state(now));
-                (own, state, state)
-            }
-            Some(h) => {
-                let own_state = own.as_ref().ok().map(|z| z.state(now));
-                let zoned = own.map(|z| z.within(h));
-                let state = zoned.as_ref().ok().map(|z| z.state(now));
-                (zoned, state, own_state)
+        let read;
+        let own = match (own, &facts.best_contact_window) {
+            (Some(own), Some(_)) => own,
+            _ => {
+                read = OwnWindow::read(window, now);
+                &read
             }
         };
+        let (zoned, state, own_state) = match campaign.calling_hours.as_ref() {
+            // Without calling hours the effective window is the contact's: one state, not two (a
+            // run over a million contacts computes it for each).
+            None => (own.zoned.clone(), own.state, own.state),
+            Some(h) => {
+                let zoned = own.zoned.clone().map(|z| z.within(h));
+                let state = zoned.as_ref().ok().map(|z| z.state(now));
+                (zoned, state, own.state)
+            }
+        };
+        let hours = campaign.calling_hours.as_ref();
         Self {
             window,
             source,

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outcomes;
 pub mod plan;
 pub mod population;
+pub mod queued;
 pub mod run;
 pub mod runs;
 pub mod store;

@@ -23,28 +23,29 @@ pub struct StoredOutcome {
     pub detail: Option<String>,
 }
 
-/// The stored form of an evaluation's outcomes (JSON text), written straight into one string: a
-/// run encodes two million of them, and building a `Value` first cost an allocation per rule.
+/// The stored form of an evaluation's outcomes (JSON text), written straight into one buffer: a
+/// run encodes two million of them, and building a `Value` first cost an allocation per rule (and
+/// a `String` per sentence, when each was escaped on its own).
 pub fn encode(outcomes: &[RuleOutcome]) -> String {
-    let mut out = String::with_capacity(96);
-    out.push('[');
+    let mut out: Vec<u8> = Vec::with_capacity(96);
+    out.push(b'[');
     for (i, rule) in Rule::ALL.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
         match outcomes.iter().find(|o| o.rule == *rule) {
-            Some(o) if o.passed => out.push_str("true"),
+            Some(o) if o.passed => out.extend_from_slice(b"true"),
             Some(o) => push_json_string(&mut out, &o.detail),
             // Not evaluated (cannot happen: `evaluate` records every rule); stored as failed.
             None => push_json_string(&mut out, "not evaluated"),
         }
     }
-    out.push(']');
-    out
+    out.push(b']');
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
-fn push_json_string(out: &mut String, s: &str) {
-    out.push_str(&serde_json::to_string(s).expect("a string serializes"));
+fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("a string serializes");
 }
 
 /// Reads the stored form back; anything unexpected in an element reads as a failure without a

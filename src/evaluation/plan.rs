@@ -1,6 +1,6 @@
 //! One contact, every enabled campaign, one run: the pure step between loading and storing.
 //!
-//! It calls [`evaluate_with`] per campaign — the function the dry run calls too — then settles
+//! It calls [`evaluate_for`] per campaign — what the dry run's `evaluate_with` calls too — then settles
 //! who takes the contact: a hand-over already on its way to the dialer (pushed but not yet
 //! accepted, or in the pull feed but not yet acknowledged) keeps it, so no second campaign queues
 //! it before the cooldown starts; otherwise [`assign()`] gives it to the highest priority.
@@ -8,7 +8,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::thresholds::Thresholds;
-use crate::eligibility::{Campaign, ContactFacts, Evaluation, Sentences, assign, evaluate_with};
+use crate::eligibility::{
+    Campaign, ContactFacts, ContactRules, Evaluation, Sentences, assign, evaluate_for,
+};
 
 /// A hand-over queued for the dialer and not yet handed over.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,9 +38,11 @@ pub fn plan(
     now: DateTime<Utc>,
     say: Sentences,
 ) -> ContactPlan {
+    // The contact's own rules once, then each campaign's (the same as `evaluate_with` per campaign).
+    let contact = ContactRules::of(facts, thresholds, now, say);
     let mut contenders: Vec<(&Campaign, Evaluation)> = campaigns
         .iter()
-        .map(|c| (c, evaluate_with(facts, c, thresholds, now, say)))
+        .map(|c| (c, evaluate_for(&contact, facts, c, now, say)))
         .collect();
     if let Some(p) = pending {
         for (campaign, e) in contenders.iter_mut() {

@@ -226,7 +226,7 @@ pub fn decide(
         if let Some(i) = p.winner
             && let Some(contact) = dialer_contact(&campaigns[i], &c.contact_id, &p.evaluations[i])
         {
-            write.queue(&campaigns[i], &c.contact_id, &contact);
+            write.queue(&campaigns[i], contact);
         }
         write.evaluated(&c.contact_id, c.observed_seq);
     }

@@ -83,7 +83,7 @@ impl DecisionRuns {
         &self,
         tx: &mut PgConnection,
         now: DateTime<Utc>,
-        skip: &[String],
+        skip: &std::collections::HashSet<&str>,
     ) -> sqlx::Result<u64> {
         let copy = self.encode(now, skip);
         if copy.rows() == 0 {
@@ -92,10 +92,14 @@ impl DecisionRuns {
         copy.send(tx, COPY_RUNS).await
     }
 
-    fn encode(&self, now: DateTime<Utc>, skip: &[String]) -> BinaryCopy {
+    fn encode(&self, now: DateTime<Utc>, skip: &std::collections::HashSet<&str>) -> BinaryCopy {
         let mut c = BinaryCopy::default();
         let ids = &self.campaign_ids;
-        for r in self.runs.iter().filter(|r| !skip.contains(&r.contact_id)) {
+        for r in self
+            .runs
+            .iter()
+            .filter(|r| !skip.contains(r.contact_id.as_str()))
+        {
             let p = &r.parts;
             c.row(13)
                 .text(&r.contact_id)

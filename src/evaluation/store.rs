@@ -1,12 +1,19 @@
 //! Storing one batch of the run in one transaction: every decision, the deferrals, the contacts
-//! queued for the dialer, and the contacts' removal from the evaluation queue. Columns travel
-//! as arrays (`UNNEST`): one statement per table per batch, not one per row.
+//! queued for the dialer, and the contacts' removal from the evaluation queue. New rows go in with
+//! binary COPY (the decisions, the deferrals, new queue items); the rest as arrays (`UNNEST`): one
+//! statement per table per batch, not one per row.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
 
+use super::queued::QueuedContacts;
 use crate::dialer::contact::DialerContact;
-use crate::eligibility::{Campaign, Evaluation, Mode, Reason};
+use crate::eligibility::{Campaign, Evaluation, Reason};
+use crate::platform::db::copy::BinaryCopy;
+
+const COPY_DEFERRALS: &str = "COPY deferrals (contact_id, campaign_id, next_opening, deferred_at) FROM STDIN (FORMAT binary)";
 
 /// The rows one batch writes, column by column.
 #[derive(Debug, Default)]
@@ -16,14 +23,7 @@ pub struct BatchWrite {
     f_contact: Vec<String>,
     f_campaign: Vec<String>,
     f_next: Vec<DateTime<Utc>>,
-    // dialer queue
-    q_campaign: Vec<String>,
-    q_contact: Vec<String>,
-    q_mode: Vec<String>,
-    q_dialer_id: Vec<String>,
-    q_list: Vec<String>,
-    q_channel: Vec<String>,
-    q_body: Vec<String>,
+    queued: QueuedContacts,
     // evaluated contacts
     e_contact: Vec<String>,
     e_seq: Vec<i64>,
@@ -37,7 +37,7 @@ impl BatchWrite {
     }
 
     pub fn queued(&self) -> usize {
-        self.q_contact.len()
+        self.queued.len()
     }
 
     pub fn deferred(&self) -> usize {
@@ -81,21 +81,8 @@ impl BatchWrite {
     }
 
     /// Queues a contact for the dialer (push outbox or pull feed, by the campaign's mode).
-    pub fn queue(&mut self, campaign: &Campaign, contact_id: &str, contact: &DialerContact) {
-        self.q_campaign.push(campaign.id.clone());
-        self.q_contact.push(contact_id.to_owned());
-        self.q_mode.push(
-            match campaign.mode {
-                Mode::Push => "push",
-                Mode::Pull => "pull",
-            }
-            .to_owned(),
-        );
-        self.q_dialer_id.push(contact.id.clone());
-        self.q_list.push(contact.contact_list_id.clone());
-        self.q_channel.push(contact.data.channel.clone());
-        self.q_body
-            .push(serde_json::to_string(contact).expect("a dialer contact serializes"));
+    pub fn queue(&mut self, campaign: &Campaign, contact: DialerContact) {
+        self.queued.push(campaign, contact);
     }
 
     /// Writes the batch. The deferrals of the evaluated contacts are replaced by the new ones; a
@@ -111,11 +98,15 @@ impl BatchWrite {
         now: DateTime<Utc>,
         cooldown: TimeDelta,
     ) -> sqlx::Result<usize> {
-        self.lock_campaigns(tx).await?;
+        let live = self.lock_campaigns(tx).await?;
+        let pending = self.queued.lock_pending(tx).await?;
         let skip = self.handed_over_since_load(tx, now, cooldown).await?;
-        self.decisions.write(tx, now, &skip).await?;
-        self.replace_deferrals(tx, now, &skip).await?;
-        self.queue_for_dialer(tx, now, &skip).await?;
+        let skipped: HashSet<&str> = skip.iter().map(String::as_str).collect();
+        self.decisions.write(tx, now, &skipped).await?;
+        self.replace_deferrals(tx, now, &live, &skipped).await?;
+        self.queued
+            .write(tx, now, &pending, &live, &skipped)
+            .await?;
         self.dequeue_evaluated(tx, &skip).await?;
         Ok(skip.len())
     }
@@ -123,86 +114,62 @@ impl BatchWrite {
     /// Holds the campaigns this batch writes deferrals or queue items for until it commits, as a
     /// foreign key's check would, but once per batch instead of once per row (migration
     /// `20261208000012`): a campaign being deleted waits for the commit and then takes the rows
-    /// with it; one deleted before is gone, and the inserts skip its rows.
-    async fn lock_campaigns(&self, tx: &mut PgConnection) -> sqlx::Result<()> {
-        let mut ids: Vec<&String> = self.f_campaign.iter().chain(&self.q_campaign).collect();
+    /// with it. Returns the campaigns that still exist: one deleted before is gone, and its rows
+    /// are not written.
+    async fn lock_campaigns(&self, tx: &mut PgConnection) -> sqlx::Result<HashSet<String>> {
+        let mut ids: Vec<&String> = self
+            .f_campaign
+            .iter()
+            .chain(self.queued.campaign_ids())
+            .collect();
         if ids.is_empty() {
-            return Ok(());
+            return Ok(HashSet::new());
         }
         ids.sort_unstable();
         ids.dedup();
         let ids: Vec<String> = ids.into_iter().cloned().collect();
-        sqlx::query!(
+        let live = sqlx::query_scalar!(
             "SELECT id FROM campaigns WHERE id = ANY($1) ORDER BY id FOR KEY SHARE",
             &ids
         )
         .fetch_all(&mut *tx)
         .await?;
-        Ok(())
+        Ok(live.into_iter().collect())
     }
 
-    /// The evaluated contacts' deferrals, replaced by this batch's.
+    /// The evaluated contacts' deferrals, replaced by this batch's (for the campaigns in `live`).
     async fn replace_deferrals(
         &self,
         tx: &mut PgConnection,
         now: DateTime<Utc>,
-        skip: &[String],
+        live: &HashSet<String>,
+        skip: &HashSet<&str>,
     ) -> sqlx::Result<()> {
+        let kept: Vec<&str> = skip.iter().copied().collect();
         sqlx::query!(
             "DELETE FROM deferrals WHERE contact_id = ANY($1) AND NOT (contact_id = ANY($2))",
             &self.e_contact,
-            skip
+            &kept as &[&str]
         )
         .execute(&mut *tx)
         .await?;
-        if !self.f_contact.is_empty() {
-            sqlx::query!(
-                r#"INSERT INTO deferrals (contact_id, campaign_id, next_opening, deferred_at)
-                   SELECT c, k, n, $1 FROM UNNEST($2::text[], $3::text[], $4::timestamptz[]) AS x(c, k, n)
-                   WHERE EXISTS (SELECT 1 FROM campaigns WHERE id = x.k) AND NOT (x.c = ANY($5))"#,
-                now,
-                &self.f_contact,
-                &self.f_campaign,
-                &self.f_next,
-                skip,
-            )
-            .execute(&mut *tx)
-            .await?;
+        let mut copy = BinaryCopy::default();
+        let rows = self
+            .f_contact
+            .iter()
+            .zip(&self.f_campaign)
+            .zip(&self.f_next);
+        for ((contact, campaign), next) in rows {
+            if live.contains(campaign) && !skip.contains(contact.as_str()) {
+                copy.row(4)
+                    .text(contact)
+                    .text(campaign)
+                    .timestamptz(*next)
+                    .timestamptz(now);
+            }
         }
-        Ok(())
-    }
-
-    /// The contacts taken, into the push outbox or the pull feed (a pending item is refreshed).
-    async fn queue_for_dialer(
-        &self,
-        tx: &mut PgConnection,
-        now: DateTime<Utc>,
-        skip: &[String],
-    ) -> sqlx::Result<()> {
-        if !self.q_contact.is_empty() {
-            // A campaign deleted since the run loaded it has no queue any more: skip its contacts.
-            sqlx::query!(
-                r#"INSERT INTO dialer_queue (campaign_id, contact_id, mode, dialer_id,
-                       contact_list_id, channel, contact, queued_at, ready_at)
-                   SELECT k, c, m, d, l, ch, b::jsonb, $1, $1
-                   FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                               $7::text[], $8::text[]) AS x(k, c, m, d, l, ch, b)
-                   WHERE EXISTS (SELECT 1 FROM campaigns WHERE id = x.k) AND NOT (x.c = ANY($9))
-                   ON CONFLICT (campaign_id, contact_id) WHERE state = 'pending' DO UPDATE
-                   SET contact = EXCLUDED.contact, contact_list_id = EXCLUDED.contact_list_id,
-                       channel = EXCLUDED.channel, mode = EXCLUDED.mode"#,
-                now,
-                &self.q_campaign,
-                &self.q_contact,
-                &self.q_mode,
-                &self.q_dialer_id,
-                &self.q_list,
-                &self.q_channel,
-                &self.q_body,
-                skip,
-            )
-            .execute(&mut *tx)
-            .await?;
+        if copy.rows() > 0 {
+            copy.send(tx, COPY_DEFERRALS).await?;
         }
         Ok(())
     }
@@ -241,31 +208,21 @@ impl BatchWrite {
     }
 
     /// The contacts this batch queues that were handed over inside the cooldown after all: the
-    /// decisions were made without that hand-over.
+    /// decisions were made without that hand-over. Run after the queued contacts' pending items
+    /// are locked, so that it sees every hand-over of them committed before.
     async fn handed_over_since_load(
         &self,
         tx: &mut PgConnection,
         now: DateTime<Utc>,
         cooldown: TimeDelta,
     ) -> sqlx::Result<Vec<String>> {
-        if self.q_contact.is_empty() {
+        if self.queued.is_empty() {
             return Ok(Vec::new());
         }
-        // Wait for an acknowledgement in flight on these contacts' pending items, and hold later
-        // ones off until this commits (they then hand over the refreshed item). The locks are taken
-        // in the acknowledgement's own order (newest id first), so the two never deadlock. In READ
-        // COMMITTED the next statement then sees every hand-over committed before it.
-        sqlx::query!(
-            r#"SELECT id FROM dialer_queue WHERE contact_id = ANY($1) AND state = 'pending'
-               ORDER BY id DESC FOR UPDATE"#,
-            &self.q_contact
-        )
-        .fetch_all(&mut *tx)
-        .await?;
         sqlx::query_scalar!(
             r#"SELECT DISTINCT contact_id AS "contact_id!" FROM handovers
                WHERE contact_id = ANY($1) AND ($2::timestamptz IS NULL OR at > $2)"#,
-            &self.q_contact,
+            &self.queued.contact_ids(),
             cooldown_start(now, cooldown)
         )
         .fetch_all(&mut *tx)

@@ -6,7 +6,9 @@ use chrono::Timelike;
 use proptest::prelude::*;
 
 use super::*;
-use crate::eligibility::{Reason, Sentences, assign, evaluate_with, parse_time_zone};
+use crate::eligibility::{
+    ContactRules, Reason, Sentences, assign, evaluate_for, evaluate_with, parse_time_zone,
+};
 
 const ZONES: &[&str] = &[
     "America/New_York",
@@ -205,9 +207,15 @@ proptest! {
     fn failures_only_changes_nothing_but_the_passed_rules_sentences(
         (now, facts, campaigns, thresholds) in scenario()
     ) {
+        // The run computes the contact's own rules once and shares them across the campaigns.
+        let shared = ContactRules::of(&facts, &thresholds, now, Sentences::FailuresOnly);
         for c in &campaigns {
             let full = evaluate(&facts, c, &thresholds, now);
             let lean = evaluate_with(&facts, c, &thresholds, now, Sentences::FailuresOnly);
+            prop_assert_eq!(
+                &evaluate_for(&shared, &facts, c, now, Sentences::FailuresOnly),
+                &lean
+            );
             let mut expected = full.clone();
             for o in expected.outcomes.iter_mut().filter(|o| o.passed) {
                 o.detail.clear();

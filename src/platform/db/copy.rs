@@ -85,12 +85,12 @@ impl BinaryCopy {
         self.field(v)
     }
 
-    /// `jsonb`: a version byte (1), then the document as JSON text, written in place.
-    pub fn jsonb(&mut self, v: &serde_json::Value) -> &mut Self {
+    /// `jsonb`: a version byte (1), then the document as JSON text, serialized in place.
+    pub fn jsonb<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> &mut Self {
         let at = self.buf.len();
         self.buf.extend_from_slice(&0i32.to_be_bytes());
         self.buf.push(1);
-        serde_json::to_writer(&mut self.buf, v).expect("a JSON value serializes");
+        serde_json::to_writer(&mut self.buf, v).expect("a document of ours serializes");
         let size = len(self.buf.len() - at - 4);
         self.buf[at..at + 4].copy_from_slice(&size.to_be_bytes());
         self

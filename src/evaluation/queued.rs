@@ -1,0 +1,188 @@
+//! The contacts one batch of the run queues for the dialer (push outbox or pull feed), and how they
+//! are written: a contact already pending for the same campaign has its item refreshed in place;
+//! every other one is a new item, written with binary COPY.
+//!
+//! Why not one `INSERT … ON CONFLICT DO UPDATE`: the batch already locks its contacts' pending
+//! items (see [`QueuedContacts::lock_pending`]), so it knows which pairs have one, and a
+//! speculative insertion per row (check the unique index, insert, confirm) cost PostgreSQL about a
+//! third more per queued contact than a plain insert (measured: 182,344 rows in 2.7 s against
+//! 1.9 s). Only the evaluation run, under its cluster-wide lock, ever adds pending items, and a
+//! batch holds each contact once: nothing else can add a pair between the lock and the COPY. Were
+//! one added anyway, the unique index `dialer_queue_one_pending_per_contact` would fail the batch,
+//! whose contacts then stay in the evaluation queue for the next run: never a second pending item.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::dialer::contact::DialerContact;
+use crate::eligibility::{Campaign, Mode};
+use crate::platform::db::copy::BinaryCopy;
+
+const COPY_QUEUE: &str = "COPY dialer_queue (campaign_id, contact_id, mode, dialer_id, \
+     contact_list_id, channel, contact, queued_at, ready_at) FROM STDIN (FORMAT binary)";
+
+/// One contact queued by one campaign.
+#[derive(Debug)]
+struct Item {
+    campaign_id: String,
+    mode: Mode,
+    contact: DialerContact,
+}
+
+/// The queued contacts of one batch.
+#[derive(Debug, Default)]
+pub struct QueuedContacts {
+    items: Vec<Item>,
+}
+
+/// The pending items of a batch's queued contacts, by (contact, campaign): their ids.
+pub type PendingItems = HashMap<(String, String), i64>;
+
+impl QueuedContacts {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn push(&mut self, campaign: &Campaign, contact: DialerContact) {
+        self.items.push(Item {
+            campaign_id: campaign.id.clone(),
+            mode: campaign.mode,
+            contact,
+        });
+    }
+
+    pub fn contact_ids(&self) -> Vec<String> {
+        let ids = self.items.iter().map(|i| i.contact.data.contact_id.clone());
+        ids.collect()
+    }
+
+    /// The campaigns the items are queued for, one per item.
+    pub fn campaign_ids(&self) -> impl Iterator<Item = &String> {
+        self.items.iter().map(|i| &i.campaign_id)
+    }
+
+    /// Locks the pending items of the queued contacts and returns them. It waits for an
+    /// acknowledgement in flight on them and holds later ones off until the batch commits (they
+    /// then hand over the refreshed item). The locks are taken in the acknowledgement's own order
+    /// (newest id first), so the two never deadlock. In READ COMMITTED the next statement then sees
+    /// every hand-over committed before it.
+    pub async fn lock_pending(&self, tx: &mut PgConnection) -> sqlx::Result<PendingItems> {
+        if self.items.is_empty() {
+            return Ok(PendingItems::new());
+        }
+        let rows = sqlx::query!(
+            r#"SELECT id, contact_id, campaign_id FROM dialer_queue
+               WHERE contact_id = ANY($1) AND state = 'pending'
+               ORDER BY id DESC FOR UPDATE"#,
+            &self.contact_ids()
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ((r.contact_id, r.campaign_id), r.id))
+            .collect())
+    }
+
+    /// Writes the items of every contact but those in `skip`, for the campaigns in `live` (a
+    /// campaign deleted since the run loaded it has no queue any more).
+    pub async fn write(
+        &self,
+        tx: &mut PgConnection,
+        now: DateTime<Utc>,
+        pending: &PendingItems,
+        live: &HashSet<String>,
+        skip: &HashSet<&str>,
+    ) -> sqlx::Result<()> {
+        let mut refresh = Refresh::default();
+        let mut copy = BinaryCopy::default();
+        for item in &self.items {
+            let contact_id = item.contact.data.contact_id.as_str();
+            if skip.contains(contact_id) || !live.contains(&item.campaign_id) {
+                continue;
+            }
+            let key = (contact_id.to_owned(), item.campaign_id.clone());
+            match pending.get(&key) {
+                Some(id) => refresh.push(*id, item),
+                None => encode(&mut copy, item, now),
+            }
+        }
+        refresh.write(tx).await?;
+        if copy.rows() > 0 {
+            copy.send(tx, COPY_QUEUE).await?;
+        }
+        Ok(())
+    }
+}
+
+fn mode_text(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Push => "push",
+        Mode::Pull => "pull",
+    }
+}
+
+/// A new pending item, queued and ready now.
+fn encode(copy: &mut BinaryCopy, item: &Item, now: DateTime<Utc>) {
+    let c = &item.contact;
+    copy.row(9)
+        .text(&item.campaign_id)
+        .text(&c.data.contact_id)
+        .text(mode_text(item.mode))
+        .text(&c.id)
+        .text(&c.contact_list_id)
+        .text(&c.data.channel)
+        .jsonb(c)
+        .timestamptz(now)
+        .timestamptz(now);
+}
+
+/// Pending items refreshed with this run's document (the dialer gets the current score, tier and
+/// window); when they were queued, and so their place in the queue, stays.
+#[derive(Debug, Default)]
+struct Refresh {
+    id: Vec<i64>,
+    mode: Vec<String>,
+    list: Vec<String>,
+    channel: Vec<String>,
+    body: Vec<String>,
+}
+
+impl Refresh {
+    fn push(&mut self, id: i64, item: &Item) {
+        let c = &item.contact;
+        self.id.push(id);
+        self.mode.push(mode_text(item.mode).to_owned());
+        self.list.push(c.contact_list_id.clone());
+        self.channel.push(c.data.channel.clone());
+        self.body
+            .push(serde_json::to_string(c).expect("a dialer contact serializes"));
+    }
+
+    async fn write(&self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query!(
+            r#"UPDATE dialer_queue q
+               SET mode = x.m, contact_list_id = x.l, channel = x.ch, contact = x.b::jsonb
+               FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])
+                    AS x(id, m, l, ch, b)
+               WHERE q.id = x.id"#,
+            &self.id,
+            &self.mode,
+            &self.list,
+            &self.channel,
+            &self.body,
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
