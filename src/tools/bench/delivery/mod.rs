@@ -93,7 +93,7 @@ pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
             EventsTarget::ExternalEvents => format!(", {} entities a request at most", a.batch),
         }
     );
-    super::cpu::reset_peak_rss();
+    super::cpu::reset_peak_rss(super::cpu::Process::Current);
     let mut throughput = Vec::new();
     for i in 0..a.runs {
         let eps = throughput_run(&settings, target, a.events, a.contacts).await?;
@@ -139,7 +139,7 @@ pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
     );
     println!(
         "peak RSS of the process (both service instances and the simulator): {}",
-        super::cpu::mib_text(super::cpu::peak_rss_mib())
+        super::cpu::mib_text(super::cpu::peak_rss_mib(super::cpu::Process::Current))
     );
     Ok(())
 }
