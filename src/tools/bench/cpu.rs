@@ -1,6 +1,7 @@
 //! What a measured stretch of a benchmark cost: wall time, CPU seconds of this process and of the
-//! PostgreSQL backends serving it, and this process's peak memory. Linux only (`/proc`); elsewhere,
-//! and for a PostgreSQL on another machine, the figures that cannot be read are null.
+//! PostgreSQL backends serving it, and the peak memory of this process or of a child (the service
+//! a benchmark runs as `pesync serve`). Linux only (`/proc`); elsewhere, and for a PostgreSQL on
+//! another machine, the figures that cannot be read are null.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -23,6 +24,25 @@ pub struct Cost {
     pub peak_rss_mib: Option<f64>,
 }
 
+/// A process whose figures are read from `/proc`.
+#[derive(Debug, Clone, Copy)]
+pub enum Process {
+    /// This one.
+    Current,
+    /// Another one of this user's, by its id (a child).
+    Id(u32),
+}
+
+impl Process {
+    /// Its file `name` under `/proc`.
+    fn file(self, name: &str) -> String {
+        match self {
+            Self::Current => format!("/proc/self/{name}"),
+            Self::Id(pid) => format!("/proc/{pid}/{name}"),
+        }
+    }
+}
+
 /// A stretch being measured.
 pub struct Meter {
     started: Instant,
@@ -32,10 +52,10 @@ pub struct Meter {
 
 impl Meter {
     pub async fn start(pool: &PgPool) -> Self {
-        reset_peak_rss();
+        reset_peak_rss(Process::Current);
         Self {
             backends: backend_cpu(pool).await,
-            own: cpu_seconds("self"),
+            own: cpu_seconds(Process::Current),
             started: Instant::now(),
         }
     }
@@ -44,7 +64,7 @@ impl Meter {
     /// (the pool keeps its connections for minutes, far longer than a run).
     pub async fn stop(self, pool: &PgPool) -> Cost {
         let seconds = self.started.elapsed().as_secs_f64();
-        let own = cpu_seconds("self");
+        let own = cpu_seconds(Process::Current);
         let after = backend_cpu(pool).await;
         let postgres = (!after.is_empty()).then(|| {
             after
@@ -56,14 +76,14 @@ impl Meter {
             seconds,
             pesync_cpu_seconds: own.zip(self.own).map(|(b, a)| b - a),
             postgres_cpu_seconds: postgres,
-            peak_rss_mib: peak_rss_mib(),
+            peak_rss_mib: peak_rss_mib(Process::Current),
         }
     }
 }
 
-/// CPU seconds so far of `/proc/{pid}` (`self` for this process).
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// CPU seconds so far of a process.
+fn cpu_seconds(process: Process) -> Option<f64> {
+    let stat = std::fs::read_to_string(process.file("stat")).ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -86,13 +106,17 @@ async fn backend_cpu(pool: &PgPool) -> HashMap<i32, f64> {
     .await
     .unwrap_or_default();
     pids.into_iter()
-        .filter_map(|pid| cpu_seconds(&pid.to_string()).map(|cpu| (pid, cpu)))
+        .filter_map(|pid| {
+            let process = Process::Id(u32::try_from(pid).ok()?);
+            cpu_seconds(process).map(|cpu| (pid, cpu))
+        })
         .collect()
 }
 
-/// Resets this process's peak RSS (Linux: `clear_refs` 5), so VmHWM measures what follows.
-pub fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Resets a process's peak RSS (Linux: `clear_refs` 5), so VmHWM measures what follows. Allowed
+/// for this process and its children (same user); where not, the peak covers its whole life.
+pub fn reset_peak_rss(process: Process) {
+    let _ = std::fs::write(process.file("clear_refs"), "5");
 }
 
 /// A peak RSS as benchmarks print it.
@@ -100,9 +124,9 @@ pub fn mib_text(mib: Option<f64>) -> String {
     mib.map_or_else(|| "unknown".to_owned(), |m| format!("{m:.1} MiB"))
 }
 
-/// This process's peak RSS in MiB (Linux `VmHWM`).
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A process's peak RSS in MiB (Linux `VmHWM`); unknown once it has exited.
+pub fn peak_rss_mib(process: Process) -> Option<f64> {
+    let status = std::fs::read_to_string(process.file("status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
@@ -114,7 +138,7 @@ mod tests {
 
     #[test]
     fn reads_this_process_cpu_and_memory() {
-        let before = cpu_seconds("self").unwrap();
+        let before = cpu_seconds(Process::Current).unwrap();
         // Burn CPU until the counter moves by at least some clock ticks: on a loaded machine
         // wall time says little about the CPU this thread got, so spin on the counter itself
         // (bounded, so a counter that never moves fails instead of hanging).
@@ -125,10 +149,20 @@ mod tests {
             for _ in 0..1_000_000 {
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
             }
-            after = cpu_seconds("self").unwrap();
+            after = cpu_seconds(Process::Current).unwrap();
         }
         std::hint::black_box(x);
         assert!(after - before >= 0.05, "{before} → {after}");
-        assert!(peak_rss_mib().unwrap() > 0.0);
+        assert!(peak_rss_mib(Process::Current).unwrap() > 0.0);
+    }
+
+    #[test]
+    fn reads_another_process_by_its_id() {
+        let own = Process::Id(std::process::id());
+        assert!(cpu_seconds(own).is_some());
+        reset_peak_rss(own);
+        assert!(peak_rss_mib(own).unwrap() > 0.0);
+        // A process that is gone has no figures rather than an error.
+        assert_eq!(peak_rss_mib(Process::Id(u32::MAX)), None);
     }
 }

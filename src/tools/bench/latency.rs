@@ -1,6 +1,6 @@
 //! `pesync bench latency` (issue 12): single-event requests at a fixed rate, for the latency a
-//! source sees when it sends events one by one. The service runs in-process on a free port (as in
-//! `bench ingest`, no delivery configured); each request is one new, valid, signed NDJSON event,
+//! source sees when it sends events one by one. The service runs as a `pesync serve` child process on
+//! a free port (as in `bench ingest`, no delivery configured); each request is one new, valid, signed NDJSON event,
 //! answered `accepted` after it is committed.
 //!
 //! The load is open-loop: request i is due at start + i / rate whether or not earlier ones have been
@@ -19,7 +19,7 @@ use super::scratch::ScratchDb;
 use super::service::{BenchApp, SOURCE};
 use crate::app::config::Settings;
 
-pub const LONG_ABOUT: &str = "Measures single-event latency (issue 12): creates a scratch database on the configured PostgreSQL server (DATABASE_URL; dropped afterwards), starts the service in-process on a free port with one source, then for each --rates value posts one signed single-event NDJSON request every 1/rate seconds for --seconds (open loop: latency counts from when a request was due). Prints, per rate, the achieved rate, p50/p99/p99.9 latency, failures and the peak RSS of the process (which serves). Build with --release.";
+pub const LONG_ABOUT: &str = "Measures single-event latency (issue 12): creates a scratch database on the configured PostgreSQL server (DATABASE_URL; dropped afterwards), starts the service as a `pesync serve` child process on a free port with one source, then for each --rates value posts one signed single-event NDJSON request every 1/rate seconds for --seconds (open loop: latency counts from when a request was due). Prints, per rate, the achieved rate, p50/p99/p99.9 latency, failures and the peak RSS of the service process (the child, not the load generator). Build with --release.";
 
 #[derive(Debug, clap::Args)]
 pub struct LatencyArgs {
@@ -54,7 +54,7 @@ pub async fn run(args: LatencyArgs, settings: Settings) -> anyhow::Result<()> {
     );
     let db = ScratchDb::create(&settings.database_url).await?;
     let outcome = async {
-        let app = Arc::new(BenchApp::start(&db).await?);
+        let app = Arc::new(BenchApp::start(&db, "latency").await?);
         println!(
             "pesync bench latency: single-event requests, {} s per rate, {} contacts, {} CPUs",
             args.seconds,
@@ -73,7 +73,7 @@ pub async fn run(args: LatencyArgs, settings: Settings) -> anyhow::Result<()> {
             )
             .await?;
             println!(
-                "rate {:>5} req/s: achieved {:>7.1} req/s   p50 {:>6.2} ms   p99 {:>7.2} ms   p99.9 {:>7.2} ms   failed {}   peak RSS {}",
+                "rate {:>5} req/s: achieved {:>7.1} req/s   p50 {:>6.2} ms   p99 {:>7.2} ms   p99.9 {:>7.2} ms   failed {}   peak RSS (service) {}",
                 f.rate,
                 f.achieved,
                 f.p50_ms,
@@ -83,8 +83,11 @@ pub async fn run(args: LatencyArgs, settings: Settings) -> anyhow::Result<()> {
                 super::cpu::mib_text(f.peak_rss_mib),
             );
         }
-        app.shutdown.cancel();
-        anyhow::Ok(())
+        // Every request's task has ended in `measure`: this is the last handle.
+        match Arc::into_inner(app) {
+            Some(app) => app.stop().await,
+            None => anyhow::Ok(()),
+        }
     }
     .await;
     let dropped = db.drop_db().await;
@@ -100,7 +103,7 @@ async fn measure(
     contacts: usize,
     tag: &str,
 ) -> anyhow::Result<RateFigures> {
-    super::cpu::reset_peak_rss();
+    app.reset_peak_rss();
     let total = (u128::from(rate) * length.as_millis() / 1000) as usize;
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(total)));
     let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -135,7 +138,7 @@ async fn measure(
         p99_ms: quantile_ms(&l, 0.99),
         p999_ms: quantile_ms(&l, 0.999),
         failed: failures.load(std::sync::atomic::Ordering::Relaxed),
-        peak_rss_mib: super::cpu::peak_rss_mib(),
+        peak_rss_mib: app.peak_rss_mib(),
     })
 }
 

@@ -1,6 +1,7 @@
 //! `pesync bench …`: benchmarks that print their figures (SPEC §9). Results and the commands that
 //! produced them are recorded in `docs/BENCHMARKS.md`. Run them with `--release`.
 
+pub mod child;
 pub mod copy_baseline;
 pub mod cpu;
 pub mod delivery;

@@ -1,7 +1,8 @@
-//! The service, in-process on a free port with one source, that `bench ingest` and `bench latency`
-//! post signed events to.
+//! The service, as a `pesync serve` child on a free port with one source, that `bench ingest` and
+//! `bench latency` post signed events to. A child of its own, so that its peak memory is the
+//! serving process's alone, not the load generator's too (issue 12 §5).
 
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, ensure};
@@ -9,41 +10,42 @@ use chrono::Utc;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::child::{Service, ServiceConfig, free_port, log_dir, report_logs};
 use super::scratch::ScratchDb;
 use crate::app::config::Settings;
-use crate::app::startup::Application;
 use crate::ingest::signature;
-use crate::platform::clock::SystemClock;
 
 /// The source the benchmarks' events come from.
 pub(super) const SOURCE: &str = "bench";
 
-/// The service, in-process on a free port, with one source.
+/// The service, a child process on a free port, with one source.
 pub(super) struct BenchApp {
     pub(super) base: String,
     secret: SecretString,
     http: reqwest::Client,
-    pub(super) shutdown: CancellationToken,
+    service: Service,
 }
 
 impl BenchApp {
-    pub(super) async fn start(db: &ScratchDb) -> anyhow::Result<Self> {
+    /// Starts the child as the benchmarks' in-process service was configured: the defaults, no
+    /// Genesys tenant (nothing delivered), the benchmarks' quiet log (into a file, see
+    /// [`Self::stop`]). `what` names its log directory.
+    pub(super) async fn start(db: &ScratchDb, what: &str) -> anyhow::Result<Self> {
         let admin = Uuid::new_v4().to_string();
         let secret = Uuid::new_v4().to_string();
-        let settings = Settings {
+        let cfg = ServiceConfig {
             database_url: db.url.clone(),
-            listen: "127.0.0.1:0".parse().expect("a valid address"),
-            admin_token: Some(SecretString::from(admin.clone())),
-            secret_key: Some(crate::platform::secrets::SecretKey::demo()),
-            ..Settings::default()
+            pe_base_url: None,
+            rate_limit: Settings::default().pe_rate_limit,
+            admin_token: admin.clone(),
+            log_dir: log_dir(&format!("bench-{what}"))?,
+            log_filter: crate::platform::telemetry::QUIET.into(),
+            settings: Vec::new(),
         };
-        let app = Application::build(&settings, db.pool.clone(), Arc::new(SystemClock)).await?;
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let shutdown = CancellationToken::new();
-        tokio::spawn(app.run_until(shutdown.clone()));
+        let service = Service::start(&cfg, what, free_port()?).await?;
+        let base = service.base_url();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()?;
@@ -62,8 +64,29 @@ impl BenchApp {
             base,
             secret: SecretString::from(secret),
             http,
-            shutdown,
+            service,
         })
+    }
+
+    /// The serving process's peak memory starts afresh here.
+    pub(super) fn reset_peak_rss(&self) {
+        self.service.reset_peak_rss();
+    }
+
+    /// The serving process's peak RSS since the last reset.
+    pub(super) fn peak_rss_mib(&self) -> Option<f64> {
+        self.service.peak_rss_mib()
+    }
+
+    /// Stops the child and waits until it is gone (its database is dropped next); then points to
+    /// its log if it logged anything.
+    pub(super) async fn stop(self) -> anyhow::Result<()> {
+        let dir = self.service.log().parent().map(Path::to_owned);
+        let stopped = self.service.stop(Duration::from_secs(30)).await;
+        if let Some(dir) = dir {
+            report_logs(&dir);
+        }
+        stopped
     }
 
     pub(super) async fn post(&self, url: &str, body: &[u8], events: usize) -> anyhow::Result<()> {

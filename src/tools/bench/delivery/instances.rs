@@ -1,11 +1,13 @@
-//! The instances `bench delivery` starts on its scratch database: one without delivery that ingests
-//! the events through the real API, then one whose delivery workers send them to the simulator
-//! (whose org is set up first for the External Events target).
+//! The instances `bench delivery` starts on its scratch database: one without delivery, in this
+//! process, that ingests the events through the real API; then one whose delivery workers send them
+//! to the simulator (whose org is set up first for the External Events target), as a `pesync serve`
+//! child process, so that the peak memory measured is the delivering process's alone, not this
+//! one's with the simulator and the ingesting instance (issue 12 §5).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::Utc;
 use secrecy::SecretString;
 use serde_json::json;
@@ -17,7 +19,8 @@ use crate::app::startup::Application;
 use crate::genesys::EventsTarget;
 use crate::ingest::signature;
 use crate::platform::clock::SystemClock;
-use crate::simulator::{SimulatorConfig, SimulatorHandle};
+use crate::simulator::SimulatorHandle;
+use crate::tools::bench::child::{Service, ServiceConfig, free_port};
 use crate::tools::bench::scratch::ScratchDb;
 use crate::tools::bench::sim_org;
 
@@ -25,34 +28,50 @@ const SECRET: &str = "bench-signing-secret-0123456789";
 /// The admin token of the scratch instances (at least 32 characters, as every token).
 const ADMIN: &str = "bench-admin-token-0123456789abcdef";
 
-/// The settings of a scratch instance on `db`: delivering to `sim` at `rate` when given, with no
-/// scheduled job.
-fn settings_for(
-    base: &Settings,
-    db: &ScratchDb,
-    sim: Option<&SimulatorHandle>,
-    rate: f64,
-    target: Target,
-) -> Settings {
-    let sim_cfg = SimulatorConfig::default();
+/// The settings of the ingesting instance on `db`: no Genesys tenant, so nothing is delivered (the
+/// delivering instance's are [`delivering_config`]).
+fn ingesting_settings(base: &Settings, db: &ScratchDb) -> Settings {
     Settings {
         database_url: db.url.clone(),
         listen: "127.0.0.1:0".parse().expect("address"),
         admin_token: Some(SecretString::from(ADMIN)),
-        secret_key: Some(crate::platform::secrets::SecretKey::demo()),
-        pe_base_url: sim.map(|s| s.base_url.clone()),
-        pe_token_url: sim.map(|s| s.token_url()),
-        pe_client_id: sim.map(|_| sim_cfg.client_id.clone()),
-        pe_client_secret: sim.map(|_| SecretString::from(sim_cfg.client_secret.clone())),
-        pe_rate_limit: rate,
-        genesys_events: target.events,
-        genesys_events_batch: target.batch,
-        // Delivery alone is measured: profile polls and the evaluation run's pushes would take
-        // permits of the same ceiling (an org delivering through External Events turns polling
-        // off anyway: it has no profile endpoint).
+        secret_key: Some(crate::tools::bench::child::secret_key()),
+        pe_base_url: None,
+        pe_token_url: None,
+        pe_client_id: None,
+        pe_client_secret: None,
+        // No scheduled job writes while the events go in.
         poll_cron: "off".into(),
         evaluate_cron: "off".into(),
         ..base.clone()
+    }
+}
+
+/// The delivering child on `db`: to `sim` at `rate` through `target`, with no scheduled job. The
+/// settings the in-process instance had, by their variable names; the rest are the defaults.
+fn delivering_config(
+    db: &ScratchDb,
+    sim: &SimulatorHandle,
+    rate: f64,
+    target: Target,
+    log_dir: &Path,
+) -> ServiceConfig {
+    ServiceConfig {
+        database_url: db.url.clone(),
+        pe_base_url: Some(sim.base_url.clone()),
+        rate_limit: rate,
+        admin_token: ADMIN.into(),
+        log_dir: log_dir.to_owned(),
+        log_filter: crate::platform::telemetry::QUIET.into(),
+        settings: vec![
+            ("PESYNC_GENESYS_EVENTS", target.events.as_str().into()),
+            ("PESYNC_GENESYS_EVENTS_BATCH", target.batch.to_string()),
+            // Delivery alone is measured: profile polls and the evaluation run's pushes would take
+            // permits of the same ceiling (an org delivering through External Events turns polling
+            // off anyway: it has no profile endpoint).
+            ("PESYNC_POLL_CRON", "off".into()),
+            ("PESYNC_EVALUATE_CRON", "off".into()),
+        ],
     }
 }
 
@@ -63,16 +82,7 @@ pub(super) async fn ingest(
     n: usize,
     contacts: usize,
 ) -> anyhow::Result<()> {
-    let s = settings_for(
-        base,
-        db,
-        None,
-        1.0,
-        Target {
-            events: EventsTarget::Pe,
-            batch: 1,
-        },
-    );
+    let s = ingesting_settings(base, db);
     // A pool of its own: connections opened on the server's worker runtimes die with them.
     let pool = crate::platform::db::connect(&db.url).await?;
     let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
@@ -134,35 +144,31 @@ pub(super) async fn set_up_org(
     Ok(())
 }
 
+/// Starts the delivering child and waits until it answers `/readyz` (its workers start with it).
 pub(super) async fn start_delivery(
-    base: &Settings,
     db: &ScratchDb,
     sim: &SimulatorHandle,
     rate: f64,
     target: Target,
+    log_dir: &Path,
 ) -> anyhow::Result<Delivering> {
-    let s = settings_for(base, db, Some(sim), rate, target);
-    let pool = crate::platform::db::connect(&db.url).await?;
-    let app = Application::build(&s, pool, Arc::new(SystemClock)).await?;
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(app.run_until(stop.clone()));
-    Ok(Delivering { stop, task })
+    let cfg = delivering_config(db, sim, rate, target, log_dir);
+    let service = Service::start(&cfg, "delivering", free_port()?).await?;
+    Ok(Delivering { service })
 }
 
 /// The delivering instance of a run.
 pub(super) struct Delivering {
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    service: Service,
 }
 
 impl Delivering {
-    /// Stops the instance and waits until its workers have: its database is dropped next, and a
-    /// worker still running then would log a failed round for every retry.
-    pub(super) async fn stop(self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .context("the delivering instance did not stop within 30 s")???;
-        Ok(())
+    /// Stops the instance and waits until it is gone: its database is dropped next, and a worker
+    /// still running then would log a failed round for every retry. Answers its peak RSS, read
+    /// just before (a process that has exited has none to read).
+    pub(super) async fn stop(self) -> anyhow::Result<Option<f64>> {
+        let peak = self.service.peak_rss_mib();
+        self.service.stop(Duration::from_secs(30)).await?;
+        Ok(peak)
     }
 }

@@ -2,8 +2,9 @@
 //! throttled ceiling delivery uses while a backlog exists, and whether it ever exceeds it.
 //!
 //! Events are ingested through the real HTTP API by an instance without delivery, then a second
-//! instance with delivery workers starts on the same database and the clock runs until the
-//! simulator has them all: what is measured is delivery alone.
+//! instance with delivery workers starts on the same database, as a `pesync serve` child process,
+//! and the clock runs until the simulator has them all: what is measured is delivery alone (the
+//! child's start-up included). The peak RSS reported is the delivering child's, the most of any run.
 //!
 //! `--target external-events` measures the batched External Events target instead (issue 10 §3):
 //! the simulator's org is set up through its real endpoints first (`sim_org`), and utilisation is
@@ -11,6 +12,7 @@
 
 mod instances;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::median;
@@ -93,10 +95,13 @@ pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
             EventsTarget::ExternalEvents => format!(", {} entities a request at most", a.batch),
         }
     );
-    super::cpu::reset_peak_rss();
+    // The delivering children's logs; each child's peak RSS covers its whole life.
+    let logs = super::child::log_dir("bench-delivery")?;
+    let mut peaks = Vec::new();
     let mut throughput = Vec::new();
     for i in 0..a.runs {
-        let eps = throughput_run(&settings, target, a.events, a.contacts).await?;
+        let (eps, peak) = throughput_run(&settings, target, a.events, a.contacts, &logs).await?;
+        peaks.extend(peak);
         println!(
             "throughput run {}: {} events in {:.0} events/s",
             i + 1,
@@ -109,7 +114,8 @@ pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
     let mut utilisation = Vec::new();
     let mut busiest = Vec::new();
     for i in 0..a.runs {
-        let (u, max) = utilisation_run(&settings, target, a.rate, a.seconds).await?;
+        let (u, max, peak) = utilisation_run(&settings, target, a.rate, a.seconds, &logs).await?;
+        peaks.extend(peak);
         println!(
             "utilisation run {}: {:.1} % of {} req/s × {} = {} events/s ({:.0} events/s), busiest second {} requests",
             i + 1,
@@ -138,9 +144,10 @@ pub async fn run(a: DeliveryArgs, settings: Settings) -> anyhow::Result<()> {
         busiest.iter().max().copied().unwrap_or(0)
     );
     println!(
-        "peak RSS of the process (both service instances and the simulator): {}",
-        super::cpu::mib_text(super::cpu::peak_rss_mib())
+        "peak RSS of the service process (the delivering pesync serve, the most of any run): {}",
+        super::cpu::mib_text(peaks.into_iter().reduce(f64::max))
     );
+    super::child::report_logs(&logs);
     Ok(())
 }
 
@@ -149,7 +156,8 @@ async fn throughput_run(
     target: Target,
     n: usize,
     contacts: usize,
-) -> anyhow::Result<f64> {
+    logs: &Path,
+) -> anyhow::Result<(f64, Option<f64>)> {
     let db = ScratchDb::create(&base.database_url).await?;
     ingest(base, &db, n, contacts).await?;
     // Let every event's ordering hold pass so only delivery is timed.
@@ -157,7 +165,7 @@ async fn throughput_run(
     let sim = Simulator::start(SimulatorConfig::default()).await?;
     set_up_org(&db, &sim, target).await?;
     let started = Instant::now();
-    let delivering = start_delivery(base, &db, &sim, 1_000_000.0, target).await?;
+    let delivering = start_delivery(&db, &sim, 1_000_000.0, target, logs).await?;
     while target.accepted(&sim) < n as u64 {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(600),
@@ -166,27 +174,28 @@ async fn throughput_run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    delivering.stop().await?;
+    let peak = delivering.stop().await?;
     sim.stop().await;
     db.drop_db().await?;
-    Ok(n as f64 / secs)
+    Ok((n as f64 / secs, peak))
 }
 
-/// Events/s delivered while a backlog exists, as a share of the ceiling × events per request, and
-/// the most requests the simulator admitted in any sliding second.
+/// Events/s delivered while a backlog exists, as a share of the ceiling × events per request, the
+/// most requests the simulator admitted in any sliding second, and the delivering child's peak RSS.
 async fn utilisation_run(
     base: &Settings,
     target: Target,
     rate: f64,
     seconds: u64,
-) -> anyhow::Result<(f64, u64)> {
+    logs: &Path,
+) -> anyhow::Result<(f64, u64, Option<f64>)> {
     let db = ScratchDb::create(&base.database_url).await?;
     // A backlog larger than the run can drain.
     let backlog = (rate * target.per_request() * (seconds as f64 + 10.0)) as usize;
     ingest(base, &db, backlog, backlog).await?;
     let sim = Simulator::start(SimulatorConfig::default()).await?;
     set_up_org(&db, &sim, target).await?;
-    let delivering = start_delivery(base, &db, &sim, rate, target).await?;
+    let delivering = start_delivery(&db, &sim, rate, target, logs).await?;
     // Warm up until sending is under way (the first events wait out their ordering hold), then
     // one more second, so the measured window is all steady state.
     while target.accepted(&sim) < 1 {
@@ -222,8 +231,12 @@ async fn utilisation_run(
             .collect();
         println!("requests per second since the first: {secs:?}");
     }
-    delivering.stop().await?;
+    let peak = delivering.stop().await?;
     sim.stop().await;
     db.drop_db().await?;
-    Ok((achieved / (rate * target.per_request()), busiest as u64))
+    Ok((
+        achieved / (rate * target.per_request()),
+        busiest as u64,
+        peak,
+    ))
 }

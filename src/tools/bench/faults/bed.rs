@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::load::{Ledger, SOURCE, Tally};
 use super::proxy::Proxy;
-use super::service::ServiceConfig;
 use crate::app::config::Settings;
 use crate::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+use crate::tools::bench::child::ServiceConfig;
 use crate::tools::bench::scratch::ScratchDb;
 
 pub struct Bed {
@@ -38,12 +38,13 @@ impl Bed {
         let proxy = Proxy::start(([127, 0, 0, 1], sim.port).into())?;
         let cfg = ServiceConfig {
             database_url: db.url.clone(),
-            pe_base_url: proxy.base_url(),
+            pe_base_url: Some(proxy.base_url()),
             rate_limit: rate,
             admin_token: random_token(),
             log_dir: log_dir.to_owned(),
-            evaluate_cron: None,
-            poll_cron: None,
+            // The harness reads the children's logs after a failed fault: all of them.
+            log_filter: "info".into(),
+            settings: Vec::new(),
         };
         Ok(Self {
             db,

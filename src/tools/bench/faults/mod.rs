@@ -16,7 +16,6 @@ mod proxy;
 mod report;
 mod scenarios;
 mod schemathesis;
-mod service;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,8 +26,8 @@ use self::abuse::AbuseRow;
 use self::bed::Bed;
 use self::load::Tally;
 use self::report::{print_abuse, print_faults};
-use self::service::{Service, free_port};
 use crate::app::config::Settings;
+use crate::tools::bench::child::{Service, free_port};
 use crate::tools::bench::scratch::ScratchDb;
 
 pub const LONG_ABOUT: &str = "The fault-injection suite (issue 8). Runs the built binary as `pesync serve` children against scratch databases on the DATABASE_URL server and an in-process Genesys simulator, injects faults under load and prints one table: events accepted / delivered / lost / re-sent under another id, order violations, 5xx answers, time to recover; then the abuse cases (forged signature, gzip bomb, 200 concurrent scrapes, slow body) and a schemathesis run against the served OpenAPI document.\n\n\
@@ -103,8 +102,7 @@ impl Row {
 }
 
 pub async fn run(args: FaultsArgs, settings: Settings) -> anyhow::Result<()> {
-    let log_dir = std::env::temp_dir().join(format!("pesync-faults-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&log_dir)?;
+    let log_dir = crate::tools::bench::child::log_dir("faults")?;
     println!(
         "pesync bench faults: logs of every service in {}",
         log_dir.display()

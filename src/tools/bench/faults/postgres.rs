@@ -8,8 +8,8 @@ use anyhow::{Context, ensure};
 use super::bed::Bed;
 use super::load::{Ledger, Plan};
 use super::scenarios::{load_during, row};
-use super::service::{Service, free_port};
 use super::{Row, Timing};
+use crate::tools::bench::child::{Service, free_port};
 
 /// PostgreSQL stopped for `down` under load: ingestion answers 503 (never 500) while it is down,
 /// and the same process recovers when it is back.

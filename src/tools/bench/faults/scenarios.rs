@@ -11,9 +11,9 @@ use rand::Rng;
 use super::bed::Bed;
 use super::dialer;
 use super::load::{Ledger, Plan, Tally, produce};
-use super::service::{Service, ServiceConfig, free_port};
 use super::{Row, Timing};
 use crate::simulator::{FailScope, FailSpec};
+use crate::tools::bench::child::{Service, ServiceConfig, free_port};
 
 /// How long a backlog may take to drain after a fault before what is missing counts as lost.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
@@ -177,8 +177,10 @@ pub async fn two_instances(bed: &Bed, timing: &Timing) -> anyhow::Result<Row> {
     // Polling is off: eligibility comes from the pushed scores alone, whatever the simulator's
     // model would make of the load's contacts.
     let cfg = ServiceConfig {
-        evaluate_cron: Some("*/2 * * * * *".into()),
-        poll_cron: Some("off".into()),
+        settings: vec![
+            ("PESYNC_EVALUATE_CRON", "*/2 * * * * *".into()),
+            ("PESYNC_POLL_CRON", "off".into()),
+        ],
         ..bed.cfg.clone()
     };
     let a = Service::start(&cfg, "cluster-a", free_port()?).await?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::bed::Bed;
-use super::service::{Service, free_port};
+use crate::tools::bench::child::{Service, free_port};
 
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance";
 

@@ -23,10 +23,10 @@ use super::service::{BenchApp, SOURCE};
 use crate::app::config::Settings;
 use baseline::{baseline, create_baseline_tables};
 
-pub const LONG_ABOUT: &str = "Measures batched ingestion (SPEC §9): creates a scratch database on the configured PostgreSQL server (DATABASE_URL; dropped afterwards), starts the service in-process on a free port and creates a source, then in each run:\n\n\
+pub const LONG_ABOUT: &str = "Measures batched ingestion (SPEC §9): creates a scratch database on the configured PostgreSQL server (DATABASE_URL; dropped afterwards), starts the service as a `pesync serve` child process on a free port (no delivery configured) and creates a source, then in each run:\n\n\
   ingestion: posts --batches signed NDJSON batches of --batch-size new events to POST /v1/sources/{source}/events from --concurrency concurrent HTTP clients, and measures events/s;\n\
   baseline:  inserts the same number of equivalent rows (events + dedup keys, the statements the ingestion path uses, one transaction per batch) straight into identical scratch tables over --concurrency connections, and measures rows/s.\n\n\
-The two sides alternate which goes first. Each run is printed, then the medians and the ratio ingestion / baseline (the bar: at least 0.5). Build with --release.";
+The two sides alternate which goes first. Each run is printed, then the medians and the ratio ingestion / baseline (the bar: at least 0.5), and the peak RSS of the serving child process over the runs. Build with --release.";
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
@@ -102,7 +102,7 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
         .connect_with(db.pool.connect_options().as_ref().clone())
         .await?;
 
-    let app = BenchApp::start(db).await?;
+    let app = BenchApp::start(db, "ingest").await?;
     let result = async {
         // Warm-up: connections, caches, JIT-free query plans; not measured.
         let warm = Shape {
@@ -112,7 +112,7 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
         app.ingest(&warm, "warm").await?;
         baseline(&baseline_pool, &warm, "warm").await?;
 
-        super::cpu::reset_peak_rss();
+        app.reset_peak_rss();
         let mut ingested = Vec::new();
         let mut inserted = Vec::new();
         for r in 0..runs {
@@ -142,15 +142,15 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
             mi / mb
         );
         println!(
-            "peak RSS of the process (the service and its HTTP clients): {}",
-            super::cpu::mib_text(super::cpu::peak_rss_mib())
+            "peak RSS of the service process (pesync serve, without the HTTP clients): {}",
+            super::cpu::mib_text(app.peak_rss_mib())
         );
         anyhow::Ok(())
     }
     .await;
-    app.shutdown.cancel();
+    let stopped = app.stop().await;
     baseline_pool.close().await;
-    result
+    result.and(stopped)
 }
 
 impl BenchApp {
