@@ -178,6 +178,8 @@ fn spawn(cfg: &ServiceConfig, log: &Path, port: u16) -> anyhow::Result<Child> {
             .env("PESYNC_PE_CLIENT_SECRET", &sim.client_secret);
     }
     command.envs(cfg.settings.iter().map(|(k, v)| (k, v)));
+    // The allocator's own tuning (`MIMALLOC_*`, see main.rs), as an operator would set it.
+    command.envs(std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("MIMALLOC_")));
     command
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
