@@ -13,7 +13,8 @@ use crate::dialer::contact::DialerContact;
 use crate::eligibility::{Campaign, Evaluation, Reason};
 use crate::platform::db::copy::BinaryCopy;
 
-const COPY_DEFERRALS: &str = "COPY deferrals (contact_id, campaign_id, next_opening, deferred_at) FROM STDIN (FORMAT binary)";
+const COPY_DEFERRALS: &str = "COPY deferrals (contact_id, campaign_id, next_opening, deferred_at) \
+     FROM STDIN (FORMAT binary)";
 
 /// The rows one batch writes, column by column.
 #[derive(Debug, Default)]
@@ -145,11 +146,12 @@ impl BatchWrite {
         live: &HashSet<String>,
         skip: &HashSet<&str>,
     ) -> sqlx::Result<()> {
-        let kept: Vec<&str> = skip.iter().copied().collect();
+        // A skipped contact keeps the deferrals it had: nothing of this batch is written for it.
+        let keep_theirs: Vec<&str> = skip.iter().copied().collect();
         sqlx::query!(
             "DELETE FROM deferrals WHERE contact_id = ANY($1) AND NOT (contact_id = ANY($2))",
             &self.e_contact,
-            &kept as &[&str]
+            &keep_theirs as &[&str]
         )
         .execute(&mut *tx)
         .await?;
