@@ -2,7 +2,9 @@ use clap::Parser;
 
 /// mimalloc instead of glibc's malloc: an evaluation run allocates and frees millions of small
 /// strings and vectors across threads, and a profile of `pesync bench evaluate` had about 30 % of
-/// pesync's CPU in glibc's allocator (`_int_malloc`, `_int_free`, `malloc_consolidate`).
+/// pesync's CPU in glibc's allocator (`_int_malloc`, `_int_free`, `malloc_consolidate`). Built
+/// without transparent huge pages (Cargo.toml: `no_thp`): with them, the ingest benchmark's service
+/// peaked at 130–145 MiB instead of 85 (docs/BENCHMARKS.md, "Peak memory").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,9 +1,10 @@
 //! One contact, every enabled campaign, one run: the pure step between loading and storing.
 //!
-//! It calls [`evaluate_for`] per campaign — what the dry run's `evaluate_with` calls too — then settles
-//! who takes the contact: a hand-over already on its way to the dialer (pushed but not yet
-//! accepted, or in the pull feed but not yet acknowledged) keeps it, so no second campaign queues
-//! it before the cooldown starts; otherwise [`assign()`] gives it to the highest priority.
+//! It computes the contact's own rules once ([`ContactRules`]) and calls [`evaluate_for`] per
+//! campaign — what the dry run's `evaluate_with` calls too — then settles who takes the contact: a
+//! hand-over already on its way to the dialer (pushed but not yet accepted, or in the pull feed but
+//! not yet acknowledged) keeps it, so no second campaign queues it before the cooldown starts;
+//! otherwise [`assign()`] gives it to the highest priority.
 
 use chrono::{DateTime, Utc};
 

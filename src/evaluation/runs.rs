@@ -3,6 +3,8 @@
 //! Readers see per-campaign decisions through the `decisions` view (SPEC §11.16); the one that
 //! reads them by time (the console's chart) is here too, beside the layout it depends on.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
@@ -83,7 +85,7 @@ impl DecisionRuns {
         &self,
         tx: &mut PgConnection,
         now: DateTime<Utc>,
-        skip: &std::collections::HashSet<&str>,
+        skip: &HashSet<&str>,
     ) -> sqlx::Result<u64> {
         let copy = self.encode(now, skip);
         if copy.rows() == 0 {
@@ -92,7 +94,7 @@ impl DecisionRuns {
         copy.send(tx, COPY_RUNS).await
     }
 
-    fn encode(&self, now: DateTime<Utc>, skip: &std::collections::HashSet<&str>) -> BinaryCopy {
+    fn encode(&self, now: DateTime<Utc>, skip: &HashSet<&str>) -> BinaryCopy {
         let mut c = BinaryCopy::default();
         let ids = &self.campaign_ids;
         for r in self
