@@ -17,9 +17,13 @@ use super::suppression::{suppressed_until, suppression_rule};
 use super::window_rule::OwnWindow;
 use crate::domain::thresholds::Thresholds;
 
-/// One contact's own rules at one instant, for every campaign.
+/// One contact's own rules at one instant, for every campaign. It keeps the facts, the instant and
+/// the sentences asked for, so that every campaign's evaluation reads the same ones.
 #[derive(Debug, Clone)]
-pub struct ContactRules {
+pub struct ContactRules<'a> {
+    pub(super) facts: &'a ContactFacts,
+    pub(super) now: DateTime<Utc>,
+    pub(super) say: Sentences,
     pub(super) series: ScoreSeries,
     pub(super) effective: Option<f64>,
     /// Tier of the effective score, whether or not a campaign targets it.
@@ -35,10 +39,10 @@ pub struct ContactRules {
     pub(super) own_window: Option<OwnWindow>,
 }
 
-impl ContactRules {
+impl<'a> ContactRules<'a> {
     /// The contact's own rules for `facts` at `now`, with the sentences `say` asks for.
     pub fn of(
-        facts: &ContactFacts,
+        facts: &'a ContactFacts,
         thresholds: &Thresholds,
         now: DateTime<Utc>,
         say: Sentences,
@@ -59,6 +63,9 @@ impl ContactRules {
             rise: rise_now,
             cooldown_until,
             own_window: OwnWindow::of(facts, now),
+            facts,
+            now,
+            say,
         }
     }
 }

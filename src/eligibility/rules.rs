@@ -108,19 +108,15 @@ pub fn evaluate_with(
     now: DateTime<Utc>,
     say: Sentences,
 ) -> Evaluation {
-    let contact = ContactRules::of(facts, thresholds, now, say);
-    evaluate_for(&contact, facts, campaign, now, say)
+    evaluate_for(&ContactRules::of(facts, thresholds, now, say), campaign)
 }
 
-/// [`evaluate_with`] for a contact whose own rules are already computed (`contact`, from the same
-/// `facts`, `now` and `say`): what a run calls once per campaign.
-pub fn evaluate_for(
-    contact: &ContactRules,
-    facts: &ContactFacts,
-    campaign: &Campaign,
-    now: DateTime<Utc>,
-    say: Sentences,
-) -> Evaluation {
+/// [`evaluate_with`] for a contact whose own rules are already computed (with its facts, instant
+/// and sentences): what a run calls once per campaign.
+pub fn evaluate_for(contact: &ContactRules, campaign: &Campaign) -> Evaluation {
+    let ContactRules {
+        facts, now, say, ..
+    } = *contact;
     let route = channel_route(facts, campaign);
     let window = WindowInForce::of(facts, contact.own_window.as_ref(), campaign, now, say);
     // Every rule, in the SPEC's order; each is evaluated whatever the earlier ones decided.

@@ -50,7 +50,8 @@ impl OwnWindow {
 
 impl<'a> WindowInForce<'a> {
     /// The window in force for `campaign`. `own` is the contact's own window read at `now`
-    /// ([`OwnWindow::of`]), computed once per contact and shared by every campaign.
+    /// ([`OwnWindow::of`] of the same `facts`), computed once per contact and shared by every
+    /// campaign.
     pub(super) fn of(
         facts: &'a ContactFacts,
         own: Option<&OwnWindow>,
@@ -62,12 +63,13 @@ impl<'a> WindowInForce<'a> {
             Some(w) => (w, "contact's best contact window"),
             None => (&campaign.default_window, "campaign default window"),
         };
-        let read;
-        let own = match (own, &facts.best_contact_window) {
-            (Some(own), Some(_)) => own,
-            _ => {
-                read = OwnWindow::read(window, now);
-                &read
+        // Without a window of its own, the contact takes the campaign's default: read it here.
+        let default;
+        let own = match own {
+            Some(own) => own,
+            None => {
+                default = OwnWindow::read(window, now);
+                &default
             }
         };
         let (zoned, state, own_state) = match campaign.calling_hours.as_ref() {

@@ -43,7 +43,7 @@ pub fn plan(
     let contact = ContactRules::of(facts, thresholds, now, say);
     let mut contenders: Vec<(&Campaign, Evaluation)> = campaigns
         .iter()
-        .map(|c| (c, evaluate_for(&contact, facts, c, now, say)))
+        .map(|c| (c, evaluate_for(&contact, c)))
         .collect();
     if let Some(p) = pending {
         for (campaign, e) in contenders.iter_mut() {

@@ -37,8 +37,20 @@ pub struct QueuedContacts {
     items: Vec<Item>,
 }
 
-/// The pending items of a batch's queued contacts, by (contact, campaign): their ids.
-pub type PendingItems = HashMap<(String, String), i64>;
+/// The pending items of a batch's queued contacts: per contact, (campaign, item id).
+#[derive(Debug, Default)]
+pub struct PendingItems(HashMap<String, Vec<(String, i64)>>);
+
+impl PendingItems {
+    /// The id of `contact_id`'s pending item for `campaign_id`, if it has one.
+    fn get(&self, contact_id: &str, campaign_id: &str) -> Option<i64> {
+        let items = self.0.get(contact_id)?;
+        items
+            .iter()
+            .find(|(c, _)| c == campaign_id)
+            .map(|(_, id)| *id)
+    }
+}
 
 impl QueuedContacts {
     pub fn len(&self) -> usize {
@@ -67,27 +79,30 @@ impl QueuedContacts {
         self.items.iter().map(|i| &i.campaign_id)
     }
 
-    /// Locks the pending items of the queued contacts and returns them. It waits for an
+    /// Locks the pending items of the queued contacts (`ids`, [`Self::contact_ids`]) and returns
+    /// them. It waits for an
     /// acknowledgement in flight on them and holds later ones off until the batch commits (they
     /// then hand over the refreshed item). The locks are taken in the acknowledgement's own order
     /// (newest id first), so the two never deadlock. In READ COMMITTED the next statement then sees
     /// every hand-over committed before it.
-    pub async fn lock_pending(&self, tx: &mut PgConnection) -> sqlx::Result<PendingItems> {
-        if self.items.is_empty() {
-            return Ok(PendingItems::new());
+    pub async fn lock_pending(tx: &mut PgConnection, ids: &[String]) -> sqlx::Result<PendingItems> {
+        if ids.is_empty() {
+            return Ok(PendingItems::default());
         }
         let rows = sqlx::query!(
             r#"SELECT id, contact_id, campaign_id FROM dialer_queue
                WHERE contact_id = ANY($1) AND state = 'pending'
                ORDER BY id DESC FOR UPDATE"#,
-            &self.contact_ids()
+            ids
         )
         .fetch_all(&mut *tx)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ((r.contact_id, r.campaign_id), r.id))
-            .collect())
+        let mut pending = PendingItems::default();
+        for r in rows {
+            let items = pending.0.entry(r.contact_id).or_default();
+            items.push((r.campaign_id, r.id));
+        }
+        Ok(pending)
     }
 
     /// Writes the items of every contact but those in `skip`, for the campaigns in `live` (a
@@ -107,9 +122,8 @@ impl QueuedContacts {
             if skip.contains(contact_id) || !live.contains(&item.campaign_id) {
                 continue;
             }
-            let key = (contact_id.to_owned(), item.campaign_id.clone());
-            match pending.get(&key) {
-                Some(id) => refresh.push(*id, item),
+            match pending.get(contact_id, &item.campaign_id) {
+                Some(id) => refresh.push(id, item),
                 None => encode(&mut copy, item, now),
             }
         }

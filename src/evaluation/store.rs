@@ -100,8 +100,9 @@ impl BatchWrite {
         cooldown: TimeDelta,
     ) -> sqlx::Result<usize> {
         let live = self.lock_campaigns(tx).await?;
-        let pending = self.queued.lock_pending(tx).await?;
-        let skip = self.handed_over_since_load(tx, now, cooldown).await?;
+        let queued_ids = self.queued.contact_ids();
+        let pending = QueuedContacts::lock_pending(tx, &queued_ids).await?;
+        let skip = handed_over_since_load(tx, &queued_ids, now, cooldown).await?;
         let skipped: HashSet<&str> = skip.iter().map(String::as_str).collect();
         self.decisions.write(tx, now, &skipped).await?;
         self.replace_deferrals(tx, now, &live, &skipped).await?;
@@ -208,28 +209,28 @@ impl BatchWrite {
         }
         Ok(())
     }
+}
 
-    /// The contacts this batch queues that were handed over inside the cooldown after all: the
-    /// decisions were made without that hand-over. Run after the queued contacts' pending items
-    /// are locked, so that it sees every hand-over of them committed before.
-    async fn handed_over_since_load(
-        &self,
-        tx: &mut PgConnection,
-        now: DateTime<Utc>,
-        cooldown: TimeDelta,
-    ) -> sqlx::Result<Vec<String>> {
-        if self.queued.is_empty() {
-            return Ok(Vec::new());
-        }
-        sqlx::query_scalar!(
-            r#"SELECT DISTINCT contact_id AS "contact_id!" FROM handovers
-               WHERE contact_id = ANY($1) AND ($2::timestamptz IS NULL OR at > $2)"#,
-            &self.queued.contact_ids(),
-            cooldown_start(now, cooldown)
-        )
-        .fetch_all(&mut *tx)
-        .await
+/// Of the contacts a batch queues (`queued_ids`), those handed over inside the cooldown after all:
+/// the decisions were made without that hand-over. Run after their pending items are locked, so
+/// that it sees every hand-over of them committed before.
+async fn handed_over_since_load(
+    tx: &mut PgConnection,
+    queued_ids: &[String],
+    now: DateTime<Utc>,
+    cooldown: TimeDelta,
+) -> sqlx::Result<Vec<String>> {
+    if queued_ids.is_empty() {
+        return Ok(Vec::new());
     }
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT contact_id AS "contact_id!" FROM handovers
+               WHERE contact_id = ANY($1) AND ($2::timestamptz IS NULL OR at > $2)"#,
+        queued_ids,
+        cooldown_start(now, cooldown)
+    )
+    .fetch_all(&mut *tx)
+    .await
 }
 
 /// Hand-overs after this instant keep a contact in its cooldown at `now` (the cooldown rule's

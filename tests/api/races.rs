@@ -105,6 +105,36 @@ async fn a_campaign_deleted_while_a_batch_writes_for_it_takes_the_batch_rows_wit
     assert_eq!(count(&app, "SELECT count(*) FROM deferrals").await, 0);
 }
 
+/// A campaign deleted after a run's batch was decided but before it is written: the batch's lock
+/// finds the campaign gone, and nothing is queued for it (no foreign key would refuse the row).
+#[tokio::test]
+async fn a_campaign_deleted_before_a_batch_writes_gets_none_of_its_rows() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    seed_rising(&app, "c-1", 0.8).await;
+    let now = app.now();
+    let batch = loaded(&app, now).await;
+    let (write, thresholds) = decided(&app, &batch, now).await;
+    assert_eq!(write.queued(), 1);
+    let deleted = app
+        .client
+        .delete(app.url("/v1/admin/campaigns/pull-one"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+
+    let mut tx = app.pool.begin().await.unwrap();
+    write
+        .write(&mut tx, now, thresholds.cooldown())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count(&app, "SELECT count(*) FROM dialer_queue").await, 0);
+    assert_eq!(count(&app, "SELECT count(*) FROM deferrals").await, 0);
+}
+
 /// What a regular run loads as its first batch at `now`.
 async fn loaded(app: &TestApp, now: DateTime<Utc>) -> Vec<pesync::evaluation::load::Candidate> {
     let mut conn = app.pool.acquire().await.unwrap();

@@ -213,7 +213,7 @@ proptest! {
             let full = evaluate(&facts, c, &thresholds, now);
             let lean = evaluate_with(&facts, c, &thresholds, now, Sentences::FailuresOnly);
             prop_assert_eq!(
-                &evaluate_for(&shared, &facts, c, now, Sentences::FailuresOnly),
+                &evaluate_for(&shared, c),
                 &lean
             );
             let mut expected = full.clone();
