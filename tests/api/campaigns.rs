@@ -291,12 +291,3 @@ async fn the_viewer_reads_but_every_write_is_refused() {
         "the contact is still in the feed"
     );
 }
-
-async fn delete_campaign(app: &TestApp, id: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(&format!("/v1/admin/campaigns/{id}")))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-}

@@ -73,12 +73,7 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
 #[tokio::test]
 async fn a_campaign_deleted_while_a_batch_writes_for_it_takes_the_batch_rows_with_it() {
     let app = spawn_app().await;
-    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
-    seed_rising(&app, "c-1", 0.8).await;
-    let now = app.now();
-    let batch = loaded(&app, now).await;
-    let (write, thresholds) = decided(&app, &batch, now).await;
-    assert_eq!(write.queued(), 1);
+    let (write, thresholds, now) = one_queued(&app).await;
     let mut tx = app.pool.begin().await.unwrap();
     write
         .write(&mut tx, now, thresholds.cooldown())
@@ -110,20 +105,8 @@ async fn a_campaign_deleted_while_a_batch_writes_for_it_takes_the_batch_rows_wit
 #[tokio::test]
 async fn a_campaign_deleted_before_a_batch_writes_gets_none_of_its_rows() {
     let app = spawn_app().await;
-    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
-    seed_rising(&app, "c-1", 0.8).await;
-    let now = app.now();
-    let batch = loaded(&app, now).await;
-    let (write, thresholds) = decided(&app, &batch, now).await;
-    assert_eq!(write.queued(), 1);
-    let deleted = app
-        .client
-        .delete(app.url("/v1/admin/campaigns/pull-one"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
+    let (write, thresholds, now) = one_queued(&app).await;
+    assert_eq!(delete_campaign(&app, "pull-one").await.status(), 204);
 
     let mut tx = app.pool.begin().await.unwrap();
     write
@@ -133,6 +116,24 @@ async fn a_campaign_deleted_before_a_batch_writes_gets_none_of_its_rows() {
     tx.commit().await.unwrap();
     assert_eq!(count(&app, "SELECT count(*) FROM dialer_queue").await, 0);
     assert_eq!(count(&app, "SELECT count(*) FROM deferrals").await, 0);
+}
+
+/// Campaign `pull-one` and a rising `c-1`, loaded and decided by a regular run at the app's now:
+/// the batch queues the contact. Returns it unwritten, with the thresholds and that instant.
+async fn one_queued(
+    app: &TestApp,
+) -> (
+    pesync::evaluation::store::BatchWrite,
+    pesync::domain::thresholds::Thresholds,
+    DateTime<Utc>,
+) {
+    create_campaign(app, &campaign("pull-one", 0, "pull")).await;
+    seed_rising(app, "c-1", 0.8).await;
+    let now = app.now();
+    let batch = loaded(app, now).await;
+    let (write, thresholds) = decided(app, &batch, now).await;
+    assert_eq!(write.queued(), 1);
+    (write, thresholds, now)
 }
 
 /// What a regular run loads as its first batch at `now`.

@@ -22,6 +22,16 @@ pub async fn create_campaign(app: &TestApp, doc: &Value) {
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }
 
+/// `DELETE /v1/admin/campaigns/{id}` as the admin.
+pub async fn delete_campaign(app: &TestApp, id: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url(&format!("/v1/admin/campaigns/{id}")))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A profile as the poller stores it, fetched now: `history` as `score_history`, the last point
 /// also as the current score, `channel`, and a window open all day unless given.
 pub fn profile(history: &[(DateTime<Utc>, f64)], channel: &str, window: Option<Value>) -> Profile {
