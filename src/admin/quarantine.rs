@@ -181,6 +181,7 @@ async fn replay_items(state: &AppState, req: &QuarantineRequest) -> Result<Resul
         admit_batch(&mut tx, batch, &adm, &mut results).await?;
     }
     tx.commit().await?;
+    state.delivery_inbox.notify_one();
     Ok(Results { results })
 }
 

@@ -65,6 +65,7 @@ impl Application {
             clock,
             secret_key,
             monitors: settings.monitors.clone(),
+            delivery_inbox: Default::default(),
         });
         let tenant = web::Data::new(Tenant {
             client: genesys,
@@ -125,6 +126,18 @@ impl Application {
         // Every background task runs under `supervise`: one that panics or fails is restarted.
         let mut jobs = tokio::task::JoinSet::new();
         let policy = RestartPolicy::default();
+        // The inbox drain runs with or without a tenant: the queue holds the backlog either way.
+        let (pool, wake, stop) = (
+            self.state.pool.clone(),
+            self.state.delivery_inbox.clone(),
+            shutdown.clone(),
+        );
+        jobs.spawn(supervise(
+            "delivery inbox drain",
+            policy,
+            shutdown.clone(),
+            move || crate::delivery::inbox::run(pool.clone(), wake.clone(), stop.clone()),
+        ));
         if let (Some(cfg), Some(client)) = (self.worker, self.tenant.client.clone()) {
             let worker = Worker::new(
                 self.state.clone().into_inner(),

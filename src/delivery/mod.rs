@@ -6,6 +6,7 @@ mod batched;
 pub mod dead_letters;
 pub mod external;
 pub mod figures;
+pub mod inbox;
 pub mod metrics;
 pub mod notices;
 mod per_event;

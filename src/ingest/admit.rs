@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::outcome::{EventResult, Status};
 use super::plan::{Planned, PlannedEvent};
 use super::store::{self, NewEvent, NewQuarantine, Versions};
-use crate::delivery::{Lane, queue};
+use crate::delivery::{Lane, inbox};
 use crate::domain::thresholds::Thresholds;
 use crate::normalize::Route;
 
@@ -102,12 +102,12 @@ pub async fn admit(
 
     store::insert_quarantine(tx, adm.source, &quarantine, adm.now).await?;
     store::insert_events(tx, adm.source, &adm.versions, &events, adm.now).await?;
-    queue::enqueue(
+    inbox::add(
         tx,
-        events.iter().filter_map(|e| {
-            e.lane
-                .map(|lane| (e.contact_id.clone(), lane, adm.now + hold))
-        }),
+        adm.now + hold,
+        events
+            .iter()
+            .filter_map(|e| e.lane.map(|lane| (e.contact_id.as_str(), lane))),
     )
     .await?;
     Ok(results)

@@ -134,5 +134,6 @@ pub(crate) async fn admit_planned(
     };
     let results = admit::admit(&mut tx, planned, &adm).await?;
     tx.commit().await?;
+    state.delivery_inbox.notify_one();
     Ok(results)
 }

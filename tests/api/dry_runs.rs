@@ -37,6 +37,7 @@ async fn state_of(app: &TestApp) -> Vec<i64> {
         "SELECT count(*) FROM events",
         "SELECT count(*) FROM quarantine WHERE state = 'open'",
         "SELECT count(*) FROM delivery_queue",
+        "SELECT count(*) FROM delivery_inbox",
         "SELECT count(*) FROM manifests WHERE active AND version = 1",
         "SELECT count(*) FROM source_mappings",
         "SELECT count(*) FROM dedup_keys",

@@ -374,7 +374,28 @@ impl TestApp {
             .await;
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.unwrap();
+        self.inbox_drained().await;
         v["results"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the inbox drain has moved every committed request into the delivery queue
+    /// (it is woken by each commit, so this takes milliseconds), so a test may claim at once.
+    pub async fn inbox_drained(&self) {
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        loop {
+            let waiting: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM delivery_inbox)")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            if !waiting {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the delivery inbox was not drained within 10 s"
+            );
+            tokio::time::sleep(StdDuration::from_millis(5)).await;
+        }
     }
 }
 

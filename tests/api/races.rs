@@ -281,6 +281,66 @@ async fn a_stale_worker_cannot_release_a_lease_it_lost() {
     assert_eq!(count(&app, "SELECT count(*) FROM delivery_queue").await, 1);
 }
 
+/// A worker that finds a contact idle and deletes its queue row while a request with an event for
+/// that contact is still open: the request takes no lock the worker waits on, and nothing is lost,
+/// because the request's delivery-inbox row commits with its event and brings the contact back.
+#[tokio::test]
+async fn a_contact_settled_idle_while_a_request_for_it_is_open_is_queued_again_on_commit() {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    app.ingest("crm", &event("c-1", "A", app.now())).await;
+    app.clock.advance(Duration::minutes(1)); // past the ordering hold
+    sqlx::query("UPDATE events SET state = 'delivered'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    // The request's transaction: its event is written, its inbox row appended, not yet committed
+    // (the event is made pending again rather than inserted: the same visibility, fewer columns).
+    let mut request = app.pool.begin().await.unwrap();
+    sqlx::query("UPDATE events SET state = 'pending'")
+        .execute(&mut *request)
+        .await
+        .unwrap();
+    pesync::delivery::inbox::add(&mut request, app.now(), [("c-1", Lane::Realtime)])
+        .await
+        .unwrap();
+
+    // Meanwhile a worker claims the contact, sees no pending event, and settles it idle.
+    let now = app.now();
+    let claimed = store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let ids = ["c-1".to_owned()];
+    assert!(
+        store::heads(&app.pool, Lane::Realtime, &ids)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let idle = [("c-1".to_owned(), claimed[0].generation)];
+    store::settle_idle(
+        &app.pool,
+        Lane::Realtime,
+        claimed[0].lease_token,
+        &idle,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&app, "SELECT count(*) FROM delivery_queue").await, 0);
+
+    request.commit().await.unwrap();
+    app.inbox_drained().await;
+    let again = store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "the contact is queued again");
+    let heads = store::heads(&app.pool, Lane::Realtime, &ids).await.unwrap();
+    assert_eq!(heads.len(), 1, "and its event is its head");
+}
+
 /// Installs a trigger on `table` that fails every insert statement with SQLSTATE `code` while
 /// `fail_left` (a sequence, which no rollback undoes) has not run out; `fails` failures, or always
 /// when `None`. `fail_calls` counts the attempts.

@@ -1,0 +1,118 @@
+//! Ingestion's way into the delivery queue (issue 12 §3): a request appends one row naming the
+//! contacts it gave work to, in its own transaction; the drain moves rows into `delivery_queue`.
+//!
+//! Why not enqueue directly: the queue's upsert was one locked write per contact, and concurrent
+//! requests for the same contacts waited on each other's row locks until commit; it was most of
+//! what separated ingestion from plain inserts. One appended row per request takes no lock anyone
+//! waits on, and the drain merges many requests into one upsert per contact.
+//!
+//! Nothing is lost: an inbox row commits with its events, and the drain deletes it in the
+//! transaction that enqueues its contacts. A worker that deletes an idle queue row while a request
+//! is still open cannot lose that request's events either: its inbox row, once committed, brings
+//! the contact back. The events wait at least their ordering hold anyway, so the drain's delay
+//! (a wake-up after each commit in this instance, a poll for the others) costs no delivery time.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{Lane, queue};
+use crate::platform::db::retry::retry_conflicts;
+
+/// Most inbox rows (requests) one drain moves: their contacts become one upsert. Small enough that
+/// the transaction's row locks, which workers recording outcomes wait on, are held briefly.
+const DRAIN_BATCH: i64 = 32;
+/// How often the drain looks without being woken: for other instances' requests.
+const POLL: StdDuration = StdDuration::from_millis(100);
+
+/// Appends one row for `work` (contact, lane): its contacts have events ready from `ready_at` on.
+pub async fn add<'a>(
+    tx: &mut PgConnection,
+    ready_at: DateTime<Utc>,
+    work: impl IntoIterator<Item = (&'a str, Lane)>,
+) -> sqlx::Result<()> {
+    // Each contact once per lane: the drain's upsert would merge them anyway, and a bulk request
+    // often carries many events of one contact.
+    let mut realtime = BTreeSet::new();
+    let mut backfill = BTreeSet::new();
+    for (contact, lane) in work {
+        match lane {
+            Lane::Realtime => realtime.insert(contact),
+            Lane::Backfill => backfill.insert(contact),
+        };
+    }
+    if realtime.is_empty() && backfill.is_empty() {
+        return Ok(());
+    }
+    let realtime: Vec<&str> = realtime.into_iter().collect();
+    let backfill: Vec<&str> = backfill.into_iter().collect();
+    sqlx::query!(
+        "INSERT INTO delivery_inbox (ready_at, realtime, backfill) VALUES ($1, $2, $3)",
+        ready_at,
+        &realtime as &[&str],
+        &backfill as &[&str]
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves up to `DRAIN_BATCH` committed inbox rows into the delivery queue, in one transaction.
+/// `SKIP LOCKED` lets drains of several instances run side by side. Returns how many rows moved.
+pub async fn drain(pool: &PgPool) -> sqlx::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query!(
+        r#"DELETE FROM delivery_inbox
+           WHERE id IN (SELECT id FROM delivery_inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING ready_at, realtime, backfill"#,
+        DRAIN_BATCH
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let work = rows.iter().flat_map(|r| {
+        let lane = |lane: Lane| move |c: &String| (c.clone(), lane, r.ready_at);
+        let realtime = r.realtime.iter().map(lane(Lane::Realtime));
+        let backfill = r.backfill.iter().map(lane(Lane::Backfill));
+        realtime.chain(backfill)
+    });
+    queue::enqueue(&mut tx, work).await?;
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
+/// Drains until shutdown: at once after a wake-up (`wake`, rung after each commit that added a
+/// row in this instance), else every `POLL`; a full batch is followed by the next at once. Errors
+/// (the database restarting; a deadlock with a worker, after a few quick tries) are logged; the rows
+/// stay for the next try.
+pub async fn run(
+    pool: PgPool,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    while !shutdown.is_cancelled() {
+        match retry_conflicts(|| drain(&pool)).await {
+            Ok(n) if n as i64 == DRAIN_BATCH => continue,
+            Ok(_) => tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "moving the delivery inbox into the queue failed; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
