@@ -1,5 +1,7 @@
 //! The delivery queue claims contacts, not events (DESIGN-NOTES "per-contact order"): one row per
-//! (contact, lane) with work. Enqueueing happens in the same transaction as the event insert.
+//! (contact, lane) with work. Ingestion's contacts arrive through `inbox`, whose row commits with
+//! the events; the replays, releases and late arrivals enqueue in the transaction that changes
+//! their events.
 
 use std::collections::BTreeMap;
 

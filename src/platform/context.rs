@@ -18,6 +18,6 @@ pub struct AppState {
     /// The change watch and the chronology check (issue 11 §2).
     pub monitors: crate::domain::monitors::MonitorSettings,
     /// Rung after a commit that appended to the delivery inbox, so this instance's drain moves it
-    /// into the queue at once (`delivery::inbox`).
+    /// into the queue without waiting for its next poll (`delivery::inbox`).
     pub delivery_inbox: std::sync::Arc<tokio::sync::Notify>,
 }

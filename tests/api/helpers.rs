@@ -379,7 +379,7 @@ impl TestApp {
     }
 
     /// Waits until the inbox drain has moved every committed request into the delivery queue
-    /// (it is woken by each commit, so this takes milliseconds), so a test may claim at once.
+    /// (woken by the commit, it runs some 20 ms later), so a test may claim at once.
     pub async fn inbox_drained(&self) {
         let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
         loop {
