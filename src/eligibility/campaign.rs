@@ -59,6 +59,16 @@ pub enum Mode {
     Pull,
 }
 
+impl Mode {
+    /// Its name, as in the campaign document and in `dialer_queue.mode`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::Pull => "pull",
+        }
+    }
+}
+
 fn default_enabled() -> bool {
     true
 }

@@ -1,7 +1,8 @@
 //! The rules whose outcome is the contact's own, the same for every campaign: the effective score
 //! (rule 1, the profile), the suppression, the rise (rule 3) and the cooldown (rule 4), with what
-//! they are computed from, and the contact's own window read at that instant. A run evaluates each contact against every enabled campaign; these are
-//! computed once per contact ([`ContactRules::of`]) and shared by each campaign's evaluation
+//! they are computed from, and the contact's own window read at that instant. A run evaluates
+//! each contact against every enabled campaign; these are computed once per contact
+//! ([`ContactRules::of`]) and shared by each campaign's evaluation
 //! ([`super::rules::evaluate_for`]) instead of being computed and their sentences formatted again
 //! per campaign.
 

@@ -135,20 +135,13 @@ impl QueuedContacts {
     }
 }
 
-fn mode_text(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Push => "push",
-        Mode::Pull => "pull",
-    }
-}
-
 /// A new pending item, queued and ready now.
 fn encode(copy: &mut BinaryCopy, item: &Item, now: DateTime<Utc>) {
     let c = &item.contact;
     copy.row(9)
         .text(&item.campaign_id)
         .text(&c.data.contact_id)
-        .text(mode_text(item.mode))
+        .text(item.mode.as_str())
         .text(&c.id)
         .text(&c.contact_list_id)
         .text(&c.data.channel)
@@ -162,7 +155,7 @@ fn encode(copy: &mut BinaryCopy, item: &Item, now: DateTime<Utc>) {
 #[derive(Debug, Default)]
 struct Refresh {
     id: Vec<i64>,
-    mode: Vec<String>,
+    mode: Vec<&'static str>,
     list: Vec<String>,
     channel: Vec<String>,
     body: Vec<String>,
@@ -172,7 +165,7 @@ impl Refresh {
     fn push(&mut self, id: i64, item: &Item) {
         let c = &item.contact;
         self.id.push(id);
-        self.mode.push(mode_text(item.mode).to_owned());
+        self.mode.push(item.mode.as_str());
         self.list.push(c.contact_list_id.clone());
         self.channel.push(c.data.channel.clone());
         self.body
@@ -190,7 +183,7 @@ impl Refresh {
                     AS x(id, m, l, ch, b)
                WHERE q.id = x.id"#,
             &self.id,
-            &self.mode,
+            &self.mode as &[&str],
             &self.list,
             &self.channel,
             &self.body,

@@ -152,3 +152,13 @@ fn the_default_channel_must_be_one_of_the_channels() {
     campaign.default_channel = Some("fax".into());
     assert_eq!(problems(&campaign), ["default_channel"]);
 }
+
+#[test]
+fn a_mode_is_stored_under_the_name_the_document_gives_it() {
+    for mode in [Mode::Push, Mode::Pull] {
+        assert_eq!(
+            serde_json::to_value(mode).unwrap(),
+            serde_json::json!(mode.as_str())
+        );
+    }
+}

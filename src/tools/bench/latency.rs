@@ -1,7 +1,7 @@
 //! `pesync bench latency` (issue 12): single-event requests at a fixed rate, for the latency a
-//! source sees when it sends events one by one. The service runs as a `pesync serve` child process on
-//! a free port (as in `bench ingest`, no delivery configured); each request is one new, valid, signed NDJSON event,
-//! answered `accepted` after it is committed.
+//! source sees when it sends events one by one. The service runs as a `pesync serve` child process
+//! on a free port (as in `bench ingest`, no delivery configured); each request is one new, valid,
+//! signed NDJSON event, answered `accepted` after it is committed.
 //!
 //! The load is open-loop: request i is due at start + i / rate whether or not earlier ones have been
 //! answered, and its latency counts from when it was due, not from when it was sent, so a stall is
