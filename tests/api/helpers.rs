@@ -258,7 +258,15 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             task.await.expect("run_until").expect("a clean stop");
         }
-        began.elapsed()
+        let took = began.elapsed();
+        // The app's HTTP workers run on runtimes of their own, and the pooled connections they
+        // opened die with those runtimes (a query on one fails with "Tokio context being
+        // shutdown"): the test reads on, or starts the next app, through a fresh pool.
+        let options = (*self.pool.connect_options()).clone();
+        self.pool = pesync::platform::db::pool_options()
+            .max_connections(10)
+            .connect_lazy_with(options);
+        took
     }
 
     pub fn now(&self) -> DateTime<Utc> {
