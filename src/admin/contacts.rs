@@ -12,7 +12,7 @@ use crate::eligibility::{ObservationView, ScoreSeries, Tier};
 use crate::evaluation::explain::{
     self, DecisionView, EventView, HandoverView, SnapshotView, SuppressionEntry,
 };
-use crate::evaluation::load::observations_of;
+use crate::evaluation::facts::observations_of;
 use crate::platform::context::AppState;
 use crate::platform::http::ApiError;
 use crate::platform::http::auth::Reader;

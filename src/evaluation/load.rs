@@ -1,14 +1,18 @@
 //! Loading one batch of the run: the candidates and everything the rules need about them, in a
 //! handful of queries per batch (never one per contact).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 
+use super::facts::{
+    DENSE_SPREAD, Span, last_handovers_in, observations_in, pending_in, suppressions_in,
+};
+
 use super::plan::Pending;
-use crate::eligibility::{ContactFacts, Observation, Window};
+use crate::eligibility::{ContactFacts, Window};
 
 /// A contact the run evaluates, with the observation watermark it is evaluated at.
 #[derive(Debug, Clone)]
@@ -29,8 +33,8 @@ pub async fn candidates(
     limit: i64,
     full: bool,
 ) -> sqlx::Result<Vec<Candidate>> {
-    let rows = if full {
-        sqlx::query_as!(
+    let (rows, dense) = if full {
+        let rows = sqlx::query_as!(
             Row,
             r#"SELECT contact_id, observed_seq, channel, best_window::text AS best_window
                FROM contact_scores
@@ -39,32 +43,25 @@ pub async fn candidates(
             limit
         )
         .fetch_all(&mut *db)
-        .await?
+        .await?;
+        (rows, true)
     } else {
         let ids = due(&mut *db, after, now, limit).await?;
-        sqlx::query_as!(
-            Row,
-            r#"SELECT contact_id, observed_seq, channel, best_window::text AS best_window
-               FROM contact_scores WHERE contact_id = ANY($1) ORDER BY contact_id"#,
-            &ids
-        )
-        .fetch_all(&mut *db)
-        .await?
+        due_scores(&mut *db, &ids).await?
     };
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(Vec::new());
     };
     let ids: Vec<String> = rows.iter().map(|r| r.contact_id.clone()).collect();
-    // A full pass reads contacts in one contiguous range of ids: one index range scan for their
-    // observations rather than a lookup per contact.
-    let mut observations = if full {
-        observations_between(&mut *db, &first.contact_id, &last.contact_id, now).await?
+    let span = if dense {
+        Span::Range(&first.contact_id, &last.contact_id)
     } else {
-        observations_of(&mut *db, &ids, now).await?
+        Span::Ids(&ids)
     };
-    let handovers = last_handovers(&mut *db, &ids).await?;
-    let mut pending = pending_of(&mut *db, &ids).await?;
-    let mut suppressions = crate::registry::suppressions::of(&mut *db, &ids).await?;
+    let mut observations = observations_in(&mut *db, span, now).await?;
+    let handovers = last_handovers_in(&mut *db, span).await?;
+    let mut pending = pending_in(&mut *db, span).await?;
+    let mut suppressions = suppressions_in(&mut *db, span, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| Candidate {
@@ -80,6 +77,45 @@ pub async fn candidates(
             contact_id: r.contact_id,
         })
         .collect())
+}
+
+/// The `contact_scores` rows of a regular run's due contacts (`ids`, in contact-id order), and
+/// whether the batch is dense: the range from its first id to its last holds at most
+/// [`DENSE_SPREAD`] scored contacts per due one. That range is read first, cut at the bound, so a
+/// sparse batch costs one short read more before its rows are read by id.
+async fn due_scores(db: &mut sqlx::PgConnection, ids: &[String]) -> sqlx::Result<(Vec<Row>, bool)> {
+    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+        return Ok((Vec::new(), false));
+    };
+    let bound = DENSE_SPREAD * ids.len() as i64;
+    let in_range = sqlx::query_as!(
+        Row,
+        r#"SELECT contact_id, observed_seq, channel, best_window::text AS best_window
+           FROM contact_scores WHERE contact_id >= $1 AND contact_id <= $2
+           ORDER BY contact_id LIMIT $3"#,
+        first,
+        last,
+        bound + 1
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    if in_range.len() as i64 <= bound {
+        let due: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let rows = in_range
+            .into_iter()
+            .filter(|r| due.contains(r.contact_id.as_str()))
+            .collect();
+        return Ok((rows, true));
+    }
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT contact_id, observed_seq, channel, best_window::text AS best_window
+           FROM contact_scores WHERE contact_id = ANY($1) ORDER BY contact_id"#,
+        ids
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok((rows, false))
 }
 
 /// The candidates of a run (or a dry run) in batches of `size` by contact id, the next batch
@@ -174,97 +210,6 @@ pub fn window_of(v: serde_json::Value) -> Option<Window> {
 /// [`window_of`], from the window's JSON text.
 pub fn window_of_text(v: &str) -> Option<Window> {
     serde_json::from_str(v).ok()
-}
-
-/// Every observation of these contacts at or before `now`, in time order per contact.
-pub async fn observations_of(
-    db: impl PgExecutor<'_>,
-    ids: &[String],
-    now: DateTime<Utc>,
-) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
-    let rows = sqlx::query!(
-        r#"SELECT contact_id, observed_at, score FROM score_observations
-           WHERE contact_id = ANY($1) AND observed_at <= $2
-           ORDER BY contact_id, observed_at, source"#,
-        ids,
-        now
-    )
-    .fetch_all(db)
-    .await?;
-    let mut out: HashMap<String, Vec<Observation>> = HashMap::with_capacity(ids.len());
-    for r in rows {
-        out.entry(r.contact_id)
-            .or_default()
-            .push(Observation::new(r.observed_at, r.score));
-    }
-    Ok(out)
-}
-
-/// Every observation at or before `now` of the contacts whose ids lie in `[first, last]`.
-async fn observations_between(
-    db: impl PgExecutor<'_>,
-    first: &str,
-    last: &str,
-    now: DateTime<Utc>,
-) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
-    let rows = sqlx::query!(
-        r#"SELECT contact_id, observed_at, score FROM score_observations
-           WHERE contact_id >= $1 AND contact_id <= $2 AND observed_at <= $3
-           ORDER BY contact_id, observed_at, source"#,
-        first,
-        last,
-        now
-    )
-    .fetch_all(db)
-    .await?;
-    let mut out: HashMap<String, Vec<Observation>> = HashMap::new();
-    for r in rows {
-        out.entry(r.contact_id)
-            .or_default()
-            .push(Observation::new(r.observed_at, r.score));
-    }
-    Ok(out)
-}
-
-/// The newest hand-over of each contact, by any campaign.
-pub async fn last_handovers(
-    db: impl PgExecutor<'_>,
-    ids: &[String],
-) -> sqlx::Result<HashMap<String, DateTime<Utc>>> {
-    let rows = sqlx::query!(
-        r#"SELECT DISTINCT ON (contact_id) contact_id, at FROM handovers
-           WHERE contact_id = ANY($1) ORDER BY contact_id, at DESC"#,
-        ids
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.contact_id, r.at)).collect())
-}
-
-/// The oldest hand-over still queued for the dialer, per contact.
-async fn pending_of(
-    db: impl PgExecutor<'_>,
-    ids: &[String],
-) -> sqlx::Result<HashMap<String, Pending>> {
-    let rows = sqlx::query!(
-        r#"SELECT DISTINCT ON (contact_id) contact_id, campaign_id, queued_at FROM dialer_queue
-           WHERE state = 'pending' AND contact_id = ANY($1) ORDER BY contact_id, queued_at, id"#,
-        ids
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.contact_id,
-                Pending {
-                    campaign_id: r.campaign_id,
-                    since: r.queued_at,
-                },
-            )
-        })
-        .collect())
 }
 
 /// Deferred (contact, campaign) pairs counted by when their window opens: (bucket, count), where

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod explain;
+pub mod facts;
 pub mod figures;
 pub mod load;
 pub mod metrics;

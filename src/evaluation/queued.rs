@@ -151,7 +151,10 @@ fn encode(copy: &mut BinaryCopy, item: &Item, now: DateTime<Utc>) {
 }
 
 /// Pending items refreshed with this run's document (the dialer gets the current score, tier and
-/// window); when they were queued, and so their place in the queue, stays.
+/// window); when they were queued, and so their place in the queue, stays. An item whose document
+/// did not change is left as it is: a full pass after a campaign change refreshes every pending
+/// item, most of them to what they were, and each update writes a new row version and its index
+/// entries (5.9 s of a 1M-contact full pass for 174k unchanged items).
 #[derive(Debug, Default)]
 struct Refresh {
     id: Vec<i64>,
@@ -181,7 +184,9 @@ impl Refresh {
                SET mode = x.m, contact_list_id = x.l, channel = x.ch, contact = x.b::jsonb
                FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])
                     AS x(id, m, l, ch, b)
-               WHERE q.id = x.id"#,
+               WHERE q.id = x.id
+                 AND (q.mode, q.contact_list_id, q.channel, q.contact)
+                     IS DISTINCT FROM (x.m, x.l, x.ch, x.b::jsonb)"#,
             &self.id,
             &self.mode as &[&str],
             &self.list,

@@ -196,14 +196,45 @@ pub async fn of(
     db: impl PgExecutor<'_>,
     ids: &[String],
 ) -> sqlx::Result<HashMap<String, Suppression>> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        Row,
         "SELECT contact_id, expires_at FROM suppressions WHERE contact_id = ANY($1)",
         ids
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
+    Ok(by_contact(rows))
+}
+
+/// The entries of every contact from `first` to `last` (both included), for the evaluation run;
+/// `None` when there are more than `bound` of them.
+pub async fn between(
+    db: impl PgExecutor<'_>,
+    first: &str,
+    last: &str,
+    bound: i64,
+) -> sqlx::Result<Option<HashMap<String, Suppression>>> {
+    let rows = sqlx::query_as!(
+        Row,
+        "SELECT contact_id, expires_at FROM suppressions
+         WHERE contact_id >= $1 AND contact_id <= $2 ORDER BY contact_id LIMIT $3",
+        first,
+        last,
+        bound + 1
+    )
+    .fetch_all(db)
+    .await?;
+    Ok((rows.len() as i64 <= bound).then(|| by_contact(rows)))
+}
+
+/// An entry as the evaluation run reads it.
+struct Row {
+    contact_id: String,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+fn by_contact(rows: Vec<Row>) -> HashMap<String, Suppression> {
+    rows.into_iter()
         .map(|r| {
             (
                 r.contact_id,
@@ -212,5 +243,5 @@ pub async fn of(
                 },
             )
         })
-        .collect())
+        .collect()
 }

@@ -451,3 +451,141 @@ async fn a_new_or_changed_campaign_looks_at_every_contact_already_scored() {
     assert!(r.full_pass);
     assert_eq!(reasons(&app, "low", "second").await[0], "eligible");
 }
+
+/// A regular run reads a dense batch's facts by one index range per table and a sparse one's by
+/// id (`evaluation::load`): either way each due contact has the same facts, and the contacts in a
+/// dense range that are not due are not candidates.
+#[tokio::test]
+async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
+    use pesync::evaluation::load::candidates;
+    use std::collections::BTreeMap;
+
+    let app = spawn_app().await;
+    let now = app.now();
+    pesync::tools::bench::evaluate_seed::seed(&app.pool, 300, now)
+        .await
+        .unwrap();
+    // A run leaves pending dialer items; suppressions (some expired) and every contact due again.
+    pesync::evaluation::evaluate_contacts(&app.pool, now)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO suppressions (contact_id, expires_at, created_at, updated_at)
+         SELECT contact_id, CASE WHEN right(contact_id, 1) = '7' THEN $1 END, $1, $1
+         FROM contact_scores WHERE right(contact_id, 1) IN ('3', '7')",
+    )
+    .bind(now - Duration::hours(1))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let requeue = |keep: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO evaluation_queue SELECT contact_id, observed_seq FROM contact_scores
+                 ON CONFLICT DO NOTHING;
+                 DELETE FROM evaluation_queue WHERE NOT ({keep})"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let read = || {
+        let pool = app.pool.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            candidates(&mut conn, "", now, 10_000, false)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.contact_id.clone(), format!("{c:?}")))
+                .collect::<BTreeMap<String, String>>()
+        }
+    };
+
+    // Every contact due: dense.
+    requeue("true").await;
+    let all = read().await;
+    assert_eq!(all.len(), 300);
+    let with = |what: &str| all.values().filter(|c| c.contains(what)).count();
+    assert_eq!(
+        with("last_handover_at: Some"),
+        15,
+        "every 20th was handed over"
+    );
+    assert!(with("pending: Some") > 0, "the run left pending items");
+    assert_eq!(with("suppression: Some"), 60);
+    let expect = |due: &dyn Fn(&str) -> bool| -> BTreeMap<String, String> {
+        all.iter()
+            .filter(|(id, _)| due(id))
+            .map(|(id, c)| (id.clone(), c.clone()))
+            .collect()
+    };
+
+    // Every tenth due: the range from the first to the last holds ten times as many, read by id.
+    requeue("right(contact_id, 1) = '0'").await;
+    assert_eq!(read().await, expect(&|id| id.ends_with('0')));
+
+    // Two in three due: read by range, and the third contacts of the range are not candidates.
+    let two_in_three = |id: &str| id[6..].parse::<u32>().unwrap() % 3 != 0;
+    requeue("substr(contact_id, 7)::int % 3 <> 0").await;
+    let dense = read().await;
+    assert_eq!(dense.len(), 200);
+    assert_eq!(dense, expect(&two_in_three));
+
+    // Suppressions of contacts never scored fill the range past its bound: they are read by id.
+    sqlx::query(
+        "INSERT INTO suppressions (contact_id, created_at, updated_at)
+         SELECT 'bench-00000150-' || g, $1, $1 FROM generate_series(1, 1000) g",
+    )
+    .bind(now)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(read().await, dense);
+}
+
+/// A full pass refreshes the pending items it takes again, but writes only those whose document
+/// changed (`evaluation::queued`): after a campaign change that changes no document, every pending
+/// item keeps its row version. (A changed document is rewritten: see
+/// `priority_across_campaigns_and_the_cooldown_from_the_hand_over`.)
+#[tokio::test]
+async fn a_full_pass_leaves_unchanged_pending_items_unwritten() {
+    let app = spawn_app().await;
+    pesync::tools::bench::evaluate_seed::seed(&app.pool, 300, app.now())
+        .await
+        .unwrap();
+    pesync::evaluation::evaluate_contacts(&app.pool, app.now())
+        .await
+        .unwrap();
+    let versions = || {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, String)>(
+                "SELECT id, xmin::text FROM dialer_queue WHERE state = 'pending' ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let before = versions().await;
+    assert!(before.len() > 10, "the run queued contacts");
+    sqlx::query(
+        "UPDATE campaigns SET revision = nextval('campaign_revision') WHERE id = 'bench-pull'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let r = pesync::evaluation::evaluate_contacts(&app.pool, app.now())
+        .await
+        .unwrap();
+    assert!(r.full_pass);
+    assert_eq!(
+        r.queued as usize,
+        before.len(),
+        "the same contacts taken again"
+    );
+    assert_eq!(versions().await, before);
+}
