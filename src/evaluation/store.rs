@@ -3,10 +3,11 @@
 //! binary COPY (the decisions, the deferrals, new queue items); the rest as arrays (`UNNEST`): one
 //! statement per table per batch, not one per row.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
 use super::queued::QueuedContacts;
 use crate::dialer::contact::DialerContact;
@@ -179,13 +180,33 @@ impl BatchWrite {
 
     /// Evaluated: out of the evaluation queue, unless newer observations arrived since the batch
     /// was read. A contact skipped (handed over meanwhile) goes back in for the next run.
+    ///
+    /// The batch's contacts come in contact-id order (`load::candidates`), and the queue holds no
+    /// other contact between the first and the last of them but one queued since (a regular
+    /// run's batch is every queued contact up to its last, a full pass's every scored one), so
+    /// the delete reads that one index range and looks each entry's evaluated watermark up in a
+    /// `{contact: seq}` object: no contact of the object, no delete. A join with the batch's
+    /// arrays instead descended the index once per contact (PostgreSQL cannot tell a generic plan
+    /// how long the arrays are): 6 ms a batch of 2,000 against 4 ms in `EXPLAIN ANALYZE`.
     async fn dequeue_evaluated(&self, tx: &mut PgConnection, skip: &[String]) -> sqlx::Result<()> {
+        let (Some(first), Some(last)) = (self.e_contact.first(), self.e_contact.last()) else {
+            return Ok(());
+        };
+        let skipped: HashSet<&str> = skip.iter().map(String::as_str).collect();
+        let evaluated: HashMap<&str, i64> = self
+            .e_contact
+            .iter()
+            .map(String::as_str)
+            .zip(self.e_seq.iter().copied())
+            .filter(|(c, _)| !skipped.contains(c))
+            .collect();
         sqlx::query!(
-            r#"DELETE FROM evaluation_queue q USING UNNEST($1::text[], $2::int8[]) AS x(c, seq)
-               WHERE q.contact_id = x.c AND q.observed_seq <= x.seq AND NOT (x.c = ANY($3))"#,
-            &self.e_contact,
-            &self.e_seq,
-            skip,
+            r#"DELETE FROM evaluation_queue q
+               WHERE q.contact_id >= $2 AND q.contact_id <= $3
+                 AND q.observed_seq <= ($1::jsonb ->> q.contact_id)::int8"#,
+            Json(&evaluated) as _,
+            first,
+            last,
         )
         .execute(&mut *tx)
         .await?;

@@ -38,13 +38,7 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
     // … and the run decides and writes, blind to the hand-over.
     let (write, thresholds) = decided(&app, &batch, now).await;
     assert_eq!(write.queued(), 1, "the decision still takes the contact");
-    let mut tx = app.pool.begin().await.unwrap();
-    let left = write
-        .write(&mut tx, now, thresholds.cooldown())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(left, 1);
+    assert_eq!(written(&app, &write, &thresholds, now).await, 1);
 
     // Nothing waits in the feed: the contact is in its cooldown.
     assert_eq!(
@@ -64,6 +58,54 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
         reasons,
         ["cooldown", "eligible"],
         "newest first, no phantom decision"
+    );
+}
+
+/// Observations landing between an evaluation run's load and its write: the batch takes out of
+/// the evaluation queue only the contacts it decided at their newest observation. A contact
+/// observed again meanwhile stays queued, and so does one queued meanwhile between the batch's
+/// first and last contact (the delete reads that range of the queue).
+#[tokio::test]
+async fn observations_between_load_and_write_keep_their_contacts_queued() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
+    for c in ["c-1", "c-3", "c-5"] {
+        seed_rising(&app, c, 0.8).await;
+    }
+    assert_eq!(evaluate(&app).await.contacts, 3);
+    seed_rising(&app, "c-2", 0.8).await;
+    evaluate(&app).await;
+    sqlx::query("DELETE FROM evaluation_queue")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.clock.advance(Duration::minutes(61));
+    for c in ["c-1", "c-3", "c-5"] {
+        seed_rising(&app, c, 0.9).await;
+    }
+    let now = app.now();
+
+    let batch = loaded(&app, now).await;
+    let ids: Vec<&str> = batch.iter().map(|c| c.contact_id.as_str()).collect();
+    assert_eq!(ids, ["c-1", "c-3", "c-5"]);
+    // c-3 is observed again and c-2 (between c-1 and c-5, not in the batch) for the first time
+    // since its decision, both before the batch writes.
+    app.clock.advance(Duration::minutes(1));
+    seed_rising(&app, "c-3", 0.95).await;
+    seed_rising(&app, "c-2", 0.95).await;
+    let (write, thresholds) = decided(&app, &batch, now).await;
+    written(&app, &write, &thresholds, now).await;
+
+    let queued: Vec<String> =
+        sqlx::query_scalar("SELECT contact_id FROM evaluation_queue ORDER BY contact_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(queued, ["c-2", "c-3"]);
+    let r = evaluate(&app).await;
+    assert_eq!(
+        r.contacts, 2,
+        "the next run decides them at their newest observation"
     );
 }
 
@@ -108,12 +150,7 @@ async fn a_campaign_deleted_before_a_batch_writes_gets_none_of_its_rows() {
     let (write, thresholds, now) = one_queued(&app).await;
     assert_eq!(delete_campaign(&app, "pull-one").await.status(), 204);
 
-    let mut tx = app.pool.begin().await.unwrap();
-    write
-        .write(&mut tx, now, thresholds.cooldown())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    written(&app, &write, &thresholds, now).await;
     assert_eq!(count(&app, "SELECT count(*) FROM dialer_queue").await, 0);
     assert_eq!(count(&app, "SELECT count(*) FROM deferrals").await, 0);
 }
@@ -142,6 +179,23 @@ async fn loaded(app: &TestApp, now: DateTime<Utc>) -> Vec<pesync::evaluation::lo
     pesync::evaluation::load::candidates(&mut conn, "", now, 100, false)
         .await
         .unwrap()
+}
+
+/// Writes `write` as the run does, in a transaction of its own; answers how many contacts it left
+/// for the next run.
+async fn written(
+    app: &TestApp,
+    write: &pesync::evaluation::store::BatchWrite,
+    thresholds: &pesync::domain::thresholds::Thresholds,
+    now: DateTime<Utc>,
+) -> usize {
+    let mut tx = app.pool.begin().await.unwrap();
+    let left = write
+        .write(&mut tx, now, thresholds.cooldown())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    left
 }
 
 /// What the run decides for `batch` at `now` with the stored campaigns and thresholds.
