@@ -10,7 +10,6 @@ use sqlx::{PgExecutor, PgPool};
 use super::facts::{
     DENSE_SPREAD, Span, last_handovers_in, observations_in, pending_in, suppressions_in,
 };
-
 use super::plan::Pending;
 use crate::eligibility::{ContactFacts, Window};
 
