@@ -97,7 +97,7 @@ pub async fn breakdown(
     let now = state.clock.now();
     let db = &state.reads;
     let (_, t) = crate::registry::thresholds::current(db).await?;
-    let cooldown_start = crate::evaluation::store::cooldown_start(now, t.cooldown());
+    let cooldown_start = crate::evaluation::cooldown::cooldown_start(now, t.cooldown());
     let bounds = deferral_bounds(now);
     let (reasons, flows, cooldowns, deferred) = tokio::try_join!(
         crate::ingest::quarantine::open_quarantine_by_reason(db),

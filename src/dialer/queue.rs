@@ -121,7 +121,7 @@ pub async fn flow_by_campaign(
 }
 
 /// Contacts in their cooldown: those handed over after `cooldown_start` (every one, for `None`;
-/// see `evaluation::store::cooldown_start`, which decides the instant).
+/// see `evaluation::cooldown::cooldown_start`, which decides the instant).
 pub async fn contacts_in_cooldown(
     db: impl PgExecutor<'_>,
     cooldown_start: Option<DateTime<Utc>>,

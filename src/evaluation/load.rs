@@ -31,7 +31,7 @@ pub async fn candidates(
     now: DateTime<Utc>,
     limit: i64,
     full: bool,
-) -> sqlx::Result<Vec<Candidate>> {
+) -> sqlx::Result<Batch> {
     let (rows, dense) = if full {
         let rows = sqlx::query_as!(
             Row,
@@ -49,7 +49,7 @@ pub async fn candidates(
         due_scores(&mut *db, &ids).await?
     };
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-        return Ok(Vec::new());
+        return Ok(Batch::default());
     };
     let ids: Vec<String> = rows.iter().map(|r| r.contact_id.clone()).collect();
     let span = if dense {
@@ -61,7 +61,7 @@ pub async fn candidates(
     let handovers = last_handovers_in(&mut *db, span).await?;
     let mut pending = pending_in(&mut *db, span).await?;
     let mut suppressions = suppressions_in(&mut *db, span, &ids).await?;
-    Ok(rows
+    let candidates = rows
         .into_iter()
         .map(|r| Candidate {
             facts: ContactFacts {
@@ -75,7 +75,24 @@ pub async fn candidates(
             observed_seq: r.observed_seq,
             contact_id: r.contact_id,
         })
-        .collect())
+        .collect();
+    Ok(Batch { candidates, dense })
+}
+
+/// One batch of candidates in contact-id order, and whether it was read by range (dense, see
+/// [`Span`]): its writes can then take the same range.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub candidates: Vec<Candidate>,
+    pub dense: bool,
+}
+
+impl std::ops::Deref for Batch {
+    type Target = [Candidate];
+
+    fn deref(&self) -> &[Candidate] {
+        &self.candidates
+    }
 }
 
 /// The `contact_scores` rows of a regular run's due contacts (`ids`, in contact-id order), and
@@ -125,7 +142,7 @@ pub struct Batches {
     now: DateTime<Utc>,
     size: i64,
     full: bool,
-    next: Option<tokio::task::JoinHandle<anyhow::Result<Vec<Candidate>>>>,
+    next: Option<tokio::task::JoinHandle<anyhow::Result<Batch>>>,
 }
 
 impl Batches {
@@ -143,7 +160,7 @@ impl Batches {
     }
 
     /// The next batch, once loaded, with the one after it already loading; `None` at the end.
-    pub async fn next(&mut self) -> anyhow::Result<Option<Vec<Candidate>>> {
+    pub async fn next(&mut self) -> anyhow::Result<Option<Batch>> {
         let Some(loading) = self.next.take() else {
             return Ok(None);
         };

@@ -3,6 +3,7 @@
 //! ([`store`]); [`run`] is the scheduled job.
 
 pub mod compare;
+pub mod cooldown;
 pub mod explain;
 pub mod facts;
 pub mod figures;

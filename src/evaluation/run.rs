@@ -120,9 +120,11 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
     while let Some(batch) = batches.next().await? {
         report.contacts += batch.len() as u64;
         let rules = Arc::clone(&rules);
-        let write = tokio::task::spawn_blocking(move || decide(&batch, &rules.0, &rules.1, now))
-            .await
-            .context("deciding task")?;
+        let write = tokio::task::spawn_blocking(move || {
+            decide(&batch, &rules.0, &rules.1, now).read_by_range(batch.dense)
+        })
+        .await
+        .context("deciding task")?;
         if writing.len() == WRITES_IN_FLIGHT
             && let Some(oldest) = writing.pop_front()
         {

@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
+use super::cooldown::handed_over_since_load;
 use super::queued::QueuedContacts;
 use crate::dialer::contact::DialerContact;
 use crate::eligibility::{Campaign, Evaluation, Reason};
@@ -31,6 +32,8 @@ pub struct BatchWrite {
     e_seq: Vec<i64>,
     /// Decisions by reason, indexed by `Reason as usize`: counted once the batch is stored.
     reasons: [u64; Reason::ALL.len()],
+    /// The batch was read by range (`load::Batch::dense`): its deferrals are replaced by range.
+    by_range: bool,
 }
 
 impl BatchWrite {
@@ -49,6 +52,13 @@ impl BatchWrite {
     /// How many of the batch's decisions have each reason, indexed by `Reason as usize`.
     pub fn reason_counts(&self) -> &[u64; Reason::ALL.len()] {
         &self.reasons
+    }
+
+    /// Marks the batch as read by range: the range from its first contact to its last holds few
+    /// contacts besides its own (`load::Batch::dense`).
+    pub fn read_by_range(mut self, dense: bool) -> Self {
+        self.by_range = dense;
+        self
     }
 
     /// Records a contact as evaluated at `observed_seq`.
@@ -105,12 +115,14 @@ impl BatchWrite {
         let pending = QueuedContacts::lock_pending(tx, &queued_ids).await?;
         let skip = handed_over_since_load(tx, &queued_ids, now, cooldown).await?;
         let skipped: HashSet<&str> = skip.iter().map(String::as_str).collect();
+        let evaluated = self.evaluated_but(&skipped);
         self.decisions.write(tx, now, &skipped).await?;
-        self.replace_deferrals(tx, now, &live, &skipped).await?;
+        self.replace_deferrals(tx, now, &live, &skipped, &evaluated)
+            .await?;
         self.queued
             .write(tx, now, &pending, &live, &skipped)
             .await?;
-        self.dequeue_evaluated(tx, &skip).await?;
+        self.dequeue_evaluated(tx, &skip, &evaluated).await?;
         Ok(skip.len())
     }
 
@@ -140,23 +152,62 @@ impl BatchWrite {
         Ok(live.into_iter().collect())
     }
 
+    /// Each evaluated contact's observation watermark, as a `{contact: seq}` object, but for the
+    /// contacts in `skip` (nothing of this batch is written for them).
+    fn evaluated_but(&self, skip: &HashSet<&str>) -> Json<HashMap<&str, i64>> {
+        Json(
+            self.e_contact
+                .iter()
+                .map(String::as_str)
+                .zip(self.e_seq.iter().copied())
+                .filter(|(c, _)| !skip.contains(c))
+                .collect(),
+        )
+    }
+
+    /// The batch's first and last contact in contact-id order (its contacts come in that order,
+    /// `load::candidates`).
+    fn bounds(&self) -> Option<(&str, &str)> {
+        Some((self.e_contact.first()?, self.e_contact.last()?))
+    }
+
     /// The evaluated contacts' deferrals, replaced by this batch's (for the campaigns in `live`).
+    /// A skipped contact keeps the deferrals it had: nothing of this batch is written for it.
+    ///
+    /// A batch read by range deletes by range too: the deferrals from its first contact to its
+    /// last, of the contacts in `evaluated` (as in [`Self::dequeue_evaluated`]); the range holds
+    /// at most about twice the batch's contacts. Any other batch probes the index per contact.
     async fn replace_deferrals(
         &self,
         tx: &mut PgConnection,
         now: DateTime<Utc>,
         live: &HashSet<String>,
         skip: &HashSet<&str>,
+        evaluated: &Json<HashMap<&str, i64>>,
     ) -> sqlx::Result<()> {
-        // A skipped contact keeps the deferrals it had: nothing of this batch is written for it.
-        let keep_theirs: Vec<&str> = skip.iter().copied().collect();
-        sqlx::query!(
-            "DELETE FROM deferrals WHERE contact_id = ANY($1) AND NOT (contact_id = ANY($2))",
-            &self.e_contact,
-            &keep_theirs as &[&str]
-        )
-        .execute(&mut *tx)
-        .await?;
+        match self.bounds() {
+            Some((first, last)) if self.by_range => {
+                sqlx::query!(
+                    r#"DELETE FROM deferrals
+                       WHERE contact_id >= $2 AND contact_id <= $3 AND $1::jsonb ? contact_id"#,
+                    evaluated as _,
+                    first,
+                    last,
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            _ => {
+                let keep_theirs: Vec<&str> = skip.iter().copied().collect();
+                sqlx::query!(
+                    "DELETE FROM deferrals WHERE contact_id = ANY($1) AND NOT (contact_id = ANY($2))",
+                    &self.e_contact,
+                    &keep_theirs as &[&str]
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         let mut copy = BinaryCopy::default();
         let rows = self
             .f_contact
@@ -188,23 +239,20 @@ impl BatchWrite {
     /// `{contact: seq}` object: no contact of the object, no delete. A join with the batch's
     /// arrays instead descended the index once per contact (PostgreSQL cannot tell a generic plan
     /// how long the arrays are): 6 ms a batch of 2,000 against 4 ms in `EXPLAIN ANALYZE`.
-    async fn dequeue_evaluated(&self, tx: &mut PgConnection, skip: &[String]) -> sqlx::Result<()> {
-        let (Some(first), Some(last)) = (self.e_contact.first(), self.e_contact.last()) else {
+    async fn dequeue_evaluated(
+        &self,
+        tx: &mut PgConnection,
+        skip: &[String],
+        evaluated: &Json<HashMap<&str, i64>>,
+    ) -> sqlx::Result<()> {
+        let Some((first, last)) = self.bounds() else {
             return Ok(());
         };
-        let skipped: HashSet<&str> = skip.iter().map(String::as_str).collect();
-        let evaluated: HashMap<&str, i64> = self
-            .e_contact
-            .iter()
-            .map(String::as_str)
-            .zip(self.e_seq.iter().copied())
-            .filter(|(c, _)| !skipped.contains(c))
-            .collect();
         sqlx::query!(
             r#"DELETE FROM evaluation_queue q
                WHERE q.contact_id >= $2 AND q.contact_id <= $3
                  AND q.observed_seq <= ($1::jsonb ->> q.contact_id)::int8"#,
-            Json(&evaluated) as _,
+            evaluated as _,
             first,
             last,
         )
@@ -231,37 +279,3 @@ impl BatchWrite {
         Ok(())
     }
 }
-
-/// Of the contacts a batch queues (`queued_ids`), those handed over inside the cooldown after all:
-/// the decisions were made without that hand-over. Run after their pending items are locked, so
-/// that it sees every hand-over of them committed before.
-async fn handed_over_since_load(
-    tx: &mut PgConnection,
-    queued_ids: &[String],
-    now: DateTime<Utc>,
-    cooldown: TimeDelta,
-) -> sqlx::Result<Vec<String>> {
-    if queued_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_scalar!(
-        r#"SELECT DISTINCT contact_id AS "contact_id!" FROM handovers
-               WHERE contact_id = ANY($1) AND ($2::timestamptz IS NULL OR at > $2)"#,
-        queued_ids,
-        cooldown_start(now, cooldown)
-    )
-    .fetch_all(&mut *tx)
-    .await
-}
-
-/// Hand-overs after this instant keep a contact in its cooldown at `now` (the cooldown rule's
-/// `[hand-over, hand-over + cooldown)`, `eligibility::cooldown`); `None` when the cooldown reaches
-/// back before any time the database stores, so that every hand-over does.
-pub fn cooldown_start(now: DateTime<Utc>, cooldown: TimeDelta) -> Option<DateTime<Utc>> {
-    let year_one = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0)?;
-    now.checked_sub_signed(cooldown).filter(|t| *t > year_one)
-}
-
-#[cfg(test)]
-#[path = "store_tests.rs"]
-mod tests;

@@ -2,7 +2,7 @@
 //! campaign, priority and the cooldown across campaigns, deferrals re-evaluated when the window
 //! opens, the pull feed's lease, acknowledgement and expiry, and the contact explanation.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use pesync::evaluation::evaluate_once;
@@ -498,6 +498,7 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
             candidates(&mut conn, "", now, 10_000, false)
                 .await
                 .unwrap()
+                .candidates
                 .into_iter()
                 .map(|c| (c.contact_id.clone(), format!("{c:?}")))
                 .collect::<BTreeMap<String, String>>()
@@ -588,4 +589,61 @@ async fn a_full_pass_leaves_unchanged_pending_items_unwritten() {
         "the same contacts taken again"
     );
     assert_eq!(versions().await, before);
+}
+
+/// A batch read by range replaces its deferrals by range (`BatchWrite::replace_deferrals`): the
+/// deferrals of the contacts in the range that the batch did not evaluate stay as they were.
+#[tokio::test]
+async fn a_dense_batch_replaces_only_its_own_contacts_deferrals() {
+    let app = spawn_app().await;
+    let now = app.now();
+    pesync::tools::bench::evaluate_seed::seed(&app.pool, 300, now)
+        .await
+        .unwrap();
+    pesync::evaluation::evaluate_contacts(&app.pool, now)
+        .await
+        .unwrap();
+    let deferrals = |sql: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, String, DateTime<Utc>, DateTime<Utc>)>(sql)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let third = "SELECT contact_id, campaign_id, next_opening, deferred_at FROM deferrals
+                 WHERE substr(contact_id, 7)::int % 3 = 0 ORDER BY 1, 2";
+    let before = deferrals(third).await;
+    assert!(before.len() > 20, "the seed defers contacts");
+
+    // Two in three due, an hour later: a dense batch (the first test above checks it reads by
+    // range), whose contacts' deferrals are written anew.
+    app.clock.advance(Duration::hours(1));
+    sqlx::raw_sql(
+        "INSERT INTO evaluation_queue SELECT contact_id, observed_seq FROM contact_scores
+         WHERE substr(contact_id, 7)::int % 3 <> 0",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let r = pesync::evaluation::evaluate_contacts(&app.pool, app.now())
+        .await
+        .unwrap();
+    assert_eq!(r.contacts, 200);
+    assert_eq!(
+        deferrals(third).await,
+        before,
+        "the others' deferrals untouched"
+    );
+    let theirs = deferrals(
+        "SELECT contact_id, campaign_id, next_opening, deferred_at FROM deferrals
+         WHERE substr(contact_id, 7)::int % 3 <> 0",
+    )
+    .await;
+    assert!(!theirs.is_empty());
+    assert!(
+        theirs.iter().all(|d| d.3 > now + Duration::minutes(59)),
+        "the batch's contacts' deferrals are this run's"
+    );
 }

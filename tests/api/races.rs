@@ -179,6 +179,7 @@ async fn loaded(app: &TestApp, now: DateTime<Utc>) -> Vec<pesync::evaluation::lo
     pesync::evaluation::load::candidates(&mut conn, "", now, 100, false)
         .await
         .unwrap()
+        .candidates
 }
 
 /// Writes `write` as the run does, in a transaction of its own; answers how many contacts it left
