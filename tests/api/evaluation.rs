@@ -452,6 +452,20 @@ async fn a_new_or_changed_campaign_looks_at_every_contact_already_scored() {
     assert_eq!(reasons(&app, "low", "second").await[0], "eligible");
 }
 
+/// 300 of the benchmark's varied contacts (`evaluate_seed`), decided by a first run (a full pass):
+/// the app and that run's instant.
+async fn seeded_and_run() -> (TestApp, DateTime<Utc>) {
+    let app = spawn_app().await;
+    let now = app.now();
+    pesync::tools::bench::evaluate_seed::seed(&app.pool, 300, now)
+        .await
+        .unwrap();
+    pesync::evaluation::evaluate_contacts(&app.pool, now)
+        .await
+        .unwrap();
+    (app, now)
+}
+
 /// A regular run reads a dense batch's facts by one index range per table and a sparse one's by
 /// id (`evaluation::load`): either way each due contact has the same facts, and the contacts in a
 /// dense range that are not due are not candidates.
@@ -460,15 +474,8 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
     use pesync::evaluation::load::candidates;
     use std::collections::BTreeMap;
 
-    let app = spawn_app().await;
-    let now = app.now();
-    pesync::tools::bench::evaluate_seed::seed(&app.pool, 300, now)
-        .await
-        .unwrap();
-    // A run leaves pending dialer items; suppressions (some expired) and every contact due again.
-    pesync::evaluation::evaluate_contacts(&app.pool, now)
-        .await
-        .unwrap();
+    let (app, now) = seeded_and_run().await;
+    // The run left pending dialer items; suppressions (some expired) and every contact due again.
     sqlx::query(
         "INSERT INTO suppressions (contact_id, expires_at, created_at, updated_at)
          SELECT contact_id, CASE WHEN right(contact_id, 1) = '7' THEN $1 END, $1, $1
@@ -553,13 +560,7 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
 /// `priority_across_campaigns_and_the_cooldown_from_the_hand_over`.)
 #[tokio::test]
 async fn a_full_pass_leaves_unchanged_pending_items_unwritten() {
-    let app = spawn_app().await;
-    pesync::tools::bench::evaluate_seed::seed(&app.pool, 300, app.now())
-        .await
-        .unwrap();
-    pesync::evaluation::evaluate_contacts(&app.pool, app.now())
-        .await
-        .unwrap();
+    let (app, _) = seeded_and_run().await;
     let versions = || {
         let pool = app.pool.clone();
         async move {
@@ -595,14 +596,7 @@ async fn a_full_pass_leaves_unchanged_pending_items_unwritten() {
 /// deferrals of the contacts in the range that the batch did not evaluate stay as they were.
 #[tokio::test]
 async fn a_dense_batch_replaces_only_its_own_contacts_deferrals() {
-    let app = spawn_app().await;
-    let now = app.now();
-    pesync::tools::bench::evaluate_seed::seed(&app.pool, 300, now)
-        .await
-        .unwrap();
-    pesync::evaluation::evaluate_contacts(&app.pool, now)
-        .await
-        .unwrap();
+    let (app, now) = seeded_and_run().await;
     let deferrals = |sql: &'static str| {
         let pool = app.pool.clone();
         async move {
