@@ -37,7 +37,8 @@ pub async fn observations_of(
     ids: &[String],
     now: DateTime<Utc>,
 ) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        ObservationRow,
         r#"SELECT contact_id, observed_at, score FROM score_observations
            WHERE contact_id = ANY($1) AND observed_at <= $2
            ORDER BY contact_id, observed_at, source"#,
@@ -46,13 +47,7 @@ pub async fn observations_of(
     )
     .fetch_all(db)
     .await?;
-    let mut out: HashMap<String, Vec<Observation>> = HashMap::with_capacity(ids.len());
-    for r in rows {
-        out.entry(r.contact_id)
-            .or_default()
-            .push(Observation::new(r.observed_at, r.score));
-    }
-    Ok(out)
+    Ok(by_contact(rows))
 }
 
 /// Every observation at or before `now` of the contacts whose ids lie in `[first, last]`.
@@ -62,7 +57,8 @@ async fn observations_between(
     last: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        ObservationRow,
         r#"SELECT contact_id, observed_at, score FROM score_observations
            WHERE contact_id >= $1 AND contact_id <= $2 AND observed_at <= $3
            ORDER BY contact_id, observed_at, source"#,
@@ -72,13 +68,25 @@ async fn observations_between(
     )
     .fetch_all(db)
     .await?;
+    Ok(by_contact(rows))
+}
+
+/// A row of `score_observations` as the run reads it.
+struct ObservationRow {
+    contact_id: String,
+    observed_at: DateTime<Utc>,
+    score: f64,
+}
+
+/// Observations grouped by contact, in the order read.
+fn by_contact(rows: Vec<ObservationRow>) -> HashMap<String, Vec<Observation>> {
     let mut out: HashMap<String, Vec<Observation>> = HashMap::new();
     for r in rows {
         out.entry(r.contact_id)
             .or_default()
             .push(Observation::new(r.observed_at, r.score));
     }
-    Ok(out)
+    out
 }
 
 /// The observations at or before `now` of the contacts in `span`.

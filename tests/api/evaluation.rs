@@ -20,9 +20,7 @@ async fn a_run_over_many_batches_decides_every_contact_once_per_campaign() {
     pesync::tools::bench::evaluate_seed::seed(&app.pool, contacts, app.now())
         .await
         .unwrap();
-    let r = pesync::evaluation::evaluate_contacts(&app.pool, app.now())
-        .await
-        .unwrap();
+    let r = evaluate(&app).await;
     assert_eq!(r.contacts, contacts as u64);
     assert_eq!(r.decisions, 2 * contacts as u64);
     assert_eq!(
@@ -460,9 +458,7 @@ async fn seeded_and_run() -> (TestApp, DateTime<Utc>) {
     pesync::tools::bench::evaluate_seed::seed(&app.pool, 300, now)
         .await
         .unwrap();
-    pesync::evaluation::evaluate_contacts(&app.pool, now)
-        .await
-        .unwrap();
+    evaluate(&app).await;
     (app, now)
 }
 
@@ -581,9 +577,7 @@ async fn a_full_pass_leaves_unchanged_pending_items_unwritten() {
     .execute(&app.pool)
     .await
     .unwrap();
-    let r = pesync::evaluation::evaluate_contacts(&app.pool, app.now())
-        .await
-        .unwrap();
+    let r = evaluate(&app).await;
     assert!(r.full_pass);
     assert_eq!(
         r.queued as usize,
@@ -622,9 +616,7 @@ async fn a_dense_batch_replaces_only_its_own_contacts_deferrals() {
     .execute(&app.pool)
     .await
     .unwrap();
-    let r = pesync::evaluation::evaluate_contacts(&app.pool, app.now())
-        .await
-        .unwrap();
+    let r = evaluate(&app).await;
     assert_eq!(r.contacts, 200);
     assert_eq!(
         deferrals(third).await,

@@ -389,21 +389,17 @@ impl TestApp {
     /// Waits until the inbox drain has moved every committed request into the delivery queue
     /// (woken by the commit, it runs some 20 ms later), so a test may claim at once.
     pub async fn inbox_drained(&self) {
-        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
-        loop {
-            let waiting: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM delivery_inbox)")
-                .fetch_one(&self.pool)
-                .await
-                .unwrap();
-            if !waiting {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the delivery inbox was not drained within 10 s"
-            );
-            tokio::time::sleep(StdDuration::from_millis(5)).await;
-        }
+        eventually(
+            StdDuration::from_secs(10),
+            "the delivery inbox drained",
+            || async {
+                !sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM delivery_inbox)")
+                    .fetch_one(&self.pool)
+                    .await
+                    .unwrap()
+            },
+        )
+        .await;
     }
 }
 
@@ -452,6 +448,7 @@ where
             std::time::Instant::now() < deadline,
             "timed out waiting for: {what}"
         );
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
+        // Often: `TestApp::ingest` waits on the inbox drain this way after every request.
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
     }
 }
