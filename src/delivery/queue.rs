@@ -35,8 +35,15 @@ impl Lane {
 
 /// Marks contacts as having work from `ready_at` on. A contact already waiting keeps the earlier
 /// time, and one backing off after a failure keeps its backoff (the barrier: nothing overtakes a
-/// retrying event). Every call bumps `generation` so a worker that found no work cannot delete a row
-/// that gained some meanwhile.
+/// retrying event).
+///
+/// A row a worker holds (or held, and its lease ran out) gets its `generation` bumped, so that the
+/// worker, if it found no work, cannot delete a row that gained some meanwhile (`settle_idle`). A
+/// released row (`lease_until = '-infinity'`: every release sets it, and a claim, which reads the
+/// generation, sets a real time) has no such worker: it is written only when its ready time moves
+/// earlier. Most enqueues find their contact already waiting, and a write per contact was the
+/// larger part of the drain's cost (issue 12 §3); the row is still locked, so a claim waits for
+/// this transaction and then sees its events.
 pub async fn enqueue(
     tx: &mut PgConnection,
     work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>,
@@ -67,7 +74,9 @@ pub async fn enqueue(
            ON CONFLICT (contact_id, lane) DO UPDATE
            SET generation = delivery_queue.generation + 1,
                ready_at = CASE WHEN delivery_queue.failures > 0 THEN delivery_queue.ready_at
-                               ELSE LEAST(delivery_queue.ready_at, EXCLUDED.ready_at) END"#,
+                               ELSE LEAST(delivery_queue.ready_at, EXCLUDED.ready_at) END
+           WHERE delivery_queue.lease_until <> '-infinity'
+              OR (delivery_queue.failures = 0 AND EXCLUDED.ready_at < delivery_queue.ready_at)"#,
         &contacts,
         &lanes,
         &ready

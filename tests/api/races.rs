@@ -282,9 +282,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_record_an_outcome() {
     assert_eq!(event_state(&app).await, ("pending".into(), 0));
     assert_eq!(count(&app, "SELECT count(*) FROM dead_letters").await, 0);
     // The new holder's lease stands: no third worker can claim the contact meanwhile.
-    let third = store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
-        .await
-        .unwrap();
+    let third = claim(&app, now).await;
     assert!(third.is_empty(), "the stale worker released the new lease");
 
     // The holder records, once; at the very end of its lease it no longer could.
@@ -329,9 +327,7 @@ async fn a_stale_worker_cannot_release_a_lease_it_lost() {
     )
     .await
     .unwrap();
-    let again = store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
-        .await
-        .unwrap();
+    let again = claim(&app, now).await;
     assert!(again.is_empty(), "the contact stays with its holder");
     assert_eq!(count(&app, "SELECT count(*) FROM delivery_queue").await, 1);
 }
@@ -363,9 +359,7 @@ async fn a_contact_settled_idle_while_a_request_for_it_is_open_is_queued_again_o
 
     // Meanwhile a worker claims the contact, sees no pending event, and settles it idle.
     let now = app.now();
-    let claimed = store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
-        .await
-        .unwrap();
+    let claimed = claim(&app, now).await;
     assert_eq!(claimed.len(), 1);
     let ids = ["c-1".to_owned()];
     assert!(
@@ -374,26 +368,109 @@ async fn a_contact_settled_idle_while_a_request_for_it_is_open_is_queued_again_o
             .unwrap()
             .is_empty()
     );
-    let idle = [("c-1".to_owned(), claimed[0].generation)];
-    store::settle_idle(
-        &app.pool,
-        Lane::Realtime,
-        claimed[0].lease_token,
-        &idle,
-        now,
-    )
-    .await
-    .unwrap();
+    settle_idle(&app, &claimed[0], now).await;
     assert_eq!(count(&app, "SELECT count(*) FROM delivery_queue").await, 0);
 
     request.commit().await.unwrap();
     app.inbox_drained().await;
-    let again = store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
-        .await
-        .unwrap();
+    let again = claim(&app, now).await;
     assert_eq!(again.len(), 1, "the contact is queued again");
     let heads = store::heads(&app.pool, Lane::Realtime, &ids).await.unwrap();
     assert_eq!(heads.len(), 1, "and its event is its head");
+}
+
+/// A worker holds a contact and finds no work; an enqueue for that contact lands before the worker
+/// settles it idle. The enqueue bumps the held row's generation, so the worker cannot delete the
+/// row (pesync must not lose the work the enqueue announced, whose events may commit after the
+/// worker's look). It fails if the enqueue leaves held rows unwritten, as it does released ones.
+#[tokio::test]
+async fn an_enqueue_for_a_held_contact_keeps_its_worker_from_settling_it_idle() {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    app.ingest("crm", &event("c-1", "A", app.now())).await;
+    app.inbox_drained().await;
+    app.clock.advance(Duration::minutes(1)); // past the ordering hold
+    sqlx::query("UPDATE events SET state = 'delivered'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let now = app.now();
+    let claimed = claim(&app, now).await;
+    assert_eq!(claimed.len(), 1);
+
+    let mut tx = app.pool.begin().await.unwrap();
+    pesync::delivery::queue::enqueue(&mut tx, [("c-1".to_owned(), Lane::Realtime, now)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    settle_idle(&app, &claimed[0], now).await;
+    let again = claim(&app, now).await;
+    assert_eq!(again.len(), 1, "the row stays, released and ready");
+    assert!(again[0].generation > claimed[0].generation);
+}
+
+/// An enqueue for a contact that already waits, released, from an earlier time writes nothing: no
+/// new row version (most of a busy drain's contacts are such); from an earlier time than it waits
+/// for, it moves the ready time, and a contact backing off keeps its backoff.
+#[tokio::test]
+async fn an_enqueue_writes_a_released_contact_only_to_move_its_ready_time_earlier() {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    app.ingest("crm", &event("c-1", "A", app.now())).await;
+    app.inbox_drained().await;
+    let pool = &app.pool;
+    let row = || async move {
+        sqlx::query_as::<_, (String, i64, DateTime<Utc>)>(
+            "SELECT xmin::text, generation, ready_at FROM delivery_queue WHERE contact_id = 'c-1'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let enqueue = |at: DateTime<Utc>| async move {
+        let mut tx = pool.begin().await.unwrap();
+        pesync::delivery::queue::enqueue(&mut tx, [("c-1".to_owned(), Lane::Realtime, at)])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    };
+    let (version, generation, ready) = row().await;
+
+    enqueue(ready + Duration::seconds(5)).await;
+    assert_eq!(
+        row().await,
+        (version.clone(), generation, ready),
+        "unwritten"
+    );
+
+    let earlier = ready - Duration::seconds(5);
+    enqueue(earlier).await;
+    let (moved, _, at) = row().await;
+    assert_eq!(at, earlier);
+    assert_ne!(moved, version, "written");
+
+    sqlx::query("UPDATE delivery_queue SET failures = 2")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    enqueue(earlier - Duration::seconds(5)).await;
+    assert_eq!(row().await.2, earlier, "a backoff is kept");
+}
+
+/// A worker's claim of up to ten ready real-time contacts, leased for 30 s.
+async fn claim(app: &TestApp, now: DateTime<Utc>) -> Vec<store::Claimed> {
+    store::claim(&app.pool, Lane::Realtime, now, Duration::seconds(30), 10)
+        .await
+        .unwrap()
+}
+
+/// The worker releases a contact it claimed and found no pending event for.
+async fn settle_idle(app: &TestApp, claimed: &store::Claimed, now: DateTime<Utc>) {
+    let idle = [(claimed.contact_id.clone(), claimed.generation)];
+    store::settle_idle(&app.pool, Lane::Realtime, claimed.lease_token, &idle, now)
+        .await
+        .unwrap();
 }
 
 /// Installs a trigger on `table` that fails every insert statement with SQLSTATE `code` while
