@@ -4,6 +4,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::scoring_support::count;
 
 async fn app_with_source() -> TestApp {
     let app = spawn_app().await;
@@ -14,10 +15,6 @@ async fn app_with_source() -> TestApp {
     )
     .await;
     app
-}
-
-async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
 }
 
 #[tokio::test]
@@ -187,6 +184,37 @@ async fn dedup_inside_and_after_the_24h_window() {
         .await
         .unwrap();
     assert_eq!(stored, 2);
+}
+
+/// A request's keys are first inserted all at once; one seen key among new ones sends the whole
+/// request down the key-by-key path, which must still take the new keys, refuse the seen one
+/// inside its window and take it again after.
+#[tokio::test]
+async fn a_batch_mixing_new_and_seen_keys_is_decided_key_by_key() {
+    let app = app_with_source().await;
+    app.ingest("crm", &event("c-1", "OPP-seen", app.now()))
+        .await;
+    let batch = |at| {
+        json!([
+            event("c-1", "OPP-new-1", at),
+            event("c-1", "OPP-seen", at),
+            event("c-2", "OPP-new-2", at)
+        ])
+    };
+    let statuses = |results: Vec<Value>| -> Vec<String> {
+        results
+            .iter()
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mixed = app.ingest("crm", &batch(app.now())).await;
+    assert_eq!(statuses(mixed), ["accepted", "duplicate", "accepted"]);
+
+    app.clock.advance(Duration::hours(24));
+    let later = app.ingest("crm", &batch(app.now())).await;
+    assert_eq!(statuses(later), ["accepted"; 3], "every key is a day old");
+    assert_eq!(count(&app, "SELECT count(*) FROM dedup_keys").await, 3);
+    assert_eq!(count(&app, "SELECT count(*) FROM events").await, 6);
 }
 
 #[tokio::test]
