@@ -32,7 +32,7 @@ pub fn plan_change(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Chang
     let raw = match item {
         Item::Json(v) => v,
         line @ Item::Malformed { .. } => {
-            return ChangePlan::Planned(as_cdc(plan::plan(line, reg, now)));
+            return ChangePlan::Planned(as_cdc(plan::plan(&line, reg, now)));
         }
     };
     // Characters first (SPEC §11.1), before the change's text is copied anywhere.
@@ -54,7 +54,7 @@ pub fn plan_change(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Chang
             intake: Intake::Cdc,
         }),
         Ok(Translated::Event(envelope)) => {
-            ChangePlan::Planned(match plan::plan(Item::Json(envelope), reg, now) {
+            ChangePlan::Planned(match plan::plan(&Item::Json(envelope), reg, now) {
                 Planned::Quarantine { reason, detail, .. } => Planned::Quarantine {
                     reason,
                     detail,
@@ -62,7 +62,7 @@ pub fn plan_change(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Chang
                     intake: Intake::Cdc,
                 },
                 Planned::Event(mut e) => {
-                    e.raw = raw;
+                    e.raw = raw.to_string();
                     Planned::Event(e)
                 }
             })

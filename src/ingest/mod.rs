@@ -98,7 +98,7 @@ async fn store_items(
     admit_planned(state, source, now, |reg| {
         items
             .iter()
-            .map(|item| plan::plan(item.clone(), reg, now))
+            .map(|item| plan::plan(item, reg, now))
             .collect()
     })
     .await

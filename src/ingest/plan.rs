@@ -63,7 +63,10 @@ pub enum Planned {
 pub struct PlannedEvent {
     pub event_id: Uuid,
     pub normalized: Normalized,
-    pub raw: Value,
+    /// The event as received, as JSON text: what its row stores as `raw`. Serialized here, from the
+    /// received item, so planning needs no copy of the item (a request retried after a deadlock
+    /// plans its items again).
+    pub raw: String,
     pub dedup_key: [u8; 32],
     pub request_id: Uuid,
 }
@@ -74,15 +77,15 @@ impl PlannedEvent {
     }
 }
 
-pub fn plan(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
+pub fn plan(item: &Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
     let raw = match item {
         Item::Json(v) => v,
         // A NUL byte is checked before the line's JSON (SPEC §11.1: characters first).
-        Item::Malformed { raw, .. } if text::has_nul(&raw) => {
+        Item::Malformed { raw, .. } if text::has_nul(raw) => {
             return Planned::Quarantine {
                 reason: QuarantineReason::InvalidCharacters,
                 detail: format!("the line {}", text::NUL_MESSAGE),
-                raw: Value::String(text::escape_nul(&raw)),
+                raw: Value::String(text::escape_nul(raw)),
                 intake: Intake::Events,
             };
         }
@@ -90,18 +93,18 @@ pub fn plan(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
             // The raw line is kept as a JSON string so the quarantine can show it verbatim.
             return Planned::Quarantine {
                 reason: QuarantineReason::Malformed,
-                detail: error,
-                raw: Value::String(raw),
+                detail: error.clone(),
+                raw: Value::String(raw.clone()),
                 intake: Intake::Events,
             };
         }
     };
-    match normalize::normalize(&raw, reg.mapping, reg.manifest, &reg.time_rules(), now) {
+    match normalize::normalize(raw, reg.mapping, reg.manifest, &reg.time_rules(), now) {
         Err(rej) => Planned::Quarantine {
             // An event holding a NUL cannot be stored as it is: its JSON text (NUL escaped) is.
             raw: match rej.reason {
-                QuarantineReason::InvalidCharacters => text::storable(&raw),
-                _ => raw,
+                QuarantineReason::InvalidCharacters => text::storable(raw),
+                _ => raw.clone(),
             },
             reason: rej.reason,
             detail: rej.detail,
@@ -114,7 +117,7 @@ pub fn plan(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
                 request_id: dedup::request_id(&dedup_key),
                 dedup_key,
                 normalized: n,
-                raw,
+                raw: raw.to_string(),
             }))
         }
     }
@@ -158,7 +161,7 @@ mod tests {
             manifest: &manifest,
             thresholds: &thresholds,
         };
-        plan(item, &reg, chrono::Utc::now())
+        plan(&item, &reg, chrono::Utc::now())
     }
 
     fn quarantined(p: Planned) -> (QuarantineReason, Value) {

@@ -81,7 +81,7 @@ impl OpenItem {
         if self.intake == Intake::Cdc.as_str() {
             cdc::replan(raw, reason, reg, now)
         } else {
-            ChangePlan::Planned(plan::plan(plan::item_from_raw(raw, reason), reg, now))
+            ChangePlan::Planned(plan::plan(&plan::item_from_raw(raw, reason), reg, now))
         }
     }
 }

@@ -120,7 +120,8 @@ pub struct NewEvent {
     pub event_type: String,
     pub event_timestamp: DateTime<Utc>,
     pub attributes: Value,
-    pub raw: Value,
+    /// JSON text (`PlannedEvent::raw`).
+    pub raw: String,
     pub request_id: Uuid,
     pub dedup_key: [u8; 32],
     /// `None` for the reconciliation queue.
@@ -166,7 +167,7 @@ pub async fn insert_events(
             .text(&e.event_type)
             .timestamptz(e.event_timestamp)
             .jsonb(&e.attributes)
-            .jsonb(&e.raw)
+            .jsonb_text(&e.raw)
             .uuid(e.request_id)
             .bytea(&e.dedup_key)
             .i32(versions.mapping)

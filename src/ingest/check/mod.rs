@@ -228,12 +228,12 @@ fn plan_stored(
             at,
         ))),
         (Intake::Events, Some(reason)) => owned(Fate::of_planned(&plan::plan(
-            plan::item_from_raw(raw, reason),
+            &plan::item_from_raw(raw, reason),
             reg,
             at,
         ))),
         (Intake::Events, None) => {
-            owned(Fate::of_planned(&plan::plan(BodyItem::Json(raw), reg, at)))
+            owned(Fate::of_planned(&plan::plan(&BodyItem::Json(raw), reg, at)))
         }
     };
     (fate, detail)
