@@ -42,8 +42,9 @@ impl Lane {
 /// released row (`lease_until = '-infinity'`: every release sets it, and a claim, which reads the
 /// generation, sets a real time) has no such worker: it is written only when its ready time moves
 /// earlier. Most enqueues find their contact already waiting, and a write per contact was the
-/// larger part of the drain's cost (issue 12 §3); the row is still locked, so a claim waits for
-/// this transaction and then sees its events.
+/// larger part of the drain's cost (issue 12 §3). `ON CONFLICT` still locks the row until this
+/// transaction ends, and a claim passes over a locked row: a caller whose events commit with this
+/// transaction cannot have them missed by a worker that claims the contact meanwhile.
 pub async fn enqueue(
     tx: &mut PgConnection,
     work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>,
