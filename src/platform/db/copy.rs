@@ -96,15 +96,6 @@ impl BinaryCopy {
         self
     }
 
-    /// A `jsonb` field from JSON text that is already valid (a serialized document).
-    pub fn jsonb_text(&mut self, json: &str) -> &mut Self {
-        self.buf
-            .extend_from_slice(&len(json.len() + 1).to_be_bytes());
-        self.buf.push(1);
-        self.buf.extend_from_slice(json.as_bytes());
-        self
-    }
-
     pub fn timestamptz(&mut self, v: DateTime<Utc>) -> &mut Self {
         self.field(&micros(v).to_be_bytes())
     }
