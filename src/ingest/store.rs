@@ -63,7 +63,8 @@ pub async fn insert_quarantine(
 /// them all without the per-row work of `ON CONFLICT` (a speculative insertion, confirmed with a
 /// second write), which made the claim cost PostgreSQL about twice what inserting the keys does
 /// (issue 12 §3). When one key is already there, the savepoint undoes the insert and the upsert
-/// decides key by key.
+/// decides key by key. A request of fewer than [`PLAIN_INSERT_FROM`] keys goes to the upsert at
+/// once: the savepoint's two round trips cost it more than the upsert's per-row work.
 pub async fn claim_dedup_keys(
     tx: &mut PgConnection,
     keys: &[([u8; 32], Uuid)],
@@ -75,23 +76,8 @@ pub async fn claim_dedup_keys(
     }
     let k: Vec<Vec<u8>> = keys.iter().map(|(k, _)| k.to_vec()).collect();
     let ids: Vec<Uuid> = keys.iter().map(|(_, id)| *id).collect();
-    let mut all_new = sqlx::Connection::begin(&mut *tx).await?;
-    let inserted = sqlx::query!(
-        r#"INSERT INTO dedup_keys (dedup_key, first_seen, event_id)
-           SELECT k, $3, id FROM UNNEST($1::bytea[], $2::uuid[]) AS t(k, id)"#,
-        &k,
-        &ids,
-        now
-    )
-    .execute(&mut *all_new)
-    .await;
-    match inserted {
-        Ok(_) => {
-            all_new.commit().await?;
-            return Ok(keys.iter().map(|(k, _)| *k).collect());
-        }
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => all_new.rollback().await?,
-        Err(e) => return Err(e),
+    if keys.len() >= PLAIN_INSERT_FROM && all_new(tx, &k, &ids, now).await? {
+        return Ok(keys.iter().map(|(k, _)| *k).collect());
     }
     let won = sqlx::query_scalar!(
         r#"INSERT INTO dedup_keys (dedup_key, first_seen, event_id)
@@ -111,6 +97,35 @@ pub async fn claim_dedup_keys(
         .into_iter()
         .filter_map(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
         .collect())
+}
+
+/// From how many keys [`claim_dedup_keys`] tries a plain insert first.
+pub const PLAIN_INSERT_FROM: usize = 16;
+
+/// Inserts keys that are all new, in a savepoint; `false`, with nothing inserted, when one is not.
+async fn all_new(
+    tx: &mut PgConnection,
+    keys: &[Vec<u8>],
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+    let inserted = sqlx::query!(
+        r#"INSERT INTO dedup_keys (dedup_key, first_seen, event_id)
+           SELECT k, $3, id FROM UNNEST($1::bytea[], $2::uuid[]) AS t(k, id)"#,
+        keys,
+        ids,
+        now
+    )
+    .execute(&mut *savepoint)
+    .await;
+    match inserted {
+        Ok(_) => savepoint.commit().await.map(|()| true),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            savepoint.rollback().await.map(|()| false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub struct NewEvent {

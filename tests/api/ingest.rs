@@ -186,20 +186,21 @@ async fn dedup_inside_and_after_the_24h_window() {
     assert_eq!(stored, 2);
 }
 
-/// A request's keys are first inserted all at once; one seen key among new ones sends the whole
-/// request down the key-by-key path, which must still take the new keys, refuse the seen one
-/// inside its window and take it again after.
+/// A request's keys are first inserted all at once (from `PLAIN_INSERT_FROM` keys on); one seen key
+/// among new ones sends the whole request down the key-by-key path, which must still take the new
+/// keys, refuse the seen one inside its window and take it again after.
 #[tokio::test]
 async fn a_batch_mixing_new_and_seen_keys_is_decided_key_by_key() {
     let app = app_with_source().await;
     app.ingest("crm", &event("c-1", "OPP-seen", app.now()))
         .await;
+    let n = pesync::ingest::store::PLAIN_INSERT_FROM;
     let batch = |at| {
-        json!([
-            event("c-1", "OPP-new-1", at),
-            event("c-1", "OPP-seen", at),
-            event("c-2", "OPP-new-2", at)
-        ])
+        let records = (1..n).map(|i| format!("OPP-new-{i}"));
+        let records: Vec<String> = std::iter::once("OPP-seen".to_owned())
+            .chain(records)
+            .collect();
+        Value::Array(records.iter().map(|r| event("c-1", r, at)).collect())
     };
     let statuses = |results: Vec<Value>| -> Vec<String> {
         results
@@ -207,14 +208,33 @@ async fn a_batch_mixing_new_and_seen_keys_is_decided_key_by_key() {
             .map(|r| r["status"].as_str().unwrap().to_owned())
             .collect()
     };
-    let mixed = app.ingest("crm", &batch(app.now())).await;
-    assert_eq!(statuses(mixed), ["accepted", "duplicate", "accepted"]);
+    let mut expected = vec!["accepted".to_owned(); n];
+    expected[0] = "duplicate".to_owned();
+    assert_eq!(
+        statuses(app.ingest("crm", &batch(app.now())).await),
+        expected
+    );
 
     app.clock.advance(Duration::hours(24));
-    let later = app.ingest("crm", &batch(app.now())).await;
-    assert_eq!(statuses(later), ["accepted"; 3], "every key is a day old");
-    assert_eq!(count(&app, "SELECT count(*) FROM dedup_keys").await, 3);
-    assert_eq!(count(&app, "SELECT count(*) FROM events").await, 6);
+    let later = statuses(app.ingest("crm", &batch(app.now())).await);
+    assert_eq!(later, vec!["accepted"; n], "every key is a day old");
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM dedup_keys").await,
+        n as i64
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM events").await,
+        2 * n as i64
+    );
+
+    // All new: the plain insert takes them, and they count as seen.
+    let fresh: Vec<Value> = (0..n)
+        .map(|i| event("c-2", &format!("OPP-{i}"), app.now()))
+        .collect();
+    let first = statuses(app.ingest("crm", &Value::Array(fresh.clone())).await);
+    assert_eq!(first, vec!["accepted"; n]);
+    let again = statuses(app.ingest("crm", &Value::Array(fresh)).await);
+    assert_eq!(again, vec!["duplicate"; n]);
 }
 
 #[tokio::test]
