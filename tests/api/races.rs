@@ -410,9 +410,10 @@ async fn an_enqueue_for_a_held_contact_keeps_its_worker_from_settling_it_idle() 
     assert!(again[0].generation > claimed[0].generation);
 }
 
-/// An enqueue for a contact that already waits, released, from an earlier time writes nothing: no
-/// new row version (most of a busy drain's contacts are such); from an earlier time than it waits
-/// for, it moves the ready time, and a contact backing off keeps its backoff.
+/// An enqueue for a released contact that already waits from an earlier time than the enqueue's
+/// writes nothing, not even a new row version (most of a busy drain's contacts are such). An
+/// earlier time than the one it waits for moves its ready time; a contact backing off keeps its
+/// backoff.
 #[tokio::test]
 async fn an_enqueue_writes_a_released_contact_only_to_move_its_ready_time_earlier() {
     let app = spawn_app().await;
