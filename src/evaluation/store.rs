@@ -174,9 +174,10 @@ impl BatchWrite {
     /// The evaluated contacts' deferrals, replaced by this batch's (for the campaigns in `live`).
     /// A skipped contact keeps the deferrals it had: nothing of this batch is written for it.
     ///
-    /// A batch read by range deletes by range too: the deferrals from its first contact to its
-    /// last, of the contacts in `evaluated` (as in [`Self::dequeue_evaluated`]); the range holds
-    /// at most about twice the batch's contacts. Any other batch probes the index per contact.
+    /// The deferrals deleted are those of the contacts in `evaluated` (the batch's, less `skip`). A
+    /// batch read by range deletes by range too: the deferrals from its first contact to its last,
+    /// of the contacts in `evaluated` (as in [`Self::dequeue_evaluated`]); the range holds at most
+    /// about twice the batch's contacts. Any other batch probes the index per contact.
     async fn replace_deferrals(
         &self,
         tx: &mut PgConnection,
@@ -198,11 +199,10 @@ impl BatchWrite {
                 .await?;
             }
             _ => {
-                let keep_theirs: Vec<&str> = skip.iter().copied().collect();
+                let ids: Vec<&str> = evaluated.keys().copied().collect();
                 sqlx::query!(
-                    "DELETE FROM deferrals WHERE contact_id = ANY($1) AND NOT (contact_id = ANY($2))",
-                    &self.e_contact,
-                    &keep_theirs as &[&str]
+                    "DELETE FROM deferrals WHERE contact_id = ANY($1)",
+                    &ids as &[&str]
                 )
                 .execute(&mut *tx)
                 .await?;

@@ -53,20 +53,17 @@ pub fn plan_change(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Chang
             raw,
             intake: Intake::Cdc,
         }),
-        Ok(Translated::Event(envelope)) => {
-            ChangePlan::Planned(match plan::plan(&Item::Json(envelope), reg, now) {
+        Ok(Translated::Event(envelope)) => ChangePlan::Planned(
+            match plan::plan_json(&envelope, || raw.to_string(), reg, now) {
                 Planned::Quarantine { reason, detail, .. } => Planned::Quarantine {
                     reason,
                     detail,
                     raw,
                     intake: Intake::Cdc,
                 },
-                Planned::Event(mut e) => {
-                    e.raw = raw.to_string();
-                    Planned::Event(e)
-                }
-            })
-        }
+                event @ Planned::Event(_) => event,
+            },
+        ),
     }
 }
 

@@ -99,6 +99,17 @@ pub fn plan(item: &Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
             };
         }
     };
+    plan_json(raw, || raw.to_string(), reg, now)
+}
+
+/// Plans one JSON event; `stored` gives the text its row keeps as `raw` (the event itself, or the
+/// change event a CDC source sent), produced only for an event that is stored.
+pub fn plan_json(
+    raw: &Value,
+    stored: impl FnOnce() -> String,
+    reg: &Documents<'_>,
+    now: DateTime<Utc>,
+) -> Planned {
     match normalize::normalize(raw, reg.mapping, reg.manifest, &reg.time_rules(), now) {
         Err(rej) => Planned::Quarantine {
             // An event holding a NUL cannot be stored as it is: its JSON text (NUL escaped) is.
@@ -117,7 +128,7 @@ pub fn plan(item: &Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
                 request_id: dedup::request_id(&dedup_key),
                 dedup_key,
                 normalized: n,
-                raw: raw.to_string(),
+                raw: stored(),
             }))
         }
     }

@@ -606,8 +606,7 @@ async fn a_dense_batch_replaces_only_its_own_contacts_deferrals() {
     let before = deferrals(third).await;
     assert!(before.len() > 20, "the seed defers contacts");
 
-    // Two in three due, an hour later: a dense batch (the first test above checks it reads by
-    // range), whose contacts' deferrals are written anew.
+    // Two in three due, an hour later: a dense batch, whose contacts' deferrals are written anew.
     app.clock.advance(Duration::hours(1));
     sqlx::raw_sql(
         "INSERT INTO evaluation_queue SELECT contact_id, observed_seq FROM contact_scores
@@ -616,6 +615,12 @@ async fn a_dense_batch_replaces_only_its_own_contacts_deferrals() {
     .execute(&app.pool)
     .await
     .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let batch = pesync::evaluation::load::candidates(&mut conn, "", app.now(), 1_000, false)
+        .await
+        .unwrap();
+    assert!(batch.dense, "the run reads this batch by range");
+    drop(conn);
     let r = evaluate(&app).await;
     assert_eq!(r.contacts, 200);
     assert_eq!(

@@ -385,10 +385,7 @@ async fn a_contact_settled_idle_while_a_request_for_it_is_open_is_queued_again_o
 /// worker's look). It fails if the enqueue leaves held rows unwritten, as it does released ones.
 #[tokio::test]
 async fn an_enqueue_for_a_held_contact_keeps_its_worker_from_settling_it_idle() {
-    let app = spawn_app().await;
-    app.create_source("crm", json!({})).await;
-    app.ingest("crm", &event("c-1", "A", app.now())).await;
-    app.inbox_drained().await;
+    let app = a_queued_contact().await;
     app.clock.advance(Duration::minutes(1)); // past the ordering hold
     sqlx::query("UPDATE events SET state = 'delivered'")
         .execute(&app.pool)
@@ -416,10 +413,7 @@ async fn an_enqueue_for_a_held_contact_keeps_its_worker_from_settling_it_idle() 
 /// backoff.
 #[tokio::test]
 async fn an_enqueue_writes_a_released_contact_only_to_move_its_ready_time_earlier() {
-    let app = spawn_app().await;
-    app.create_source("crm", json!({})).await;
-    app.ingest("crm", &event("c-1", "A", app.now())).await;
-    app.inbox_drained().await;
+    let app = a_queued_contact().await;
     let pool = &app.pool;
     let row = || async move {
         sqlx::query_as::<_, (String, i64, DateTime<Utc>)>(
@@ -457,6 +451,15 @@ async fn an_enqueue_writes_a_released_contact_only_to_move_its_ready_time_earlie
         .unwrap();
     enqueue(earlier - Duration::seconds(5)).await;
     assert_eq!(row().await.2, earlier, "a backoff is kept");
+}
+
+/// An app with one event of contact `c-1` ingested and its contact in the delivery queue.
+async fn a_queued_contact() -> TestApp {
+    let app = spawn_app().await;
+    app.create_source("crm", json!({})).await;
+    app.ingest("crm", &event("c-1", "A", app.now())).await;
+    app.inbox_drained().await;
+    app
 }
 
 /// A worker's claim of up to ten ready real-time contacts, leased for 30 s.
