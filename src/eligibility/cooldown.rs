@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::reason::{Rule, RuleOutcome, Sentences};
 use super::rules::outcome;
+use super::words::At;
 use crate::domain::thresholds::Thresholds;
 
 /// SPEC §7 rule 4: the end of the cooldown a hand-over at `last_handover_at` started, while it
@@ -33,10 +34,10 @@ pub(super) fn cooldown_rule(
 ) -> RuleOutcome {
     match (last_handover_at, until) {
         (Some(at), Some(until)) => outcome(Rule::Cooldown, false, say, || {
-            format!("handed over at {at}; cooldown until {until}")
+            format!("handed over at {}; cooldown until {}", At(at), At(until))
         }),
         (Some(at), None) => outcome(Rule::Cooldown, true, say, || {
-            format!("last handed over at {at}, cooldown over")
+            format!("last handed over at {}, cooldown over", At(at))
         }),
         _ => outcome(Rule::Cooldown, true, say, || "never handed over".into()),
     }

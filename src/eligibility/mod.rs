@@ -14,7 +14,8 @@
 //! * [`reason`] — reason codes and rule outcomes, the record of a decision;
 //! * [`mod@assign`] — one run, several campaigns: the highest priority takes the contact (rule 4);
 //! * [`window`] — local wall-clock windows across daylight-saving changes, calling hours (rule 6);
-//! * [`suppression`] — the suppression list (checked right after the profile).
+//! * [`suppression`] — the suppression list (checked right after the profile);
+//! * [`words`] — how the sentences write times and lists.
 
 pub mod assign;
 pub mod campaign;
@@ -27,6 +28,7 @@ pub mod score;
 pub mod suppression;
 pub mod window;
 mod window_rule;
+pub mod words;
 
 #[cfg(test)]
 mod tests;

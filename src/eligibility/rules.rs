@@ -16,6 +16,7 @@ use super::score::{Observation, ObservationView};
 use super::suppression::Suppression;
 use super::window::{CallingHours, Window, WindowState};
 use super::window_rule::WindowInForce;
+use super::words::Listed;
 use crate::domain::thresholds::Thresholds;
 
 /// What pesync knows about a contact when it evaluates it.
@@ -177,12 +178,8 @@ pub(super) fn outcome(
 fn tier_rule(campaign: &Campaign, tier: Option<Tier>, say: Sentences) -> RuleOutcome {
     match tier {
         Some(t) => outcome(Rule::Tier, campaign.targets(t), say, || {
-            let targeted: Vec<&str> = campaign.tiers.iter().map(|t| t.as_str()).collect();
-            format!(
-                "tier {}; campaign takes [{}]",
-                t.as_str(),
-                targeted.join(", ")
-            )
+            let targeted = Listed(campaign.tiers.iter().map(|t| t.as_str()));
+            format!("tier {}; campaign takes [{targeted}]", t.as_str())
         }),
         None => outcome(Rule::Tier, false, say, || {
             "no effective score, no tier".into()
@@ -220,8 +217,8 @@ fn channel_rule(
             format!("channel {channel} → contact list {list}")
         }),
         (Some(pref), None) => outcome(Rule::Channel, false, say, || {
-            let channels: Vec<&str> = campaign.channels.keys().map(String::as_str).collect();
-            format!("channel {pref:?} not among [{}]", channels.join(", "))
+            let channels = Listed(campaign.channels.keys());
+            format!("channel {pref:?} not among [{channels}]")
         }),
         (None, None) => outcome(Rule::Channel, false, say, || "no channel preference".into()),
     }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::reason::{Rule, RuleOutcome, Sentences};
 use super::rules::outcome;
+use super::words::At;
 
 /// A contact's entry on the suppression list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -38,9 +39,11 @@ pub fn suppression_rule(
                 "on the suppression list, without expiry".into()
             }),
             Some(at) if s.active(now) => outcome(rule, false, say, || {
-                format!("on the suppression list until {at}")
+                format!("on the suppression list until {}", At(at))
             }),
-            Some(at) => outcome(rule, true, say, || format!("suppression expired at {at}")),
+            Some(at) => outcome(rule, true, say, || {
+                format!("suppression expired at {}", At(at))
+            }),
         },
     }
 }

@@ -10,6 +10,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::words::Hms;
+
 /// When a closed window next opens: its own file, being the one part that walks the zone's
 /// offset transitions.
 mod opening;
@@ -213,15 +215,10 @@ pub fn parse_hms(text: &str) -> Option<NaiveTime> {
 }
 
 /// `HH:MM:SS` text of a time (sub-seconds dropped). Written by hand: chrono's `format` parses
-/// its pattern on every call, which shows up when a run explains a million contacts.
+/// its pattern on every call, which shows up when a run explains a million contacts. A sentence
+/// writes [`Hms`] into itself instead.
 pub fn hms_text(time: NaiveTime) -> String {
-    use chrono::Timelike;
-    format!(
-        "{:02}:{:02}:{:02}",
-        time.hour(),
-        time.minute(),
-        time.second()
-    )
+    Hms(time).to_string()
 }
 
 /// serde for `NaiveTime` as `HH:MM:SS` (chrono's own form accepts fractions and `HH:MM`).

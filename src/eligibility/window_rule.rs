@@ -3,12 +3,15 @@
 //! campaign's calling hours, and the rules that read it: a valid time zone, some callable time,
 //! the window open now.
 
-use chrono::{DateTime, Utc};
+use std::fmt::{self, Display, Write};
+
+use chrono::{DateTime, NaiveTime, Utc};
 
 use super::campaign::Campaign;
 use super::reason::{Rule, RuleOutcome, Sentences};
 use super::rules::{ContactFacts, outcome};
-use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow, hms_text};
+use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow};
+use super::words::{At, Hms};
 
 /// The window the time-zone, calling-hours and window rules read: the contact's own, else the
 /// campaign's default, intersected with the campaign's calling hours (read in that window's zone)
@@ -104,25 +107,22 @@ impl<'a> WindowInForce<'a> {
         })
     }
 
-    /// The window in force as a sentence's words, e.g. `08:00–20:00 Europe/Paris`.
-    fn span(&self) -> String {
-        format!(
-            "{}–{} {}",
-            hms_text(self.window.start_time),
-            hms_text(self.window.end_time),
-            self.window.timezone
-        )
+    /// The window in force as a sentence's words, e.g. `08:00:00–20:00:00 Europe/Paris`.
+    fn span(&self) -> Span<'_> {
+        Span {
+            start: self.window.start_time,
+            end: self.window.end_time,
+            timezone: &self.window.timezone,
+        }
     }
 
-    /// Calling hours, when the campaign has some, in the window's zone.
-    fn hours_span(&self) -> Option<String> {
-        self.hours.map(|h| {
-            format!(
-                "calling hours {}–{} {}",
-                hms_text(h.start_time),
-                hms_text(h.end_time),
-                self.window.timezone
-            )
+    /// Calling hours, when the campaign has some, in the window's zone (the words follow
+    /// `calling hours`).
+    fn hours_span(&self) -> Option<Span<'_>> {
+        self.hours.map(|h| Span {
+            start: h.start_time,
+            end: h.end_time,
+            timezone: &self.window.timezone,
         })
     }
 
@@ -130,7 +130,7 @@ impl<'a> WindowInForce<'a> {
     /// on the times alone, so it holds whatever the zone.
     pub(super) fn calling_hours_rule(&self) -> RuleOutcome {
         let say = self.say;
-        let Some(h) = self.hours else {
+        let (Some(h), Some(hours)) = (self.hours, self.hours_span()) else {
             return outcome(Rule::CallingHours, true, say, || "no calling hours".into());
         };
         let zoned = ZonedWindow {
@@ -139,19 +139,17 @@ impl<'a> WindowInForce<'a> {
             tz: chrono_tz::UTC,
             hours: Some((h.start_time, h.end_time)),
         };
-        let hours = || self.hours_span().unwrap_or_default();
         if zoned.never_opens() {
             outcome(Rule::CallingHours, false, say, || {
                 format!(
-                    "{} {} and {} have no time in common",
+                    "{} {} and calling hours {hours} have no time in common",
                     self.source,
                     self.span(),
-                    hours()
                 )
             })
         } else {
             outcome(Rule::CallingHours, true, say, || {
-                format!("{} ∩ {}", self.span(), hours())
+                format!("{} ∩ calling hours {hours}", self.span())
             })
         }
     }
@@ -176,20 +174,50 @@ impl<'a> WindowInForce<'a> {
             });
         };
         outcome(Rule::Window, s.open, self.say, || {
-            let local = z
-                .local(now)
-                .map_or_else(|| "?".into(), |l| hms_text(l.time()));
-            let span = match self.hours_span() {
-                Some(hours) => format!("{} ∩ {hours}", self.span()),
-                None => self.span(),
+            let local = Local(z.local(now).map(|l| l.time()));
+            let span = self.span();
+            let (open, side) = if s.open {
+                ("open", "inside")
+            } else {
+                ("closed", "outside")
+            };
+            let mut out = match self.hours_span() {
+                Some(hours) => {
+                    format!("{open}: local time {local} is {side} {span} ∩ calling hours {hours}")
+                }
+                None => format!("{open}: local time {local} is {side} {span}"),
             };
             match s.next_opening {
-                _ if s.open => format!("open: local time {local} is inside {span}"),
-                Some(next) => {
-                    format!("closed: local time {local} is outside {span}; opens at {next}")
-                }
-                None => format!("closed: local time {local} is outside {span}; no opening found"),
+                _ if s.open => {}
+                Some(next) => write!(out, "; opens at {}", At(next)).expect("into a String"),
+                None => out.push_str("; no opening found"),
             }
+            out
         })
+    }
+}
+
+/// A daily span in a zone as a sentence writes it: `09:00:00–17:30:00 Europe/London`.
+struct Span<'a> {
+    start: NaiveTime,
+    end: NaiveTime,
+    timezone: &'a str,
+}
+
+impl Display for Span<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}–{} {}", Hms(self.start), Hms(self.end), self.timezone)
+    }
+}
+
+/// The contact's local time of day, `?` when the zone cannot place it.
+struct Local(Option<NaiveTime>);
+
+impl Display for Local {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(t) => Hms(t).fmt(f),
+            None => f.write_str("?"),
+        }
     }
 }

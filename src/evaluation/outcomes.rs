@@ -23,29 +23,70 @@ pub struct StoredOutcome {
     pub detail: Option<String>,
 }
 
-/// The stored form of an evaluation's outcomes (JSON text), written straight into one buffer: a
+/// The stored form of an evaluation's outcomes (JSON text), written straight into one string: a
 /// run encodes two million of them, and building a `Value` first cost an allocation per rule (and
-/// a `String` per sentence, when each was escaped on its own).
+/// going through serde_json's writer for each sentence, then checking the buffer was UTF-8, cost
+/// more than the rest of the encoding).
 pub fn encode(outcomes: &[RuleOutcome]) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(96);
-    out.push(b'[');
+    let words: usize = outcomes
+        .iter()
+        .filter(|o| !o.passed)
+        .map(|o| o.detail.len() + 8)
+        .sum();
+    let mut out = String::with_capacity(64 + words);
+    out.push('[');
     for (i, rule) in Rule::ALL.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.push(',');
         }
         match outcomes.iter().find(|o| o.rule == *rule) {
-            Some(o) if o.passed => out.extend_from_slice(b"true"),
+            Some(o) if o.passed => out.push_str("true"),
             Some(o) => push_json_string(&mut out, &o.detail),
             // Not evaluated (cannot happen: `evaluate` records every rule); stored as failed.
             None => push_json_string(&mut out, "not evaluated"),
         }
     }
-    out.push(b']');
-    String::from_utf8(out).expect("JSON text is UTF-8")
+    out.push(']');
+    out
 }
 
-fn push_json_string(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(out, s).expect("a string serializes");
+/// `s` as a JSON string, escaped as serde_json escapes it (quote, backslash and the control
+/// characters; everything else as is).
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    // Nearly every sentence has nothing to escape: one pass without an early exit over its bytes
+    // (the compiler checks many at a time), then a copy.
+    let escapes = s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !escapes {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        plain = i + 1;
+    }
+    out.push_str(&s[plain..]);
+    out.push('"');
 }
 
 /// Reads the stored form back; anything unexpected in an element reads as a failure without a
@@ -142,6 +183,15 @@ mod tests {
         assert_eq!(back[2].rule, Rule::Rise);
         assert_eq!(back[6].rule, Rule::Window);
         assert!(!back[6].passed);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sentences_are_escaped_as_serde_json_escapes_them(s in "\\PC*|[\\x00-\\x7f]*") {
+            let mut out = String::new();
+            push_json_string(&mut out, &s);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
+        }
     }
 
     #[test]

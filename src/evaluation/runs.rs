@@ -80,6 +80,20 @@ impl DecisionRuns {
         });
     }
 
+    /// About the size of the batch's COPY: a row's fixed columns and array headers, and per
+    /// campaign its id, reason and outcomes (a little over, so the buffer is not grown).
+    fn bytes(&self) -> usize {
+        let campaigns: usize = self.campaign_ids.iter().map(|c| c.len() + 96).sum();
+        self.runs
+            .iter()
+            .map(|r| {
+                let outcomes: usize = r.parts.iter().map(|p| p.outcomes.len()).sum();
+                256 + r.contact_id.len() + campaigns + outcomes
+            })
+            .sum::<usize>()
+            + 64
+    }
+
     /// Writes the runs of every contact but those in `skip`, at `now`.
     pub async fn write(
         &self,
@@ -95,7 +109,7 @@ impl DecisionRuns {
     }
 
     fn encode(&self, now: DateTime<Utc>, skip: &HashSet<&str>) -> BinaryCopy {
-        let mut c = BinaryCopy::default();
+        let mut c = BinaryCopy::with_capacity(self.bytes());
         let ids = &self.campaign_ids;
         for r in self
             .runs

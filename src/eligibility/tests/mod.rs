@@ -9,6 +9,7 @@ mod props;
 mod rise;
 mod rules;
 mod score;
+mod sentences;
 mod window;
 mod window_dst;
 

@@ -24,15 +24,21 @@ pub struct BinaryCopy {
 
 impl Default for BinaryCopy {
     fn default() -> Self {
-        let mut buf = Vec::with_capacity(64 * 1024);
+        Self::with_capacity(64 * 1024)
+    }
+}
+
+impl BinaryCopy {
+    /// An empty COPY whose buffer holds `bytes` before it grows: a caller that knows about how
+    /// much it writes saves growing a megabyte buffer by doubling (each time a copy of it).
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut buf = Vec::with_capacity(bytes);
         buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
         buf.extend_from_slice(&0i32.to_be_bytes()); // flags
         buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
         Self { buf, rows: 0 }
     }
-}
 
-impl BinaryCopy {
     /// Starts a row of `fields` fields; exactly that many values must follow.
     pub fn row(&mut self, fields: i16) -> &mut Self {
         self.rows += 1;
