@@ -201,11 +201,14 @@ async fn due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<String>> {
+    // `DISTINCT` over `UNION ALL`, not `UNION`: both branches come in contact-id order, so
+    // PostgreSQL merges them and drops repeats as they pass (Merge Append, Unique) instead of
+    // hashing both and sorting the result by text, which was two thirds of the statement's time.
     sqlx::query_scalar!(
-        r#"SELECT contact_id AS "contact_id!"
+        r#"SELECT DISTINCT contact_id AS "contact_id!"
            FROM ((SELECT contact_id FROM evaluation_queue WHERE contact_id > $1
                   ORDER BY contact_id LIMIT $3)
-                 UNION
+                 UNION ALL
                  (SELECT contact_id FROM deferrals WHERE next_opening <= $2 AND contact_id > $1
                   ORDER BY contact_id LIMIT $3)) c
            ORDER BY contact_id LIMIT $3"#,

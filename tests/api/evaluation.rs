@@ -639,3 +639,48 @@ async fn a_dense_batch_replaces_only_its_own_contacts_deferrals() {
         "the batch's contacts' deferrals are this run's"
     );
 }
+
+/// A contact both in the evaluation queue and deferred (for one campaign or two) with its window
+/// open is due once: the run's batches hold each due contact once, in contact-id order, and the
+/// run decides it once per campaign.
+#[tokio::test]
+async fn a_contact_queued_and_deferred_is_due_once() {
+    let (app, _) = seeded_and_run().await;
+    let twice = count(
+        &app,
+        "SELECT count(*) FROM (SELECT contact_id FROM deferrals GROUP BY 1 HAVING count(*) = 2) d",
+    )
+    .await;
+    assert!(twice > 10, "the seed defers contacts for both campaigns");
+    // A day later every deferral is due, and every contact has a new observation queued.
+    app.clock.advance(Duration::hours(25));
+    sqlx::raw_sql(
+        "INSERT INTO evaluation_queue SELECT contact_id, observed_seq + 1 FROM contact_scores",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert!(count(&app, "SELECT count(*) FROM deferrals").await > twice);
+
+    let mut conn = app.pool.acquire().await.unwrap();
+    let (mut after, mut seen, mut sizes) = (String::new(), Vec::new(), Vec::new());
+    loop {
+        let batch = pesync::evaluation::load::candidates(&mut conn, &after, app.now(), 64, false)
+            .await
+            .unwrap();
+        let Some(last) = batch.last() else { break };
+        after = last.contact_id.clone();
+        seen.extend(batch.iter().map(|c| c.contact_id.clone()));
+        sizes.push(batch.len());
+    }
+    drop(conn);
+    assert_eq!(seen.len(), 300, "every contact once");
+    // Full batches but the last: a contact's second entry does not take a due contact's place.
+    assert_eq!(sizes, [64, 64, 64, 64, 44]);
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "in contact-id order, none twice"
+    );
+    let r = evaluate(&app).await;
+    assert_eq!((r.contacts, r.decisions), (300, 600));
+}
