@@ -109,30 +109,26 @@ impl<'a> WindowInForce<'a> {
 
     /// The window in force as a sentence's words, e.g. `08:00:00–20:00:00 Europe/Paris`.
     fn span(&self) -> Span<'_> {
-        Span {
-            start: self.window.start_time,
-            end: self.window.end_time,
-            timezone: &self.window.timezone,
-        }
+        self.in_zone(self.window.start_time, self.window.end_time)
     }
 
-    /// Calling hours, when the campaign has some, in the window's zone (the words follow
-    /// `calling hours`).
-    fn hours_span(&self) -> Option<Span<'_>> {
-        self.hours.map(|h| Span {
-            start: h.start_time,
-            end: h.end_time,
+    /// A daily span read in the window's zone (the window's own, or the calling hours').
+    fn in_zone(&self, start: NaiveTime, end: NaiveTime) -> Span<'_> {
+        Span {
+            start,
+            end,
             timezone: &self.window.timezone,
-        })
+        }
     }
 
     /// Calling hours: the window and the campaign's calling hours share some time of day. Decided
     /// on the times alone, so it holds whatever the zone.
     pub(super) fn calling_hours_rule(&self) -> RuleOutcome {
         let say = self.say;
-        let (Some(h), Some(hours)) = (self.hours, self.hours_span()) else {
+        let Some(h) = self.hours else {
             return outcome(Rule::CallingHours, true, say, || "no calling hours".into());
         };
+        let hours = self.in_zone(h.start_time, h.end_time);
         let zoned = ZonedWindow {
             start: self.window.start_time,
             end: self.window.end_time,
@@ -181,7 +177,7 @@ impl<'a> WindowInForce<'a> {
             } else {
                 ("closed", "outside")
             };
-            let mut out = match self.hours_span() {
+            let mut out = match self.hours.map(|h| self.in_zone(h.start_time, h.end_time)) {
                 Some(hours) => {
                     format!("{open}: local time {local} is {side} {span} ∩ calling hours {hours}")
                 }

@@ -80,14 +80,19 @@ fn window_sentences_read_word_for_word() {
 #[test]
 fn instants_and_lists_read_word_for_word() {
     let now = at(NOW);
+    let said = |facts: ContactFacts, rule| {
+        let e = run(&facts, &spring_renewals());
+        detail(&e, rule).to_owned()
+    };
+    let facts = || passing(now, 0.9);
+
     let handed_over = ContactFacts {
         last_handover_at: Some(now - TimeDelta::hours(1)),
-        ..passing(now, 0.9)
+        ..facts()
     };
-    let e = run(&handed_over, &spring_renewals());
     let until = now - TimeDelta::hours(1) + Thresholds::default().cooldown();
     assert_eq!(
-        detail(&e, Rule::Cooldown),
+        said(handed_over, Rule::Cooldown),
         format!(
             "handed over at 2026-03-08 05:30:00 UTC; cooldown until {}",
             until.format("%Y-%m-%d %H:%M:%S UTC")
@@ -95,39 +100,32 @@ fn instants_and_lists_read_word_for_word() {
     );
     let long_ago = ContactFacts {
         last_handover_at: Some(at("2025-01-02T03:04:05Z")),
-        ..passing(now, 0.9)
+        ..facts()
     };
-    let e = run(&long_ago, &spring_renewals());
     assert_eq!(
-        detail(&e, Rule::Cooldown),
+        said(long_ago, Rule::Cooldown),
         "last handed over at 2025-01-02 03:04:05 UTC, cooldown over"
     );
-
     let suppressed = ContactFacts {
         suppression: Some(Suppression {
             expires_at: Some(at("2026-03-09T06:30:00.250Z")),
         }),
-        ..passing(now, 0.9)
+        ..facts()
     };
-    let e = run(&suppressed, &spring_renewals());
     assert_eq!(
-        detail(&e, Rule::Suppression),
+        said(suppressed, Rule::Suppression),
         "on the suppression list until 2026-03-09 06:30:00.250 UTC"
     );
-
     let sms = ContactFacts {
         channel_preference: Some("sms".into()),
-        ..passing(now, 0.9)
+        ..facts()
     };
-    let e = run(&sms, &spring_renewals());
     assert_eq!(
-        detail(&e, Rule::Channel),
+        said(sms, Rule::Channel),
         r#"channel "sms" not among [email, voice]"#
     );
-    let low = passing(now, 0.2);
-    let e = run(&low, &spring_renewals());
     assert_eq!(
-        detail(&e, Rule::Tier),
+        said(passing(now, 0.2), Rule::Tier),
         "tier low; campaign takes [high, moderate]"
     );
 }

@@ -79,18 +79,6 @@ impl BinaryCopy {
         }
     }
 
-    pub fn i32(&mut self, v: i32) -> &mut Self {
-        self.field(&v.to_be_bytes())
-    }
-
-    pub fn uuid(&mut self, v: uuid::Uuid) -> &mut Self {
-        self.field(v.as_bytes())
-    }
-
-    pub fn bytea(&mut self, v: &[u8]) -> &mut Self {
-        self.field(v)
-    }
-
     /// `jsonb`: a version byte (1), then the document as JSON text, serialized in place.
     pub fn jsonb<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> &mut Self {
         let at = self.buf.len();
