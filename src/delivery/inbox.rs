@@ -94,7 +94,7 @@ pub async fn drain(pool: &PgPool) -> sqlx::Result<usize> {
         let backfill = r.backfill.iter().map(lane(Lane::Backfill));
         realtime.chain(backfill)
     });
-    queue::enqueue(&mut tx, work).await?;
+    queue::enqueue_committed(&mut tx, work).await?;
     tx.commit().await?;
     Ok(rows.len())
 }

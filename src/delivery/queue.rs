@@ -49,29 +49,47 @@ pub async fn enqueue(
     tx: &mut PgConnection,
     work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>,
 ) -> sqlx::Result<()> {
-    // One row per (contact, lane), in a fixed order: ON CONFLICT may touch a row only once per
-    // statement, and a fixed lock order keeps concurrent batches from deadlocking.
-    let mut merged: BTreeMap<(String, Lane), DateTime<Utc>> = BTreeMap::new();
-    for (contact, lane, at) in work {
-        merged
-            .entry((contact, lane))
-            .and_modify(|t| *t = (*t).min(at))
-            .or_insert(at);
-    }
-    if merged.is_empty() {
+    upsert(tx, work, true).await
+}
+
+/// [`enqueue`] for work whose events committed before this statement starts: the inbox drain's.
+/// A contact this statement sees released, and waiting from no later time, is left alone, not
+/// even locked: a worker that claims it afterwards reads its events after that claim, so after
+/// they committed. Locking a waiting row was a WAL record per contact, most of a drain's contacts
+/// are such, and the drain's statement took PostgreSQL 1.6 times as long (issue 12 §3;
+/// docs/BENCHMARKS.md).
+pub async fn enqueue_committed(
+    tx: &mut PgConnection,
+    work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>,
+) -> sqlx::Result<()> {
+    upsert(tx, work, false).await
+}
+
+/// The one statement of both: the contacts that need no write are passed over unless
+/// `lock_waiting`; the others are upserted in (contact, lane) order.
+async fn upsert(
+    tx: &mut PgConnection,
+    work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>,
+    lock_waiting: bool,
+) -> sqlx::Result<()> {
+    let Some(Rows {
+        contacts,
+        lanes,
+        ready,
+    }) = Rows::merged(work)
+    else {
         return Ok(());
-    }
-    let mut contacts = Vec::with_capacity(merged.len());
-    let mut lanes = Vec::with_capacity(merged.len());
-    let mut ready = Vec::with_capacity(merged.len());
-    for ((c, l), at) in merged {
-        contacts.push(c);
-        lanes.push(l.as_str().to_owned());
-        ready.push(at);
-    }
+    };
     sqlx::query!(
         r#"INSERT INTO delivery_queue (contact_id, lane, ready_at)
-           SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[])
+           SELECT w.contact_id, w.lane, w.ready_at
+           FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS w(contact_id, lane, ready_at)
+           LEFT JOIN delivery_queue q ON q.contact_id = w.contact_id AND q.lane = w.lane
+           WHERE $4
+              OR q.contact_id IS NULL
+              OR q.lease_until <> '-infinity'
+              OR (q.failures = 0 AND w.ready_at < q.ready_at)
+           ORDER BY w.contact_id, w.lane
            ON CONFLICT (contact_id, lane) DO UPDATE
            SET generation = delivery_queue.generation + 1,
                ready_at = CASE WHEN delivery_queue.failures > 0 THEN delivery_queue.ready_at
@@ -80,11 +98,48 @@ pub async fn enqueue(
               OR (delivery_queue.failures = 0 AND EXCLUDED.ready_at < delivery_queue.ready_at)"#,
         &contacts,
         &lanes,
-        &ready
+        &ready,
+        lock_waiting
     )
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The work of an enqueue as the statements' arrays: one row per (contact, lane) at its earliest
+/// time, in (contact, lane) order. `ON CONFLICT` may touch a row only once per statement, and a
+/// fixed lock order keeps concurrent batches from deadlocking.
+struct Rows {
+    contacts: Vec<String>,
+    lanes: Vec<String>,
+    ready: Vec<DateTime<Utc>>,
+}
+
+impl Rows {
+    /// `None` when there is no work.
+    fn merged(work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>) -> Option<Self> {
+        let mut merged: BTreeMap<(String, Lane), DateTime<Utc>> = BTreeMap::new();
+        for (contact, lane, at) in work {
+            merged
+                .entry((contact, lane))
+                .and_modify(|t| *t = (*t).min(at))
+                .or_insert(at);
+        }
+        if merged.is_empty() {
+            return None;
+        }
+        let mut rows = Self {
+            contacts: Vec::with_capacity(merged.len()),
+            lanes: Vec::with_capacity(merged.len()),
+            ready: Vec::with_capacity(merged.len()),
+        };
+        for ((c, l), at) in merged {
+            rows.contacts.push(c);
+            rows.lanes.push(l.as_str().to_owned());
+            rows.ready.push(at);
+        }
+        Some(rows)
+    }
 }
 
 /// Events delivered per minute and lane since `since`, from `delivered_at` (so every instance's

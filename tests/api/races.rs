@@ -453,6 +453,71 @@ async fn an_enqueue_writes_a_released_contact_only_to_move_its_ready_time_earlie
     assert_eq!(row().await.2, earlier, "a backoff is kept");
 }
 
+/// The inbox drain for a contact a worker holds: a request's events commit, then the worker, which
+/// read no work before they did, settles the contact idle. The drain bumped the held row's
+/// generation, so the row stays and the events are delivered. It fails if the drain leaves held
+/// rows alone as it does released ones.
+#[tokio::test]
+async fn a_drain_for_a_held_contact_keeps_its_worker_from_settling_it_idle() {
+    let app = a_queued_contact().await;
+    app.clock.advance(Duration::minutes(1)); // past the ordering hold
+    let now = app.now();
+    let claimed = claim(&app, now).await;
+    assert_eq!(claimed.len(), 1);
+    sqlx::query("UPDATE events SET state = 'delivered'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    app.ingest("crm", &event("c-1", "B", now)).await; // waits for the drain
+    settle_idle(&app, &claimed[0], now).await;
+    app.clock.advance(Duration::minutes(1));
+    let again = claim(&app, app.now()).await;
+    assert_eq!(again.len(), 1, "the row stays, released and ready");
+    assert!(again[0].generation > claimed[0].generation);
+    let ids = ["c-1".to_owned()];
+    let heads = store::heads(&app.pool, Lane::Realtime, &ids).await.unwrap();
+    assert_eq!(heads.len(), 1, "the new event is the contact's head");
+}
+
+/// The inbox drain leaves a released contact that already waits from no later time untouched: no
+/// new row version and no row lock (`xmax` stays 0), which the general enqueue takes. A request
+/// whose contacts wait from a later time moves it earlier.
+#[tokio::test]
+async fn a_drain_neither_writes_nor_locks_a_contact_already_waiting() {
+    let app = &a_queued_contact().await;
+    let pool = &app.pool;
+    let row = || async move {
+        sqlx::query_as::<_, (String, String, i64, DateTime<Utc>)>(
+            "SELECT xmin::text, xmax::text, generation, ready_at FROM delivery_queue
+             WHERE contact_id = 'c-1'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let drained = |at: DateTime<Utc>| async move {
+        let mut tx = pool.begin().await.unwrap();
+        pesync::delivery::inbox::add(&mut tx, at, [("c-1", Lane::Realtime)])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        app.inbox_drained().await;
+    };
+    let before = row().await;
+    assert_eq!(before.1, "0");
+
+    drained(before.3 + Duration::seconds(5)).await;
+    app.ingest("crm", &event("c-1", "B", app.now())).await;
+    assert_eq!(row().await, before, "neither written nor locked");
+
+    let earlier = before.3 - Duration::seconds(5);
+    drained(earlier).await;
+    let (version, _, _, at) = row().await;
+    assert_eq!(at, earlier);
+    assert_ne!(version, before.0, "written");
+}
+
 /// An app with one event of contact `c-1` ingested and its contact in the delivery queue.
 async fn a_queued_contact() -> TestApp {
     let app = spawn_app().await;
