@@ -30,7 +30,7 @@ pub enum ChangePlan {
 /// translates it again with the mapping then in force; a stored event keeps it as its raw payload.
 pub fn plan_change(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> ChangePlan {
     let raw = match item {
-        Item::Json(v) => v,
+        Item::Json(v) | Item::Line(v, _) => v,
         line @ Item::Malformed { .. } => {
             return ChangePlan::Planned(as_cdc(plan::plan(&line, reg, now)));
         }
@@ -175,7 +175,7 @@ pub async fn ingest_changes(
 
 fn skip_of(item: &Item, source: &registry::sources::Source) -> Option<Skip> {
     match item {
-        Item::Json(v) => match cdc::translate(v, &source.mapping.cdc) {
+        Item::Json(v) | Item::Line(v, _) => match cdc::translate(v, &source.mapping.cdc) {
             Ok(Translated::Skipped(skip)) => Some(skip),
             _ => None,
         },

@@ -78,8 +78,9 @@ impl PlannedEvent {
 }
 
 pub fn plan(item: &Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
-    let raw = match item {
-        Item::Json(v) => v,
+    let (raw, line) = match item {
+        Item::Json(v) => (v, None),
+        Item::Line(v, text) => (v, Some(text)),
         // A NUL byte is checked before the line's JSON (SPEC §11.1: characters first).
         Item::Malformed { raw, .. } if text::has_nul(raw) => {
             return Planned::Quarantine {
@@ -99,7 +100,12 @@ pub fn plan(item: &Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
             };
         }
     };
-    plan_json(raw, || raw.to_string(), reg, now)
+    plan_json(
+        raw,
+        || line.map_or_else(|| raw.to_string(), |text| text.to_string()),
+        reg,
+        now,
+    )
 }
 
 /// Plans one JSON event; `stored` gives the text its row keeps as `raw` (the event itself, or the

@@ -75,7 +75,7 @@ pub struct Pushed {
 /// Reads one item, or the machine-readable reason it is rejected.
 pub fn read_item(item: &body::Item) -> Result<Pushed, &'static str> {
     let raw = match item {
-        body::Item::Json(v) => v,
+        body::Item::Json(v) | body::Item::Line(v, _) => v,
         body::Item::Malformed { .. } => return Err("malformed"),
     };
     let obj = raw.as_object().ok_or("not_an_object")?;

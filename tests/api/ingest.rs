@@ -149,6 +149,57 @@ async fn ndjson_with_one_malformed_line_quarantines_only_that_line() {
     );
 }
 
+/// An NDJSON line is stored as its raw document as it was sent: its numbers keep their digits
+/// (`2450.00`), which a value parsed and serialized again would not. An
+/// event of a JSON array is stored from its parsed value, the same document PostgreSQL would parse.
+#[tokio::test]
+async fn an_ndjson_line_is_stored_as_sent() {
+    let app = app_with_source().await;
+    let at = app.now().to_rfc3339();
+    let line = |record: &str| {
+        format!(
+            r#"{{"contact_id": "c-1", "event_type": "crm.transaction", "event_timestamp": "{at}", "attributes": {{"crm_record_id": "{record}", "transaction_value": 2450.00}}}}"#
+        )
+    };
+    let r = app
+        .post_raw(
+            "crm",
+            "application/x-ndjson",
+            format!("{}\r\n", line("A")).into_bytes(),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["results"][0]["status"], "accepted", "{v}");
+    let r = app
+        .post_raw(
+            "crm",
+            "application/json",
+            format!("[{}]", line("B")).into_bytes(),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["results"][0]["status"], "accepted", "{v}");
+    let raw = |record: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT raw::text FROM events WHERE raw->'attributes'->>'crm_record_id' = $1",
+            )
+            .bind(record)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let sent = raw("A").await;
+    assert!(sent.contains(r#""transaction_value": 2450.00"#), "{sent}");
+    let parsed = raw("B").await;
+    assert!(
+        parsed.contains(r#""transaction_value": 2450.0"#),
+        "{parsed}"
+    );
+}
+
 #[tokio::test]
 async fn empty_array_answers_no_results() {
     let app = app_with_source().await;
