@@ -161,24 +161,14 @@ async fn an_ndjson_line_is_stored_as_sent() {
             r#"{{"contact_id": "c-1", "event_type": "crm.transaction", "event_timestamp": "{at}", "attributes": {{"crm_record_id": "{record}", "transaction_value": 2450.00}}}}"#
         )
     };
-    let r = app
-        .post_raw(
-            "crm",
-            "application/x-ndjson",
-            format!("{}\r\n", line("A")).into_bytes(),
-        )
-        .await;
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["results"][0]["status"], "accepted", "{v}");
-    let r = app
-        .post_raw(
-            "crm",
-            "application/json",
-            format!("[{}]", line("B")).into_bytes(),
-        )
-        .await;
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["results"][0]["status"], "accepted", "{v}");
+    for (content_type, body) in [
+        ("application/x-ndjson", format!("{}\r\n", line("A"))),
+        ("application/json", format!("[{}]", line("B"))),
+    ] {
+        let r = app.post_raw("crm", content_type, body.into_bytes()).await;
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["results"][0]["status"], "accepted", "{v}");
+    }
     let raw = |record: &'static str| {
         let pool = app.pool.clone();
         async move {
