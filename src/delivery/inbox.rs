@@ -88,12 +88,19 @@ pub async fn drain(pool: &PgPool) -> sqlx::Result<usize> {
     sqlx::query!("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let work = rows.iter().flat_map(|r| {
-        let lane = |lane: Lane| move |c: &String| (c.clone(), lane, r.ready_at);
-        let realtime = r.realtime.iter().map(lane(Lane::Realtime));
-        let backfill = r.backfill.iter().map(lane(Lane::Backfill));
-        realtime.chain(backfill)
-    });
+    // Collected, not an iterator of closures: the future must be `Send` for any lifetime.
+    let mut work = Vec::new();
+    for r in &rows {
+        let realtime = r
+            .realtime
+            .iter()
+            .map(|c| (c.as_str(), Lane::Realtime, r.ready_at));
+        let backfill = r
+            .backfill
+            .iter()
+            .map(|c| (c.as_str(), Lane::Backfill, r.ready_at));
+        work.extend(realtime.chain(backfill));
+    }
     queue::enqueue_committed(&mut tx, work).await?;
     tx.commit().await?;
     Ok(rows.len())

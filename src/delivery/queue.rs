@@ -45,9 +45,9 @@ impl Lane {
 /// larger part of the drain's cost (issue 12 §3). `ON CONFLICT` still locks the row until this
 /// transaction ends, and a claim passes over a locked row: a caller whose events commit with this
 /// transaction cannot have them missed by a worker that claims the contact meanwhile.
-pub async fn enqueue(
+pub async fn enqueue<C: AsRef<str> + Ord>(
     tx: &mut PgConnection,
-    work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>,
+    work: impl IntoIterator<Item = (C, Lane, DateTime<Utc>)>,
 ) -> sqlx::Result<()> {
     upsert(tx, work, true).await
 }
@@ -58,28 +58,32 @@ pub async fn enqueue(
 /// they committed. Locking a waiting row was a WAL record per contact, most of a drain's contacts
 /// are such, and the drain's statement took PostgreSQL 1.6 times as long (issue 12 §3;
 /// docs/BENCHMARKS.md).
-pub async fn enqueue_committed(
+pub async fn enqueue_committed<C: AsRef<str> + Ord>(
     tx: &mut PgConnection,
-    work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>,
+    work: impl IntoIterator<Item = (C, Lane, DateTime<Utc>)>,
 ) -> sqlx::Result<()> {
     upsert(tx, work, false).await
 }
 
 /// The one statement of both: the contacts that need no write are passed over unless
 /// `lock_waiting`; the others are upserted in (contact, lane) order.
-async fn upsert(
+async fn upsert<C: AsRef<str> + Ord>(
     tx: &mut PgConnection,
-    work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>,
+    work: impl IntoIterator<Item = (C, Lane, DateTime<Utc>)>,
     lock_waiting: bool,
 ) -> sqlx::Result<()> {
-    let Some(Rows {
-        contacts,
-        lanes,
-        ready,
-    }) = Rows::merged(work)
-    else {
+    let merged = merged(work);
+    if merged.is_empty() {
         return Ok(());
-    };
+    }
+    let mut contacts = Vec::with_capacity(merged.len());
+    let mut lanes = Vec::with_capacity(merged.len());
+    let mut ready = Vec::with_capacity(merged.len());
+    for ((c, l), at) in &merged {
+        contacts.push(c.as_ref());
+        lanes.push(l.as_str());
+        ready.push(*at);
+    }
     sqlx::query!(
         r#"INSERT INTO delivery_queue (contact_id, lane, ready_at)
            SELECT w.contact_id, w.lane, w.ready_at
@@ -96,8 +100,8 @@ async fn upsert(
                                ELSE LEAST(delivery_queue.ready_at, EXCLUDED.ready_at) END
            WHERE delivery_queue.lease_until <> '-infinity'
               OR (delivery_queue.failures = 0 AND EXCLUDED.ready_at < delivery_queue.ready_at)"#,
-        &contacts,
-        &lanes,
+        &contacts as &[&str],
+        &lanes as &[&str],
         &ready,
         lock_waiting
     )
@@ -106,40 +110,20 @@ async fn upsert(
     Ok(())
 }
 
-/// The work of an enqueue as the statements' arrays: one row per (contact, lane) at its earliest
-/// time, in (contact, lane) order. `ON CONFLICT` may touch a row only once per statement, and a
-/// fixed lock order keeps concurrent batches from deadlocking.
-struct Rows {
-    contacts: Vec<String>,
-    lanes: Vec<String>,
-    ready: Vec<DateTime<Utc>>,
-}
-
-impl Rows {
-    /// `None` when there is no work.
-    fn merged(work: impl IntoIterator<Item = (String, Lane, DateTime<Utc>)>) -> Option<Self> {
-        let mut merged: BTreeMap<(String, Lane), DateTime<Utc>> = BTreeMap::new();
-        for (contact, lane, at) in work {
-            merged
-                .entry((contact, lane))
-                .and_modify(|t| *t = (*t).min(at))
-                .or_insert(at);
-        }
-        if merged.is_empty() {
-            return None;
-        }
-        let mut rows = Self {
-            contacts: Vec::with_capacity(merged.len()),
-            lanes: Vec::with_capacity(merged.len()),
-            ready: Vec::with_capacity(merged.len()),
-        };
-        for ((c, l), at) in merged {
-            rows.contacts.push(c);
-            rows.lanes.push(l.as_str().to_owned());
-            rows.ready.push(at);
-        }
-        Some(rows)
+/// The work of an enqueue, one entry per (contact, lane) at its earliest time, in (contact, lane)
+/// order: `ON CONFLICT` may touch a row only once per statement, and a fixed lock order keeps
+/// concurrent batches from deadlocking.
+fn merged<C: Ord>(
+    work: impl IntoIterator<Item = (C, Lane, DateTime<Utc>)>,
+) -> BTreeMap<(C, Lane), DateTime<Utc>> {
+    let mut merged = BTreeMap::new();
+    for (contact, lane, at) in work {
+        merged
+            .entry((contact, lane))
+            .and_modify(|t: &mut DateTime<Utc>| *t = (*t).min(at))
+            .or_insert(at);
     }
+    merged
 }
 
 /// Events delivered per minute and lane since `since`, from `delivered_at` (so every instance's
