@@ -54,8 +54,9 @@ pub async fn enqueue<C: AsRef<str> + Ord>(
 
 /// [`enqueue`] for work whose events committed before this statement starts: the inbox drain's.
 /// A contact this statement sees released, and waiting from no later time, is left alone, not
-/// even locked: a worker that claims it afterwards reads its events after that claim, so after
-/// they committed. Locking a waiting row was a WAL record per contact, most of a drain's contacts
+/// even locked: a claim this statement does not see commits after it started, and the worker
+/// reads the contact's events in a statement after its claim (`store::heads`), so after they
+/// committed. A claim it does see makes the row held, which is written as `enqueue` writes it. Locking a waiting row was a WAL record per contact, most of a drain's contacts
 /// are such, and the drain's statement took PostgreSQL 1.6 times as long (issue 12 §3;
 /// docs/BENCHMARKS.md).
 pub async fn enqueue_committed<C: AsRef<str> + Ord>(
