@@ -56,9 +56,9 @@ pub async fn enqueue<C: AsRef<str> + Ord>(
 /// A contact this statement sees released, and waiting from no later time, is left alone, not
 /// even locked: a claim this statement does not see commits after it started, and the worker
 /// reads the contact's events in a statement after its claim (`store::heads`), so after they
-/// committed. A claim it does see makes the row held, which is written as `enqueue` writes it. Locking a waiting row was a WAL record per contact, most of a drain's contacts
-/// are such, and the drain's statement took PostgreSQL 1.6 times as long (issue 12 §3;
-/// docs/BENCHMARKS.md).
+/// committed. A claim it does see makes the row held, which is written as `enqueue` writes it.
+/// Locking a waiting row was a WAL record per contact, most of a drain's contacts are such, and
+/// the drain's statement took PostgreSQL 1.6 times as long (issue 12 §3; docs/BENCHMARKS.md).
 pub async fn enqueue_committed<C: AsRef<str> + Ord>(
     tx: &mut PgConnection,
     work: impl IntoIterator<Item = (C, Lane, DateTime<Utc>)>,
