@@ -4,8 +4,9 @@
 //! Why not enqueue directly: the queue's upsert is one locked write per contact, and concurrent
 //! requests for the same contacts (or a worker recording an outcome) waited on each other's row
 //! locks until commit. One appended row per request takes no lock anyone waits on, and the drain
-//! merges the requests of a moment into one upsert per contact (docs/BENCHMARKS.md has the
-//! figures: about 10 % more events/s when concurrent requests share their contacts).
+//! merges the requests of a moment into one statement, which writes only the contacts not already
+//! waiting (`queue::enqueue_committed`; docs/BENCHMARKS.md has the figures: about 10 % more
+//! events/s when concurrent requests share their contacts).
 //!
 //! Nothing is lost: an inbox row commits with its events, and the drain deletes it in the
 //! transaction that enqueues its contacts. A worker that deletes an idle queue row while a request

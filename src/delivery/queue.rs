@@ -41,10 +41,10 @@ impl Lane {
 /// worker, if it found no work, cannot delete a row that gained some meanwhile (`settle_idle`). A
 /// released row (`lease_until = '-infinity'`: every release sets it, and a claim, which reads the
 /// generation, sets a real time) has no such worker: it is written only when its ready time moves
-/// earlier. Most enqueues find their contact already waiting, and a write per contact was the
-/// larger part of the drain's cost (issue 12 §3). `ON CONFLICT` still locks the row until this
-/// transaction ends, and a claim passes over a locked row: a caller whose events commit with this
-/// transaction cannot have them missed by a worker that claims the contact meanwhile.
+/// earlier. `ON CONFLICT` still locks it until this transaction ends, and a claim passes over a
+/// locked row: a caller whose events commit with this transaction cannot have them missed by a
+/// worker that claims the contact meanwhile. The inbox drain, whose events committed earlier,
+/// needs no such lock: [`enqueue_committed`].
 pub async fn enqueue<C: AsRef<str> + Ord>(
     tx: &mut PgConnection,
     work: impl IntoIterator<Item = (C, Lane, DateTime<Utc>)>,

@@ -227,7 +227,7 @@ pub(crate) mod hms {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     pub fn serialize<S: Serializer>(time: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::hms_text(*time))
+        s.collect_str(&super::Hms(*time))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {

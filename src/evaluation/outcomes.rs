@@ -8,6 +8,8 @@
 //! reason for each failure, and the numbers behind the passed ones (score, tier, rise, channel,
 //! window, cooldown) are the decision's own columns.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -79,7 +81,7 @@ fn push_json_string(out: &mut String, s: &str) {
         };
         out.push_str(&s[plain..i]);
         if escape.is_empty() {
-            out.push_str(&format!("\\u{b:04x}"));
+            write!(out, "\\u{b:04x}").expect("into a String");
         } else {
             out.push_str(escape);
         }

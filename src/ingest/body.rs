@@ -162,21 +162,21 @@ fn split_ndjson(body: &[u8], max: usize) -> Result<Vec<Item>, BodyError> {
     if lines.len() > max {
         return Err(BodyError::TooMany(lines.len(), max));
     }
-    Ok(lines
-        .into_iter()
-        .map(|line| match serde_json::from_slice::<Value>(line) {
-            // A line that parsed is UTF-8 (JSON outside strings is ASCII, and each string was
-            // checked), so the fallback is never taken.
-            Ok(v) => match std::str::from_utf8(line) {
-                Ok(text) => Item::Line(v, text.into()),
-                Err(_) => Item::Json(v),
-            },
-            Err(e) => Item::Malformed {
-                raw: String::from_utf8_lossy(line).into_owned(),
-                error: e.to_string(),
-            },
-        })
-        .collect())
+    Ok(lines.into_iter().map(line_item).collect())
+}
+
+/// One NDJSON line. Its UTF-8 is checked once, for the whole line, and the JSON parsed from the
+/// text without checking each string again; a line that is not UTF-8 is parsed as bytes only for
+/// serde_json's account of where it goes wrong.
+fn line_item(line: &[u8]) -> Item {
+    let parsed = match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str::<Value>(text).map(|v| Item::Line(v, text.into())),
+        Err(_) => serde_json::from_slice::<Value>(line).map(Item::Json),
+    };
+    parsed.unwrap_or_else(|e| Item::Malformed {
+        raw: String::from_utf8_lossy(line).into_owned(),
+        error: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -228,6 +228,22 @@ mod tests {
         assert_eq!(items[0], Item::Line(json!({"a":1}), "{\"a\":1}".into()));
         assert!(matches!(&items[1], Item::Malformed { raw, .. } if raw == "{broken"));
         assert_eq!(items[2], Item::Line(json!({"b":2}), "{\"b\":2}".into()));
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_malformed_with_serde_jsons_account() {
+        let body = b"{\"a\":\"\xff\"}\n{\"b\":\"\xc3\xa9\"}\n";
+        let items = split(Format::Ndjson, body).unwrap();
+        let Item::Malformed { raw, error } = &items[0] else {
+            panic!("not malformed: {:?}", items[0]);
+        };
+        assert_eq!(raw, "{\"a\":\"\u{fffd}\"}");
+        let expected = serde_json::from_slice::<Value>(b"{\"a\":\"\xff\"}").unwrap_err();
+        assert_eq!(error, &expected.to_string());
+        assert_eq!(
+            items[1],
+            Item::Line(json!({"b": "é"}), "{\"b\":\"é\"}".into())
+        );
     }
 
     #[test]

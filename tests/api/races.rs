@@ -481,8 +481,8 @@ async fn a_drain_for_a_held_contact_keeps_its_worker_from_settling_it_idle() {
 }
 
 /// The inbox drain leaves a released contact that already waits from no later time untouched: no
-/// new row version and no row lock (`xmax` stays 0), which the general enqueue takes. A request
-/// whose contacts wait from a later time moves it earlier.
+/// new row version and no row lock (`xmax` stays 0), which the general enqueue takes. An inbox
+/// row ready earlier than the contact waits moves its ready time earlier.
 #[tokio::test]
 async fn a_drain_neither_writes_nor_locks_a_contact_already_waiting() {
     let app = &a_queued_contact().await;
