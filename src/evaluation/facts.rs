@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::{Connection, PgExecutor};
 
 use super::plan::Pending;
 use crate::eligibility::{Observation, Suppression};
+use crate::platform::db::copy_out;
 use crate::registry::suppressions;
 
 /// Which rows of a table keyed by contact a batch reads.
@@ -51,25 +52,42 @@ pub async fn observations_of(
 }
 
 /// Every observation at or before `now` of the contacts whose ids lie in `[first, last]`.
+///
+/// A run reads three observations per contact, a million contacts' worth: through binary COPY,
+/// read in place ([`copy_out`]), not as query rows (issue 12). The bounds travel as settings of
+/// the statement's own transaction.
 async fn observations_between(
-    db: impl PgExecutor<'_>,
+    db: &mut sqlx::PgConnection,
     first: &str,
     last: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
-    let rows = sqlx::query_as!(
-        ObservationRow,
-        r#"SELECT contact_id, observed_at, score FROM score_observations
-           WHERE contact_id >= $1 AND contact_id <= $2 AND observed_at <= $3
-           ORDER BY contact_id, observed_at, source"#,
-        first,
-        last,
-        now
-    )
-    .fetch_all(db)
+    let mut tx = db.begin().await?;
+    let now = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let bounds = [
+        ("pesync.first", first),
+        ("pesync.last", last),
+        ("pesync.now", &now),
+    ];
+    copy_out::set_local(&mut tx, &bounds).await?;
+    let mut grouped = Grouped::default();
+    copy_out::for_each_row(&mut tx, OBSERVATIONS_BETWEEN, |row| {
+        let contact = row.text()?;
+        let observation = Observation::new(row.timestamptz()?, row.f64()?);
+        grouped.push(contact, observation);
+        Ok(())
+    })
     .await?;
-    Ok(by_contact(rows))
+    tx.commit().await?;
+    Ok(grouped.done())
 }
+
+const OBSERVATIONS_BETWEEN: &str = "COPY (SELECT contact_id, observed_at, score \
+     FROM score_observations \
+     WHERE contact_id >= current_setting('pesync.first') \
+       AND contact_id <= current_setting('pesync.last') \
+       AND observed_at <= current_setting('pesync.now')::timestamptz \
+     ORDER BY contact_id, observed_at, source) TO STDOUT (FORMAT binary)";
 
 /// A row of `score_observations` as the run reads it.
 struct ObservationRow {
@@ -78,15 +96,41 @@ struct ObservationRow {
     score: f64,
 }
 
+/// Observations grouped by contact, from rows in contact order: a contact's rows are contiguous,
+/// so each contact costs one key (and one map entry), not one per observation.
+#[derive(Default)]
+struct Grouped {
+    done: HashMap<String, Vec<Observation>>,
+    current: Option<(String, Vec<Observation>)>,
+}
+
+impl Grouped {
+    fn push(&mut self, contact: &str, observation: Observation) {
+        match &mut self.current {
+            Some((id, list)) if id == contact => list.push(observation),
+            current => {
+                if let Some((id, list)) = current.replace((contact.to_owned(), vec![observation])) {
+                    self.done.insert(id, list);
+                }
+            }
+        }
+    }
+
+    fn done(mut self) -> HashMap<String, Vec<Observation>> {
+        if let Some((id, list)) = self.current.take() {
+            self.done.insert(id, list);
+        }
+        self.done
+    }
+}
+
 /// Observations grouped by contact, in the order read.
 fn by_contact(rows: Vec<ObservationRow>) -> HashMap<String, Vec<Observation>> {
-    let mut out: HashMap<String, Vec<Observation>> = HashMap::new();
+    let mut grouped = Grouped::default();
     for r in rows {
-        out.entry(r.contact_id)
-            .or_default()
-            .push(Observation::new(r.observed_at, r.score));
+        grouped.push(&r.contact_id, Observation::new(r.observed_at, r.score));
     }
-    out
+    grouped.done()
 }
 
 /// The observations at or before `now` of the contacts in `span`.

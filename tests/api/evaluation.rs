@@ -481,6 +481,19 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
     .execute(&app.pool)
     .await
     .unwrap();
+    // Observations at the run's instant (read) and a microsecond after it (not read), for
+    // contacts read both ways below: the range read takes its bounds as text settings
+    // (`copy_out::set_local`), the read by id as parameters.
+    sqlx::query(
+        "INSERT INTO score_observations (contact_id, observed_at, source, score, recorded_at)
+         SELECT contact_id, t, 'history', 0.99, $1
+         FROM contact_scores, (VALUES ($1), ($1 + interval '1 microsecond')) AS v(t)
+         WHERE right(contact_id, 2) IN ('00', '10')",
+    )
+    .bind(now)
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let requeue = |keep: &'static str| {
         let pool = app.pool.clone();
         async move {
@@ -521,6 +534,17 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
     );
     assert!(with("pending: Some") > 0, "the run left pending items");
     assert_eq!(with("suppression: Some"), 60);
+    assert_eq!(
+        with("observations: []"),
+        0,
+        "every contact has observations"
+    );
+    let late = all.values().map(|c| c.matches("score: 0.99 }").count());
+    assert_eq!(
+        late.sum::<usize>(),
+        6,
+        "the one at the run's instant, not the one after"
+    );
     let expect = |due: &dyn Fn(&str) -> bool| -> BTreeMap<String, String> {
         all.iter()
             .filter(|(id, _)| due(id))

@@ -160,11 +160,16 @@ impl BinaryCopy {
 
     /// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`) with the rows; returns how many
     /// PostgreSQL stored.
-    pub async fn send(mut self, conn: &mut PgConnection, statement: &str) -> sqlx::Result<u64> {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+    pub async fn send(self, conn: &mut PgConnection, statement: &str) -> sqlx::Result<u64> {
         let mut copy = conn.copy_in_raw(statement).await?;
-        copy.send(self.buf).await?;
+        copy.send(self.into_bytes()).await?;
         copy.finish().await
+    }
+
+    /// The whole stream: header, rows and trailer.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+        self.buf
     }
 }
 

@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
 pub mod copy;
+pub mod copy_out;
 mod landed;
 pub mod lock;
 mod nodelay;
