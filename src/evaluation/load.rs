@@ -1,16 +1,13 @@
 //! Loading one batch of the run: the candidates and everything the rules need about them, in a
 //! handful of queries per batch (never one per contact).
 
-use std::collections::HashSet;
-
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 
-use super::facts::{
-    DENSE_SPREAD, Span, last_handovers_in, observations_in, pending_in, suppressions_in,
-};
+use super::facts::{Span, last_handovers_in, observations_in, pending_in, suppressions_in};
 use super::plan::Pending;
+use super::scored;
 use crate::eligibility::{ContactFacts, Window};
 
 /// A contact the run evaluates, with the observation watermark it is evaluated at.
@@ -33,20 +30,10 @@ pub async fn candidates(
     full: bool,
 ) -> sqlx::Result<Batch> {
     let (rows, dense) = if full {
-        let rows = sqlx::query_as!(
-            Row,
-            r#"SELECT contact_id, observed_seq, channel, best_window::text AS best_window
-               FROM contact_scores
-               WHERE contact_id > $1 AND observed_seq > 0 ORDER BY contact_id LIMIT $2"#,
-            after,
-            limit
-        )
-        .fetch_all(&mut *db)
-        .await?;
-        (rows, true)
+        (scored::after(&mut *db, after, limit).await?, true)
     } else {
         let ids = due(&mut *db, after, now, limit).await?;
-        due_scores(&mut *db, &ids).await?
+        scored::due(&mut *db, &ids).await?
     };
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(Batch::default());
@@ -67,7 +54,7 @@ pub async fn candidates(
             facts: ContactFacts {
                 observations: observations.remove(&r.contact_id).unwrap_or_default(),
                 channel_preference: r.channel,
-                best_contact_window: r.best_window.as_deref().and_then(window_of_text),
+                best_contact_window: r.best_window,
                 last_handover_at: handovers.get(&r.contact_id).copied(),
                 suppression: suppressions.remove(&r.contact_id),
             },
@@ -93,45 +80,6 @@ impl std::ops::Deref for Batch {
     fn deref(&self) -> &[Candidate] {
         &self.candidates
     }
-}
-
-/// The `contact_scores` rows of a regular run's due contacts (`ids`, in contact-id order), and
-/// whether the batch is dense: the range from its first id to its last holds at most
-/// [`DENSE_SPREAD`] scored contacts per due one. That range is read first, cut at the bound, so a
-/// sparse batch costs one short read more before its rows are read by id.
-async fn due_scores(db: &mut sqlx::PgConnection, ids: &[String]) -> sqlx::Result<(Vec<Row>, bool)> {
-    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-        return Ok((Vec::new(), false));
-    };
-    let bound = DENSE_SPREAD * ids.len() as i64;
-    let in_range = sqlx::query_as!(
-        Row,
-        r#"SELECT contact_id, observed_seq, channel, best_window::text AS best_window
-           FROM contact_scores WHERE contact_id >= $1 AND contact_id <= $2
-           ORDER BY contact_id LIMIT $3"#,
-        first,
-        last,
-        bound + 1
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    if in_range.len() as i64 <= bound {
-        let due: HashSet<&str> = ids.iter().map(String::as_str).collect();
-        let rows = in_range
-            .into_iter()
-            .filter(|r| due.contains(r.contact_id.as_str()))
-            .collect();
-        return Ok((rows, true));
-    }
-    let rows = sqlx::query_as!(
-        Row,
-        r#"SELECT contact_id, observed_seq, channel, best_window::text AS best_window
-           FROM contact_scores WHERE contact_id = ANY($1) ORDER BY contact_id"#,
-        ids
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    Ok((rows, false))
 }
 
 /// The candidates of a run (or a dry run) in batches of `size` by contact id, the next batch
@@ -181,16 +129,6 @@ impl Batches {
                 .context("loading candidates")
         }));
     }
-}
-
-/// A candidate's row of `contact_scores`.
-struct Row {
-    contact_id: String,
-    observed_seq: i64,
-    channel: Option<String>,
-    /// As JSON text: parsed straight into a [`Window`] (a run reads a million of them, and going
-    /// through a `serde_json::Value` first cost a map per contact).
-    best_window: Option<String>,
 }
 
 /// The ids of the contacts due in a regular run: in the evaluation queue, or deferred with their

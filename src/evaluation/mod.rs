@@ -15,6 +15,7 @@ pub mod population;
 pub mod queued;
 pub mod run;
 pub mod runs;
+mod scored;
 pub mod store;
 
 pub use plan::{ContactPlan, Pending, plan};

@@ -72,6 +72,10 @@ impl BinaryCopy {
         }
     }
 
+    pub fn i64(&mut self, v: i64) -> &mut Self {
+        self.field(&v.to_be_bytes())
+    }
+
     pub fn opt_f64(&mut self, v: Option<f64>) -> &mut Self {
         match v {
             Some(v) => self.field(&v.to_be_bytes()),

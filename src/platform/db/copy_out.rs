@@ -211,6 +211,19 @@ impl<'a> Fields<'a> {
         std::str::from_utf8(self.not_null()?).map_err(|_| malformed("text that is not UTF-8"))
     }
 
+    /// Text or NULL.
+    pub fn opt_text(&mut self) -> sqlx::Result<Option<&'a str>> {
+        self.next()?
+            .map(|bytes| {
+                std::str::from_utf8(bytes).map_err(|_| malformed("text that is not UTF-8"))
+            })
+            .transpose()
+    }
+
+    pub fn i64(&mut self) -> sqlx::Result<i64> {
+        Ok(i64::from_be_bytes(self.fixed()?))
+    }
+
     pub fn f64(&mut self) -> sqlx::Result<f64> {
         Ok(f64::from_be_bytes(self.fixed()?))
     }
@@ -275,6 +288,24 @@ mod tests {
         }
         let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
         assert_eq!(read_in(&bytewise).unwrap(), expect);
+    }
+
+    #[test]
+    fn integers_and_nullable_text_read_back() {
+        let mut c = BinaryCopy::default();
+        c.row(3).i64(-7).opt_text(Some("é")).opt_text(None);
+        c.row(3).i64(i64::MAX).opt_text(None).opt_text(Some(""));
+        let mut reader = Reader::default();
+        let mut out = Vec::new();
+        let mut read = |f: &mut Fields<'_>| {
+            let row = (f.i64()?, f.opt_text()?.map(str::to_owned));
+            out.push((row.0, row.1, f.opt_text()?.map(str::to_owned)));
+            Ok(())
+        };
+        reader.feed(&c.into_bytes(), &mut read).unwrap();
+        assert_eq!(reader.finish().unwrap(), 2);
+        let text = |s: &str| Some(s.to_owned());
+        assert_eq!(out, [(-7, text("é"), None), (i64::MAX, None, text(""))]);
     }
 
     #[test]
