@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::{Connection, PgExecutor};
+use sqlx::PgExecutor;
 
 use super::plan::Pending;
 use crate::eligibility::{Observation, Suppression};
@@ -62,23 +62,20 @@ async fn observations_between(
     last: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
-    let mut tx = db.begin().await?;
     let now = now.to_rfc3339_opts(SecondsFormat::Micros, true);
     let bounds = [
         ("pesync.first", first),
         ("pesync.last", last),
         ("pesync.now", &now),
     ];
-    copy_out::set_local(&mut tx, &bounds).await?;
     let mut grouped = Grouped::default();
-    copy_out::for_each_row(&mut tx, OBSERVATIONS_BETWEEN, |row| {
+    copy_out::read_with(db, OBSERVATIONS_BETWEEN, &bounds, |row| {
         let contact = row.text()?;
         let observation = Observation::new(row.timestamptz()?, row.f64()?);
         grouped.push(contact, observation);
         Ok(())
     })
     .await?;
-    tx.commit().await?;
     Ok(grouped.done())
 }
 

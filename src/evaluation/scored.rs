@@ -5,8 +5,6 @@
 
 use std::collections::HashSet;
 
-use sqlx::Connection;
-
 use super::facts::DENSE_SPREAD;
 use super::load::window_of_text;
 use crate::eligibility::Window;
@@ -96,20 +94,17 @@ const BETWEEN: &str = "COPY (SELECT contact_id, observed_seq, channel, best_wind
        AND contact_id <= current_setting('pesync.last') \
      ORDER BY contact_id LIMIT current_setting('pesync.limit')::int8) TO STDOUT (FORMAT binary)";
 
-/// Runs one of the COPY statements above with its settings, in a transaction of its own.
+/// Runs one of the COPY statements above with its settings.
 async fn read(
     db: &mut sqlx::PgConnection,
     statement: &str,
     settings: &[(&str, &str)],
 ) -> sqlx::Result<Vec<Scored>> {
-    let mut tx = db.begin().await?;
-    copy_out::set_local(&mut tx, settings).await?;
     let mut rows = Vec::new();
-    copy_out::for_each_row(&mut tx, statement, |row| {
+    copy_out::read_with(db, statement, settings, |row| {
         rows.push(Scored::read(row)?);
         Ok(())
     })
     .await?;
-    tx.commit().await?;
     Ok(rows)
 }

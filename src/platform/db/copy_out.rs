@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 /// The binary COPY header: signature, flags, header-extension length (`copy.c`).
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -34,8 +34,25 @@ pub async fn set_local(conn: &mut PgConnection, settings: &[(&str, &str)]) -> sq
     Ok(())
 }
 
-/// Runs `statement` (a `COPY (…) TO STDOUT (FORMAT binary)`) and hands each row to `row`, in the
-/// order PostgreSQL sends them. Returns how many rows there were.
+/// Runs `statement` (a `COPY (…) TO STDOUT (FORMAT binary)` whose values it reads with
+/// `current_setting`) in a transaction of its own with `settings` set ([`set_local`]), and hands
+/// each row to `row`, in the order PostgreSQL sends them. Returns how many rows there were.
+pub async fn read_with(
+    conn: &mut PgConnection,
+    statement: &str,
+    settings: &[(&str, &str)],
+    row: impl FnMut(&mut Fields<'_>) -> sqlx::Result<()>,
+) -> sqlx::Result<u64> {
+    let mut tx = conn.begin().await?;
+    set_local(&mut tx, settings).await?;
+    let rows = for_each_row(&mut tx, statement, row).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Runs `statement` and hands each row to `row`. A row that cannot be read fails the call, but
+/// only once PostgreSQL has sent the rest: a COPY left half read would leave the connection in
+/// the middle of it for its next user.
 pub async fn for_each_row(
     conn: &mut PgConnection,
     statement: &str,
@@ -43,10 +60,18 @@ pub async fn for_each_row(
 ) -> sqlx::Result<u64> {
     let mut stream = conn.copy_out_raw(statement).await?;
     let mut reader = Reader::default();
+    let mut failed = None;
     while let Some(chunk) = stream.try_next().await? {
-        reader.feed(&chunk, &mut row)?;
+        if failed.is_none()
+            && let Err(error) = reader.feed(&chunk, &mut row)
+        {
+            failed = Some(error);
+        }
     }
-    reader.finish()
+    match failed {
+        Some(error) => Err(error),
+        None => reader.finish(),
+    }
 }
 
 /// The parser: the header, then whole rows. PostgreSQL sends one message per row, so a row is
