@@ -250,7 +250,11 @@ async fn a_400_dead_letters_the_event_the_contact_goes_on_and_replay_delivers_it
     assert!(after["items"].as_array().unwrap().is_empty());
 }
 
-#[tokio::test]
+// On several threads, as the service runs: on the test's one thread the simulator notes a
+// request's arrival only when the apps' other tasks let it, which on a loaded 2-core machine
+// moved arrivals by more than the ceiling's margin for jitter (`genesys::ratelimit`) and failed
+// the per-second count in CI (2026-12-07) while the test alone passed every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_the_work_and_stay_under_the_ceiling_together() {
     let sim = spawn_simulator(None).await;
     let (db_url, pool) = fresh_database().await;
