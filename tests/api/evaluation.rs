@@ -514,11 +514,11 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
             .unwrap();
         }
     };
-    let read = || {
+    let read_as = |full: bool| {
         let pool = app.pool.clone();
         async move {
             let mut conn = pool.acquire().await.unwrap();
-            let batch = candidates(&mut conn, "", now, 10_000, false).await.unwrap();
+            let batch = candidates(&mut conn, "", now, 10_000, full).await.unwrap();
             let facts = batch
                 .candidates
                 .into_iter()
@@ -527,6 +527,7 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
             (batch.dense, facts)
         }
     };
+    let read = || read_as(false);
 
     // Every contact due: dense.
     requeue("true").await;
@@ -546,6 +547,9 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
         0,
         "every contact has observations"
     );
+    // A full pass reads every scored contact by its own COPY statement (`scored::after`): the
+    // same facts.
+    assert_eq!(read_as(true).await, (true, all.clone()));
     let late = all.values().map(|c| c.matches("score: 0.99 }").count());
     assert_eq!(
         late.sum::<usize>(),

@@ -13,7 +13,7 @@ const TEXT_OID: u32 = 25;
 const BOOL_OID: u32 = 16;
 const TIMESTAMPTZ_OID: u32 = 1184;
 /// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01T00:00:00Z.
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+pub(super) const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// A binary COPY stream being built: header, rows, then the trailer in [`BinaryCopy::send`].
 #[derive(Debug)]

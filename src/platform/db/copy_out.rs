@@ -14,14 +14,14 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::{Connection, PgConnection};
 
+use super::copy::PG_EPOCH_MICROS;
+
 /// The binary COPY header: signature, flags, header-extension length (`copy.c`).
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-/// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01T00:00:00Z.
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// Sets each `(name, value)` (custom settings such as `pesync.first`) until the transaction ends,
 /// in one round trip; `current_setting(name)` reads them back in the transaction's statements.
-pub async fn set_local(conn: &mut PgConnection, settings: &[(&str, &str)]) -> sqlx::Result<()> {
+async fn set_local(conn: &mut PgConnection, settings: &[(&str, &str)]) -> sqlx::Result<()> {
     let (names, values): (Vec<&str>, Vec<&str>) = settings.iter().copied().unzip();
     sqlx::query_scalar!(
         r#"SELECT count(set_config(n, v, true)) AS "set!"
