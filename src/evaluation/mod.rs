@@ -17,6 +17,7 @@ pub mod run;
 pub mod runs;
 mod scored;
 pub mod store;
+pub mod watermarks;
 
 pub use plan::{ContactPlan, Pending, plan};
 pub use run::{BATCH, RunReport, evaluate_contacts, evaluate_once};

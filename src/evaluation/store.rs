@@ -3,7 +3,7 @@
 //! binary COPY (the decisions, the deferrals, new queue items); the rest as arrays (`UNNEST`): one
 //! statement per table per batch, not one per row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
@@ -11,6 +11,7 @@ use sqlx::types::Json;
 
 use super::cooldown::handed_over_since_load;
 use super::queued::QueuedContacts;
+use super::watermarks::Watermarks;
 use crate::dialer::contact::DialerContact;
 use crate::eligibility::{Campaign, Evaluation, Reason};
 use crate::platform::db::copy::BinaryCopy;
@@ -117,12 +118,12 @@ impl BatchWrite {
         let skipped: HashSet<&str> = skip.iter().map(String::as_str).collect();
         let evaluated = self.evaluated_but(&skipped);
         self.decisions.write(tx, now, &skipped).await?;
-        self.replace_deferrals(tx, now, &live, &skipped, &evaluated)
-            .await?;
+        self.clear_evaluated(tx, &evaluated).await?;
+        self.insert_deferrals(tx, now, &live, &skipped).await?;
         self.queued
             .write(tx, now, &pending, &live, &skipped)
             .await?;
-        self.dequeue_evaluated(tx, &skip, &evaluated).await?;
+        self.requeue_skipped(tx, &skip).await?;
         Ok(skip.len())
     }
 
@@ -154,15 +155,15 @@ impl BatchWrite {
 
     /// Each evaluated contact's observation watermark, as a `{contact: seq}` object, but for the
     /// contacts in `skip` (nothing of this batch is written for them).
-    fn evaluated_but(&self, skip: &HashSet<&str>) -> Json<HashMap<&str, i64>> {
-        Json(
+    fn evaluated_but(&self, skip: &HashSet<&str>) -> Json<Watermarks<'_>> {
+        Json(Watermarks::new(
             self.e_contact
                 .iter()
                 .map(String::as_str)
                 .zip(self.e_seq.iter().copied())
                 .filter(|(c, _)| !skip.contains(c))
                 .collect(),
-        )
+        ))
     }
 
     /// The batch's first and last contact in contact-id order (its contacts come in that order,
@@ -171,43 +172,69 @@ impl BatchWrite {
         Some((self.e_contact.first()?, self.e_contact.last()?))
     }
 
-    /// The evaluated contacts' deferrals, replaced by this batch's (for the campaigns in `live`).
-    /// A skipped contact keeps the deferrals it had: nothing of this batch is written for it.
+    /// Clears what the evaluated contacts (the batch's, less `skip`) had: their deferrals, which
+    /// [`Self::insert_deferrals`] replaces, and their entries in the evaluation queue, unless newer
+    /// observations arrived since the batch was read. A skipped contact keeps both: nothing of this
+    /// batch is written for it. One statement, so PostgreSQL reads the `{contact: seq}` object once.
     ///
-    /// The deferrals deleted are those of the contacts in `evaluated` (the batch's, less `skip`). A
-    /// batch read by range deletes by range too: the deferrals from its first contact to its last,
-    /// of the contacts in `evaluated` (as in [`Self::dequeue_evaluated`]); the range holds at most
-    /// about twice the batch's contacts. Any other batch probes the index per contact.
-    async fn replace_deferrals(
+    /// The batch's contacts come in contact-id order (`load::candidates`), and the queue holds no
+    /// other contact between the first and the last of them but one queued since (a regular
+    /// run's batch is every queued contact up to its last, a full pass's every scored one), so
+    /// the queue's delete reads that one index range and looks each entry's evaluated watermark up
+    /// in the object: no contact of the object, no delete. A join with the batch's arrays instead
+    /// descended the index once per contact (PostgreSQL cannot tell a generic plan how long the
+    /// arrays are): 6 ms a batch of 2,000 against 4 ms in `EXPLAIN ANALYZE`.
+    ///
+    /// The deferrals go the same way when the batch was read by range: the range holds at most
+    /// about twice the batch's contacts. Any other batch probes the deferrals' index per contact.
+    async fn clear_evaluated(
+        &self,
+        tx: &mut PgConnection,
+        evaluated: &Json<Watermarks<'_>>,
+    ) -> sqlx::Result<()> {
+        let Some((first, last)) = self.bounds() else {
+            return Ok(());
+        };
+        if self.by_range {
+            sqlx::query!(
+                r#"WITH queue AS (
+                       DELETE FROM evaluation_queue q
+                       WHERE q.contact_id >= $2 AND q.contact_id <= $3
+                         AND q.observed_seq <= ($1::jsonb ->> q.contact_id)::int8)
+                   DELETE FROM deferrals
+                   WHERE contact_id >= $2 AND contact_id <= $3 AND $1::jsonb ? contact_id"#,
+                evaluated as _,
+                first,
+                last,
+            )
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query!(
+                r#"WITH queue AS (
+                       DELETE FROM evaluation_queue q
+                       WHERE q.contact_id >= $2 AND q.contact_id <= $3
+                         AND q.observed_seq <= ($1::jsonb ->> q.contact_id)::int8)
+                   DELETE FROM deferrals WHERE contact_id = ANY($4)"#,
+                evaluated as _,
+                first,
+                last,
+                &evaluated.0.contacts() as &[&str],
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The batch's deferrals (for the campaigns in `live`), but those of the contacts in `skip`.
+    async fn insert_deferrals(
         &self,
         tx: &mut PgConnection,
         now: DateTime<Utc>,
         live: &HashSet<String>,
         skip: &HashSet<&str>,
-        evaluated: &Json<HashMap<&str, i64>>,
     ) -> sqlx::Result<()> {
-        match self.bounds() {
-            Some((first, last)) if self.by_range => {
-                sqlx::query!(
-                    r#"DELETE FROM deferrals
-                       WHERE contact_id >= $2 AND contact_id <= $3 AND $1::jsonb ? contact_id"#,
-                    evaluated as _,
-                    first,
-                    last,
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-            _ => {
-                let ids: Vec<&str> = evaluated.keys().copied().collect();
-                sqlx::query!(
-                    "DELETE FROM deferrals WHERE contact_id = ANY($1)",
-                    &ids as &[&str]
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
         let mut copy = BinaryCopy::default();
         let rows = self
             .f_contact
@@ -229,53 +256,27 @@ impl BatchWrite {
         Ok(())
     }
 
-    /// Evaluated: out of the evaluation queue, unless newer observations arrived since the batch
-    /// was read. A contact skipped (handed over meanwhile) goes back in for the next run.
-    ///
-    /// The batch's contacts come in contact-id order (`load::candidates`), and the queue holds no
-    /// other contact between the first and the last of them but one queued since (a regular
-    /// run's batch is every queued contact up to its last, a full pass's every scored one), so
-    /// the delete reads that one index range and looks each entry's evaluated watermark up in a
-    /// `{contact: seq}` object: no contact of the object, no delete. A join with the batch's
-    /// arrays instead descended the index once per contact (PostgreSQL cannot tell a generic plan
-    /// how long the arrays are): 6 ms a batch of 2,000 against 4 ms in `EXPLAIN ANALYZE`.
-    async fn dequeue_evaluated(
-        &self,
-        tx: &mut PgConnection,
-        skip: &[String],
-        evaluated: &Json<HashMap<&str, i64>>,
-    ) -> sqlx::Result<()> {
-        let Some((first, last)) = self.bounds() else {
+    /// A contact skipped (handed over meanwhile) goes back in the evaluation queue for the next
+    /// run: a deferred contact whose window opened is not in it.
+    async fn requeue_skipped(&self, tx: &mut PgConnection, skip: &[String]) -> sqlx::Result<()> {
+        if skip.is_empty() {
             return Ok(());
-        };
+        }
         sqlx::query!(
-            r#"DELETE FROM evaluation_queue q
-               WHERE q.contact_id >= $2 AND q.contact_id <= $3
-                 AND q.observed_seq <= ($1::jsonb ->> q.contact_id)::int8"#,
-            evaluated as _,
-            first,
-            last,
+            r#"INSERT INTO evaluation_queue (contact_id, observed_seq)
+               SELECT c, seq FROM UNNEST($1::text[], $2::int8[]) AS x(c, seq)
+               WHERE x.c = ANY($3)
+               ON CONFLICT (contact_id) DO NOTHING"#,
+            &self.e_contact,
+            &self.e_seq,
+            skip,
         )
         .execute(&mut *tx)
         .await?;
-        if !skip.is_empty() {
-            // A deferred contact whose window opened is not in the queue: put it there.
-            sqlx::query!(
-                r#"INSERT INTO evaluation_queue (contact_id, observed_seq)
-                   SELECT c, seq FROM UNNEST($1::text[], $2::int8[]) AS x(c, seq)
-                   WHERE x.c = ANY($3)
-                   ON CONFLICT (contact_id) DO NOTHING"#,
-                &self.e_contact,
-                &self.e_seq,
-                skip,
-            )
-            .execute(&mut *tx)
-            .await?;
-            tracing::info!(
-                contacts = skip.len(),
-                "contacts handed over while the run decided them; left for the next run"
-            );
-        }
+        tracing::info!(
+            contacts = skip.len(),
+            "contacts handed over while the run decided them; left for the next run"
+        );
         Ok(())
     }
 }

@@ -622,7 +622,7 @@ async fn a_full_pass_leaves_unchanged_pending_items_unwritten() {
     assert_eq!(versions().await, before);
 }
 
-/// A batch read by range replaces its deferrals by range (`BatchWrite::replace_deferrals`): the
+/// A batch read by range replaces its deferrals by range (`BatchWrite::clear_evaluated`): the
 /// deferrals of the contacts in the range that the batch did not evaluate stay as they were.
 #[tokio::test]
 async fn a_dense_batch_replaces_only_its_own_contacts_deferrals() {
@@ -763,4 +763,30 @@ async fn a_copy_read_that_fails_leaves_its_connection_usable() {
     assert_eq!(n, 42);
     let read = for_each_row(&mut conn, statement, |row| row.text().map(drop)).await;
     assert_eq!(read.unwrap(), 5000);
+}
+
+/// The watermarks object goes to PostgreSQL with its keys in the order jsonb keeps them, so its
+/// sort of the keys finds them in order (`evaluation::watermarks`): PostgreSQL reads the keys
+/// back in the order they were sent.
+#[tokio::test]
+async fn watermarks_go_in_the_order_jsonb_keeps_its_keys() {
+    use pesync::evaluation::watermarks::Watermarks;
+
+    let app = spawn_app().await;
+    let ids: Vec<String> = (0..300)
+        .map(|i| match i % 4 {
+            0 => format!("c-{i}"),
+            1 => format!("Contact {i}"),
+            2 => format!("é-{i}"),
+            _ => format!("{}", 1000 - i),
+        })
+        .collect();
+    let w = Watermarks::new(ids.iter().map(|c| (c.as_str(), 1)).collect());
+    let keys: Vec<String> = sqlx::query_scalar("SELECT jsonb_object_keys($1::jsonb)")
+        .bind(sqlx::types::Json(&w))
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), ids.len());
+    assert_eq!(keys, w.contacts());
 }
