@@ -107,7 +107,8 @@ impl Grouped {
             Some((id, list)) if id == contact => list.push(observation),
             current => {
                 if let Some((id, list)) = current.replace((contact.to_owned(), vec![observation])) {
-                    self.done.insert(id, list);
+                    let earlier = self.done.insert(id, list);
+                    debug_assert!(earlier.is_none(), "rows not in contact order");
                 }
             }
         }

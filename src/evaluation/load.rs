@@ -164,11 +164,6 @@ pub fn window_of(v: serde_json::Value) -> Option<Window> {
     serde_json::from_value(v).ok()
 }
 
-/// [`window_of`], from the window's JSON text.
-pub fn window_of_text(v: &str) -> Option<Window> {
-    serde_json::from_str(v).ok()
-}
-
 /// Deferred (contact, campaign) pairs counted by when their window opens: (bucket, count), where
 /// bucket `i` holds the openings in `[bounds[i-1], bounds[i])` (0: before the first bound, and
 /// `bounds.len()`: from the last one on). `bounds` ascend.
@@ -189,6 +184,7 @@ pub async fn deferrals_by_opening(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evaluation::scored::window_of_text;
 
     #[test]
     fn a_window_reads_the_same_from_its_text_as_from_its_value() {

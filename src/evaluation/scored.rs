@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 
 use super::facts::DENSE_SPREAD;
-use super::load::window_of_text;
 use crate::eligibility::Window;
 use crate::platform::db::copy_out::{self, Fields};
 
@@ -93,6 +92,11 @@ const BETWEEN: &str = "COPY (SELECT contact_id, observed_seq, channel, best_wind
      WHERE contact_id >= current_setting('pesync.first') \
        AND contact_id <= current_setting('pesync.last') \
      ORDER BY contact_id LIMIT current_setting('pesync.limit')::int8) TO STDOUT (FORMAT binary)";
+
+/// [`super::load::window_of`], from the window's JSON text (as the rows above hold it).
+pub(super) fn window_of_text(v: &str) -> Option<Window> {
+    serde_json::from_str(v).ok()
+}
 
 /// Runs one of the COPY statements above with its settings.
 async fn read(

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Contacts and the observation sequence each was evaluated at, in jsonb's key order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Watermarks<'a>(Vec<(&'a str, i64)>);
 
 impl<'a> Watermarks<'a> {

@@ -490,7 +490,7 @@ async fn a_batch_reads_the_same_facts_by_range_as_by_id() {
     .unwrap();
     // Observations at the run's instant (read) and a microsecond after it (not read), for
     // contacts read both ways below: the range read takes its bounds as text settings
-    // (`copy_out::set_local`), the read by id as parameters.
+    // (`copy_out::read_with`), the read by id as parameters.
     sqlx::query(
         "INSERT INTO score_observations (contact_id, observed_at, source, score, recorded_at)
          SELECT contact_id, t, 'history', 0.99, $1
@@ -626,65 +626,88 @@ async fn a_full_pass_leaves_unchanged_pending_items_unwritten() {
 /// deferrals of the contacts in the range that the batch did not evaluate stay as they were.
 #[tokio::test]
 async fn a_dense_batch_replaces_only_its_own_contacts_deferrals() {
+    // Two in three queued: a dense batch.
+    replaces_only_its_own_contacts_deferrals("substr(contact_id, 7)::int % 3 <> 0", true).await;
+}
+
+/// A batch read by id replaces its contacts' deferrals by id (`BatchWrite::clear_evaluated`):
+/// their old deferrals go before the new ones are written, the others' stay as they were.
+#[tokio::test]
+async fn a_sparse_batch_replaces_only_its_own_contacts_deferrals() {
+    // One in ten queued: a sparse batch.
+    replaces_only_its_own_contacts_deferrals("right(contact_id, 1) = '0'", false).await;
+}
+
+/// Runs the seed, then, an hour later, a batch of the contacts matching `queued` (an SQL condition
+/// on `contact_id`) read by range (`dense`) or by id, and checks that the run rewrote exactly
+/// their deferrals.
+async fn replaces_only_its_own_contacts_deferrals(queued: &str, dense: bool) {
     let (app, now) = seeded_and_run().await;
     let later = now + Duration::hours(1);
-    // The seed's windows open at every hour of the day somewhere: whichever of the third left out
-    // below has its window open within the hour is due too (the test runs at any time of day).
-    let opened: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT contact_id FROM deferrals
-         WHERE substr(contact_id, 7)::int % 3 = 0 AND next_opening <= $1",
-    )
+    // The seed's windows open at every hour of the day somewhere: whichever of the others has its
+    // window open within the hour is due too (the test runs at any time of day).
+    let opened: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT contact_id FROM deferrals WHERE NOT ({queued}) AND next_opening <= $1"
+    )))
     .bind(later)
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    let deferrals = |sql: &'static str| {
+    let deferrals = |sql: String| {
         let (pool, opened) = (app.pool.clone(), opened.clone());
         async move {
-            sqlx::query_as::<_, (String, String, DateTime<Utc>, DateTime<Utc>)>(sql)
-                .bind(opened)
-                .fetch_all(&pool)
-                .await
-                .unwrap()
+            sqlx::query_as::<_, (String, String, DateTime<Utc>, DateTime<Utc>)>(
+                sqlx::AssertSqlSafe(sql),
+            )
+            .bind(opened)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
         }
     };
-    let third = "SELECT contact_id, campaign_id, next_opening, deferred_at FROM deferrals
-                 WHERE substr(contact_id, 7)::int % 3 = 0 AND contact_id <> ALL($1) ORDER BY 1, 2";
-    let before = deferrals(third).await;
+    let columns = "SELECT contact_id, campaign_id, next_opening, deferred_at FROM deferrals";
+    let others = format!("{columns} WHERE NOT ({queued}) AND contact_id <> ALL($1) ORDER BY 1, 2");
+    let theirs = format!("{columns} WHERE ({queued}) OR contact_id = ANY($1)");
+    let before = deferrals(others.clone()).await;
     assert!(
         before.len() > 20,
         "the seed defers contacts: {}",
         before.len()
     );
+    assert!(
+        !deferrals(theirs.clone()).await.is_empty(),
+        "the batch's contacts have deferrals to replace"
+    );
 
-    // Two in three queued, an hour later: a dense batch, whose contacts' deferrals are written anew.
     app.clock.advance(Duration::hours(1));
     assert_eq!(app.now(), later);
-    sqlx::raw_sql(
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "INSERT INTO evaluation_queue SELECT contact_id, observed_seq FROM contact_scores
-         WHERE substr(contact_id, 7)::int % 3 <> 0",
-    )
+         WHERE {queued}"
+    )))
     .execute(&app.pool)
+    .await
+    .unwrap();
+    let queued_count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM evaluation_queue WHERE {queued}"
+    )))
+    .fetch_one(&app.pool)
     .await
     .unwrap();
     let mut conn = app.pool.acquire().await.unwrap();
     let batch = pesync::evaluation::load::candidates(&mut conn, "", app.now(), 1_000, false)
         .await
         .unwrap();
-    assert!(batch.dense, "the run reads this batch by range");
+    assert_eq!(batch.dense, dense, "how the run reads this batch");
     drop(conn);
     let r = evaluate(&app).await;
-    assert_eq!(r.contacts, 200 + opened.len() as u64);
+    assert_eq!(r.contacts, queued_count as u64 + opened.len() as u64);
     assert_eq!(
-        deferrals(third).await,
+        deferrals(others).await,
         before,
         "the others' deferrals untouched"
     );
-    let theirs = deferrals(
-        "SELECT contact_id, campaign_id, next_opening, deferred_at FROM deferrals
-         WHERE substr(contact_id, 7)::int % 3 <> 0 OR contact_id = ANY($1)",
-    )
-    .await;
+    let theirs = deferrals(theirs).await;
     assert!(!theirs.is_empty());
     assert!(
         theirs.iter().all(|d| d.3 > now + Duration::minutes(59)),

@@ -6,8 +6,8 @@
 //! value; through binary COPY it is a length-prefixed run of bytes that the caller reads in place
 //! (issue 12: sqlx's row machinery was a quarter of the run's CPU in pesync).
 //!
-//! COPY takes no bind parameters. A statement's values travel as settings of the transaction
-//! ([`set_local`]), which the statement reads with `current_setting`: nothing is ever spliced into
+//! COPY takes no bind parameters. A statement's values travel as settings of its own transaction
+//! ([`read_with`]), which the statement reads with `current_setting`: nothing is ever spliced into
 //! its text.
 
 use chrono::{DateTime, Utc};
