@@ -25,17 +25,17 @@ pub struct StoredOutcome {
     pub detail: Option<String>,
 }
 
-/// The stored form of an evaluation's outcomes (JSON text), written straight into one string: a
-/// run encodes two million of them, and building a `Value` first cost an allocation per rule (and
-/// going through serde_json's writer for each sentence, then checking the buffer was UTF-8, cost
-/// more than the rest of the encoding).
-pub fn encode(outcomes: &[RuleOutcome]) -> String {
+/// The stored form of an evaluation's outcomes (JSON text), written straight at the end of `out`
+/// (a decision row's details, `evaluation::runs`): a run encodes two million of them, and building
+/// a `Value` first cost an allocation per rule (and going through serde_json's writer for each
+/// sentence, then checking the buffer was UTF-8, cost more than the rest of the encoding).
+pub fn push(out: &mut String, outcomes: &[RuleOutcome]) {
     let words: usize = outcomes
         .iter()
         .filter(|o| !o.passed)
         .map(|o| o.detail.len() + 8)
         .sum();
-    let mut out = String::with_capacity(64 + words);
+    out.reserve(64 + words);
     out.push('[');
     for (i, rule) in Rule::ALL.iter().enumerate() {
         if i > 0 {
@@ -43,18 +43,17 @@ pub fn encode(outcomes: &[RuleOutcome]) -> String {
         }
         match outcomes.iter().find(|o| o.rule == *rule) {
             Some(o) if o.passed => out.push_str("true"),
-            Some(o) => push_json_string(&mut out, &o.detail),
+            Some(o) => push_json_string(out, &o.detail),
             // Not evaluated (cannot happen: `evaluate` records every rule); stored as failed.
-            None => push_json_string(&mut out, "not evaluated"),
+            None => push_json_string(out, "not evaluated"),
         }
     }
     out.push(']');
-    out
 }
 
 /// `s` as a JSON string, escaped as serde_json escapes it (quote, backslash and the control
 /// characters; everything else as is).
-fn push_json_string(out: &mut String, s: &str) {
+pub(super) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
     // Nearly every sentence has nothing to escape: one pass without an early exit over its bytes
     // (the compiler checks many at a time), then a copy.
@@ -117,6 +116,12 @@ pub fn decode(stored: &Value) -> Vec<StoredOutcome> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn encode(outcomes: &[RuleOutcome]) -> String {
+        let mut out = String::new();
+        push(&mut out, outcomes);
+        out
+    }
 
     fn outcome(rule: Rule, passed: bool, detail: &str) -> RuleOutcome {
         RuleOutcome {

@@ -1,31 +1,20 @@
-//! A batch's decisions, one row per contact and run (`decision_runs`, migration
-//! `20261208000003`): every campaign's outcome side by side in arrays, written with binary COPY.
+//! A batch's decisions, one row per contact and run (`decision_runs`, migrations `20261208000003`
+//! and `20261211000016`): every campaign's outcome side by side in three texts (the campaigns and
+//! their reasons space-separated, the rest a JSON array per campaign), written with binary COPY.
 //! Readers see per-campaign decisions through the `decisions` view (SPEC §11.16); the one that
 //! reads them by time (the console's chart) is here too, beside the layout it depends on.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::eligibility::{Evaluation, Reason, Tier};
+use crate::eligibility::{Evaluation, Tier};
 use crate::platform::db::copy::BinaryCopy;
 
 const COPY_RUNS: &str = "COPY decision_runs (contact_id, evaluated_at, tier, effective_score, rise, \
-     campaign_ids, reasons, channels, windows_open, next_openings, cooldowns_until, taken_by, \
-     outcomes) FROM STDIN (FORMAT binary)";
-
-/// One campaign's part of a contact's run.
-#[derive(Debug)]
-struct CampaignPart {
-    reason: Reason,
-    channel: Option<String>,
-    open: Option<bool>,
-    next: Option<DateTime<Utc>>,
-    cooldown: Option<DateTime<Utc>>,
-    taken_by: Option<String>,
-    outcomes: String,
-}
+     campaign_ids, reasons, details) FROM STDIN (FORMAT binary)";
 
 /// One contact's run.
 #[derive(Debug)]
@@ -34,61 +23,66 @@ struct Run {
     tier: Option<Tier>,
     score: Option<f64>,
     rise: Option<f64>,
-    /// In the order of [`DecisionRuns::campaign_ids`].
-    parts: Vec<CampaignPart>,
+    /// Each campaign's reason, space-separated, in the order of [`DecisionRuns::campaigns`].
+    reasons: String,
+    /// Each campaign's [`details`], as one JSON array in the same order.
+    details: String,
 }
 
 /// The decision rows of one batch.
 #[derive(Debug, Default)]
 pub struct DecisionRuns {
-    /// The campaigns every run of the batch evaluated, in order.
-    campaign_ids: Vec<String>,
+    /// The campaigns every run of the batch evaluated, in order, space-separated (a campaign id
+    /// holds no space: `domain::ids`).
+    campaigns: String,
+    per_run: usize,
     runs: Vec<Run>,
 }
 
 impl DecisionRuns {
     /// Per-campaign decisions held (contacts × campaigns).
     pub fn decisions(&self) -> usize {
-        self.runs.len() * self.campaign_ids.len()
+        self.runs.len() * self.per_run
     }
 
     /// Adds a contact's evaluations, one per campaign of `campaign_ids` in that order. The score, the
     /// rise and the tier are the contact's (the same in every evaluation): stored once.
     pub fn push(&mut self, campaign_ids: &[&str], contact_id: &str, evaluations: &[Evaluation]) {
-        if self.campaign_ids.is_empty() {
-            self.campaign_ids = campaign_ids.iter().map(|c| (*c).to_owned()).collect();
+        if self.per_run == 0 {
+            self.campaigns = campaign_ids.join(" ");
+            self.per_run = campaign_ids.len();
         }
-        debug_assert_eq!(self.campaign_ids, campaign_ids);
+        debug_assert_eq!(self.campaigns, campaign_ids.join(" "));
+        debug_assert_eq!(evaluations.len(), campaign_ids.len());
+        let mut reasons = String::with_capacity(20 * evaluations.len());
+        let mut all = String::with_capacity(160 * evaluations.len());
+        all.push('[');
+        for (i, e) in evaluations.iter().enumerate() {
+            if i > 0 {
+                reasons.push(' ');
+                all.push(',');
+            }
+            reasons.push_str(e.reason.as_str());
+            details(&mut all, e);
+        }
+        all.push(']');
         let first = evaluations.first();
         self.runs.push(Run {
             contact_id: contact_id.to_owned(),
             tier: first.and_then(|e| e.tier),
             score: first.and_then(|e| e.effective_score),
             rise: first.and_then(|e| e.rise),
-            parts: evaluations
-                .iter()
-                .map(|e| CampaignPart {
-                    reason: e.reason,
-                    channel: e.channel.clone(),
-                    open: e.window.map(|w| w.open),
-                    next: e.window.and_then(|w| w.next_opening),
-                    cooldown: e.cooldown_until,
-                    taken_by: e.taken_by.clone(),
-                    outcomes: super::outcomes::encode(&e.outcomes),
-                })
-                .collect(),
+            reasons,
+            details: all,
         });
     }
 
-    /// About the size of the batch's COPY: a row's fixed columns and array headers, and per
-    /// campaign its id, reason and outcomes (a little over, so the buffer is not grown).
+    /// About the size of the batch's COPY (a little over, so the buffer is not grown).
     fn bytes(&self) -> usize {
-        let campaigns: usize = self.campaign_ids.iter().map(|c| c.len() + 96).sum();
         self.runs
             .iter()
             .map(|r| {
-                let outcomes: usize = r.parts.iter().map(|p| p.outcomes.len()).sum();
-                256 + r.contact_id.len() + campaigns + outcomes
+                96 + r.contact_id.len() + self.campaigns.len() + r.reasons.len() + r.details.len()
             })
             .sum::<usize>()
             + 64
@@ -110,46 +104,82 @@ impl DecisionRuns {
 
     fn encode(&self, now: DateTime<Utc>, skip: &HashSet<&str>) -> BinaryCopy {
         let mut c = BinaryCopy::with_capacity(self.bytes());
-        let ids = &self.campaign_ids;
         for r in self
             .runs
             .iter()
             .filter(|r| !skip.contains(r.contact_id.as_str()))
         {
-            let p = &r.parts;
-            c.row(13)
+            c.row(8)
                 .text(&r.contact_id)
                 .timestamptz(now)
                 .opt_text(r.tier.map(Tier::as_str))
                 .opt_f64(r.score)
                 .opt_f64(r.rise)
-                .text_array(ids.iter().map(|k| Some(k.as_str())))
-                .text_array(p.iter().map(|x| Some(x.reason.as_str())))
-                .text_array(p.iter().map(|x| x.channel.as_deref()))
-                .bool_array(p.iter().map(|x| x.open))
-                .timestamptz_array(p.iter().map(|x| x.next))
-                .timestamptz_array(p.iter().map(|x| x.cooldown))
-                .text_array(p.iter().map(|x| x.taken_by.as_deref()))
-                .text_array(p.iter().map(|x| Some(x.outcomes.as_str())));
+                .text(&self.campaigns)
+                .text(&r.reasons)
+                .text(&r.details);
         }
         c
     }
 }
 
-/// Decisions per minute and reason since `since`, through the `decisions` view (one row per
-/// campaign of each run) on the `decision_runs_by_age` index. The one query that reads the
-/// decisions by time (the console's chart): a change of the decisions' layout adapts here.
+/// One campaign's details as the `decisions` view reads them:
+/// `[channel, window_open, next_opening, cooldown_until, taken_by, outcomes]`, instants in RFC 3339
+/// with microseconds (what PostgreSQL keeps), outcomes as `evaluation::outcomes` stores them.
+fn details(out: &mut String, e: &Evaluation) {
+    out.push('[');
+    opt_string(out, e.channel.as_deref());
+    out.push_str(match e.window.map(|w| w.open) {
+        Some(true) => ",true,",
+        Some(false) => ",false,",
+        None => ",null,",
+    });
+    opt_instant(out, e.window.and_then(|w| w.next_opening));
+    out.push(',');
+    opt_instant(out, e.cooldown_until);
+    out.push(',');
+    opt_string(out, e.taken_by.as_deref());
+    out.push(',');
+    super::outcomes::push(out, &e.outcomes);
+    out.push(']');
+}
+
+fn opt_string(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => super::outcomes::push_json_string(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+fn opt_instant(out: &mut String, t: Option<DateTime<Utc>>) {
+    match t {
+        Some(t) => {
+            write!(out, "\"{}\"", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")).expect("into a String")
+        }
+        None => out.push_str("null"),
+    }
+}
+
+/// Decisions per minute and reason since `since`, one per campaign of each run, on the
+/// `decision_runs_by_age` index. The one query that reads the decisions by time (the console's
+/// chart): it splits the reasons without parsing the details, so a minute of a million-contact
+/// run reads fast. A change of the decisions' layout adapts here.
 pub async fn decisions_by_minute(
     db: impl sqlx::PgExecutor<'_>,
     since: DateTime<Utc>,
 ) -> sqlx::Result<Vec<crate::platform::db::MinuteCount>> {
     sqlx::query_as!(
         crate::platform::db::MinuteCount,
-        r#"SELECT date_trunc('minute', evaluated_at) AS "minute!", reason AS "key!",
+        r#"SELECT date_trunc('minute', r.evaluated_at) AS "minute!", k.reason AS "key!",
                   count(*) AS "count!"
-           FROM decisions WHERE evaluated_at >= $1 GROUP BY 1, 2"#,
+           FROM decision_runs r, unnest(string_to_array(r.reasons, ' ')) AS k(reason)
+           WHERE r.evaluated_at >= $1 GROUP BY 1, 2"#,
         since
     )
     .fetch_all(db)
     .await
 }
+
+#[cfg(test)]
+#[path = "runs_tests.rs"]
+mod tests;

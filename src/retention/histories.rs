@@ -10,7 +10,7 @@ use super::batch::{Batch, Cursor, Walked};
 
 /// Old decisions except the newest of each contact and campaign, which the explanation shows
 /// however old it is. (The evaluation run reads no decisions.) A run's row holds every campaign's
-/// decision: it goes when each of its campaigns has a newer decision about the contact, and the
+/// decision (its campaigns space-separated): it goes when each of its campaigns has a newer decision about the contact, and the
 /// count is of the per-campaign decisions it held.
 pub(super) async fn decisions(
     tx: &mut PgConnection,
@@ -27,11 +27,13 @@ pub(super) async fn decisions(
            gone AS (
                DELETE FROM decision_runs WHERE ctid = ANY(ARRAY(
                    SELECT b.rid FROM batch b WHERE NOT EXISTS (
-                       SELECT 1 FROM unnest(b.campaign_ids) AS k(id) WHERE NOT EXISTS (
+                       SELECT 1 FROM unnest(string_to_array(b.campaign_ids, ' ')) AS k(id)
+                       WHERE NOT EXISTS (
                            SELECT 1 FROM decision_runs n
-                           WHERE n.contact_id = b.contact_id AND k.id = ANY(n.campaign_ids)
+                           WHERE n.contact_id = b.contact_id
+                             AND k.id = ANY(string_to_array(n.campaign_ids, ' '))
                              AND (n.evaluated_at, n.seq) > (b.evaluated_at, b.seq)))))
-               RETURNING cardinality(campaign_ids) AS n),
+               RETURNING cardinality(string_to_array(campaign_ids, ' ')) AS n),
            last AS (SELECT evaluated_at, seq FROM batch ORDER BY evaluated_at DESC, seq DESC LIMIT 1)
            SELECT (SELECT count(*) FROM batch) AS "examined!",
                   (SELECT COALESCE(sum(n), 0) FROM gone)::int8 AS "deleted!",

@@ -2,7 +2,7 @@
 //! campaign, priority and the cooldown across campaigns, deferrals re-evaluated when the window
 //! opens, the pull feed's lease, acknowledgement and expiry, and the contact explanation.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::{Value, json};
 
 use pesync::evaluation::evaluate_once;
@@ -242,18 +242,8 @@ async fn a_lease_that_is_not_acknowledged_returns_to_the_feed() {
 async fn a_deferred_contact_is_evaluated_again_when_its_window_opens() {
     let app = spawn_app().await;
     create_campaign(&app, &campaign("pull-one", 0, "pull")).await;
-    let now = app.now();
-    let opens = now + Duration::hours(2);
-    let window = json!({"start_time": hms(opens), "end_time": hms(opens + Duration::hours(1)), "timezone": "UTC"});
-    let p = profile(
-        &[
-            (now - Duration::hours(5), 0.5),
-            (now - Duration::hours(1), 0.8),
-        ],
-        "voice",
-        Some(window),
-    );
-    seed_profile(&app, "c-1", &p).await;
+    let opens = app.now() + Duration::hours(2);
+    seed_waiting(&app, "c-1", opens).await;
     let r = evaluate(&app).await;
     assert_eq!(r.deferred, 1);
     let v = explain(&app, "c-1").await;
@@ -452,6 +442,21 @@ async fn a_new_or_changed_campaign_looks_at_every_contact_already_scored() {
 
 /// 300 of the benchmark's varied contacts (`evaluate_seed`), decided by a first run (a full pass):
 /// the app and that run's instant.
+/// A rising contact whose own window opens at `opens` (to the second) for an hour.
+async fn seed_waiting(app: &TestApp, contact: &str, opens: DateTime<Utc>) {
+    let now = app.now();
+    let window = json!({"start_time": hms(opens), "end_time": hms(opens + Duration::hours(1)), "timezone": "UTC"});
+    let p = profile(
+        &[
+            (now - Duration::hours(5), 0.5),
+            (now - Duration::hours(1), 0.8),
+        ],
+        "voice",
+        Some(window),
+    );
+    seed_profile(app, contact, &p).await;
+}
+
 async fn seeded_and_run() -> (TestApp, DateTime<Utc>) {
     let app = spawn_app().await;
     // The seed's windows are hours of the day, so what a run defers or queues depends on the
@@ -812,4 +817,97 @@ async fn watermarks_go_in_the_order_jsonb_keeps_its_keys() {
         .unwrap();
     assert_eq!(keys.len(), ids.len());
     assert_eq!(keys, w.contacts());
+}
+
+/// A run's row keeps every campaign's part as text (migration `20261211000016`): read back through
+/// the `decisions` view, each column of each campaign is what the run decided, in campaign order,
+/// instants to the microsecond.
+#[tokio::test]
+async fn every_column_of_a_runs_decisions_reads_back_through_the_view() {
+    let app = spawn_app().await;
+    create_campaign(&app, &campaign("high-priority", 5, "pull")).await;
+    create_campaign(&app, &campaign("low-priority", 1, "pull")).await;
+    seed_rising(&app, "taken", 0.8).await;
+    let opens = app.now() + Duration::hours(2);
+    seed_waiting(&app, "waits", opens).await;
+    evaluate(&app).await;
+    let items = lease(&app, "high-priority", 10).await;
+    let acked_at = app.now();
+    assert_eq!(
+        ack(&app, &[items[0]["id"].as_str().unwrap()]).await,
+        ["acknowledged"]
+    );
+    app.clock.advance(Duration::minutes(61));
+    seed_rising(&app, "taken", 0.9).await;
+    evaluate(&app).await;
+
+    type Row = (
+        String,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<bool>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<String>,
+        Value,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT contact_id, ordinal, campaign_id, reason, channel, window_open, next_opening,
+                cooldown_until, taken_by, outcomes
+         FROM decisions ORDER BY evaluated_at, contact_id, ordinal",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let seen: Vec<Value> = rows
+        .iter()
+        .map(|r| json!([r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8]))
+        .collect();
+    let (high, low) = ("high-priority", "low-priority");
+    // The window's times are whole seconds; PostgreSQL keeps microseconds of the acknowledgement.
+    let opens = opens.trunc_subsecs(0);
+    let until = acked_at.trunc_subsecs(6) + Duration::hours(72);
+    let waits = "deferred_outside_window";
+    assert_eq!(
+        Value::from(seen),
+        json!([
+            [
+                "taken", 1, high, "eligible", "voice", true, null, null, null
+            ],
+            ["taken", 2, low, "cooldown", "voice", true, null, null, high],
+            ["waits", 1, high, waits, "voice", false, opens, null, null],
+            ["waits", 2, low, waits, "voice", false, opens, null, null],
+            [
+                "taken", 1, high, "cooldown", "voice", true, null, until, null
+            ],
+            [
+                "taken", 2, low, "cooldown", "voice", true, null, until, null
+            ],
+        ])
+    );
+    assert_ne!(
+        until.timestamp_subsec_micros(),
+        0,
+        "the microseconds are kept"
+    );
+    // The outcomes: every rule, a passed one `true`, a failed one its sentence.
+    let low_taken = &rows[1].9;
+    assert_eq!(low_taken.as_array().map(Vec::len), Some(9), "{low_taken}");
+    assert!(
+        low_taken
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o.as_str().is_some_and(|s| s.contains(high)))
+    );
+    assert!(
+        rows[0]
+            .9
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o == &json!(true))
+    );
 }

@@ -4,14 +4,11 @@
 //! parameters to take apart, no text to parse), which made it the cheapest way in (issue 12).
 //!
 //! Only the types pesync writes this way are here; each is encoded as PostgreSQL's binary send
-//! function does (`src/backend/utils/adt/*.c`, `array_send`).
+//! function does (`src/backend/utils/adt/*.c`).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-const TEXT_OID: u32 = 25;
-const BOOL_OID: u32 = 16;
-const TIMESTAMPTZ_OID: u32 = 1184;
 /// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01T00:00:00Z.
 pub(super) const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
@@ -100,70 +97,6 @@ impl BinaryCopy {
         self.field(&micros(v).to_be_bytes())
     }
 
-    /// A one-dimensional `text[]`; `None` elements are NULL.
-    pub fn text_array<'a>(
-        &mut self,
-        items: impl ExactSizeIterator<Item = Option<&'a str>>,
-    ) -> &mut Self {
-        self.array(TEXT_OID, items, |b, v| b.extend_from_slice(v.as_bytes()))
-    }
-
-    /// A one-dimensional `boolean[]`.
-    pub fn bool_array(&mut self, items: impl ExactSizeIterator<Item = Option<bool>>) -> &mut Self {
-        self.array(BOOL_OID, items, |b, v| b.push(u8::from(v)))
-    }
-
-    /// A one-dimensional `timestamptz[]`.
-    pub fn timestamptz_array(
-        &mut self,
-        items: impl ExactSizeIterator<Item = Option<DateTime<Utc>>>,
-    ) -> &mut Self {
-        self.array(TIMESTAMPTZ_OID, items, |b, v| {
-            b.extend_from_slice(&micros(v).to_be_bytes())
-        })
-    }
-
-    /// `array_send`: dimensions, a has-null flag, the element type, one dimension (length, lower
-    /// bound 1), then each element as a field. The field's length is patched in at the end.
-    fn array<T>(
-        &mut self,
-        oid: u32,
-        items: impl ExactSizeIterator<Item = Option<T>>,
-        put: impl Fn(&mut Vec<u8>, T),
-    ) -> &mut Self {
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&0i32.to_be_bytes()); // the field's length, patched below
-        let n = items.len();
-        self.buf.extend_from_slice(&1i32.to_be_bytes()); // dimensions
-        let flag_at = self.buf.len();
-        self.buf.extend_from_slice(&0i32.to_be_bytes()); // has nulls, patched below
-        self.buf.extend_from_slice(&oid.to_be_bytes());
-        self.buf.extend_from_slice(&len(n).to_be_bytes());
-        self.buf.extend_from_slice(&1i32.to_be_bytes()); // lower bound
-        let mut nulls = false;
-        for item in items {
-            match item {
-                Some(v) => {
-                    let start = self.buf.len();
-                    self.buf.extend_from_slice(&0i32.to_be_bytes());
-                    put(&mut self.buf, v);
-                    let size = len(self.buf.len() - start - 4);
-                    self.buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
-                }
-                None => {
-                    nulls = true;
-                    self.buf.extend_from_slice(&(-1i32).to_be_bytes());
-                }
-            }
-        }
-        if nulls {
-            self.buf[flag_at..flag_at + 4].copy_from_slice(&1i32.to_be_bytes());
-        }
-        let size = len(self.buf.len() - at - 4);
-        self.buf[at..at + 4].copy_from_slice(&size.to_be_bytes());
-        self
-    }
-
     /// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`) with the rows; returns how many
     /// PostgreSQL stored.
     pub async fn send(self, conn: &mut PgConnection, statement: &str) -> sqlx::Result<u64> {
@@ -207,20 +140,5 @@ mod tests {
         let field = &c.buf[header + 2..];
         assert_eq!(i32::from_be_bytes(field[..4].try_into().unwrap()), 8);
         assert_eq!(&field[4..], b"\x01{\"a\":1}");
-    }
-
-    #[test]
-    fn arrays_carry_their_length_null_flag_and_elements() {
-        let mut c = BinaryCopy::default();
-        let header = c.buf.len();
-        c.row(1).text_array([Some("ab"), None].into_iter());
-        let field = &c.buf[header + 2..];
-        let word = |i: usize| i32::from_be_bytes(field[i * 4..i * 4 + 4].try_into().unwrap());
-        assert_eq!(word(0) as usize, field.len() - 4, "the field's length");
-        assert_eq!((word(1), word(2), word(3)), (1, 1, TEXT_OID as i32));
-        assert_eq!((word(4), word(5)), (2, 1), "length 2, lower bound 1");
-        assert_eq!(word(6), 2);
-        assert_eq!(&field[28..30], b"ab");
-        assert_eq!(i32::from_be_bytes(field[30..34].try_into().unwrap()), -1);
     }
 }

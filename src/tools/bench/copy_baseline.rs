@@ -12,10 +12,11 @@ use crate::evaluation::BATCH;
 use crate::platform::db::copy::BinaryCopy;
 
 const COPY: &str = "COPY baseline_decision_runs (contact_id, evaluated_at, tier, effective_score, \
-     rise, campaign_ids, reasons, channels, windows_open, next_openings, cooldowns_until, taken_by, \
-     outcomes) FROM STDIN (FORMAT binary)";
+     rise, campaign_ids, reasons, details) FROM STDIN (FORMAT binary)";
 
-const OUTCOMES: &str = r#"[true,true,true,"rose 0.04 over the last 24 h (from 0.52 to 0.56); minimum 0.1",true,true,true,true,true]"#;
+/// Two campaigns' details (`evaluation::runs`): one with a channel and an open window, one closed
+/// until a later instant; each with one failure sentence.
+const DETAILS: &str = r#"[["voice",true,null,null,null,[true,true,true,"rose 0.04 over the last 24 h (from 0.52 to 0.56); minimum 0.1",true,true,true,true,true]],[null,false,"2026-12-08T08:00:00.000000Z",null,null,[true,true,true,"rose 0.04 over the last 24 h (from 0.52 to 0.56); minimum 0.1",true,true,true,true,true]]]"#;
 
 /// Seconds to COPY `rows` rows (the table is created empty first, and dropped after).
 pub async fn copy_seconds(pool: &PgPool, rows: i64, now: DateTime<Utc>) -> anyhow::Result<f64> {
@@ -33,20 +34,15 @@ pub async fn copy_seconds(pool: &PgPool, rows: i64, now: DateTime<Utc>) -> anyho
         for i in lo..hi {
             let id = format!("bench-{:08}", i + 1);
             let score = 0.3 + (i % 50) as f64 / 100.0;
-            c.row(13)
+            c.row(8)
                 .text(&id)
                 .timestamptz(now)
                 .opt_text(Some("moderate"))
                 .opt_f64(Some(score))
                 .opt_f64(Some(0.04))
-                .text_array([Some("bench-push"), Some("bench-pull")].into_iter())
-                .text_array([Some("insufficient_rise"), Some("insufficient_rise")].into_iter())
-                .text_array([Some("voice"), None].into_iter())
-                .bool_array([Some(true), Some(false)].into_iter())
-                .timestamptz_array([None, Some(now)].into_iter())
-                .timestamptz_array([None, None].into_iter())
-                .text_array([None, None].into_iter())
-                .text_array([Some(OUTCOMES), Some(OUTCOMES)].into_iter());
+                .text("bench-push bench-pull")
+                .text("insufficient_rise insufficient_rise")
+                .text(DETAILS);
         }
         let mut tx = pool.begin().await?;
         sqlx::raw_sql("SET LOCAL synchronous_commit = off")

@@ -148,7 +148,8 @@ async fn repetition(
 
     if i == 0 {
         *reasons = sqlx::query_as(
-            "SELECT reason, count(*) FROM decisions WHERE evaluated_at = $1 GROUP BY reason ORDER BY count(*) DESC",
+            "SELECT k.reason, count(*) FROM decision_runs, unnest(string_to_array(reasons, ' ')) AS k(reason)
+             WHERE evaluated_at = $1 GROUP BY 1 ORDER BY 2 DESC",
         )
         .bind(now)
         .fetch_all(pool)

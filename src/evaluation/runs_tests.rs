@@ -1,0 +1,111 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::eligibility::{Rule, RuleOutcome, WindowState};
+
+fn evaluation(reason: &str) -> Evaluation {
+    serde_json::from_value(json!({"reason": reason, "observations": [], "outcomes": []})).unwrap()
+}
+
+#[test]
+fn a_campaigns_details_are_the_json_array_the_view_reads() {
+    let next: DateTime<Utc> = "2026-12-08T09:00:00.000001Z".parse().unwrap();
+    let until: DateTime<Utc> = "2026-12-10T10:56:28.746496Z".parse().unwrap();
+    let mut e = evaluation("cooldown");
+    e.channel = Some("vo\"ice".into());
+    e.window = Some(WindowState {
+        open: false,
+        next_opening: Some(next),
+    });
+    e.cooldown_until = Some(until);
+    e.taken_by = Some("b".into());
+    e.outcomes = Rule::ALL
+        .iter()
+        .map(|r| RuleOutcome {
+            rule: *r,
+            passed: *r != Rule::Cooldown,
+            detail: "in cooldown \\ until".into(),
+        })
+        .collect();
+    let mut out = String::new();
+    details(&mut out, &e);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rules = json!([
+        true,
+        true,
+        true,
+        true,
+        "in cooldown \\ until",
+        true,
+        true,
+        true,
+        true
+    ]);
+    assert_eq!(
+        v,
+        json!([
+            "vo\"ice",
+            false,
+            "2026-12-08T09:00:00.000001Z",
+            "2026-12-10T10:56:28.746496Z",
+            "b",
+            rules
+        ])
+    );
+
+    let mut out = String::new();
+    details(&mut out, &evaluation("no_profile"));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        json!([
+            null,
+            null,
+            null,
+            null,
+            null,
+            [
+                "not evaluated",
+                "not evaluated",
+                "not evaluated",
+                "not evaluated",
+                "not evaluated",
+                "not evaluated",
+                "not evaluated",
+                "not evaluated",
+                "not evaluated"
+            ]
+        ])
+    );
+}
+
+#[test]
+fn a_row_holds_the_campaigns_and_reasons_space_separated_in_order() {
+    let mut runs = DecisionRuns::default();
+    let ids = ["a", "b-2"];
+    runs.push(
+        &ids,
+        "c-1",
+        &[evaluation("eligible"), evaluation("cooldown")],
+    );
+    runs.push(
+        &ids,
+        "c-2",
+        &[evaluation("no_profile"), evaluation("no_profile")],
+    );
+    assert_eq!(runs.decisions(), 4);
+    assert_eq!(runs.campaigns, "a b-2");
+    assert_eq!(runs.runs[0].reasons, "eligible cooldown");
+    let parts: Value = serde_json::from_str(&runs.runs[1].details).unwrap();
+    assert_eq!(parts.as_array().map(Vec::len), Some(2));
+    // Every run but the skipped one is a row.
+    let copy = runs.encode(Utc::now(), &HashSet::from(["c-1"]));
+    assert_eq!(copy.rows(), 1);
+}
+
+#[test]
+fn no_reason_holds_a_space() {
+    for r in crate::eligibility::Reason::ALL {
+        assert!(!r.as_str().is_empty() && !r.as_str().contains(char::is_whitespace));
+    }
+}
