@@ -452,3 +452,14 @@ where
         tokio::time::sleep(StdDuration::from_millis(10)).await;
     }
 }
+
+/// Waits (up to 90 s: a loaded CI machine can push a few retries into backoff; a passing test
+/// returns early) until the simulator holds `n` events.
+pub async fn wait_for_events(sim: &SimulatorHandle, n: usize) {
+    eventually(
+        StdDuration::from_secs(90),
+        &format!("{n} events at the simulator"),
+        || async { sim.state.events().len() >= n },
+    )
+    .await;
+}
