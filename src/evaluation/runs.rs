@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use sqlx::PgConnection;
 
 use crate::eligibility::{Evaluation, Tier};
@@ -153,11 +153,41 @@ fn opt_string(out: &mut String, s: Option<&str>) {
 
 fn opt_instant(out: &mut String, t: Option<DateTime<Utc>>) {
     match t {
-        Some(t) => {
-            write!(out, "\"{}\"", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")).expect("into a String")
-        }
+        Some(t) => push_instant(out, t),
         None => out.push_str("null"),
     }
+}
+
+/// `t` as a JSON string in RFC 3339 with microseconds, `"2026-12-08T09:00:00.000001Z"`. Written
+/// digit by digit: a run writes about half a million (every deferral's opening), and chrono's
+/// formatter, which reads its pattern each time, cost pesync 0.6 CPU-s a run.
+fn push_instant(out: &mut String, t: DateTime<Utc>) {
+    if !(0..=9999).contains(&t.year()) {
+        let text = t.to_rfc3339_opts(SecondsFormat::Micros, true);
+        write!(out, "\"{text}\"").expect("into a String");
+        return;
+    }
+    let pad = |out: &mut String, v: u32, width: u32| {
+        for i in (0..width).rev() {
+            out.push(char::from(b'0' + (v / 10u32.pow(i) % 10) as u8));
+        }
+    };
+    out.push('"');
+    pad(out, t.year() as u32, 4);
+    out.push('-');
+    pad(out, t.month(), 2);
+    out.push('-');
+    pad(out, t.day(), 2);
+    out.push('T');
+    pad(out, t.hour(), 2);
+    out.push(':');
+    pad(out, t.minute(), 2);
+    out.push(':');
+    pad(out, t.second(), 2);
+    out.push('.');
+    // A leap second's nanoseconds run past a billion; PostgreSQL has no leap seconds either.
+    pad(out, t.nanosecond() / 1000 % 1_000_000, 6);
+    out.push_str("Z\"");
 }
 
 /// Decisions per minute and reason since `since`, one per campaign of each run, on the

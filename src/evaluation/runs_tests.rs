@@ -109,3 +109,24 @@ fn no_reason_holds_a_space() {
         assert!(!r.as_str().is_empty() && !r.as_str().contains(char::is_whitespace));
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn instants_are_written_as_chrono_writes_rfc_3339(
+        micros in -62_135_596_800_000_000i64..253_402_300_799_999_999i64
+    ) {
+        let t = DateTime::<Utc>::from_timestamp_micros(micros).unwrap();
+        let mut out = String::new();
+        push_instant(&mut out, t);
+        let chrono = format!("\"{}\"", t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        proptest::prop_assert_eq!(out, chrono);
+    }
+}
+
+#[test]
+fn instants_outside_four_digit_years_are_written_too() {
+    let t: DateTime<Utc> = "+10000-01-01T00:00:00Z".parse().unwrap();
+    let mut out = String::new();
+    push_instant(&mut out, t);
+    assert_eq!(out, "\"+10000-01-01T00:00:00.000000Z\"");
+}

@@ -10,8 +10,8 @@ use super::batch::{Batch, Cursor, Walked};
 
 /// Old decisions except the newest of each contact and campaign, which the explanation shows
 /// however old it is. (The evaluation run reads no decisions.) A run's row holds every campaign's
-/// decision (its campaigns space-separated): it goes when each of its campaigns has a newer decision about the contact, and the
-/// count is of the per-campaign decisions it held.
+/// decision (its campaigns space-separated): it goes when each of its campaigns has a newer
+/// decision about the contact, and the count is of the per-campaign decisions it held.
 pub(super) async fn decisions(
     tx: &mut PgConnection,
     cutoff: DateTime<Utc>,

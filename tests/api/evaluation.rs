@@ -910,4 +910,18 @@ async fn every_column_of_a_runs_decisions_reads_back_through_the_view() {
             .iter()
             .all(|o| o == &json!(true))
     );
+
+    // The console's chart splits each row's reasons: one count per campaign's decision.
+    let chart =
+        pesync::evaluation::runs::decisions_by_minute(&app.pool, acked_at - Duration::days(1))
+            .await
+            .unwrap();
+    let mut by_reason = std::collections::BTreeMap::new();
+    for m in chart {
+        *by_reason.entry(m.key).or_insert(0) += m.count;
+    }
+    assert_eq!(
+        serde_json::to_value(by_reason).unwrap(),
+        json!({"cooldown": 3, "deferred_outside_window": 2, "eligible": 1})
+    );
 }
