@@ -142,19 +142,24 @@ async fn due(
     // `DISTINCT` over `UNION ALL`, not `UNION`: both branches come in contact-id order, so
     // PostgreSQL merges them and drops repeats as they pass (Merge Append, Unique) instead of
     // hashing both and sorting the result by text, which was two thirds of the statement's time.
+    // The ids come back as one array, not a row each: a run reads a million, and taking them
+    // apart row by row was about 8 % of pesync's CPU in the run. `array_agg` takes them in the
+    // subquery's order (it has no ORDER BY of its own, so nothing re-sorts them), which is the
+    // contact-id order the batch's range needs.
     sqlx::query_scalar!(
-        r#"SELECT DISTINCT contact_id AS "contact_id!"
-           FROM ((SELECT contact_id FROM evaluation_queue WHERE contact_id > $1
-                  ORDER BY contact_id LIMIT $3)
-                 UNION ALL
-                 (SELECT contact_id FROM deferrals WHERE next_opening <= $2 AND contact_id > $1
-                  ORDER BY contact_id LIMIT $3)) c
-           ORDER BY contact_id LIMIT $3"#,
+        r#"SELECT COALESCE(array_agg(contact_id), '{}') AS "ids!"
+           FROM (SELECT DISTINCT contact_id
+                 FROM ((SELECT contact_id FROM evaluation_queue WHERE contact_id > $1
+                        ORDER BY contact_id LIMIT $3)
+                       UNION ALL
+                       (SELECT contact_id FROM deferrals WHERE next_opening <= $2 AND contact_id > $1
+                        ORDER BY contact_id LIMIT $3)) c
+                 ORDER BY contact_id LIMIT $3) d"#,
         after,
         now,
         limit
     )
-    .fetch_all(&mut *db)
+    .fetch_one(&mut *db)
     .await
 }
 
