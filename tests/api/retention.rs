@@ -223,6 +223,26 @@ async fn queued(app: &TestApp, contact: &str, state: &str, age: Duration) {
     .unwrap();
 }
 
+/// A run's row deciding several campaigns at once, as the evaluation run writes it.
+async fn run_row(app: &TestApp, contact: &str, campaigns: &[&str], age: Duration) {
+    let details: Vec<Value> = campaigns
+        .iter()
+        .map(|_| serde_json::json!([null, null, null, null, null, []]))
+        .collect();
+    sqlx::query(
+        "INSERT INTO decision_runs (contact_id, evaluated_at, campaign_ids, reasons, details)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(contact)
+    .bind(app.now() - age)
+    .bind(campaigns.join(" "))
+    .bind(vec!["cooldown"; campaigns.len()].join(" "))
+    .bind(Value::from(details).to_string())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
 /// `sql` gives (a key, an instant) per row: the rows as "key:days ago", ordered.
 async fn aged(app: &TestApp, sql: &'static str) -> Vec<String> {
     let rows: Vec<(String, DateTime<Utc>)> =
@@ -420,4 +440,29 @@ async fn rows_pruned_show_in_metrics_and_stats_per_table() {
         .find(|p| p["table"] == "events")
         .unwrap();
     assert_eq!(events["rows"], 3);
+}
+
+/// A run's row holds every campaign's decision: it goes only when each of its campaigns has a
+/// newer decision about the contact, and counts as that many decisions pruned.
+#[tokio::test]
+async fn a_runs_row_goes_when_every_campaign_it_decided_has_a_newer_decision() {
+    let app = spawn_app().await;
+    let days = Duration::days;
+    run_row(&app, "a", &["k1", "k2"], days(100)).await;
+    run_row(&app, "a", &["k1"], days(1)).await;
+    let decisions = "SELECT contact_id || '/' || campaign_id, evaluated_at FROM decisions";
+
+    assert_eq!(
+        prune(&app).await.pruned(Table::Decisions),
+        0,
+        "k2 has nothing newer"
+    );
+    assert_eq!(
+        aged(&app, decisions).await,
+        ["a/k1:1", "a/k1:100", "a/k2:100"]
+    );
+
+    run_row(&app, "a", &["k2", "k3"], days(2)).await;
+    assert_eq!(prune(&app).await.pruned(Table::Decisions), 2);
+    assert_eq!(aged(&app, decisions).await, ["a/k1:1", "a/k2:2", "a/k3:2"]);
 }
