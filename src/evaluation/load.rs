@@ -177,7 +177,8 @@ pub async fn deferrals_by_opening(
     bounds: &[DateTime<Utc>],
 ) -> sqlx::Result<Vec<(i32, i64)>> {
     let rows = sqlx::query!(
-        r#"SELECT width_bucket(next_opening, $1::timestamptz[]) AS "bucket!", count(*) AS "n!"
+        r#"SELECT width_bucket(next_opening, $1::timestamptz[]) AS "bucket!",
+                  sum(cardinality(string_to_array(campaign_ids, ' ')))::int8 AS "n!"
            FROM deferrals GROUP BY 1"#,
         bounds
     )

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod cooldown;
+mod deferrals;
 pub mod explain;
 pub mod facts;
 pub mod figures;

@@ -10,23 +10,17 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use super::cooldown::handed_over_since_load;
+use super::deferrals::{COPY_DEFERRALS, Deferrals};
 use super::queued::QueuedContacts;
 use super::watermarks::Watermarks;
 use crate::dialer::contact::DialerContact;
 use crate::eligibility::{Campaign, Evaluation, Reason};
-use crate::platform::db::copy::BinaryCopy;
-
-const COPY_DEFERRALS: &str = "COPY deferrals (contact_id, campaign_id, next_opening, deferred_at) \
-     FROM STDIN (FORMAT binary)";
 
 /// The rows one batch writes, column by column.
 #[derive(Debug, Default)]
 pub struct BatchWrite {
     decisions: super::runs::DecisionRuns,
-    // deferrals
-    f_contact: Vec<String>,
-    f_campaign: Vec<String>,
-    f_next: Vec<DateTime<Utc>>,
+    deferrals: Deferrals,
     queued: QueuedContacts,
     // evaluated contacts
     e_contact: Vec<String>,
@@ -46,8 +40,9 @@ impl BatchWrite {
         self.queued.len()
     }
 
+    /// Deferred (contact, campaign) pairs.
     pub fn deferred(&self) -> usize {
-        self.f_contact.len()
+        self.deferrals.len()
     }
 
     /// How many of the batch's decisions have each reason, indexed by `Reason as usize`.
@@ -86,9 +81,7 @@ impl BatchWrite {
                 _ => None,
             };
             if let Some(next) = again {
-                self.f_contact.push(contact_id.to_owned());
-                self.f_campaign.push(campaign.id.clone());
-                self.f_next.push(next);
+                self.deferrals.push(contact_id, &campaign.id, next);
             }
         }
     }
@@ -134,8 +127,8 @@ impl BatchWrite {
     /// are not written.
     async fn lock_campaigns(&self, tx: &mut PgConnection) -> sqlx::Result<HashSet<String>> {
         let mut ids: Vec<&String> = self
-            .f_campaign
-            .iter()
+            .deferrals
+            .campaign_ids()
             .chain(self.queued.campaign_ids())
             .collect();
         if ids.is_empty() {
@@ -235,21 +228,7 @@ impl BatchWrite {
         live: &HashSet<String>,
         skip: &HashSet<&str>,
     ) -> sqlx::Result<()> {
-        let mut copy = BinaryCopy::default();
-        let rows = self
-            .f_contact
-            .iter()
-            .zip(&self.f_campaign)
-            .zip(&self.f_next);
-        for ((contact, campaign), next) in rows {
-            if live.contains(campaign) && !skip.contains(contact.as_str()) {
-                copy.row(4)
-                    .text(contact)
-                    .text(campaign)
-                    .timestamptz(*next)
-                    .timestamptz(now);
-            }
-        }
+        let copy = self.deferrals.encode(now, live, skip);
         if copy.rows() > 0 {
             copy.send(tx, COPY_DEFERRALS).await?;
         }

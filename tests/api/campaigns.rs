@@ -100,16 +100,15 @@ async fn deleting_a_campaign_removes_its_deferrals_and_queue_items() {
         .execute(&app.pool)
         .await
         .unwrap();
-        sqlx::query(
-            "INSERT INTO deferrals (contact_id, campaign_id, next_opening, deferred_at)
-             VALUES ($1, $2, now(), now()) ON CONFLICT DO NOTHING",
-        )
-        .bind(c)
-        .bind(k)
-        .execute(&app.pool)
-        .await
-        .unwrap();
     }
+    // One row per contact and opening (migration 20261212000017): `a` waits for both campaigns.
+    sqlx::query(
+        "INSERT INTO deferrals (contact_id, next_opening, campaign_ids, deferred_at)
+         VALUES ('a', now(), 'winter summer', now()), ('b', now(), 'winter', now())",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let r = delete_campaign(&app, "winter").await;
     assert_eq!(r.status(), 204);
     let left = |table: &'static str| {
@@ -124,7 +123,17 @@ async fn deleting_a_campaign_removes_its_deferrals_and_queue_items() {
         }
     };
     assert_eq!(left("dialer_queue").await, ["summer:a"]);
-    assert_eq!(left("deferrals").await, ["summer:a"]);
+    assert_eq!(left("deferred_pairs").await, ["summer:a"]);
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT contact_id, campaign_ids FROM deferrals")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [("a".to_owned(), "summer".to_owned())],
+        "b's row went"
+    );
 }
 
 #[tokio::test]

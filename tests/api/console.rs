@@ -231,6 +231,19 @@ async fn the_breakdown_names_reasons_campaigns_cooldowns_and_deferrals() {
     let b: Value = app.admin_json("/v1/admin/stats/breakdown").await;
     assert_eq!(b["cooldowns_running"], 0);
     assert_eq!(b["campaigns"], json!([]), "the hand-over is over a day old");
+
+    // A contact waiting for two campaigns at one opening is one row, and counts as two pairs.
+    sqlx::query(
+        "INSERT INTO deferrals (contact_id, next_opening, campaign_ids, deferred_at)
+         VALUES ('two', $1, 'a b', $2)",
+    )
+    .bind(app.now() + Duration::minutes(30))
+    .bind(app.now())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let b: Value = app.admin_json("/v1/admin/stats/breakdown").await;
+    assert_eq!(b["deferred"][1], json!({"opens": "within_1h", "count": 2}));
 }
 
 #[tokio::test]

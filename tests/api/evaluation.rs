@@ -670,7 +670,7 @@ async fn replaces_only_its_own_contacts_deferrals(queued: &str, dense: bool) {
             .unwrap()
         }
     };
-    let columns = "SELECT contact_id, campaign_id, next_opening, deferred_at FROM deferrals";
+    let columns = "SELECT contact_id, campaign_id, next_opening, deferred_at FROM deferred_pairs";
     let others = format!("{columns} WHERE NOT ({queued}) AND contact_id <> ALL($1) ORDER BY 1, 2");
     let theirs = format!("{columns} WHERE ({queued}) OR contact_id = ANY($1)");
     let before = deferrals(others.clone()).await;
@@ -728,7 +728,7 @@ async fn a_contact_queued_and_deferred_is_due_once() {
     let (app, _) = seeded_and_run().await;
     let twice = count(
         &app,
-        "SELECT count(*) FROM (SELECT contact_id FROM deferrals GROUP BY 1 HAVING count(*) = 2) d",
+        "SELECT count(*) FROM (SELECT contact_id FROM deferred_pairs GROUP BY 1 HAVING count(*) = 2) d",
     )
     .await;
     assert!(twice > 10, "the seed defers contacts for both campaigns");
@@ -740,7 +740,7 @@ async fn a_contact_queued_and_deferred_is_due_once() {
     .execute(&app.pool)
     .await
     .unwrap();
-    assert!(count(&app, "SELECT count(*) FROM deferrals").await > twice);
+    assert!(count(&app, "SELECT count(*) FROM deferred_pairs").await > twice);
 
     let mut conn = app.pool.acquire().await.unwrap();
     let (mut after, mut seen, mut sizes) = (String::new(), Vec::new(), Vec::new());
@@ -910,6 +910,19 @@ async fn every_column_of_a_runs_decisions_reads_back_through_the_view() {
             .iter()
             .all(|o| o == &json!(true))
     );
+
+    // Both campaigns wait for the contact's own window: one deferral row (migration
+    // 20261212000017), read back one pair per campaign.
+    let deferrals: Vec<(String, DateTime<Utc>, String)> =
+        sqlx::query_as("SELECT contact_id, next_opening, campaign_ids FROM deferrals")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        deferrals,
+        [("waits".into(), opens, format!("{high} {low}"))]
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM deferred_pairs").await, 2);
 
     // The console's chart splits each row's reasons: one count per campaign's decision.
     let chart =

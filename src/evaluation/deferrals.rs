@@ -1,0 +1,132 @@
+//! A batch's deferrals (migration `20261212000017`): one row per contact and opening, with the
+//! campaigns that wait for it as words. A contact deferred to its own window's opening by every
+//! campaign is one row, not one per campaign; the run only asks which contacts are due.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::platform::db::copy::BinaryCopy;
+
+pub(super) const COPY_DEFERRALS: &str = "COPY deferrals (contact_id, next_opening, campaign_ids, \
+     deferred_at) FROM STDIN (FORMAT binary)";
+
+/// The (contact, campaign, opening) triples of a batch, in the order decided: a contact's are
+/// next to each other.
+#[derive(Debug, Default)]
+pub struct Deferrals {
+    contact: Vec<String>,
+    campaign: Vec<String>,
+    next: Vec<DateTime<Utc>>,
+}
+
+impl Deferrals {
+    /// Defers `contact` for `campaign` until `next`. A contact's deferrals are pushed together
+    /// (`BatchWrite::decided` pushes all of one contact's at once, and a batch decides a contact
+    /// once): [`Self::rows`] groups each contact's next to each other.
+    pub fn push(&mut self, contact: &str, campaign: &str, next: DateTime<Utc>) {
+        self.contact.push(contact.to_owned());
+        self.campaign.push(campaign.to_owned());
+        self.next.push(next);
+    }
+
+    /// Deferred (contact, campaign) pairs.
+    pub fn len(&self) -> usize {
+        self.contact.len()
+    }
+
+    /// The campaigns deferred for, with repeats.
+    pub fn campaign_ids(&self) -> impl Iterator<Item = &String> {
+        self.campaign.iter()
+    }
+
+    /// The rows to write: per contact not in `skip`, one per opening with its campaigns in `live`
+    /// in the order pushed, space-separated.
+    pub fn rows(
+        &self,
+        live: &HashSet<String>,
+        skip: &HashSet<&str>,
+    ) -> Vec<(&str, DateTime<Utc>, String)> {
+        let mut rows: Vec<(&str, DateTime<Utc>, String)> = Vec::new();
+        let mut first_of_contact = 0;
+        for i in 0..self.contact.len() {
+            let (contact, campaign, next) = (&self.contact[i], &self.campaign[i], self.next[i]);
+            if i == 0 || self.contact[i - 1] != *contact {
+                first_of_contact = rows.len();
+            }
+            if skip.contains(contact.as_str()) || !live.contains(campaign) {
+                continue;
+            }
+            // A contact has a handful of openings at most: a scan of its own rows.
+            match rows[first_of_contact..].iter_mut().find(|r| r.1 == next) {
+                Some(row) => {
+                    row.2.push(' ');
+                    row.2.push_str(campaign);
+                }
+                None => rows.push((contact, next, campaign.clone())),
+            }
+        }
+        rows
+    }
+
+    /// The rows of [`Self::rows`] as a binary COPY, deferred at `now`.
+    pub fn encode(
+        &self,
+        now: DateTime<Utc>,
+        live: &HashSet<String>,
+        skip: &HashSet<&str>,
+    ) -> BinaryCopy {
+        let mut copy = BinaryCopy::default();
+        for (contact, next, campaigns) in self.rows(live, skip) {
+            copy.row(4)
+                .text(contact)
+                .timestamptz(next)
+                .text(&campaigns)
+                .timestamptz(now);
+        }
+        copy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        format!("2026-12-08T{hour:02}:00:00Z").parse().unwrap()
+    }
+
+    #[test]
+    fn a_contacts_campaigns_share_a_row_per_opening() {
+        let mut d = Deferrals::default();
+        d.push("c-1", "a", at(9));
+        d.push("c-1", "b", at(10));
+        d.push("c-1", "c", at(9));
+        d.push("c-2", "a", at(9));
+        d.push("c-3", "b", at(11));
+        let live: HashSet<String> = ["a", "b", "c"].map(String::from).into();
+        let rows = d.rows(&live, &HashSet::new());
+        assert_eq!(
+            rows,
+            [
+                ("c-1", at(9), "a c".to_owned()),
+                ("c-1", at(10), "b".to_owned()),
+                ("c-2", at(9), "a".to_owned()),
+                ("c-3", at(11), "b".to_owned()),
+            ]
+        );
+        assert_eq!(d.encode(at(8), &live, &HashSet::new()).rows(), 4);
+    }
+
+    #[test]
+    fn skipped_contacts_and_deleted_campaigns_write_nothing() {
+        let mut d = Deferrals::default();
+        d.push("c-1", "gone", at(9));
+        d.push("c-1", "a", at(9));
+        d.push("c-2", "a", at(9));
+        d.push("c-3", "gone", at(9));
+        let live: HashSet<String> = ["a"].map(String::from).into();
+        let rows = d.rows(&live, &["c-2"].into());
+        assert_eq!(rows, [("c-1", at(9), "a".to_owned())]);
+    }
+}
