@@ -18,20 +18,19 @@ impl ScratchDb {
         Self::named(database_url, &name, true).await
     }
 
-    /// The database `name` next to the one `DATABASE_URL` names: dropped and re-created with
-    /// migrations when `fresh`, otherwise opened as an earlier run left it.
+    /// The database `name` next to the one `DATABASE_URL` names: dropped and re-created when
+    /// `fresh`, otherwise opened as an earlier run left it; migrated either way, so a kept
+    /// database follows the build that evaluates it.
     pub async fn named(
         database_url: &SecretString,
         name: &str,
         fresh: bool,
     ) -> anyhow::Result<Self> {
         let (server, url) = urls(database_url, name)?;
-        let pool = if fresh {
+        if fresh {
             drop_database(&server, name).await?;
-            crate::platform::db::connect_and_migrate(&url).await?
-        } else {
-            crate::platform::db::connect(&url).await?
-        };
+        }
+        let pool = crate::platform::db::connect_and_migrate(&url).await?;
         Ok(Self {
             url,
             pool,
