@@ -57,8 +57,13 @@ impl Deferrals {
             if skip.contains(contact.as_str()) || !live.contains(campaign) {
                 continue;
             }
-            // A contact has a handful of openings at most: a scan of its own rows.
-            match rows[first_of_contact..].iter_mut().find(|r| r.1 == next) {
+            // A contact has a handful of openings at most: a scan of its own rows. Compared to the
+            // microsecond, as PostgreSQL keeps them: two instants apart by less are one key.
+            let key = next.timestamp_micros();
+            match rows[first_of_contact..]
+                .iter_mut()
+                .find(|r| r.1.timestamp_micros() == key)
+            {
                 Some(row) => {
                     row.2.push(' ');
                     row.2.push_str(campaign);
@@ -116,6 +121,16 @@ mod tests {
             ]
         );
         assert_eq!(d.encode(at(8), &live, &HashSet::new()).rows(), 4);
+    }
+
+    #[test]
+    fn openings_apart_by_less_than_a_microsecond_are_one_row() {
+        let mut d = Deferrals::default();
+        d.push("c-1", "a", at(9));
+        d.push("c-1", "b", at(9) + chrono::TimeDelta::nanoseconds(500));
+        let live: HashSet<String> = ["a", "b"].map(String::from).into();
+        let rows = d.rows(&live, &HashSet::new());
+        assert_eq!(rows, [("c-1", at(9), "a b".to_owned())]);
     }
 
     #[test]
