@@ -1,8 +1,8 @@
 -- A run's decision row keeps its per-campaign parts as text, not as eight arrays (issue 12). COPY
--- receives an array element by element (a header, a type check and a datum for each), and that was
--- most of the cost of the run's largest write: in psql, one binary COPY of a million rows like the
--- run's took 4.9 backend CPU-s with the eight arrays, 3.1 with these three texts (medians of three,
--- docs/BENCHMARKS.md).
+-- receives an array element by element (a header, a type check and a datum for each), which made
+-- the arrays over a third of the cost of the run's largest write: in psql, one binary COPY of a
+-- million rows like the run's took 4.9 backend CPU-s with the eight arrays, 3.1 with these three
+-- texts (medians of three, docs/BENCHMARKS.md).
 --
 --   campaign_ids  the run's campaigns, space-separated. A campaign id is a path segment (letters,
 --                 digits, `.`, `_`, `-`: domain::ids), so it never holds a space.
