@@ -129,6 +129,18 @@ pub async fn evaluate(
     })
 }
 
+/// The stored decisions since `since` by reason, most first, read as the console's chart reads
+/// them (the one reader by time that knows the decision rows' layout).
+async fn stored_reasons(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut by_reason = std::collections::BTreeMap::<String, i64>::new();
+    for m in crate::evaluation::runs::decisions_by_minute(pool, since).await? {
+        *by_reason.entry(m.key).or_default() += m.count;
+    }
+    let mut reasons: Vec<(String, i64)> = by_reason.into_iter().collect();
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+    Ok(reasons)
+}
+
 /// The run, an idle run, idle poll ticks, the COPY baseline, then a full pass.
 async fn repetition(
     pool: &PgPool,
@@ -147,13 +159,7 @@ async fn repetition(
     let idle_poll_tick_ms = idle_poll_tick_ms(pool, now).await?;
 
     if i == 0 {
-        *reasons = sqlx::query_as(
-            "SELECT k.reason, count(*) FROM decision_runs, unnest(string_to_array(reasons, ' ')) AS k(reason)
-             WHERE evaluated_at = $1 GROUP BY 1 ORDER BY 2 DESC",
-        )
-        .bind(now)
-        .fetch_all(pool)
-        .await?;
+        *reasons = stored_reasons(pool, now).await?;
     }
     let copy_seconds = super::copy_baseline::copy_seconds(pool, run.contacts as i64, now).await?;
 
