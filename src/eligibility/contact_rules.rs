@@ -6,6 +6,8 @@
 //! ([`super::rules::evaluate_for`]) instead of being computed and their sentences formatted again
 //! per campaign.
 
+use std::fmt::{self, Display};
+
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::campaign::Tier;
@@ -104,15 +106,21 @@ fn rise_rule(
 ) -> RuleOutcome {
     match (rise_now, effective) {
         (Some(r), Some(score)) => {
-            outcome(Rule::Rise, at_least(r, thresholds.min_rise), say, || {
-                format!(
-                    "rose {} over the last {} (lowest {} → {score}); minimum {}",
-                    for_display(r),
-                    duration_text(thresholds.rise_window()),
-                    for_display(score - r),
-                    thresholds.min_rise
-                )
-            })
+            let passed = at_least(r, thresholds.min_rise);
+            let sentence = RiseSentence {
+                rise: for_display(r),
+                score,
+                window: thresholds.rise_window(),
+                min_rise: thresholds.min_rise,
+            };
+            if !passed && !say.rendered_now() {
+                return RuleOutcome {
+                    rule: Rule::Rise,
+                    passed,
+                    detail: String::new(),
+                };
+            }
+            outcome(Rule::Rise, passed, say, || sentence.to_string())
         }
         (_, Some(_)) => outcome(Rule::Rise, false, say, || {
             "a single applied observation shows no rise".into()
@@ -123,14 +131,46 @@ fn rise_rule(
     }
 }
 
+/// The rise rule's sentence when the contact has a rise: "rose 0.05 over the last 24 h (lowest
+/// 0.4 → 0.45); minimum 0.1". Also how a stored decision's is rendered when read
+/// ([`Sentences::Stored`]): the rise and the score are the decision's own, the window and the
+/// minimum the thresholds it was decided with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RiseSentence {
+    /// The rise as shown ([`for_display`]).
+    pub rise: f64,
+    /// The effective score.
+    pub score: f64,
+    pub window: TimeDelta,
+    pub min_rise: f64,
+}
+
+impl Display for RiseSentence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rose {} over the last {} (lowest {} → {}); minimum {}",
+            self.rise,
+            DurationText(self.window),
+            for_display(self.score - self.rise),
+            self.score,
+            self.min_rise
+        )
+    }
+}
+
 /// "24 h", "90 min", "45 s": durations as operators write them.
-fn duration_text(d: TimeDelta) -> String {
-    let s = d.num_seconds();
-    if s != 0 && s % 3600 == 0 {
-        format!("{} h", s / 3600)
-    } else if s != 0 && s % 60 == 0 {
-        format!("{} min", s / 60)
-    } else {
-        format!("{s} s")
+struct DurationText(TimeDelta);
+
+impl Display for DurationText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.num_seconds();
+        if s != 0 && s % 3600 == 0 {
+            write!(f, "{} h", s / 3600)
+        } else if s != 0 && s % 60 == 0 {
+            write!(f, "{} min", s / 60)
+        } else {
+            write!(f, "{s} s")
+        }
     }
 }

@@ -31,11 +31,11 @@ mod window_rule;
 pub mod words;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use assign::{assign, campaign_order};
 pub use campaign::{Campaign, Mode, Tier};
-pub use contact_rules::ContactRules;
+pub use contact_rules::{ContactRules, RiseSentence};
 pub use reason::{Reason, Rule, RuleOutcome, Sentences, first_failure};
 pub use rules::{ContactFacts, Evaluation, evaluate, evaluate_for, evaluate_with};
 pub use score::{
@@ -45,3 +45,4 @@ pub use suppression::Suppression;
 pub use window::{
     CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow, parse_time_zone,
 };
+pub use window_rule::WindowSentence;

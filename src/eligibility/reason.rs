@@ -126,6 +126,25 @@ pub struct RuleOutcome {
 pub enum Sentences {
     All,
     FailuresOnly,
+    /// What the run stores: [`Sentences::FailuresOnly`], but for the two failures most contacts
+    /// have, a rise too small ([`RiseSentence`](super::contact_rules::RiseSentence)) and a closed
+    /// window ([`WindowSentence`](super::window_rule::WindowSentence)), whose detail is left
+    /// empty. The run stores what those sentences are made of and `evaluation::outcomes` renders
+    /// them when a decision is read: writing them out was a fifth of a decision row's bytes and
+    /// most of the formatting left in a run (issue 12).
+    Stored,
+}
+
+impl Sentences {
+    /// Whether a passed rule's sentence is written.
+    pub(super) fn passes(self) -> bool {
+        self == Sentences::All
+    }
+
+    /// Whether a failure whose sentence is rendered when the stored decision is read is written.
+    pub(super) fn rendered_now(self) -> bool {
+        self != Sentences::Stored
+    }
 }
 
 /// The reason implied by a list of outcomes: the first failing rule, else eligible.

@@ -166,7 +166,7 @@ pub(super) fn outcome(
     RuleOutcome {
         rule,
         passed,
-        detail: if passed && say == Sentences::FailuresOnly {
+        detail: if passed && !say.passes() {
             String::new()
         } else {
             detail()

@@ -3,7 +3,7 @@
 //! campaign's calling hours, and the rules that read it: a valid time zone, some callable time,
 //! the window open now.
 
-use std::fmt::{self, Display, Write};
+use std::fmt::{self, Display};
 
 use chrono::{DateTime, NaiveTime, Utc};
 
@@ -169,27 +169,66 @@ impl<'a> WindowInForce<'a> {
                 "no valid time zone".into()
             });
         };
+        if !s.open && !self.say.rendered_now() {
+            return RuleOutcome {
+                rule: Rule::Window,
+                passed: false,
+                detail: String::new(),
+            };
+        }
         outcome(Rule::Window, s.open, self.say, || {
-            let local = Local(z.local(now).map(|l| l.time()));
-            let span = self.span();
-            let (open, side) = if s.open {
-                ("open", "inside")
-            } else {
-                ("closed", "outside")
-            };
-            let mut out = match self.hours.map(|h| self.in_zone(h.start_time, h.end_time)) {
-                Some(hours) => {
-                    format!("{open}: local time {local} is {side} {span} ∩ calling hours {hours}")
-                }
-                None => format!("{open}: local time {local} is {side} {span}"),
-            };
-            match s.next_opening {
-                _ if s.open => {}
-                Some(next) => write!(out, "; opens at {}", At(next)).expect("into a String"),
-                None => out.push_str("; no opening found"),
+            WindowSentence {
+                state: s,
+                local: z.local(now).map(|l| l.time()),
+                window: self.window,
+                hours: self.hours.map(|h| (h.start_time, h.end_time)),
             }
-            out
+            .to_string()
         })
+    }
+}
+
+/// The window rule's sentence when the window's zone is valid: "closed: local time 08:24:18 is
+/// outside 09:00:00–20:00:00 America/New_York; opens at 2026-12-07 14:00:00 UTC". Also how a
+/// stored decision's is rendered when read ([`Sentences::Stored`]): the state is the decision's
+/// own, the local time that of the decision's instant in the window's zone.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowSentence<'a> {
+    pub state: WindowState,
+    /// The local time at the instant decided (`?` when the zone cannot place it).
+    pub local: Option<NaiveTime>,
+    /// The contact's window (or the campaign's default).
+    pub window: &'a Window,
+    /// The campaign's calling hours, read in the window's zone.
+    pub hours: Option<(NaiveTime, NaiveTime)>,
+}
+
+impl Display for WindowSentence<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let span = |start, end| Span {
+            start,
+            end,
+            timezone: &self.window.timezone,
+        };
+        let (open, side) = if self.state.open {
+            ("open", "inside")
+        } else {
+            ("closed", "outside")
+        };
+        write!(
+            f,
+            "{open}: local time {} is {side} {}",
+            Local(self.local),
+            span(self.window.start_time, self.window.end_time)
+        )?;
+        if let Some((start, end)) = self.hours {
+            write!(f, " ∩ calling hours {}", span(start, end))?;
+        }
+        match self.state.next_opening {
+            _ if self.state.open => Ok(()),
+            Some(next) => write!(f, "; opens at {}", At(next)),
+            None => f.write_str("; no opening found"),
+        }
     }
 }
 

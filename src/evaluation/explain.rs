@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::eligibility::Window;
 use crate::evaluation::outcomes::StoredOutcome;
+use crate::evaluation::stored_sentences::Decided;
 
 /// The newest this many decisions, events and snapshots are shown.
 pub const MAX_DECISIONS: i64 = 200;
@@ -81,7 +82,8 @@ pub async fn seen(pool: &PgPool, id: &str) -> sqlx::Result<bool> {
 pub async fn decisions(pool: &PgPool, id: &str) -> sqlx::Result<Vec<DecisionView>> {
     let rows = sqlx::query!(
         r#"SELECT campaign_id AS "campaign_id!", evaluated_at AS "evaluated_at!",
-                  reason AS "reason!", effective_score, rise, tier, outcomes AS "outcomes!"
+                  reason AS "reason!", effective_score, rise, tier, outcomes AS "outcomes!",
+                  next_opening
            FROM decisions WHERE contact_id = $1
            ORDER BY evaluated_at DESC, seq DESC, ordinal DESC LIMIT $2"#,
         id,
@@ -98,7 +100,15 @@ pub async fn decisions(pool: &PgPool, id: &str) -> sqlx::Result<Vec<DecisionView
             effective_score: r.effective_score,
             rise: r.rise,
             tier: r.tier,
-            outcomes: crate::evaluation::outcomes::decode(&r.outcomes),
+            outcomes: crate::evaluation::outcomes::decode(
+                &r.outcomes,
+                &Decided {
+                    evaluated_at: r.evaluated_at,
+                    effective_score: r.effective_score,
+                    rise: r.rise,
+                    next_opening: r.next_opening,
+                },
+            ),
         })
         .collect())
 }

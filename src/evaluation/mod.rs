@@ -18,6 +18,7 @@ pub mod run;
 pub mod runs;
 mod scored;
 pub mod store;
+pub mod stored_sentences;
 pub mod watermarks;
 
 pub use plan::{ContactPlan, Pending, plan};

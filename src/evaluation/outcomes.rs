@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::eligibility::{Rule, RuleOutcome};
+use super::stored_sentences::{self, Decided, RiseParts};
+use crate::eligibility::{Evaluation, Rule};
 
 /// A stored rule outcome as the explanation shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -29,8 +30,13 @@ pub struct StoredOutcome {
 /// (a decision row's details, `evaluation::runs`): a run encodes two million of them, and building
 /// a `Value` first cost an allocation per rule (and going through serde_json's writer for each
 /// sentence, then checking the buffer was UTF-8, cost more than the rest of the encoding).
-pub fn push(out: &mut String, outcomes: &[RuleOutcome]) {
-    let words: usize = outcomes
+///
+/// `e` was evaluated with [`Sentences::Stored`](crate::eligibility::Sentences::Stored): a failure
+/// it left without a sentence is stored as what the sentence is made of
+/// ([`super::stored_sentences`]), `rise` being the run's part of a rise's.
+pub fn push(out: &mut String, e: &Evaluation, rise: &RiseParts) {
+    let words: usize = e
+        .outcomes
         .iter()
         .filter(|o| !o.passed)
         .map(|o| o.detail.len() + 8)
@@ -41,8 +47,12 @@ pub fn push(out: &mut String, outcomes: &[RuleOutcome]) {
         if i > 0 {
             out.push(',');
         }
-        match outcomes.iter().find(|o| o.rule == *rule) {
+        match e.outcomes.iter().find(|o| o.rule == *rule) {
             Some(o) if o.passed => out.push_str("true"),
+            Some(o) if o.detail.is_empty() && o.rule == Rule::Rise => rise.push(out, e),
+            Some(o) if o.detail.is_empty() && o.rule == Rule::Window => {
+                stored_sentences::push_window(out, e)
+            }
             Some(o) => push_json_string(out, &o.detail),
             // Not evaluated (cannot happen: `evaluate` records every rule); stored as failed.
             None => push_json_string(out, "not evaluated"),
@@ -90,11 +100,12 @@ pub(super) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Reads the stored form back; anything unexpected in an element reads as a failure without a
-/// sentence rather than an error, so one odd row never breaks an explanation. A row of seven was
-/// stored before the suppression and calling-hours rules existed: it reads in that order
+/// Reads the stored form back, rendering the sentences stored as their parts with what the
+/// decision `d` holds. Anything unexpected in an element reads as a failure without a sentence
+/// rather than an error, so one odd row never breaks an explanation. A row of seven was stored
+/// before the suppression and calling-hours rules existed: it reads in that order
 /// ([`Rule::LEGACY`]), so an old decision is not misattributed.
-pub fn decode(stored: &Value) -> Vec<StoredOutcome> {
+pub fn decode(stored: &Value, d: &Decided) -> Vec<StoredOutcome> {
     let items = stored.as_array().map(Vec::as_slice).unwrap_or_default();
     let order: &[Rule] = if items.len() == Rule::LEGACY.len() {
         &Rule::LEGACY
@@ -107,105 +118,15 @@ pub fn decode(stored: &Value) -> Vec<StoredOutcome> {
         .map(|(rule, v)| StoredOutcome {
             rule: *rule,
             passed: v.as_bool() == Some(true),
-            detail: v.as_str().map(str::to_owned),
+            detail: match (rule, v) {
+                (Rule::Rise, Value::Array(parts)) => stored_sentences::rise_sentence(parts, d),
+                (Rule::Window, Value::Array(parts)) => stored_sentences::window_sentence(parts, d),
+                _ => v.as_str().map(str::to_owned),
+            },
         })
         .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn encode(outcomes: &[RuleOutcome]) -> String {
-        let mut out = String::new();
-        push(&mut out, outcomes);
-        out
-    }
-
-    fn outcome(rule: Rule, passed: bool, detail: &str) -> RuleOutcome {
-        RuleOutcome {
-            rule,
-            passed,
-            detail: detail.into(),
-        }
-    }
-
-    #[test]
-    fn passed_rules_are_true_failed_ones_their_sentence() {
-        let outcomes: Vec<RuleOutcome> = Rule::ALL
-            .iter()
-            .map(|r| match r {
-                Rule::Rise => outcome(*r, false, "rose 0.02; minimum 0.1"),
-                Rule::Window => outcome(*r, false, "closed"),
-                _ => outcome(*r, true, "fine"),
-            })
-            .collect();
-        let text = encode(&outcomes);
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(
-            v,
-            json!([
-                true,
-                true,
-                true,
-                "rose 0.02; minimum 0.1",
-                true,
-                true,
-                true,
-                true,
-                "closed"
-            ])
-        );
-        let back = decode(&v);
-        assert_eq!(back.len(), 9);
-        assert_eq!(back[3].rule, Rule::Rise);
-        assert!(!back[3].passed);
-        assert_eq!(back[3].detail.as_deref(), Some("rose 0.02; minimum 0.1"));
-        assert!(back[0].passed && back[0].detail.is_none());
-        // Pass or fail of every rule survives the round trip.
-        let passed: Vec<bool> = back.iter().map(|o| o.passed).collect();
-        let original: Vec<bool> = outcomes.iter().map(|o| o.passed).collect();
-        assert_eq!(passed, original);
-    }
-
-    #[test]
-    fn sentences_with_quotes_and_controls_stay_valid_json() {
-        let outcomes: Vec<RuleOutcome> = Rule::ALL
-            .iter()
-            .map(|r| outcome(*r, *r != Rule::Channel, "said \"no\"\n\\ ok"))
-            .collect();
-        let v: Value = serde_json::from_str(&encode(&outcomes)).unwrap();
-        let back = decode(&v);
-        let channel = back.iter().find(|o| o.rule == Rule::Channel).unwrap();
-        assert_eq!(channel.detail.as_deref(), Some("said \"no\"\n\\ ok"));
-    }
-
-    #[test]
-    fn rows_stored_before_the_new_rules_keep_their_rules() {
-        let old = json!([true, true, "rose 0.02", true, true, true, "closed"]);
-        let back = decode(&old);
-        let rules: Vec<Rule> = back.iter().map(|o| o.rule).collect();
-        assert_eq!(rules, Rule::LEGACY);
-        assert_eq!(back[2].rule, Rule::Rise);
-        assert_eq!(back[6].rule, Rule::Window);
-        assert!(!back[6].passed);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn sentences_are_escaped_as_serde_json_escapes_them(s in "\\PC*|[\\x00-\\x7f]*") {
-            let mut out = String::new();
-            push_json_string(&mut out, &s);
-            proptest::prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
-        }
-    }
-
-    #[test]
-    fn odd_rows_read_without_panicking() {
-        assert!(decode(&json!(null)).is_empty());
-        let back = decode(&json!([true, 5]));
-        assert_eq!(back.len(), 2);
-        assert!(!back[1].passed && back[1].detail.is_none());
-    }
-}
+#[path = "outcomes_tests.rs"]
+mod tests;

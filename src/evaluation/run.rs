@@ -217,16 +217,17 @@ pub fn decide(
 ) -> BatchWrite {
     let mut write = BatchWrite::default();
     for c in batch {
-        // Only failed rules' sentences are stored (`evaluation::outcomes`).
+        // Only failed rules' sentences are stored, the commonest as their parts
+        // (`evaluation::outcomes`).
         let p = plan(
             &c.facts,
             c.pending.as_ref(),
             campaigns,
             thresholds,
             now,
-            Sentences::FailuresOnly,
+            Sentences::Stored,
         );
-        write.decided(&c.contact_id, campaigns, &p.evaluations);
+        write.decided(&c.contact_id, campaigns, &p.evaluations, thresholds);
         if let Some(i) = p.winner
             && let Some(contact) = dialer_contact(&campaigns[i], &c.contact_id, &p.evaluations[i])
         {

@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use sqlx::PgConnection;
 
+use super::stored_sentences::RiseParts;
+use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{Evaluation, Tier};
 use crate::platform::db::copy::BinaryCopy;
 
@@ -35,6 +37,8 @@ pub struct DecisionRuns {
     /// The campaigns every run of the batch evaluated, in order, space-separated (a campaign id
     /// holds no space: `domain::ids`).
     campaigns: String,
+    /// The run's part of a too-small rise's stored sentence (its thresholds).
+    rise: Option<RiseParts>,
     per_run: usize,
     runs: Vec<Run>,
 }
@@ -45,13 +49,21 @@ impl DecisionRuns {
         self.runs.len() * self.per_run
     }
 
-    /// Adds a contact's evaluations, one per campaign of `campaign_ids` in that order. The score, the
-    /// rise and the tier are the contact's (the same in every evaluation): stored once.
-    pub fn push(&mut self, campaign_ids: &[&str], contact_id: &str, evaluations: &[Evaluation]) {
+    /// Adds a contact's evaluations, one per campaign of `campaign_ids` in that order, evaluated
+    /// with `thresholds` and [`Sentences::Stored`](crate::eligibility::Sentences::Stored). The
+    /// score, the rise and the tier are the contact's (the same in every evaluation): stored once.
+    pub fn push(
+        &mut self,
+        campaign_ids: &[&str],
+        contact_id: &str,
+        evaluations: &[Evaluation],
+        thresholds: &Thresholds,
+    ) {
         if self.per_run == 0 {
             self.campaigns = campaign_ids.join(" ");
             self.per_run = campaign_ids.len();
         }
+        let rise = self.rise.get_or_insert_with(|| RiseParts::of(thresholds));
         debug_assert_eq!(self.campaigns, campaign_ids.join(" "));
         debug_assert_eq!(evaluations.len(), campaign_ids.len());
         let mut reasons = String::with_capacity(20 * evaluations.len());
@@ -63,7 +75,7 @@ impl DecisionRuns {
                 all.push(',');
             }
             reasons.push_str(e.reason.as_str());
-            details(&mut all, e);
+            details(&mut all, e, rise);
         }
         all.push(']');
         let first = evaluations.first();
@@ -126,7 +138,7 @@ impl DecisionRuns {
 /// One campaign's details as the `decisions` view reads them:
 /// `[channel, window_open, next_opening, cooldown_until, taken_by, outcomes]`, instants in RFC 3339
 /// with microseconds (what PostgreSQL keeps), outcomes as `evaluation::outcomes` stores them.
-fn details(out: &mut String, e: &Evaluation) {
+fn details(out: &mut String, e: &Evaluation, rise: &RiseParts) {
     out.push('[');
     opt_string(out, e.channel.as_deref());
     out.push_str(match e.window.map(|w| w.open) {
@@ -140,7 +152,7 @@ fn details(out: &mut String, e: &Evaluation) {
     out.push(',');
     opt_string(out, e.taken_by.as_deref());
     out.push(',');
-    super::outcomes::push(out, &e.outcomes);
+    super::outcomes::push(out, e, rise);
     out.push(']');
 }
 

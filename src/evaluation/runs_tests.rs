@@ -27,8 +27,9 @@ fn a_campaigns_details_are_the_json_array_the_view_reads() {
             detail: "in cooldown \\ until".into(),
         })
         .collect();
+    let rise = RiseParts::of(&Thresholds::default());
     let mut out = String::new();
-    details(&mut out, &e);
+    details(&mut out, &e, &rise);
     let v: Value = serde_json::from_str(&out).unwrap();
     let rules = json!([
         true,
@@ -54,7 +55,7 @@ fn a_campaigns_details_are_the_json_array_the_view_reads() {
     );
 
     let mut out = String::new();
-    details(&mut out, &evaluation("no_profile"));
+    details(&mut out, &evaluation("no_profile"), &rise);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         v,
@@ -87,11 +88,13 @@ fn a_row_holds_the_campaigns_and_reasons_space_separated_in_order() {
         &ids,
         "c-1",
         &[evaluation("eligible"), evaluation("cooldown")],
+        &Thresholds::default(),
     );
     runs.push(
         &ids,
         "c-2",
         &[evaluation("no_profile"), evaluation("no_profile")],
+        &Thresholds::default(),
     );
     assert_eq!(runs.decisions(), 4);
     assert_eq!(runs.campaigns, "a b-2");

@@ -14,6 +14,7 @@ use super::deferrals::{COPY_DEFERRALS, Deferrals};
 use super::queued::QueuedContacts;
 use super::watermarks::Watermarks;
 use crate::dialer::contact::DialerContact;
+use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{Campaign, Evaluation, Reason};
 
 /// The rows one batch writes, column by column.
@@ -63,15 +64,18 @@ impl BatchWrite {
         self.e_seq.push(observed_seq);
     }
 
-    /// Records a contact's decisions, one per campaign in order, and the deferrals they imply.
+    /// Records a contact's decisions, one per campaign in order (evaluated with `thresholds` and
+    /// [`Sentences::Stored`](crate::eligibility::Sentences::Stored)), and the deferrals they imply.
     pub fn decided(
         &mut self,
         contact_id: &str,
         campaigns: &[Campaign],
         evaluations: &[Evaluation],
+        thresholds: &Thresholds,
     ) {
         let ids: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
-        self.decisions.push(&ids, contact_id, evaluations);
+        self.decisions
+            .push(&ids, contact_id, evaluations, thresholds);
         for (campaign, e) in campaigns.iter().zip(evaluations) {
             self.reasons[e.reason as usize] += 1;
             // Decided again when the window opens, or when a suppression with an expiry ends.

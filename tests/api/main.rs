@@ -29,5 +29,6 @@ mod scoring_support;
 mod secrets;
 mod simulator;
 mod simulator_journey;
+mod stored_sentences;
 mod suppressions;
 mod tenant;

@@ -5,7 +5,7 @@ mod assign;
 mod boundaries;
 mod calling_hours;
 mod campaign;
-mod props;
+pub(crate) mod props;
 mod rise;
 mod rules;
 mod score;

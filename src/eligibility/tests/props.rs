@@ -131,7 +131,8 @@ fn facts(now: DateTime<Utc>) -> impl Strategy<Value = ContactFacts> {
         })
 }
 
-fn scenario() -> impl Strategy<Value = (DateTime<Utc>, ContactFacts, Vec<Campaign>, Thresholds)> {
+pub(crate) fn scenario()
+-> impl Strategy<Value = (DateTime<Utc>, ContactFacts, Vec<Campaign>, Thresholds)> {
     instant().prop_flat_map(|now| {
         (
             Just(now),

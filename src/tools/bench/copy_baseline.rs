@@ -1,7 +1,7 @@
 //! The physical limit a run is compared with (issue 12): a binary COPY of as many rows as the run
 //! writes decisions rows into a table like `decision_runs` (same columns and indexes), in batches of
 //! the run's size, each its own transaction with `synchronous_commit = off` as the run's are. The
-//! rows look like the run's: two campaigns, one failure sentence each.
+//! rows look like the run's: two campaigns, each with its failures.
 
 use std::time::Instant;
 
@@ -15,8 +15,9 @@ const COPY: &str = "COPY baseline_decision_runs (contact_id, evaluated_at, tier,
      rise, campaign_ids, reasons, details) FROM STDIN (FORMAT binary)";
 
 /// Two campaigns' details (`evaluation::runs`): one with a channel and an open window, one closed
-/// until a later instant; each with one failure sentence.
-const DETAILS: &str = r#"[["voice",true,null,null,null,[true,true,true,"rose 0.04 over the last 24 h (from 0.52 to 0.56); minimum 0.1",true,true,true,true,true]],[null,false,"2026-12-08T08:00:00.000000Z",null,null,[true,true,true,"rose 0.04 over the last 24 h (from 0.52 to 0.56); minimum 0.1",true,true,true,true,true]]]"#;
+/// until a later instant; each with a rise too small, the second with its window closed, both
+/// stored as the run stores them (`evaluation::stored_sentences`).
+const DETAILS: &str = r#"[["voice",true,null,null,null,[true,true,true,[86400,"0.1"],true,true,true,true,true]],[null,false,"2026-12-08T08:00:00.000000Z",null,null,[true,true,true,[86400,"0.1"],true,true,true,true,[32400,72000,"America/New_York"]]]]"#;
 
 /// Seconds to COPY `rows` rows (the table is created empty first, and dropped after).
 pub async fn copy_seconds(pool: &PgPool, rows: i64, now: DateTime<Utc>) -> anyhow::Result<f64> {
