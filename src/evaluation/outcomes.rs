@@ -1,6 +1,9 @@
 //! How a decision's rule outcomes are stored: a JSON array in the SPEC's rule order whose element is
 //! `true` for a rule that passed and the sentence saying why for one that failed, e.g.
-//! `[true, true, "rose 0.02 over the last 24 h …; minimum 0.1", true, true, true, true]`.
+//! `[true, true, true, "tier low; campaign takes [high]", true, true, true, true, true]`. A rise
+//! too small and a closed window, the commonest failures, are stored as what their sentences are
+//! made of and rendered when read (`evaluation::stored_sentences`), e.g.
+//! `[true, true, true, [86400, "0.1"], true, true, true, true, [32400, 72000, "Europe/Paris"]]`.
 //!
 //! Compact on purpose: a run over a million contacts and two campaigns writes two million
 //! decisions, and the full form (rule names and a sentence for every rule) tripled the size of each
