@@ -14,7 +14,7 @@ use super::campaign::Tier;
 use super::cooldown::{cooldown_rule, cooldown_until};
 use super::reason::{Rule, RuleOutcome, Sentences};
 use super::rise::{for_display, rise};
-use super::rules::{ContactFacts, outcome};
+use super::rules::{ContactFacts, outcome, outcome_read_later};
 use super::score::{ScoreSeries, at_least};
 use super::suppression::{suppressed_until, suppression_rule};
 use super::window_rule::OwnWindow;
@@ -106,21 +106,15 @@ fn rise_rule(
 ) -> RuleOutcome {
     match (rise_now, effective) {
         (Some(r), Some(score)) => {
-            let passed = at_least(r, thresholds.min_rise);
-            let sentence = RiseSentence {
-                rise: for_display(r),
-                score,
-                window: thresholds.rise_window(),
-                min_rise: thresholds.min_rise,
-            };
-            if !passed && !say.rendered_now() {
-                return RuleOutcome {
-                    rule: Rule::Rise,
-                    passed,
-                    detail: String::new(),
-                };
-            }
-            outcome(Rule::Rise, passed, say, || sentence.to_string())
+            outcome_read_later(Rule::Rise, at_least(r, thresholds.min_rise), say, || {
+                RiseSentence {
+                    rise: for_display(r),
+                    score,
+                    window: thresholds.rise_window(),
+                    min_rise: thresholds.min_rise,
+                }
+                .to_string()
+            })
         }
         (_, Some(_)) => outcome(Rule::Rise, false, say, || {
             "a single applied observation shows no rise".into()

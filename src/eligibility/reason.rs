@@ -136,14 +136,14 @@ pub enum Sentences {
 }
 
 impl Sentences {
-    /// Whether a passed rule's sentence is written.
-    pub(super) fn passes(self) -> bool {
-        self == Sentences::All
-    }
-
-    /// Whether a failure whose sentence is rendered when the stored decision is read is written.
-    pub(super) fn rendered_now(self) -> bool {
-        self != Sentences::Stored
+    /// Whether an outcome's sentence is written: one that `passed` or failed, of a rule whose
+    /// failure a stored decision can render when read (`read_later`) or not.
+    pub(super) fn says(self, passed: bool, read_later: bool) -> bool {
+        match self {
+            Sentences::All => true,
+            Sentences::FailuresOnly => !passed,
+            Sentences::Stored => !passed && !read_later,
+        }
     }
 }
 

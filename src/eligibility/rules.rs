@@ -163,14 +163,25 @@ pub(super) fn outcome(
     say: Sentences,
     detail: impl FnOnce() -> String,
 ) -> RuleOutcome {
+    said(rule, passed, say.says(passed, false), detail)
+}
+
+/// [`outcome`] for a sentence a stored decision renders when read: [`Sentences::Stored`] leaves
+/// a failure's empty too (a rise too small, a closed window: `evaluation::stored_sentences`).
+pub(super) fn outcome_read_later(
+    rule: Rule,
+    passed: bool,
+    say: Sentences,
+    detail: impl FnOnce() -> String,
+) -> RuleOutcome {
+    said(rule, passed, say.says(passed, true), detail)
+}
+
+fn said(rule: Rule, passed: bool, say_it: bool, detail: impl FnOnce() -> String) -> RuleOutcome {
     RuleOutcome {
         rule,
         passed,
-        detail: if passed && !say.passes() {
-            String::new()
-        } else {
-            detail()
-        },
+        detail: if say_it { detail() } else { String::new() },
     }
 }
 

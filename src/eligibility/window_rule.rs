@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 
 use super::campaign::Campaign;
 use super::reason::{Rule, RuleOutcome, Sentences};
-use super::rules::{ContactFacts, outcome};
+use super::rules::{ContactFacts, outcome, outcome_read_later};
 use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow};
 use super::words::{At, Hms};
 
@@ -169,14 +169,7 @@ impl<'a> WindowInForce<'a> {
                 "no valid time zone".into()
             });
         };
-        if !s.open && !self.say.rendered_now() {
-            return RuleOutcome {
-                rule: Rule::Window,
-                passed: false,
-                detail: String::new(),
-            };
-        }
-        outcome(Rule::Window, s.open, self.say, || {
+        outcome_read_later(Rule::Window, s.open, self.say, || {
             WindowSentence {
                 state: s,
                 local: z.local(now).map(|l| l.time()),

@@ -20,6 +20,17 @@ fn hms(t: chrono::NaiveTime) -> String {
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
+/// The sentences of the failed rules of a decision or a dry run, in rule order.
+fn failures(decision: &Value) -> Vec<&Value> {
+    decision["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["passed"] == false)
+        .map(|o| &o["detail"])
+        .collect()
+}
+
 #[tokio::test]
 async fn a_runs_rise_and_window_read_as_the_dry_run_says_them() {
     let app = spawn_app().await;
@@ -80,21 +91,8 @@ async fn a_runs_rise_and_window_read_as_the_dry_run_says_them() {
     assert_eq!(r.status(), 200);
     let dry: Value = r.json().await.unwrap();
     assert_eq!(dry["reason"], "insufficient_rise");
-    let said: Vec<&Value> = dry["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["passed"] == false)
-        .map(|o| &o["detail"])
-        .collect();
-    let read: Vec<&Value> = d["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["passed"] == false)
-        .map(|o| &o["detail"])
-        .collect();
-    assert_eq!(read, said);
+    let read = failures(d);
+    assert_eq!(read, failures(&dry));
     assert_eq!(read.len(), 2, "the rise and the window: {read:?}");
     assert!(closed.ends_with(" UTC"), "it says when it opens: {closed}");
 }
