@@ -6,9 +6,11 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use crate::platform::db::copy::BinaryCopy;
+use sqlx::PgConnection;
 
-pub(super) const COPY_DEFERRALS: &str = "COPY deferrals (contact_id, next_opening, campaign_ids, \
+use crate::platform::db::copy::copy_in;
+
+const COPY_DEFERRALS: &str = "COPY deferrals (contact_id, next_opening, campaign_ids, \
      deferred_at) FROM STDIN (FORMAT binary)";
 
 /// The (contact, campaign, opening) triples of a batch, in the order decided: a contact's are
@@ -74,22 +76,27 @@ impl Deferrals {
         rows
     }
 
-    /// The rows of [`Self::rows`] as a binary COPY, deferred at `now`.
-    pub fn encode(
+    /// Writes the rows of [`Self::rows`], deferred at `now`.
+    pub async fn write(
         &self,
+        tx: &mut PgConnection,
         now: DateTime<Utc>,
         live: &HashSet<String>,
         skip: &HashSet<&str>,
-    ) -> BinaryCopy {
-        let mut copy = BinaryCopy::default();
-        for (contact, next, campaigns) in self.rows(live, skip) {
-            copy.row(4)
-                .text(contact)
-                .timestamptz(next)
-                .text(&campaigns)
-                .timestamptz(now);
-        }
-        copy
+    ) -> sqlx::Result<u64> {
+        copy_in(
+            tx,
+            COPY_DEFERRALS,
+            self.rows(live, skip),
+            |c, (contact, next, campaigns)| {
+                c.row(4)
+                    .text(contact)
+                    .timestamptz(next)
+                    .text(&campaigns)
+                    .timestamptz(now);
+            },
+        )
+        .await
     }
 }
 
@@ -120,7 +127,6 @@ mod tests {
                 ("c-3", at(11), "b".to_owned()),
             ]
         );
-        assert_eq!(d.encode(at(8), &live, &HashSet::new()).rows(), 4);
     }
 
     #[test]

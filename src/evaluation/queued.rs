@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 
 use crate::dialer::contact::DialerContact;
 use crate::eligibility::{Campaign, Mode};
-use crate::platform::db::copy::BinaryCopy;
+use crate::platform::db::copy::{BinaryCopy, copy_in};
 
 const COPY_QUEUE: &str = "COPY dialer_queue (campaign_id, contact_id, mode, dialer_id, \
      contact_list_id, channel, contact, queued_at, ready_at) FROM STDIN (FORMAT binary)";
@@ -116,7 +116,7 @@ impl QueuedContacts {
         skip: &HashSet<&str>,
     ) -> sqlx::Result<()> {
         let mut refresh = Refresh::default();
-        let mut copy = BinaryCopy::default();
+        let mut new = Vec::with_capacity(self.items.len());
         for item in &self.items {
             let contact_id = item.contact.data.contact_id.as_str();
             if skip.contains(contact_id) || !live.contains(&item.campaign_id) {
@@ -124,13 +124,11 @@ impl QueuedContacts {
             }
             match pending.get(contact_id, &item.campaign_id) {
                 Some(id) => refresh.push(id, item),
-                None => encode(&mut copy, item, now),
+                None => new.push(item),
             }
         }
         refresh.write(tx).await?;
-        if copy.rows() > 0 {
-            copy.send(tx, COPY_QUEUE).await?;
-        }
+        copy_in(tx, COPY_QUEUE, new, |c, item| encode(c, item, now)).await?;
         Ok(())
     }
 }

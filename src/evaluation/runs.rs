@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use super::stored_sentences::RiseParts;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{Evaluation, Tier};
-use crate::platform::db::copy::BinaryCopy;
+use crate::platform::db::copy::copy_in;
 
 const COPY_RUNS: &str = "COPY decision_runs (contact_id, evaluated_at, tier, effective_score, rise, \
      campaign_ids, reasons, details) FROM STDIN (FORMAT binary)";
@@ -89,15 +89,10 @@ impl DecisionRuns {
         });
     }
 
-    /// About the size of the batch's COPY (a little over, so the buffer is not grown).
-    fn bytes(&self) -> usize {
-        self.runs
-            .iter()
-            .map(|r| {
-                96 + r.contact_id.len() + self.campaigns.len() + r.reasons.len() + r.details.len()
-            })
-            .sum::<usize>()
-            + 64
+    /// The runs of every contact but those in `skip`.
+    fn written<'a>(&'a self, skip: &'a HashSet<&str>) -> impl Iterator<Item = &'a Run> {
+        let runs = self.runs.iter();
+        runs.filter(|r| !skip.contains(r.contact_id.as_str()))
     }
 
     /// Writes the runs of every contact but those in `skip`, at `now`.
@@ -107,20 +102,7 @@ impl DecisionRuns {
         now: DateTime<Utc>,
         skip: &HashSet<&str>,
     ) -> sqlx::Result<u64> {
-        let copy = self.encode(now, skip);
-        if copy.rows() == 0 {
-            return Ok(0);
-        }
-        copy.send(tx, COPY_RUNS).await
-    }
-
-    fn encode(&self, now: DateTime<Utc>, skip: &HashSet<&str>) -> BinaryCopy {
-        let mut c = BinaryCopy::with_capacity(self.bytes());
-        for r in self
-            .runs
-            .iter()
-            .filter(|r| !skip.contains(r.contact_id.as_str()))
-        {
+        copy_in(tx, COPY_RUNS, self.written(skip), |c, r| {
             c.row(8)
                 .text(&r.contact_id)
                 .timestamptz(now)
@@ -130,8 +112,8 @@ impl DecisionRuns {
                 .text(&self.campaigns)
                 .text(&r.reasons)
                 .text(&r.details);
-        }
-        c
+        })
+        .await
     }
 }
 

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use super::cooldown::handed_over_since_load;
-use super::deferrals::{COPY_DEFERRALS, Deferrals};
+use super::deferrals::Deferrals;
 use super::queued::QueuedContacts;
 use super::watermarks::Watermarks;
 use crate::dialer::contact::DialerContact;
@@ -33,6 +33,11 @@ pub struct BatchWrite {
 }
 
 impl BatchWrite {
+    /// Contacts evaluated in the batch.
+    pub fn contacts(&self) -> usize {
+        self.e_contact.len()
+    }
+
     pub fn decisions(&self) -> usize {
         self.decisions.decisions()
     }
@@ -232,10 +237,7 @@ impl BatchWrite {
         live: &HashSet<String>,
         skip: &HashSet<&str>,
     ) -> sqlx::Result<()> {
-        let copy = self.deferrals.encode(now, live, skip);
-        if copy.rows() > 0 {
-            copy.send(tx, COPY_DEFERRALS).await?;
-        }
+        self.deferrals.write(tx, now, live, skip).await?;
         Ok(())
     }
 

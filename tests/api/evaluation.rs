@@ -793,6 +793,47 @@ async fn a_copy_read_that_fails_leaves_its_connection_usable() {
     assert_eq!(read.unwrap(), 5000);
 }
 
+/// Rows go to `COPY … FROM STDIN` in chunks as they are encoded (`copy::copy_in`): a COPY many
+/// chunks long stores every row intact and in order, and one without rows is not sent at all.
+#[tokio::test]
+async fn a_copy_sent_in_chunks_stores_every_row_intact() {
+    use pesync::platform::db::copy::copy_in;
+
+    let app = spawn_app().await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::raw_sql("CREATE TEMP TABLE chunks (seq serial, n text, body text)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    // About 1 MB of rows: several chunks of 128 KiB and a partial one, rows across their edges.
+    let body = |n: usize| format!("{n}:{}", "é".repeat(n % 350));
+    let statement = "COPY chunks (n, body) FROM STDIN (FORMAT binary)";
+    let stored = copy_in(&mut conn, statement, 0..3000, |c, n| {
+        c.row(2).text(&n.to_string()).text(&body(n));
+    })
+    .await
+    .unwrap();
+    assert_eq!(stored, 3000);
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT n, body FROM chunks ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    let expected: Vec<(String, String)> = (0..3000).map(|n| (n.to_string(), body(n))).collect();
+    assert!(rows == expected, "every row, intact and in order");
+
+    let nothing = copy_in(
+        &mut conn,
+        "COPY no_such_table FROM STDIN",
+        0..0,
+        |_, _: i32| unreachable!("no row to encode"),
+    );
+    assert_eq!(
+        nothing.await.unwrap(),
+        0,
+        "not sent: the table does not exist"
+    );
+}
+
 /// The watermarks object goes to PostgreSQL with its keys in the order jsonb keeps them, so its
 /// sort of the keys finds them in order (`evaluation::watermarks`): PostgreSQL reads the keys
 /// back in the order they were sent.

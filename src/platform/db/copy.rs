@@ -1,7 +1,8 @@
-//! Rows for `COPY … FROM STDIN (FORMAT binary)`, encoded in memory and sent with sqlx's
-//! `copy_in_raw`. Bulk writes of the evaluation run go through it: PostgreSQL takes binary COPY rows
-//! with far less work per row than an `INSERT … SELECT FROM UNNEST` of the same columns (no array
-//! parameters to take apart, no text to parse), which made it the cheapest way in (issue 12).
+//! Rows for `COPY … FROM STDIN (FORMAT binary)`, encoded and sent with sqlx's `copy_in_raw` a
+//! chunk at a time ([`copy_in`]). Bulk writes of the evaluation run go through it: PostgreSQL takes
+//! binary COPY rows with far less work per row than an `INSERT … SELECT FROM UNNEST` of the same
+//! columns (no array parameters to take apart, no text to parse), which made it the cheapest way
+//! in (issue 12).
 //!
 //! Only the types pesync writes this way are here; each is encoded as PostgreSQL's binary send
 //! function does (`src/backend/utils/adt/*.c`).
@@ -12,11 +13,10 @@ use sqlx::PgConnection;
 /// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01T00:00:00Z.
 pub(super) const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
-/// A binary COPY stream being built: header, rows, then the trailer in [`BinaryCopy::send`].
+/// Binary COPY rows being encoded: the header, then rows; [`copy_in`] sends them and the trailer.
 #[derive(Debug)]
 pub struct BinaryCopy {
     buf: Vec<u8>,
-    rows: usize,
 }
 
 impl Default for BinaryCopy {
@@ -26,25 +26,19 @@ impl Default for BinaryCopy {
 }
 
 impl BinaryCopy {
-    /// An empty COPY whose buffer holds `bytes` before it grows: a caller that knows about how
-    /// much it writes saves growing a megabyte buffer by doubling (each time a copy of it).
-    pub fn with_capacity(bytes: usize) -> Self {
+    /// An empty COPY whose buffer holds `bytes` before it grows.
+    fn with_capacity(bytes: usize) -> Self {
         let mut buf = Vec::with_capacity(bytes);
         buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
         buf.extend_from_slice(&0i32.to_be_bytes()); // flags
         buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-        Self { buf, rows: 0 }
+        Self { buf }
     }
 
     /// Starts a row of `fields` fields; exactly that many values must follow.
     pub fn row(&mut self, fields: i16) -> &mut Self {
-        self.rows += 1;
         self.buf.extend_from_slice(&fields.to_be_bytes());
         self
-    }
-
-    pub fn rows(&self) -> usize {
-        self.rows
     }
 
     fn null(&mut self) -> &mut Self {
@@ -97,19 +91,49 @@ impl BinaryCopy {
         self.field(&micros(v).to_be_bytes())
     }
 
-    /// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`) with the rows; returns how many
-    /// PostgreSQL stored.
-    pub async fn send(self, conn: &mut PgConnection, statement: &str) -> sqlx::Result<u64> {
-        let mut copy = conn.copy_in_raw(statement).await?;
-        copy.send(self.into_bytes()).await?;
-        copy.finish().await
-    }
-
-    /// The whole stream: header, rows and trailer.
+    /// The whole stream: header, rows and trailer (`copy_out`'s tests read it back).
+    #[cfg(test)]
     pub fn into_bytes(mut self) -> Vec<u8> {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
         self.buf
     }
+}
+
+/// How many bytes of rows [`copy_in`] encodes before it sends them.
+///
+/// The whole COPY of a batch in one buffer held every byte twice more than the rows themselves: in
+/// pesync's buffer, and in the connection's write buffer, which sqlx grows to the largest message
+/// sent and never shrinks, so every connection of the pool kept a batch's worth for good. Sent in
+/// chunks, both stay this size whatever the batch, and PostgreSQL starts storing rows while the
+/// rest are encoded.
+const CHUNK: usize = 128 * 1024;
+
+/// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`) with one row per item of `rows`,
+/// which `encode` writes (exactly one [`BinaryCopy::row`] and its fields each), sent in chunks of
+/// about [`CHUNK`] bytes. Returns how many rows PostgreSQL stored; without rows it sends nothing.
+pub async fn copy_in<T>(
+    conn: &mut PgConnection,
+    statement: &str,
+    rows: impl IntoIterator<Item = T>,
+    mut encode: impl FnMut(&mut BinaryCopy, T),
+) -> sqlx::Result<u64> {
+    let mut rows = rows.into_iter().peekable();
+    if rows.peek().is_none() {
+        return Ok(0);
+    }
+    let mut copy = conn.copy_in_raw(statement).await?;
+    // A row rarely passes a few kilobytes: the buffer does not grow past this.
+    let mut c = BinaryCopy::with_capacity(CHUNK + CHUNK / 2);
+    for row in rows {
+        encode(&mut c, row);
+        if c.buf.len() >= CHUNK {
+            copy.send(c.buf.as_slice()).await?;
+            c.buf.clear();
+        }
+    }
+    c.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+    copy.send(c.buf.as_slice()).await?;
+    copy.finish().await
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::evaluation::BATCH;
-use crate::platform::db::copy::BinaryCopy;
+use crate::platform::db::copy::copy_in;
 
 const COPY: &str = "COPY baseline_decision_runs (contact_id, evaluated_at, tier, effective_score, \
      rise, campaign_ids, reasons, details) FROM STDIN (FORMAT binary)";
@@ -32,8 +32,11 @@ pub async fn copy_seconds(pool: &PgPool, rows: i64, now: DateTime<Utc>) -> anyho
     let mut lo = 0;
     while lo < rows {
         let hi = (lo + BATCH).min(rows);
-        let mut c = BinaryCopy::default();
-        for i in lo..hi {
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        copy_in(&mut tx, COPY, lo..hi, |c, i| {
             let id = format!("bench-{:08}", i + 1);
             let score = 0.3 + (i % 50) as f64 / 100.0;
             c.row(8)
@@ -45,12 +48,8 @@ pub async fn copy_seconds(pool: &PgPool, rows: i64, now: DateTime<Utc>) -> anyho
                 .text("bench-push bench-pull")
                 .text("insufficient_rise insufficient_rise")
                 .text(DETAILS);
-        }
-        let mut tx = pool.begin().await?;
-        sqlx::raw_sql("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
-        c.send(&mut tx, COPY).await?;
+        })
+        .await?;
         tx.commit().await?;
         lo = hi;
     }
