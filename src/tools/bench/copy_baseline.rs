@@ -1,7 +1,8 @@
 //! The physical limit a run is compared with (issue 12): a binary COPY of as many rows as the run
 //! writes decisions rows into a table like `decision_runs` (same columns and indexes), in batches of
-//! the run's size, each its own transaction with `synchronous_commit = off` as the run's are. The
-//! rows look like the run's: two campaigns, each with its failures.
+//! the run's size, each its own transaction with `synchronous_commit = off` and sent in chunks
+//! (`copy_in`) as the run's are. The rows look like the run's: two campaigns, each with its
+//! failures.
 
 use std::time::Instant;
 
