@@ -137,10 +137,7 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
             report.add(&stored);
             let before = written;
             written += stored.contacts();
-            if ANALYZE_AFTER_CONTACTS
-                .iter()
-                .any(|&n| before < n && n <= written)
-            {
+            if analyze_between(before, written) {
                 analyze_growing_tables(pool).await;
             }
         }
@@ -172,6 +169,14 @@ const WRITES_IN_FLIGHT: usize = 3;
 
 /// After how many stored contacts a run refreshes the statistics of the tables it grows.
 const ANALYZE_AFTER_CONTACTS: [usize; 2] = [10_000, 100_000];
+
+/// Whether the statistics are refreshed once the stored contacts go from `before` to `after`: a
+/// batch that reaches or passes one of [`ANALYZE_AFTER_CONTACTS`], whatever the batch size.
+fn analyze_between(before: usize, after: usize) -> bool {
+    ANALYZE_AFTER_CONTACTS
+        .iter()
+        .any(|&n| before < n && n <= after)
+}
 
 /// Refreshes the planner's statistics of the deferrals and the dialer queue.
 ///
@@ -246,4 +251,28 @@ pub fn decide(
         write.evaluated(&c.contact_id, c.observed_seq);
     }
     write
+}
+
+#[cfg(test)]
+mod tests {
+    use super::analyze_between;
+
+    #[test]
+    fn the_statistics_are_refreshed_once_per_threshold_whatever_the_batch_size() {
+        // Batches of 4,000: the third reaches 12,000, past 10,000; the 25th reaches 100,000.
+        assert!(!analyze_between(4_000, 8_000));
+        assert!(analyze_between(8_000, 12_000));
+        assert!(!analyze_between(12_000, 16_000));
+        assert!(analyze_between(96_000, 100_000));
+        assert!(!analyze_between(100_000, 104_000));
+        // A batch that lands exactly on a threshold refreshes once, not again after it.
+        assert!(analyze_between(9_000, 10_000));
+        assert!(!analyze_between(10_000, 11_000));
+        // One batch past both refreshes (once: the tables are analyzed together).
+        assert!(analyze_between(0, 200_000));
+        let refreshes = (0..250)
+            .filter(|i| analyze_between(i * 4_000, (i + 1) * 4_000))
+            .count();
+        assert_eq!(refreshes, 2, "a million contacts in batches of 4,000");
+    }
 }

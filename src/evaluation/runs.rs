@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 
 use super::stored_sentences::RiseParts;
 use crate::domain::thresholds::Thresholds;
-use crate::eligibility::{Evaluation, Tier};
+use crate::eligibility::{Campaign, Evaluation, Tier};
 use crate::platform::db::copy::copy_in;
 
 const COPY_RUNS: &str = "COPY decision_runs (contact_id, evaluated_at, tier, effective_score, rise, \
@@ -49,23 +49,25 @@ impl DecisionRuns {
         self.runs.len() * self.per_run
     }
 
-    /// Adds a contact's evaluations, one per campaign of `campaign_ids` in that order, evaluated
+    /// Adds a contact's evaluations, one per campaign of `campaigns` in that order, evaluated
     /// with `thresholds` and [`Sentences::Stored`](crate::eligibility::Sentences::Stored). The
     /// score, the rise and the tier are the contact's (the same in every evaluation): stored once.
     pub fn push(
         &mut self,
-        campaign_ids: &[&str],
+        campaigns: &[Campaign],
         contact_id: &str,
         evaluations: &[Evaluation],
         thresholds: &Thresholds,
     ) {
+        // The same campaigns for every contact of the batch: their ids are joined once.
+        let ids = || campaigns.iter().map(|c| c.id.as_str()).collect::<Vec<_>>();
         if self.per_run == 0 {
-            self.campaigns = campaign_ids.join(" ");
-            self.per_run = campaign_ids.len();
+            self.campaigns = ids().join(" ");
+            self.per_run = campaigns.len();
         }
         let rise = self.rise.get_or_insert_with(|| RiseParts::of(thresholds));
-        debug_assert_eq!(self.campaigns, campaign_ids.join(" "));
-        debug_assert_eq!(evaluations.len(), campaign_ids.len());
+        debug_assert_eq!(self.campaigns, ids().join(" "));
+        debug_assert_eq!(evaluations.len(), campaigns.len());
         let mut reasons = String::with_capacity(20 * evaluations.len());
         let mut all = String::with_capacity(160 * evaluations.len());
         all.push('[');

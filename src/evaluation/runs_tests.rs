@@ -83,15 +83,18 @@ fn a_campaigns_details_are_the_json_array_the_view_reads() {
 #[test]
 fn a_row_holds_the_campaigns_and_reasons_space_separated_in_order() {
     let mut runs = DecisionRuns::default();
-    let ids = ["a", "b-2"];
+    let campaigns = [
+        Campaign::open_all_day("a", 1),
+        Campaign::open_all_day("b-2", 2),
+    ];
     runs.push(
-        &ids,
+        &campaigns,
         "c-1",
         &[evaluation("eligible"), evaluation("cooldown")],
         &Thresholds::default(),
     );
     runs.push(
-        &ids,
+        &campaigns,
         "c-2",
         &[evaluation("no_profile"), evaluation("no_profile")],
         &Thresholds::default(),

@@ -78,9 +78,8 @@ impl BatchWrite {
         evaluations: &[Evaluation],
         thresholds: &Thresholds,
     ) {
-        let ids: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
         self.decisions
-            .push(&ids, contact_id, evaluations, thresholds);
+            .push(campaigns, contact_id, evaluations, thresholds);
         for (campaign, e) in campaigns.iter().zip(evaluations) {
             self.reasons[e.reason as usize] += 1;
             // Decided again when the window opens, or when a suppression with an expiry ends.
@@ -121,7 +120,7 @@ impl BatchWrite {
         let evaluated = self.evaluated_but(&skipped);
         self.decisions.write(tx, now, &skipped).await?;
         self.clear_evaluated(tx, &evaluated).await?;
-        self.insert_deferrals(tx, now, &live, &skipped).await?;
+        self.deferrals.write(tx, now, &live, &skipped).await?;
         self.queued
             .write(tx, now, &pending, &live, &skipped)
             .await?;
@@ -175,7 +174,7 @@ impl BatchWrite {
     }
 
     /// Clears what the evaluated contacts (the batch's, less `skip`) had: their deferrals, which
-    /// [`Self::insert_deferrals`] replaces, and their entries in the evaluation queue, unless newer
+    /// [`Deferrals::write`] replaces, and their entries in the evaluation queue, unless newer
     /// observations arrived since the batch was read. A skipped contact keeps both: nothing of this
     /// batch is written for it. One statement, so PostgreSQL reads the `{contact: seq}` object once.
     ///
@@ -226,18 +225,6 @@ impl BatchWrite {
             .execute(&mut *tx)
             .await?;
         }
-        Ok(())
-    }
-
-    /// The batch's deferrals (for the campaigns in `live`), but those of the contacts in `skip`.
-    async fn insert_deferrals(
-        &self,
-        tx: &mut PgConnection,
-        now: DateTime<Utc>,
-        live: &HashSet<String>,
-        skip: &HashSet<&str>,
-    ) -> sqlx::Result<()> {
-        self.deferrals.write(tx, now, live, skip).await?;
         Ok(())
     }
 

@@ -19,6 +19,8 @@ pub struct BinaryCopy {
     buf: Vec<u8>,
 }
 
+/// `copy_out`'s tests build rows to read back with it.
+#[cfg(test)]
 impl Default for BinaryCopy {
     fn default() -> Self {
         Self::with_capacity(64 * 1024)
