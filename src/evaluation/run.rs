@@ -126,7 +126,8 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
         report.contacts += batch.len() as u64;
         let rules = Arc::clone(&rules);
         let write = tokio::task::spawn_blocking(move || {
-            decide(&batch, &rules.0, &rules.1, now).read_by_range(batch.dense)
+            let dense = batch.dense;
+            decide(batch.candidates, &rules.0, &rules.1, now).read_by_range(dense)
         })
         .await
         .context("deciding task")?;
@@ -224,8 +225,9 @@ async fn store_batch(
 }
 
 /// Decides one batch (pure): one decision per contact and campaign, the winner's dialer contact.
+/// The batch is taken whole: each contact's id moves into what is written, not copied.
 pub fn decide(
-    batch: &[Candidate],
+    batch: Vec<Candidate>,
     campaigns: &[Campaign],
     thresholds: &Thresholds,
     now: DateTime<Utc>,
@@ -242,13 +244,13 @@ pub fn decide(
             now,
             Sentences::Stored,
         );
-        write.decided(&c.contact_id, campaigns, &p.evaluations, thresholds);
+        write.decided(&c.contact_id, campaigns, &p.evaluations, thresholds, now);
         if let Some(i) = p.winner
             && let Some(contact) = dialer_contact(&campaigns[i], &c.contact_id, &p.evaluations[i])
         {
             write.queue(&campaigns[i], contact);
         }
-        write.evaluated(&c.contact_id, c.observed_seq);
+        write.evaluated(c.contact_id, c.observed_seq);
     }
     write
 }

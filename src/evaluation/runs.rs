@@ -13,23 +13,10 @@ use sqlx::PgConnection;
 use super::stored_sentences::RiseParts;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{Campaign, Evaluation, Tier};
-use crate::platform::db::copy::copy_in;
+use crate::platform::db::copy::{EncodedRows, copy_in};
 
 const COPY_RUNS: &str = "COPY decision_runs (contact_id, evaluated_at, tier, effective_score, rise, \
      campaign_ids, reasons, details) FROM STDIN (FORMAT binary)";
-
-/// One contact's run.
-#[derive(Debug)]
-struct Run {
-    contact_id: String,
-    tier: Option<Tier>,
-    score: Option<f64>,
-    rise: Option<f64>,
-    /// Each campaign's reason, space-separated, in the order of [`DecisionRuns::campaigns`].
-    reasons: String,
-    /// Each campaign's [`details`], as one JSON array in the same order.
-    details: String,
-}
 
 /// The decision rows of one batch.
 #[derive(Debug, Default)]
@@ -40,24 +27,32 @@ pub struct DecisionRuns {
     /// The run's part of a too-small rise's stored sentence (its thresholds).
     rise: Option<RiseParts>,
     per_run: usize,
-    runs: Vec<Run>,
+    /// One row per contact, encoded for the COPY as it is decided ([`EncodedRows`]); its first
+    /// field is the contact's id ([`contact_of`]).
+    rows: EncodedRows,
+    /// Where the contact being pushed has its reasons and details built before they are copied
+    /// into its row: two buffers for the whole batch, not two strings per contact.
+    reasons: String,
+    details: String,
 }
 
 impl DecisionRuns {
     /// Per-campaign decisions held (contacts × campaigns).
     pub fn decisions(&self) -> usize {
-        self.runs.len() * self.per_run
+        self.rows.len() * self.per_run
     }
 
-    /// Adds a contact's evaluations, one per campaign of `campaigns` in that order, evaluated
-    /// with `thresholds` and [`Sentences::Stored`](crate::eligibility::Sentences::Stored). The
-    /// score, the rise and the tier are the contact's (the same in every evaluation): stored once.
+    /// Adds a contact's evaluations at `now`, one per campaign of `campaigns` in that order,
+    /// evaluated with `thresholds` and [`Sentences::Stored`](crate::eligibility::Sentences::Stored).
+    /// The score, the rise and the tier are the contact's (the same in every evaluation): stored
+    /// once.
     pub fn push(
         &mut self,
         campaigns: &[Campaign],
         contact_id: &str,
         evaluations: &[Evaluation],
         thresholds: &Thresholds,
+        now: DateTime<Utc>,
     ) {
         // The same campaigns for every contact of the batch: their ids are joined once.
         let ids = || campaigns.iter().map(|c| c.id.as_str()).collect::<Vec<_>>();
@@ -68,8 +63,9 @@ impl DecisionRuns {
         let rise = self.rise.get_or_insert_with(|| RiseParts::of(thresholds));
         debug_assert_eq!(self.campaigns, ids().join(" "));
         debug_assert_eq!(evaluations.len(), campaigns.len());
-        let mut reasons = String::with_capacity(20 * evaluations.len());
-        let mut all = String::with_capacity(160 * evaluations.len());
+        let (reasons, all) = (&mut self.reasons, &mut self.details);
+        reasons.clear();
+        all.clear();
         all.push('[');
         for (i, e) in evaluations.iter().enumerate() {
             if i > 0 {
@@ -77,46 +73,47 @@ impl DecisionRuns {
                 all.push(',');
             }
             reasons.push_str(e.reason.as_str());
-            details(&mut all, e, rise);
+            details(all, e, rise);
         }
         all.push(']');
         let first = evaluations.first();
-        self.runs.push(Run {
-            contact_id: contact_id.to_owned(),
-            tier: first.and_then(|e| e.tier),
-            score: first.and_then(|e| e.effective_score),
-            rise: first.and_then(|e| e.rise),
-            reasons,
-            details: all,
+        self.rows.push(|c| {
+            c.row(8)
+                .text(contact_id)
+                .timestamptz(now)
+                .opt_text(first.and_then(|e| e.tier).map(Tier::as_str))
+                .opt_f64(first.and_then(|e| e.effective_score))
+                .opt_f64(first.and_then(|e| e.rise))
+                .text(&self.campaigns)
+                .text(reasons)
+                .text(all);
         });
     }
 
-    /// The runs of every contact but those in `skip`.
-    fn written<'a>(&'a self, skip: &'a HashSet<&str>) -> impl Iterator<Item = &'a Run> {
-        let runs = self.runs.iter();
-        runs.filter(|r| !skip.contains(r.contact_id.as_str()))
+    /// The rows of every contact but those in `skip`.
+    fn written<'a>(&'a self, skip: &'a HashSet<&str>) -> impl Iterator<Item = &'a [u8]> {
+        let rows = self.rows.rows();
+        rows.filter(|r| skip.is_empty() || !skip.contains(contact_of(r)))
     }
 
-    /// Writes the runs of every contact but those in `skip`, at `now`.
-    pub async fn write(
-        &self,
-        tx: &mut PgConnection,
-        now: DateTime<Utc>,
-        skip: &HashSet<&str>,
-    ) -> sqlx::Result<u64> {
-        copy_in(tx, COPY_RUNS, self.written(skip), |c, r| {
-            c.row(8)
-                .text(&r.contact_id)
-                .timestamptz(now)
-                .opt_text(r.tier.map(Tier::as_str))
-                .opt_f64(r.score)
-                .opt_f64(r.rise)
-                .text(&self.campaigns)
-                .text(&r.reasons)
-                .text(&r.details);
+    /// Writes the rows of every contact but those in `skip`.
+    pub async fn write(&self, tx: &mut PgConnection, skip: &HashSet<&str>) -> sqlx::Result<u64> {
+        copy_in(tx, COPY_RUNS, self.written(skip), |c, row| {
+            c.encoded(row);
         })
         .await
     }
+}
+
+/// The contact of a row [`DecisionRuns::push`] encoded: its first field, after the field count
+/// (two bytes) and the field's length (four).
+fn contact_of(row: &[u8]) -> &str {
+    let len = row
+        .get(2..6)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, |b| u32::from_be_bytes(b) as usize);
+    let id = row.get(6..6 + len).unwrap_or_default();
+    std::str::from_utf8(id).unwrap_or_default()
 }
 
 /// One campaign's details as the `decisions` view reads them:

@@ -80,34 +80,79 @@ fn a_campaigns_details_are_the_json_array_the_view_reads() {
     );
 }
 
+/// A row as [`DecisionRuns::push`] encoded it: its fields, `None` for NULL.
+fn fields(row: &[u8]) -> Vec<Option<&[u8]>> {
+    let count = i16::from_be_bytes([row[0], row[1]]);
+    let mut at = 2;
+    (0..count)
+        .map(|_| {
+            let len = i32::from_be_bytes(row[at..at + 4].try_into().unwrap());
+            at += 4;
+            let len = usize::try_from(len).ok()?;
+            at += len;
+            Some(&row[at - len..at])
+        })
+        .collect()
+}
+
+fn text(field: Option<&[u8]>) -> &str {
+    std::str::from_utf8(field.unwrap()).unwrap()
+}
+
 #[test]
 fn a_row_holds_the_campaigns_and_reasons_space_separated_in_order() {
+    let now: DateTime<Utc> = "2026-12-08T09:00:00Z".parse().unwrap();
     let mut runs = DecisionRuns::default();
     let campaigns = [
         Campaign::open_all_day("a", 1),
         Campaign::open_all_day("b-2", 2),
     ];
+    let mut eligible = evaluation("eligible");
+    eligible.effective_score = Some(0.8);
+    eligible.tier = Some(Tier::High);
     runs.push(
         &campaigns,
         "c-1",
-        &[evaluation("eligible"), evaluation("cooldown")],
+        &[eligible, evaluation("cooldown")],
         &Thresholds::default(),
+        now,
     );
     runs.push(
         &campaigns,
-        "c-2",
+        "c-é",
         &[evaluation("no_profile"), evaluation("no_profile")],
         &Thresholds::default(),
+        now,
     );
     assert_eq!(runs.decisions(), 4);
-    assert_eq!(runs.campaigns, "a b-2");
-    assert_eq!(runs.runs[0].reasons, "eligible cooldown");
-    let parts: Value = serde_json::from_str(&runs.runs[1].details).unwrap();
+    let rows: Vec<&[u8]> = runs.rows.rows().collect();
+    let first = fields(rows[0]);
+    assert_eq!(first.len(), 8);
+    assert_eq!(text(first[0]), "c-1");
+    let micros = now.timestamp_micros() - 946_684_800_000_000;
+    assert_eq!(first[1], Some(&micros.to_be_bytes()[..]));
+    assert_eq!(text(first[2]), "high");
+    assert_eq!(first[3], Some(&0.8f64.to_be_bytes()[..]));
+    assert_eq!(first[4], None, "no rise");
+    assert_eq!(text(first[5]), "a b-2");
+    assert_eq!(text(first[6]), "eligible cooldown");
+    let second = fields(rows[1]);
+    assert_eq!(second[2], None, "no tier");
+    assert_eq!(text(second[6]), "no_profile no_profile");
+    let parts: Value = serde_json::from_str(text(second[7])).unwrap();
     assert_eq!(parts.as_array().map(Vec::len), Some(2));
-    // Every run but the skipped one is a row.
-    let skip = HashSet::from(["c-1"]);
-    let written: Vec<&str> = runs.written(&skip).map(|r| r.contact_id.as_str()).collect();
-    assert_eq!(written, ["c-2"]);
+    // A contact's texts do not carry over into the next one's.
+    let one: Value = serde_json::from_str(text(first[7])).unwrap();
+    assert_eq!(one.as_array().map(Vec::len), Some(2));
+    // Every run but the skipped one is a row, whatever the contact's id holds.
+    assert_eq!(contact_of(rows[1]), "c-é");
+    let written = |skip: HashSet<&str>| {
+        let written = runs.written(&skip).map(contact_of);
+        written.map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(written(HashSet::from(["c-1"])), ["c-é"]);
+    assert_eq!(written(HashSet::from(["c-é"])), ["c-1"]);
+    assert_eq!(written(HashSet::new()), ["c-1", "c-é"]);
 }
 
 #[test]

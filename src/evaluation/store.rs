@@ -64,22 +64,24 @@ impl BatchWrite {
     }
 
     /// Records a contact as evaluated at `observed_seq`.
-    pub fn evaluated(&mut self, contact_id: &str, observed_seq: i64) {
-        self.e_contact.push(contact_id.to_owned());
+    pub fn evaluated(&mut self, contact_id: String, observed_seq: i64) {
+        self.e_contact.push(contact_id);
         self.e_seq.push(observed_seq);
     }
 
-    /// Records a contact's decisions, one per campaign in order (evaluated with `thresholds` and
-    /// [`Sentences::Stored`](crate::eligibility::Sentences::Stored)), and the deferrals they imply.
+    /// Records a contact's decisions at `now`, one per campaign in order (evaluated with
+    /// `thresholds` and [`Sentences::Stored`](crate::eligibility::Sentences::Stored)), and the
+    /// deferrals they imply. `now` is the instant [`Self::write`] is then given.
     pub fn decided(
         &mut self,
         contact_id: &str,
         campaigns: &[Campaign],
         evaluations: &[Evaluation],
         thresholds: &Thresholds,
+        now: DateTime<Utc>,
     ) {
         self.decisions
-            .push(campaigns, contact_id, evaluations, thresholds);
+            .push(campaigns, contact_id, evaluations, thresholds, now);
         for (campaign, e) in campaigns.iter().zip(evaluations) {
             self.reasons[e.reason as usize] += 1;
             // Decided again when the window opens, or when a suppression with an expiry ends.
@@ -118,7 +120,7 @@ impl BatchWrite {
         let skip = handed_over_since_load(tx, &queued_ids, now, cooldown).await?;
         let skipped: HashSet<&str> = skip.iter().map(String::as_str).collect();
         let evaluated = self.evaluated_but(&skipped);
-        self.decisions.write(tx, now, &skipped).await?;
+        self.decisions.write(tx, &skipped).await?;
         self.clear_evaluated(tx, &evaluated).await?;
         self.deferrals.write(tx, now, &live, &skipped).await?;
         self.queued

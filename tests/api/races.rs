@@ -214,7 +214,7 @@ async fn decided(
     let (_, thresholds) = pesync::registry::thresholds::current(&app.pool)
         .await
         .unwrap();
-    let write = pesync::evaluation::run::decide(batch, &campaigns, &thresholds, now);
+    let write = pesync::evaluation::run::decide(batch.to_vec(), &campaigns, &thresholds, now);
     (write, thresholds)
 }
 
