@@ -5,9 +5,10 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
 
-/// Of the contacts a batch queues (`queued_ids`), those handed over inside the cooldown after all:
-/// the decisions were made without that hand-over. Run after their pending items are locked, so
-/// that it sees every hand-over of them committed before.
+/// Of the contacts a batch queues that had a pending item at load (`queued_ids`, the only ones
+/// that can have been handed over since: `QueuedContacts::pending_at_load_ids`), those handed over
+/// inside the cooldown after all: the decisions were made without that hand-over. Run after their
+/// pending items are locked, so that it sees every hand-over of them committed before.
 pub(super) async fn handed_over_since_load(
     tx: &mut PgConnection,
     queued_ids: &[String],

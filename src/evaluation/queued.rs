@@ -29,6 +29,8 @@ struct Item {
     campaign_id: String,
     mode: Mode,
     contact: DialerContact,
+    /// The contact had a pending item (for any campaign) when its batch was loaded.
+    pending_at_load: bool,
 }
 
 /// The queued contacts of one batch.
@@ -61,17 +63,30 @@ impl QueuedContacts {
         self.items.is_empty()
     }
 
-    pub fn push(&mut self, campaign: &Campaign, contact: DialerContact) {
+    /// Queues `contact` for `campaign`; `pending_at_load` says whether the contact had a pending
+    /// item when its batch was loaded (`load::Candidate::pending`).
+    pub fn push(&mut self, campaign: &Campaign, contact: DialerContact, pending_at_load: bool) {
         self.items.push(Item {
             campaign_id: campaign.id.clone(),
             mode: campaign.mode,
             contact,
+            pending_at_load,
         });
     }
 
-    pub fn contact_ids(&self) -> Vec<String> {
-        let ids = self.items.iter().map(|i| i.contact.data.contact_id.clone());
-        ids.collect()
+    /// The queued contacts that had a pending item when their batch was loaded: the only ones
+    /// that can have one when the batch writes, or have been handed over since the load.
+    ///
+    /// Pending items are added by the evaluation run alone, under its cluster-wide lock, and only
+    /// by the batch that decides the contact (see the module's note), and a hand-over takes a
+    /// pending item (`dialer::queue::hand_over`). So a contact the load saw without one still has
+    /// none and was not handed over: the batch neither locks nor looks up anything for it. In a
+    /// large run most queued contacts are such, and the two lookups by id cost PostgreSQL about
+    /// 0.8 CPU-s a million-contact run (five alternating pairs: 9.74 CPU-s against 10.55 at the
+    /// median; docs/BENCHMARKS.md).
+    pub fn pending_at_load_ids(&self) -> Vec<String> {
+        let ids = self.items.iter().filter(|i| i.pending_at_load);
+        ids.map(|i| i.contact.data.contact_id.clone()).collect()
     }
 
     /// The campaigns the items are queued for, one per item.
@@ -79,8 +94,8 @@ impl QueuedContacts {
         self.items.iter().map(|i| &i.campaign_id)
     }
 
-    /// Locks the pending items of the queued contacts (`ids`, [`Self::contact_ids`]) and returns
-    /// them. It waits for an
+    /// Locks the pending items of the queued contacts that had one at load (`ids`,
+    /// [`Self::pending_at_load_ids`]) and returns them. It waits for an
     /// acknowledgement in flight on them and holds later ones off until the batch commits (they
     /// then hand over the refreshed item). The locks are taken in the acknowledgement's own order
     /// (newest id first), so the two never deadlock. In READ COMMITTED the next statement then sees
@@ -194,5 +209,40 @@ impl Refresh {
         .execute(&mut *tx)
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialer::contact::DialerData;
+
+    fn contact(id: &str) -> DialerContact {
+        DialerContact {
+            id: format!("dialer-{id}"),
+            contact_list_id: "list".into(),
+            data: DialerData {
+                contact_id: id.into(),
+                campaign: "a".into(),
+                channel: "voice".into(),
+                propensity_score: "0.8".into(),
+                tier: "high".into(),
+                window_start: "09:00:00".into(),
+                window_end: "17:00:00".into(),
+                timezone: "UTC".into(),
+            },
+            callable: true,
+        }
+    }
+
+    #[test]
+    fn only_contacts_pending_at_load_are_locked_and_looked_up() {
+        let campaign = Campaign::open_all_day("a", 1);
+        let mut queued = QueuedContacts::default();
+        queued.push(&campaign, contact("c-1"), false);
+        queued.push(&campaign, contact("c-2"), true);
+        queued.push(&campaign, contact("c-3"), false);
+        assert_eq!(queued.len(), 3);
+        assert_eq!(queued.pending_at_load_ids(), ["c-2"]);
     }
 }

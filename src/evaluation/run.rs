@@ -248,7 +248,7 @@ pub fn decide(
         if let Some(i) = p.winner
             && let Some(contact) = dialer_contact(&campaigns[i], &c.contact_id, &p.evaluations[i])
         {
-            write.queue(&campaigns[i], contact);
+            write.queue(&campaigns[i], contact, c.pending.is_some());
         }
         write.evaluated(c.contact_id, c.observed_seq);
     }

@@ -96,9 +96,10 @@ impl BatchWrite {
         }
     }
 
-    /// Queues a contact for the dialer (push outbox or pull feed, by the campaign's mode).
-    pub fn queue(&mut self, campaign: &Campaign, contact: DialerContact) {
-        self.queued.push(campaign, contact);
+    /// Queues a contact for the dialer (push outbox or pull feed, by the campaign's mode);
+    /// `pending_at_load` says whether it had a pending item when its batch was loaded.
+    pub fn queue(&mut self, campaign: &Campaign, contact: DialerContact, pending_at_load: bool) {
+        self.queued.push(campaign, contact, pending_at_load);
     }
 
     /// Writes the batch. The deferrals of the evaluated contacts are replaced by the new ones; a
@@ -115,9 +116,9 @@ impl BatchWrite {
         cooldown: TimeDelta,
     ) -> sqlx::Result<usize> {
         let live = self.lock_campaigns(tx).await?;
-        let queued_ids = self.queued.contact_ids();
-        let pending = QueuedContacts::lock_pending(tx, &queued_ids).await?;
-        let skip = handed_over_since_load(tx, &queued_ids, now, cooldown).await?;
+        let had_pending = self.queued.pending_at_load_ids();
+        let pending = QueuedContacts::lock_pending(tx, &had_pending).await?;
+        let skip = handed_over_since_load(tx, &had_pending, now, cooldown).await?;
         let skipped: HashSet<&str> = skip.iter().map(String::as_str).collect();
         let evaluated = self.evaluated_but(&skipped);
         self.decisions.write(tx, &skipped).await?;
