@@ -236,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn only_contacts_pending_at_load_are_locked_and_looked_up() {
+    fn only_contacts_pending_at_load_are_named_for_the_lock_and_the_hand_over_lookup() {
         let campaign = Campaign::open_all_day("a", 1);
         let mut queued = QueuedContacts::default();
         queued.push(&campaign, contact("c-1"), false);

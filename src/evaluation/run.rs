@@ -142,12 +142,7 @@ pub async fn evaluate_contacts(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Res
                 analyze_growing_tables(pool).await;
             }
         }
-        writing.push_back(tokio::spawn(store_batch(
-            pool.clone(),
-            write,
-            now,
-            cooldown,
-        )));
+        writing.push_back(tokio::spawn(store_batch(pool.clone(), write, cooldown)));
     }
     for last in writing {
         report.add(&last.await.context("storing task")??);
@@ -209,7 +204,6 @@ async fn analyze_growing_tables(pool: &PgPool) {
 async fn store_batch(
     pool: PgPool,
     write: BatchWrite,
-    now: DateTime<Utc>,
     cooldown: chrono::TimeDelta,
 ) -> anyhow::Result<BatchWrite> {
     let mut tx = pool.begin().await?;
@@ -217,7 +211,7 @@ async fn store_batch(
         .execute(&mut *tx)
         .await?;
     write
-        .write(&mut tx, now, cooldown)
+        .write(&mut tx, cooldown)
         .await
         .context("storing decisions")?;
     tx.commit().await?;
@@ -232,7 +226,7 @@ pub fn decide(
     thresholds: &Thresholds,
     now: DateTime<Utc>,
 ) -> BatchWrite {
-    let mut write = BatchWrite::default();
+    let mut write = BatchWrite::at(now);
     for c in batch {
         // Only failed rules' sentences are stored, the commonest as their parts
         // (`evaluation::outcomes`).
@@ -244,7 +238,7 @@ pub fn decide(
             now,
             Sentences::Stored,
         );
-        write.decided(&c.contact_id, campaigns, &p.evaluations, thresholds, now);
+        write.decided(&c.contact_id, campaigns, &p.evaluations, thresholds);
         if let Some(i) = p.winner
             && let Some(contact) = dialer_contact(&campaigns[i], &c.contact_id, &p.evaluations[i])
         {

@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use super::stored_sentences::RiseParts;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{Campaign, Evaluation, Tier};
-use crate::platform::db::copy::{EncodedRows, copy_in};
+use crate::platform::db::copy::{EncodedRows, copy_in, copy_in_encoded};
 
 const COPY_RUNS: &str = "COPY decision_runs (contact_id, evaluated_at, tier, effective_score, rise, \
      campaign_ids, reasons, details) FROM STDIN (FORMAT binary)";
@@ -93,11 +93,15 @@ impl DecisionRuns {
     /// The rows of every contact but those in `skip`.
     fn written<'a>(&'a self, skip: &'a HashSet<&str>) -> impl Iterator<Item = &'a [u8]> {
         let rows = self.rows.rows();
-        rows.filter(|r| skip.is_empty() || !skip.contains(contact_of(r)))
+        rows.filter(|r| !skip.contains(contact_of(r)))
     }
 
-    /// Writes the rows of every contact but those in `skip`.
+    /// Writes the rows of every contact but those in `skip`: the rows as encoded when none is
+    /// skipped, as a batch nearly always is, else each kept row on its own.
     pub async fn write(&self, tx: &mut PgConnection, skip: &HashSet<&str>) -> sqlx::Result<u64> {
+        if skip.is_empty() {
+            return copy_in_encoded(tx, COPY_RUNS, &self.rows).await;
+        }
         copy_in(tx, COPY_RUNS, self.written(skip), |c, row| {
             c.encoded(row);
         })

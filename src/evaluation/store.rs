@@ -17,9 +17,12 @@ use crate::dialer::contact::DialerContact;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{Campaign, Evaluation, Reason};
 
-/// The rows one batch writes, column by column.
-#[derive(Debug, Default)]
+/// The rows one batch writes, column by column, all at the batch's one instant.
+#[derive(Debug)]
 pub struct BatchWrite {
+    /// When the batch is decided and written: its decisions' `evaluated_at`, its deferrals'
+    /// `deferred_at`, its queue items' `queued_at`, and the instant its cooldowns are checked at.
+    now: DateTime<Utc>,
     decisions: super::runs::DecisionRuns,
     deferrals: Deferrals,
     queued: QueuedContacts,
@@ -33,6 +36,20 @@ pub struct BatchWrite {
 }
 
 impl BatchWrite {
+    /// An empty batch decided and written at `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            decisions: Default::default(),
+            deferrals: Default::default(),
+            queued: Default::default(),
+            e_contact: Vec::new(),
+            e_seq: Vec::new(),
+            reasons: [0; Reason::ALL.len()],
+            by_range: false,
+        }
+    }
+
     /// Contacts evaluated in the batch.
     pub fn contacts(&self) -> usize {
         self.e_contact.len()
@@ -69,19 +86,17 @@ impl BatchWrite {
         self.e_seq.push(observed_seq);
     }
 
-    /// Records a contact's decisions at `now`, one per campaign in order (evaluated with
-    /// `thresholds` and [`Sentences::Stored`](crate::eligibility::Sentences::Stored)), and the
-    /// deferrals they imply. `now` is the instant [`Self::write`] is then given.
+    /// Records a contact's decisions, one per campaign in order (evaluated with `thresholds` and
+    /// [`Sentences::Stored`](crate::eligibility::Sentences::Stored)), and the deferrals they imply.
     pub fn decided(
         &mut self,
         contact_id: &str,
         campaigns: &[Campaign],
         evaluations: &[Evaluation],
         thresholds: &Thresholds,
-        now: DateTime<Utc>,
     ) {
         self.decisions
-            .push(campaigns, contact_id, evaluations, thresholds, now);
+            .push(campaigns, contact_id, evaluations, thresholds, self.now);
         for (campaign, e) in campaigns.iter().zip(evaluations) {
             self.reasons[e.reason as usize] += 1;
             // Decided again when the window opens, or when a suppression with an expiry ends.
@@ -109,12 +124,8 @@ impl BatchWrite {
     /// the load and this write) is in its `cooldown` now, which the decisions did not see: nothing
     /// is written for it, and it stays in the evaluation queue for the next run to decide with the
     /// hand-over in view. Returns how many contacts were left so.
-    pub async fn write(
-        &self,
-        tx: &mut PgConnection,
-        now: DateTime<Utc>,
-        cooldown: TimeDelta,
-    ) -> sqlx::Result<usize> {
+    pub async fn write(&self, tx: &mut PgConnection, cooldown: TimeDelta) -> sqlx::Result<usize> {
+        let now = self.now;
         let live = self.lock_campaigns(tx).await?;
         let had_pending = self.queued.pending_at_load_ids();
         let pending = QueuedContacts::lock_pending(tx, &had_pending).await?;

@@ -834,6 +834,62 @@ async fn a_copy_sent_in_chunks_stores_every_row_intact() {
     );
 }
 
+/// Rows encoded ahead (`copy::EncodedRows`, many chunks of them) go to the COPY as their chunks
+/// (`copy_in_encoded`), or the kept ones one by one through `copy_in`: both store exactly those
+/// rows, intact and in order; an empty set sends nothing.
+#[tokio::test]
+async fn rows_encoded_ahead_are_stored_whole_or_as_kept() {
+    use pesync::platform::db::copy::{EncodedRows, copy_in, copy_in_encoded};
+
+    let app = spawn_app().await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::raw_sql("CREATE TEMP TABLE ahead (seq serial, n text, body text)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let body = |n: usize| format!("{n}:{}", "é".repeat(n % 350));
+    let mut rows = EncodedRows::default();
+    for n in 0..3000 {
+        rows.push(|c| {
+            c.row(2).text(&n.to_string()).text(&body(n));
+        });
+    }
+    let statement = "COPY ahead (n, body) FROM STDIN (FORMAT binary)";
+    let read = "SELECT n, body FROM ahead ORDER BY seq";
+
+    let all = copy_in_encoded(&mut conn, statement, &rows).await.unwrap();
+    assert_eq!(all, 3000);
+    let stored: Vec<(String, String)> = sqlx::query_as(read).fetch_all(&mut *conn).await.unwrap();
+    let expected: Vec<(String, String)> = (0..3000).map(|n| (n.to_string(), body(n))).collect();
+    assert!(stored == expected, "every row, in order");
+
+    sqlx::raw_sql("TRUNCATE ahead")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    // Leave out the rows whose number ends in 7: their body, and no other byte of a row, holds
+    // "7:".
+    let kept = rows
+        .rows()
+        .filter(|row| !row.windows(2).any(|w| w == b"7:"));
+    let some = copy_in(&mut conn, statement, kept, |c, row| {
+        c.encoded(row);
+    })
+    .await
+    .unwrap();
+    let stored: Vec<(String, String)> = sqlx::query_as(read).fetch_all(&mut *conn).await.unwrap();
+    let expected: Vec<(String, String)> = (0..3000)
+        .filter(|n| n % 10 != 7)
+        .map(|n| (n.to_string(), body(n)))
+        .collect();
+    assert_eq!(some, expected.len() as u64);
+    assert!(stored == expected, "the kept rows, in order");
+
+    let empty = EncodedRows::default();
+    let none = copy_in_encoded(&mut conn, "COPY no_such_table FROM STDIN", &empty);
+    assert_eq!(none.await.unwrap(), 0, "not sent: the table does not exist");
+}
+
 /// The watermarks object goes to PostgreSQL with its keys in the order jsonb keeps them, so its
 /// sort of the keys finds them in order (`evaluation::watermarks`): PostgreSQL reads the keys
 /// back in the order they were sent.

@@ -38,7 +38,7 @@ async fn an_acknowledgement_between_load_and_write_does_not_queue_the_contact_ag
     // … and the run decides and writes, blind to the hand-over.
     let (write, thresholds) = decided(&app, &batch, now).await;
     assert_eq!(write.queued(), 1, "the decision still takes the contact");
-    assert_eq!(written(&app, &write, &thresholds, now).await, 1);
+    assert_eq!(written(&app, &write, &thresholds).await, 1);
 
     // Nothing waits in the feed: the contact is in its cooldown.
     assert_eq!(
@@ -94,7 +94,7 @@ async fn observations_between_load_and_write_keep_their_contacts_queued() {
     seed_rising(&app, "c-3", 0.95).await;
     seed_rising(&app, "c-2", 0.95).await;
     let (write, thresholds) = decided(&app, &batch, now).await;
-    written(&app, &write, &thresholds, now).await;
+    written(&app, &write, &thresholds).await;
 
     let queued: Vec<String> =
         sqlx::query_scalar("SELECT contact_id FROM evaluation_queue ORDER BY contact_id")
@@ -115,12 +115,9 @@ async fn observations_between_load_and_write_keep_their_contacts_queued() {
 #[tokio::test]
 async fn a_campaign_deleted_while_a_batch_writes_for_it_takes_the_batch_rows_with_it() {
     let app = spawn_app().await;
-    let (write, thresholds, now) = one_queued(&app).await;
+    let (write, thresholds) = one_queued(&app).await;
     let mut tx = app.pool.begin().await.unwrap();
-    write
-        .write(&mut tx, now, thresholds.cooldown())
-        .await
-        .unwrap();
+    write.write(&mut tx, thresholds.cooldown()).await.unwrap();
 
     let delete = tokio::spawn({
         let (client, url) = (app.client.clone(), app.url("/v1/admin/campaigns/pull-one"));
@@ -147,22 +144,21 @@ async fn a_campaign_deleted_while_a_batch_writes_for_it_takes_the_batch_rows_wit
 #[tokio::test]
 async fn a_campaign_deleted_before_a_batch_writes_gets_none_of_its_rows() {
     let app = spawn_app().await;
-    let (write, thresholds, now) = one_queued(&app).await;
+    let (write, thresholds) = one_queued(&app).await;
     assert_eq!(delete_campaign(&app, "pull-one").await.status(), 204);
 
-    written(&app, &write, &thresholds, now).await;
+    written(&app, &write, &thresholds).await;
     assert_eq!(count(&app, "SELECT count(*) FROM dialer_queue").await, 0);
     assert_eq!(count(&app, "SELECT count(*) FROM deferrals").await, 0);
 }
 
 /// Campaign `pull-one` and a rising `c-1`, loaded and decided by a regular run at the app's now:
-/// the batch queues the contact. Returns it unwritten, with the thresholds and that instant.
+/// the batch queues the contact. Returns it unwritten (it keeps that instant), with the thresholds.
 async fn one_queued(
     app: &TestApp,
 ) -> (
     pesync::evaluation::store::BatchWrite,
     pesync::domain::thresholds::Thresholds,
-    DateTime<Utc>,
 ) {
     create_campaign(app, &campaign("pull-one", 0, "pull")).await;
     seed_rising(app, "c-1", 0.8).await;
@@ -170,7 +166,7 @@ async fn one_queued(
     let batch = loaded(app, now).await;
     let (write, thresholds) = decided(app, &batch, now).await;
     assert_eq!(write.queued(), 1);
-    (write, thresholds, now)
+    (write, thresholds)
 }
 
 /// What a regular run loads as its first batch at `now`.
@@ -188,13 +184,9 @@ async fn written(
     app: &TestApp,
     write: &pesync::evaluation::store::BatchWrite,
     thresholds: &pesync::domain::thresholds::Thresholds,
-    now: DateTime<Utc>,
 ) -> usize {
     let mut tx = app.pool.begin().await.unwrap();
-    let left = write
-        .write(&mut tx, now, thresholds.cooldown())
-        .await
-        .unwrap();
+    let left = write.write(&mut tx, thresholds.cooldown()).await.unwrap();
     tx.commit().await.unwrap();
     left
 }

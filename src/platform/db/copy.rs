@@ -13,6 +13,11 @@ use sqlx::PgConnection;
 /// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01T00:00:00Z.
 pub(super) const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
+/// What a binary COPY stream starts with: the signature, no flags, no header extension.
+const HEADER: &[u8; 19] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// What ends it: a field count of -1.
+const TRAILER: [u8; 2] = (-1i16).to_be_bytes();
+
 /// Binary COPY rows being encoded: the header, then rows; [`copy_in`] sends them and the trailer.
 #[derive(Debug)]
 pub struct BinaryCopy {
@@ -31,9 +36,7 @@ impl BinaryCopy {
     /// An empty COPY whose buffer holds `bytes` before it grows.
     fn with_capacity(bytes: usize) -> Self {
         let mut buf = Vec::with_capacity(bytes);
-        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-        buf.extend_from_slice(&0i32.to_be_bytes()); // flags
-        buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+        buf.extend_from_slice(HEADER);
         Self { buf }
     }
 
@@ -102,13 +105,13 @@ impl BinaryCopy {
     /// The whole stream: header, rows and trailer (`copy_out`'s tests read it back).
     #[cfg(test)]
     pub fn into_bytes(mut self) -> Vec<u8> {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+        self.buf.extend_from_slice(&TRAILER);
         self.buf
     }
 }
 
 /// Rows encoded for a COPY ahead of it, as they are produced, each kept apart so that some can be
-/// left out when they are sent ([`Self::rows`], then [`BinaryCopy::encoded`] in [`copy_in`]).
+/// left out when they are sent ([`copy_in_encoded`] sends them all, [`copy_in`] those kept).
 ///
 /// Why: the evaluation run decides a batch on one thread and writes it on another. Held as
 /// structs, each decision row was three strings allocated where it was decided and freed where it
@@ -195,8 +198,29 @@ pub async fn copy_in<T>(
             c.buf.clear();
         }
     }
-    c.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+    c.buf.extend_from_slice(&TRAILER);
     copy.send(c.buf.as_slice()).await?;
+    copy.finish().await
+}
+
+/// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`) with every row of `rows`, its chunks
+/// sent as they were encoded, with no second copy of their bytes. (To leave some rows out, give
+/// the kept ones to [`copy_in`] with [`BinaryCopy::encoded`].) Returns how many rows PostgreSQL
+/// stored; without rows it sends nothing.
+pub async fn copy_in_encoded(
+    conn: &mut PgConnection,
+    statement: &str,
+    rows: &EncodedRows,
+) -> sqlx::Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut copy = conn.copy_in_raw(statement).await?;
+    copy.send(&HEADER[..]).await?;
+    for chunk in &rows.chunks {
+        copy.send(chunk.as_slice()).await?;
+    }
+    copy.send(&TRAILER[..]).await?;
     copy.finish().await
 }
 
