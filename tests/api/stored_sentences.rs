@@ -35,6 +35,13 @@ fn failures(decision: &Value) -> Vec<&Value> {
 async fn a_runs_rise_and_window_read_as_the_dry_run_says_them() {
     let app = spawn_app().await;
     create_campaign(&app, &campaign_with_hours()).await;
+    // Noon in New York, whatever the hour the test runs at: the window below then lies inside the
+    // calling hours. (From 15:00 New York time on, it ran past them and the contact had no
+    // callable time at all, a third failed rule.)
+    let local = app.now().with_timezone(&New_York).time();
+    let to_noon = chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap() - local;
+    app.clock
+        .advance(Duration::seconds(to_noon.num_seconds().rem_euclid(86_400)));
     let now = app.now();
     // The contact's window opens three hours from now, New York time: closed now.
     let local = now.with_timezone(&New_York).time();
