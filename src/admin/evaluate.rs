@@ -14,8 +14,8 @@ use super::document::Fields;
 use super::thresholds::parse_thresholds;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{
-    CallingHours, Campaign, ContactFacts, Observation, ObservationView, Reason, RuleOutcome,
-    Sentences, Suppression, Tier, Window, WindowState, validate_observations,
+    CallingHours, Campaign, ContactFacts, Moment, Observation, ObservationView, Reason,
+    RuleOutcome, Sentences, Suppression, Tier, Window, WindowState, validate_observations,
 };
 use crate::evaluation::plan;
 use crate::platform::context::AppState;
@@ -215,7 +215,7 @@ pub async fn dry_run(
         None,
         std::slice::from_ref(&campaign),
         &thresholds,
-        now,
+        &Moment::at(now),
         Sentences::All,
     );
     let e = decided.evaluations.remove(0);

@@ -12,12 +12,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::campaign::Tier;
 use super::cooldown::{cooldown_rule, cooldown_until};
+use super::moment::{Moment, WindowRead};
 use super::reason::{Rule, RuleOutcome, Sentences};
 use super::rise::{for_display, rise};
 use super::rules::{ContactFacts, outcome, outcome_read_later};
 use super::score::{ScoreSeries, at_least};
 use super::suppression::{suppressed_until, suppression_rule};
-use super::window_rule::OwnWindow;
 use crate::domain::thresholds::Thresholds;
 
 /// One contact's own rules at one instant, for every campaign. It keeps the facts, the instant and
@@ -25,6 +25,8 @@ use crate::domain::thresholds::Thresholds;
 #[derive(Debug, Clone)]
 pub struct ContactRules<'a> {
     pub(super) facts: &'a ContactFacts,
+    /// The instant decided at, with the window reads made at it.
+    pub(super) moment: &'a Moment,
     pub(super) now: DateTime<Utc>,
     pub(super) say: Sentences,
     pub(super) series: ScoreSeries,
@@ -39,17 +41,18 @@ pub struct ContactRules<'a> {
     pub(super) rise_outcome: RuleOutcome,
     pub(super) cooldown: RuleOutcome,
     /// The contact's own window at `now`, if it has one (before any campaign's calling hours).
-    pub(super) own_window: Option<OwnWindow>,
+    pub(super) own_window: Option<WindowRead>,
 }
 
 impl<'a> ContactRules<'a> {
-    /// The contact's own rules for `facts` at `now`, with the sentences `say` asks for.
+    /// The contact's own rules for `facts` at `moment`, with the sentences `say` asks for.
     pub fn of(
         facts: &'a ContactFacts,
         thresholds: &Thresholds,
-        now: DateTime<Utc>,
+        moment: &'a Moment,
         say: Sentences,
     ) -> Self {
+        let now = moment.now();
         let series = ScoreSeries::compute(&facts.observations, now, thresholds);
         let effective = series.effective();
         let rise_now = rise(&series.applied, now, thresholds.rise_window());
@@ -65,8 +68,12 @@ impl<'a> ContactRules<'a> {
             effective,
             rise: rise_now,
             cooldown_until,
-            own_window: OwnWindow::of(facts, now),
+            own_window: facts
+                .best_contact_window
+                .as_ref()
+                .map(|w| moment.window(w, None)),
             facts,
+            moment,
             now,
             say,
         }

@@ -11,6 +11,7 @@
 //! * [`rise`] — the rise over the trailing window (rule 3);
 //! * [`rules`] — all rules in order, cooldown and channel included (rules 2–6);
 //! * [`contact_rules`] — the rules that are the contact's own, computed once for every campaign;
+//! * [`moment`] — the instant decided at, and the windows read at it, once per distinct window;
 //! * [`reason`] — reason codes and rule outcomes, the record of a decision;
 //! * [`mod@assign`] — one run, several campaigns: the highest priority takes the contact (rule 4);
 //! * [`window`] — local wall-clock windows across daylight-saving changes, calling hours (rule 6);
@@ -21,6 +22,7 @@ pub mod assign;
 pub mod campaign;
 pub mod contact_rules;
 pub mod cooldown;
+pub mod moment;
 pub mod reason;
 pub mod rise;
 pub mod rules;
@@ -36,6 +38,7 @@ pub(crate) mod tests;
 pub use assign::{assign, campaign_order};
 pub use campaign::{Campaign, Mode, Tier};
 pub use contact_rules::{ContactRules, RiseSentence};
+pub use moment::Moment;
 pub use reason::{Reason, Rule, RuleOutcome, Sentences, first_failure};
 pub use rules::{ContactFacts, Evaluation, evaluate, evaluate_for, evaluate_with};
 pub use score::{

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::campaign::{Campaign, Tier};
 use super::contact_rules::ContactRules;
+use super::moment::Moment;
 use super::reason::{Reason, Rule, RuleOutcome, Sentences, first_failure};
 use super::rise::for_display;
 use super::score::{Observation, ObservationView};
@@ -109,17 +110,24 @@ pub fn evaluate_with(
     now: DateTime<Utc>,
     say: Sentences,
 ) -> Evaluation {
-    evaluate_for(&ContactRules::of(facts, thresholds, now, say), campaign)
+    evaluate_for(
+        &ContactRules::of(facts, thresholds, &Moment::at(now), say),
+        campaign,
+    )
 }
 
 /// [`evaluate_with`] for a contact whose own rules are already computed (with its facts, instant
 /// and sentences): what a run calls once per campaign.
 pub fn evaluate_for(contact: &ContactRules, campaign: &Campaign) -> Evaluation {
     let ContactRules {
-        facts, now, say, ..
+        facts,
+        moment,
+        now,
+        say,
+        ..
     } = *contact;
     let route = channel_route(facts, campaign);
-    let window = WindowInForce::of(facts, contact.own_window.as_ref(), campaign, now, say);
+    let window = WindowInForce::of(facts, contact.own_window.as_ref(), campaign, moment, say);
     // Every rule, in the SPEC's order; each is evaluated whatever the earlier ones decided.
     let outcomes = vec![
         contact.profile.clone(),

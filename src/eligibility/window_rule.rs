@@ -8,6 +8,7 @@ use std::fmt::{self, Display};
 use chrono::{DateTime, NaiveTime, Utc};
 
 use super::campaign::Campaign;
+use super::moment::{Moment, WindowRead};
 use super::reason::{Rule, RuleOutcome, Sentences};
 use super::rules::{ContactFacts, outcome, outcome_read_later};
 use super::window::{CallingHours, InvalidTimeZone, Window, WindowState, ZonedWindow};
@@ -30,36 +31,14 @@ pub(super) struct WindowInForce<'a> {
     pub(super) own_state: Option<WindowState>,
 }
 
-/// A window read at one instant, before any calling hours: its zone and its state then.
-#[derive(Debug, Clone)]
-pub(super) struct OwnWindow {
-    zoned: Result<ZonedWindow, InvalidTimeZone>,
-    state: Option<WindowState>,
-}
-
-impl OwnWindow {
-    /// The contact's best contact window at `now`; `None` when it has none (each campaign's
-    /// default window then applies).
-    pub(super) fn of(facts: &ContactFacts, now: DateTime<Utc>) -> Option<Self> {
-        Some(Self::read(facts.best_contact_window.as_ref()?, now))
-    }
-
-    fn read(window: &Window, now: DateTime<Utc>) -> Self {
-        let zoned = window.zoned();
-        let state = zoned.as_ref().ok().map(|z| z.state(now));
-        Self { zoned, state }
-    }
-}
-
 impl<'a> WindowInForce<'a> {
-    /// The window in force for `campaign`. `own` is the contact's own window read at `now`
-    /// ([`OwnWindow::of`] of the same `facts`), computed once per contact and shared by every
-    /// campaign.
+    /// The window in force for `campaign` at `moment`. `own` is the contact's own window read
+    /// then (`None` when it has none), read once per contact and shared by every campaign.
     pub(super) fn of(
         facts: &'a ContactFacts,
-        own: Option<&OwnWindow>,
+        own: Option<&WindowRead>,
         campaign: &'a Campaign,
-        now: DateTime<Utc>,
+        moment: &Moment,
         say: Sentences,
     ) -> Self {
         let (window, source) = match &facts.best_contact_window {
@@ -71,7 +50,7 @@ impl<'a> WindowInForce<'a> {
         let own = match own {
             Some(own) => own,
             None => {
-                default = OwnWindow::read(window, now);
+                default = moment.window(window, None);
                 &default
             }
         };
@@ -80,9 +59,8 @@ impl<'a> WindowInForce<'a> {
             // run over a million contacts computes it for each).
             None => (own.zoned.clone(), own.state, own.state),
             Some(h) => {
-                let zoned = own.zoned.clone().map(|z| z.within(h));
-                let state = zoned.as_ref().ok().map(|z| z.state(now));
-                (zoned, state, own.state)
+                let effective = moment.window(window, Some(h));
+                (effective.zoned, effective.state, own.state)
             }
         };
         let hours = campaign.calling_hours.as_ref();

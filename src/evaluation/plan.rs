@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{
-    Campaign, ContactFacts, ContactRules, Evaluation, Sentences, assign, evaluate_for,
+    Campaign, ContactFacts, ContactRules, Evaluation, Moment, Sentences, assign, evaluate_for,
 };
 
 /// A hand-over queued for the dialer and not yet handed over.
@@ -29,18 +29,19 @@ pub struct ContactPlan {
     pub winner: Option<usize>,
 }
 
-/// Evaluates `facts` for every campaign at `now` and settles the winner (see the module docs),
-/// with the rules' sentences `say` asks for.
+/// Evaluates `facts` for every campaign at `moment` and settles the winner (see the module docs),
+/// with the rules' sentences `say` asks for. Contacts decided at one instant share its moment, so
+/// that each distinct window is read once.
 pub fn plan(
     facts: &ContactFacts,
     pending: Option<&Pending>,
     campaigns: &[Campaign],
     thresholds: &Thresholds,
-    now: DateTime<Utc>,
+    moment: &Moment,
     say: Sentences,
 ) -> ContactPlan {
     // The contact's own rules once, then each campaign's (the same as `evaluate_with` per campaign).
-    let contact = ContactRules::of(facts, thresholds, now, say);
+    let contact = ContactRules::of(facts, thresholds, moment, say);
     let mut contenders: Vec<(&Campaign, Evaluation)> = campaigns
         .iter()
         .map(|c| (c, evaluate_for(&contact, c)))
@@ -105,7 +106,7 @@ mod tests {
             None,
             &cs,
             &Thresholds::default(),
-            now(),
+            &Moment::at(now()),
             Sentences::All,
         );
         assert_eq!(p.winner, Some(1));
@@ -126,7 +127,7 @@ mod tests {
             Some(&pending),
             &cs,
             &Thresholds::default(),
-            now(),
+            &Moment::at(now()),
             Sentences::All,
         );
         assert_eq!(p.winner, Some(0), "the pending campaign keeps it");
@@ -152,7 +153,7 @@ mod tests {
             Some(&pending),
             &cs,
             &Thresholds::default(),
-            now(),
+            &Moment::at(now()),
             Sentences::All,
         );
         assert_eq!(p.winner, None);
@@ -173,7 +174,7 @@ mod tests {
             Some(&pending),
             &cs,
             &Thresholds::default(),
-            now(),
+            &Moment::at(now()),
             Sentences::All,
         );
         assert_eq!(p.winner, None);

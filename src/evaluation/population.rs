@@ -20,7 +20,9 @@ use super::load::{Batches, Candidate};
 use super::plan::plan;
 use super::run::BATCH;
 use crate::domain::thresholds::Thresholds;
-use crate::eligibility::{Campaign, ContactFacts, ScoreSeries, Sentences, Tier, campaign_order};
+use crate::eligibility::{
+    Campaign, ContactFacts, Moment, ScoreSeries, Sentences, Tier, campaign_order,
+};
 
 /// One side of the comparison: the campaigns that run (enabled, in run order) and the thresholds.
 #[derive(Debug, Clone)]
@@ -93,6 +95,7 @@ pub async fn compare_population(
 /// Decides one batch on both sides (pure) and tallies it.
 pub fn decide(batch: &[Candidate], rules: &[Side; 2], sides: &Sides, at: DateTime<Utc>) -> Tally {
     let mut tally = Tally::default();
+    let moment = Moment::at(at);
     for c in batch {
         let plans = [0, 1].map(|i| {
             let side = &rules[i];
@@ -101,7 +104,7 @@ pub fn decide(batch: &[Candidate], rules: &[Side; 2], sides: &Sides, at: DateTim
                 c.pending.as_ref(),
                 &side.campaigns,
                 &side.thresholds,
-                at,
+                &moment,
                 // The dry run counts reasons; it shows no sentence.
                 Sentences::FailuresOnly,
             )

@@ -22,7 +22,7 @@ use super::plan::plan;
 use super::store::BatchWrite;
 use crate::dialer::{PushReport, dialer_contact, push_once};
 use crate::domain::thresholds::Thresholds;
-use crate::eligibility::Campaign;
+use crate::eligibility::{Campaign, Moment};
 use crate::eligibility::{Reason, Sentences};
 use crate::evaluation::metrics::DECISIONS;
 use crate::genesys::GenesysClient;
@@ -227,6 +227,7 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> BatchWrite {
     let mut write = BatchWrite::at(now);
+    let moment = Moment::at(now);
     for c in batch {
         // Only failed rules' sentences are stored, the commonest as their parts
         // (`evaluation::outcomes`).
@@ -235,7 +236,7 @@ pub fn decide(
             c.pending.as_ref(),
             campaigns,
             thresholds,
-            now,
+            &moment,
             Sentences::Stored,
         );
         write.decided(&c.contact_id, campaigns, &p.evaluations, thresholds);

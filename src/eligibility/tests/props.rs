@@ -6,8 +6,9 @@ use chrono::Timelike;
 use proptest::prelude::*;
 
 use super::*;
+use crate::eligibility::window::CallingHours;
 use crate::eligibility::{
-    ContactRules, Reason, Sentences, assign, evaluate_for, evaluate_with, parse_time_zone,
+    ContactRules, Moment, Reason, Sentences, assign, evaluate_for, evaluate_with, parse_time_zone,
 };
 
 const ZONES: &[&str] = &[
@@ -143,6 +144,32 @@ pub(crate) fn scenario()
     })
 }
 
+/// Contacts decided at one instant, as a run's batch is: their windows drawn from a few, so most
+/// are read for another contact first, and the first campaign given calling hours.
+fn crowd() -> impl Strategy<Value = (DateTime<Utc>, Vec<ContactFacts>, Vec<Campaign>, Thresholds)> {
+    let pool = prop::collection::vec(prop::option::of(any_window()), 1..4);
+    let hours = prop::option::of(
+        (0u32..86_400, 0u32..86_400).prop_map(|(s, e)| CallingHours {
+            start_time: NaiveTime::from_num_seconds_from_midnight_opt(s, 0).unwrap(),
+            end_time: NaiveTime::from_num_seconds_from_midnight_opt(e, 0).unwrap(),
+        }),
+    );
+    let picks = prop::collection::vec(0usize..4, 1..12);
+    (scenario(), pool, hours, picks).prop_map(
+        |((now, facts, mut campaigns, thresholds), pool, hours, picks)| {
+            campaigns[0].calling_hours = hours;
+            let crowd = picks
+                .iter()
+                .map(|&i| ContactFacts {
+                    best_contact_window: pool[i % pool.len()].clone(),
+                    ..facts.clone()
+                })
+                .collect();
+            (now, crowd, campaigns, thresholds)
+        },
+    )
+}
+
 /// What must hold of any evaluation.
 fn check_consistent(e: &Evaluation, facts: &ContactFacts) -> Result<(), TestCaseError> {
     let rules: Vec<Rule> = e.outcomes.iter().map(|o| o.rule).collect();
@@ -209,7 +236,8 @@ proptest! {
         (now, facts, campaigns, thresholds) in scenario()
     ) {
         // The run computes the contact's own rules once and shares them across the campaigns.
-        let shared = ContactRules::of(&facts, &thresholds, now, Sentences::FailuresOnly);
+        let moment = Moment::at(now);
+        let shared = ContactRules::of(&facts, &thresholds, &moment, Sentences::FailuresOnly);
         for c in &campaigns {
             let full = evaluate(&facts, c, &thresholds, now);
             let lean = evaluate_with(&facts, c, &thresholds, now, Sentences::FailuresOnly);
@@ -224,6 +252,35 @@ proptest! {
             prop_assert_eq!(&lean, &expected);
             for o in lean.outcomes.iter().filter(|o| !o.passed) {
                 prop_assert!(!o.detail.is_empty(), "{:?} failed without a sentence", o.rule);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Contacts sharing one moment (a run's batch) decide what each decides alone, though the
+    /// moment hands out window reads made for other contacts and campaigns.
+    #[test]
+    fn contacts_sharing_a_moment_decide_as_each_alone(
+        (now, crowd, campaigns, thresholds) in crowd()
+    ) {
+        let moment = Moment::at(now);
+        for facts in &crowd {
+            let shared = ContactRules::of(facts, &thresholds, &moment, Sentences::All);
+            for c in &campaigns {
+                let e = evaluate_for(&shared, c);
+                prop_assert_eq!(&e, &evaluate(facts, c, &thresholds, now));
+                // Read afresh, without any moment: the window's state, and with the hours.
+                let window = facts.best_contact_window.as_ref().unwrap_or(&c.default_window);
+                let own = window.zoned().ok();
+                let effective = own.map(|z| match &c.calling_hours {
+                    Some(h) => z.within(h),
+                    None => z,
+                });
+                prop_assert_eq!(e.contact_window_state, own.map(|z| z.state(now)));
+                prop_assert_eq!(e.window, effective.map(|z| z.state(now)));
             }
         }
     }
