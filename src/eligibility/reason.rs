@@ -136,6 +136,12 @@ pub enum Sentences {
 }
 
 impl Sentences {
+    /// Whether an evaluation lists the observations its score was computed from: only when it
+    /// explains itself whole ([`Sentences::All`]).
+    pub(super) fn lists_observations(self) -> bool {
+        self == Sentences::All
+    }
+
     /// Whether an outcome's sentence is written: one that `passed` or failed, of a rule whose
     /// failure a stored decision can render when read (`read_later`) or not.
     pub(super) fn says(self, passed: bool, read_later: bool) -> bool {

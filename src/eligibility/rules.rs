@@ -49,7 +49,8 @@ pub struct Evaluation {
     pub effective_score: Option<f64>,
     /// Null with fewer than two applied observations.
     pub rise: Option<f64>,
-    /// Observations up to `now`, in time order, dampened ones marked.
+    /// Observations up to `now`, in time order, dampened ones marked. Listed when every
+    /// sentence is asked for ([`Sentences::All`]: an explanation, the dry run); empty otherwise.
     pub observations: Vec<ObservationView>,
     /// Every rule, in order.
     pub outcomes: Vec<RuleOutcome>,
@@ -146,7 +147,12 @@ pub fn evaluate_for(contact: &ContactRules, campaign: &Campaign) -> Evaluation {
         tier: contact.tier,
         effective_score: contact.effective,
         rise: contact.rise.map(for_display),
-        observations: contact.series.observations.clone(),
+        // Each of a run's two million evaluations would copy them, and a run stores none.
+        observations: if say.lists_observations() {
+            contact.series.observations.clone()
+        } else {
+            Vec::new()
+        },
         outcomes,
         window: window.state,
         cooldown_until: contact.cooldown_until,

@@ -48,19 +48,20 @@ pub async fn observations_of(
     )
     .fetch_all(db)
     .await?;
-    Ok(by_contact(rows))
+    Ok(by_contact(rows, ids.len()))
 }
 
-/// Every observation at or before `now` of the contacts whose ids lie in `[first, last]`.
+/// Every observation at or before `now` of the contacts whose ids lie in `[first, last]`, about
+/// `contacts` of them.
 ///
 /// A run reads three observations per contact, a million contacts' worth: through binary COPY,
 /// read in place ([`copy_out`]), not as query rows (issue 12). The bounds travel as settings of
 /// the statement's own transaction.
 async fn observations_between(
     db: &mut sqlx::PgConnection,
-    first: &str,
-    last: &str,
+    (first, last): (&str, &str),
     now: DateTime<Utc>,
+    contacts: usize,
 ) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
     let now = now.to_rfc3339_opts(SecondsFormat::Micros, true);
     let bounds = [
@@ -68,7 +69,7 @@ async fn observations_between(
         ("pesync.last", last),
         ("pesync.now", &now),
     ];
-    let mut grouped = Grouped::default();
+    let mut grouped = Grouped::with_capacity(contacts);
     copy_out::read_with(db, OBSERVATIONS_BETWEEN, &bounds, |row| {
         let contact = row.text()?;
         let observation = Observation::new(row.timestamptz()?, row.f64()?);
@@ -95,18 +96,31 @@ struct ObservationRow {
 
 /// Observations grouped by contact, from rows in contact order: a contact's rows are contiguous,
 /// so each contact costs one key (and one map entry), not one per observation.
-#[derive(Default)]
 struct Grouped {
     done: HashMap<String, Vec<Observation>>,
     current: Option<(String, Vec<Observation>)>,
 }
 
+/// Room for a contact's observations when its first is read: a scored contact has a few, and a
+/// list grown from one (`vec![first]`) is reallocated at its second.
+const OBSERVATIONS_PER_CONTACT: usize = 4;
+
 impl Grouped {
+    /// For about `contacts` contacts: the map is sized once instead of rehashed as it grows.
+    fn with_capacity(contacts: usize) -> Self {
+        Self {
+            done: HashMap::with_capacity(contacts),
+            current: None,
+        }
+    }
+
     fn push(&mut self, contact: &str, observation: Observation) {
         match &mut self.current {
             Some((id, list)) if id == contact => list.push(observation),
             current => {
-                if let Some((id, list)) = current.replace((contact.to_owned(), vec![observation])) {
+                let mut list = Vec::with_capacity(OBSERVATIONS_PER_CONTACT);
+                list.push(observation);
+                if let Some((id, list)) = current.replace((contact.to_owned(), list)) {
                     let earlier = self.done.insert(id, list);
                     debug_assert!(earlier.is_none(), "rows not in contact order");
                 }
@@ -122,24 +136,25 @@ impl Grouped {
     }
 }
 
-/// Observations grouped by contact, in the order read.
-fn by_contact(rows: Vec<ObservationRow>) -> HashMap<String, Vec<Observation>> {
-    let mut grouped = Grouped::default();
+/// Observations of about `contacts` contacts grouped by contact, in the order read.
+fn by_contact(rows: Vec<ObservationRow>, contacts: usize) -> HashMap<String, Vec<Observation>> {
+    let mut grouped = Grouped::with_capacity(contacts);
     for r in rows {
         grouped.push(&r.contact_id, Observation::new(r.observed_at, r.score));
     }
     grouped.done()
 }
 
-/// The observations at or before `now` of the contacts in `span`.
+/// The observations at or before `now` of the contacts in `span`, a batch of `contacts`.
 pub(super) async fn observations_in(
     db: &mut sqlx::PgConnection,
     span: Span<'_>,
     now: DateTime<Utc>,
+    contacts: usize,
 ) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
     match span {
         Span::Ids(ids) => observations_of(db, ids, now).await,
-        Span::Range(first, last) => observations_between(db, first, last, now).await,
+        Span::Range(first, last) => observations_between(db, (first, last), now, contacts).await,
     }
 }
 

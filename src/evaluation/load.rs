@@ -44,7 +44,7 @@ pub async fn candidates(
     } else {
         Span::Ids(&ids)
     };
-    let mut observations = observations_in(&mut *db, span, now).await?;
+    let mut observations = observations_in(&mut *db, span, now, rows.len()).await?;
     let handovers = last_handovers_in(&mut *db, span).await?;
     let mut pending = pending_in(&mut *db, span).await?;
     let mut suppressions = suppressions_in(&mut *db, span, &ids).await?;

@@ -46,11 +46,18 @@ pub fn push(out: &mut String, e: &Evaluation, rise: &RiseParts) {
         .sum();
     out.reserve(64 + words);
     out.push('[');
+    // `evaluate` records every rule in this order: each is then where its rule's index says,
+    // without a search through the list for each of them.
+    let in_order = e.outcomes.iter().map(|o| o.rule).eq(Rule::ALL);
     for (i, rule) in Rule::ALL.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match e.outcomes.iter().find(|o| o.rule == *rule) {
+        let found = match in_order {
+            true => e.outcomes.get(i),
+            false => e.outcomes.iter().find(|o| o.rule == *rule),
+        };
+        match found {
             Some(o) if o.passed => out.push_str("true"),
             Some(o) if o.detail.is_empty() && o.rule == Rule::Rise => rise.push(out, e),
             Some(o) if o.detail.is_empty() && o.rule == Rule::Window => {
@@ -101,6 +108,24 @@ pub(super) fn push_json_string(out: &mut String, s: &str) {
     }
     out.push_str(&s[plain..]);
     out.push('"');
+}
+
+/// `v` in decimal, as JSON writes a number: a run writes two to four per closed window
+/// ([`stored_sentences::push_window`]), and `write!` through the formatter cost ten times as
+/// much.
+pub(super) fn push_u32(out: &mut String, v: u32) {
+    let mut text = [0u8; 10];
+    let mut at = text.len();
+    let mut rest = v;
+    loop {
+        at -= 1;
+        text[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&text[at..]).expect("ASCII digits"));
 }
 
 /// Reads the stored form back, rendering the sentences stored as their parts with what the

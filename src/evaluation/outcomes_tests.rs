@@ -125,3 +125,57 @@ fn odd_rows_read_without_panicking() {
     assert_eq!(back.len(), 2);
     assert!(!back[1].passed && back[1].detail.is_none());
 }
+
+proptest::proptest! {
+    #[test]
+    fn numbers_are_written_as_the_formatter_writes_them(v in proptest::prelude::any::<u32>()) {
+        let mut out = String::from("[");
+        push_u32(&mut out, v);
+        proptest::prop_assert_eq!(out, format!("[{v}"));
+    }
+}
+
+#[test]
+fn the_smallest_and_largest_numbers_are_written_whole() {
+    for v in [0, 9, 10, 86_399, u32::MAX] {
+        let mut out = String::new();
+        push_u32(&mut out, v);
+        assert_eq!(out, v.to_string());
+    }
+}
+
+#[test]
+fn outcomes_out_of_order_or_missing_are_stored_at_their_rules_places() {
+    let in_order: Vec<RuleOutcome> = Rule::ALL
+        .iter()
+        .map(|r| outcome(*r, *r != Rule::Tier, &format!("{r:?} said")))
+        .collect();
+    let expected = encode(&in_order);
+    assert_eq!(
+        serde_json::from_str::<Value>(&expected).unwrap(),
+        json!([true, true, "Tier said", true, true, true, true, true, true])
+    );
+    let mut reversed = in_order.clone();
+    reversed.reverse();
+    assert_eq!(encode(&reversed), expected);
+    // Without the tier's outcome: stored as failed where the tier's goes, the rest in place.
+    let without_tier: Vec<RuleOutcome> = in_order
+        .iter()
+        .filter(|o| o.rule != Rule::Tier)
+        .cloned()
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&encode(&without_tier)).unwrap(),
+        json!([
+            true,
+            true,
+            "not evaluated",
+            true,
+            true,
+            true,
+            true,
+            true,
+            true
+        ])
+    );
+}

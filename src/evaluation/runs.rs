@@ -156,35 +156,35 @@ fn opt_instant(out: &mut String, t: Option<DateTime<Utc>>) {
 }
 
 /// `t` as a JSON string in RFC 3339 with microseconds, `"2026-12-08T09:00:00.000001Z"`. Written
-/// digit by digit: a run writes about half a million (every deferral's opening), and chrono's
-/// formatter, which reads its pattern each time, cost pesync 0.6 CPU-s a run.
+/// by hand into a fixed pattern: a run writes about half a million (every deferral's opening), and
+/// chrono's formatter, which reads its pattern each time, cost pesync 0.6 CPU-s a run; pushing the
+/// digits one by one, each divided out by a power of ten, still cost 3 % of its instructions.
 fn push_instant(out: &mut String, t: DateTime<Utc>) {
     if !(0..=9999).contains(&t.year()) {
         let text = t.to_rfc3339_opts(SecondsFormat::Micros, true);
         write!(out, "\"{text}\"").expect("into a String");
         return;
     }
-    let pad = |out: &mut String, v: u32, width: u32| {
-        for i in (0..width).rev() {
-            out.push(char::from(b'0' + (v / 10u32.pow(i) % 10) as u8));
-        }
-    };
-    out.push('"');
-    pad(out, t.year() as u32, 4);
-    out.push('-');
-    pad(out, t.month(), 2);
-    out.push('-');
-    pad(out, t.day(), 2);
-    out.push('T');
-    pad(out, t.hour(), 2);
-    out.push(':');
-    pad(out, t.minute(), 2);
-    out.push(':');
-    pad(out, t.second(), 2);
-    out.push('.');
+    // Each of `DateTime`'s accessors converts the instant to local time again: once is enough.
+    let (date, time) = (t.date_naive(), t.time());
+    let mut text = *b"\"0000-00-00T00:00:00.000000Z\"";
+    digits(&mut text[1..5], date.year() as u32);
+    digits(&mut text[6..8], date.month());
+    digits(&mut text[9..11], date.day());
+    digits(&mut text[12..14], time.hour());
+    digits(&mut text[15..17], time.minute());
+    digits(&mut text[18..20], time.second());
     // A leap second's nanoseconds run past a billion; PostgreSQL has no leap seconds either.
-    pad(out, t.nanosecond() / 1000 % 1_000_000, 6);
-    out.push_str("Z\"");
+    digits(&mut text[21..27], time.nanosecond() / 1000 % 1_000_000);
+    out.push_str(std::str::from_utf8(&text).expect("ASCII"));
+}
+
+/// Writes `v` in decimal over `places`, zero-padded (the caller's ranges fit).
+fn digits(places: &mut [u8], mut v: u32) {
+    for place in places.iter_mut().rev() {
+        *place = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
 }
 
 /// Decisions per minute and reason since `since`, one per campaign of each run, on the

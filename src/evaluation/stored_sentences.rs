@@ -13,12 +13,10 @@
 //!
 //! A row holding a sentence instead (written before, or by anything else) reads as it always did.
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, NaiveTime, TimeDelta, Timelike, Utc};
 use serde_json::Value;
 
-use super::outcomes::push_json_string;
+use super::outcomes::{push_json_string, push_u32};
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{Evaluation, RiseSentence, Window, WindowSentence, WindowState};
 
@@ -82,9 +80,7 @@ pub(super) fn push_window(out: &mut String, e: &Evaluation) {
         push_json_string(out, "the window was not recorded");
         return;
     };
-    let seconds = |out: &mut String, t: NaiveTime| {
-        write!(out, "{}", t.num_seconds_from_midnight()).expect("into a String");
-    };
+    let seconds = |out: &mut String, t: NaiveTime| push_u32(out, t.num_seconds_from_midnight());
     out.push('[');
     seconds(out, w.start_time);
     out.push(',');
