@@ -53,9 +53,10 @@ pub fn push(out: &mut String, e: &Evaluation, rise: &RiseParts) {
         if i > 0 {
             out.push(',');
         }
-        let found = match in_order {
-            true => e.outcomes.get(i),
-            false => e.outcomes.iter().find(|o| o.rule == *rule),
+        let found = if in_order {
+            e.outcomes.get(i)
+        } else {
+            e.outcomes.iter().find(|o| o.rule == *rule)
         };
         match found {
             Some(o) if o.passed => out.push_str("true"),
@@ -111,8 +112,8 @@ pub(super) fn push_json_string(out: &mut String, s: &str) {
 }
 
 /// `v` in decimal, as JSON writes a number: a run writes two to four per closed window
-/// ([`stored_sentences::push_window`]), and `write!` through the formatter cost ten times as
-/// much.
+/// ([`stored_sentences::push_window`]), and `write!` through the formatter took a third more
+/// instructions.
 pub(super) fn push_u32(out: &mut String, v: u32) {
     let mut text = [0u8; 10];
     let mut at = text.len();
