@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::PgExecutor;
 
+use super::grouped::{ByContact, Grouped};
 use super::plan::Pending;
 use crate::eligibility::{Observation, Suppression};
 use crate::platform::db::copy_out;
@@ -62,7 +63,7 @@ async fn observations_between(
     (first, last): (&str, &str),
     now: DateTime<Utc>,
     contacts: usize,
-) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
+) -> sqlx::Result<ByContact> {
     let now = now.to_rfc3339_opts(SecondsFormat::Micros, true);
     let bounds = [
         ("pesync.first", first),
@@ -77,7 +78,7 @@ async fn observations_between(
         Ok(())
     })
     .await?;
-    Ok(grouped.done())
+    Ok(grouped.in_order())
 }
 
 const OBSERVATIONS_BETWEEN: &str = "COPY (SELECT contact_id, observed_at, score \
@@ -94,55 +95,13 @@ struct ObservationRow {
     score: f64,
 }
 
-/// Observations grouped by contact, from rows in contact order: a contact's rows are contiguous,
-/// so each contact costs one key (and one map entry), not one per observation.
-struct Grouped {
-    done: HashMap<String, Vec<Observation>>,
-    current: Option<(String, Vec<Observation>)>,
-}
-
-/// Room for a contact's observations when its first is read: a scored contact has a few, and a
-/// list grown from one (`vec![first]`) is reallocated at its second.
-const OBSERVATIONS_PER_CONTACT: usize = 4;
-
-impl Grouped {
-    /// For about `contacts` contacts: the map is sized once instead of rehashed as it grows.
-    fn with_capacity(contacts: usize) -> Self {
-        Self {
-            done: HashMap::with_capacity(contacts),
-            current: None,
-        }
-    }
-
-    fn push(&mut self, contact: &str, observation: Observation) {
-        match &mut self.current {
-            Some((id, list)) if id == contact => list.push(observation),
-            current => {
-                let mut list = Vec::with_capacity(OBSERVATIONS_PER_CONTACT);
-                list.push(observation);
-                if let Some((id, list)) = current.replace((contact.to_owned(), list)) {
-                    let earlier = self.done.insert(id, list);
-                    debug_assert!(earlier.is_none(), "rows not in contact order");
-                }
-            }
-        }
-    }
-
-    fn done(mut self) -> HashMap<String, Vec<Observation>> {
-        if let Some((id, list)) = self.current.take() {
-            self.done.insert(id, list);
-        }
-        self.done
-    }
-}
-
 /// Observations of about `contacts` contacts grouped by contact, in the order read.
 fn by_contact(rows: Vec<ObservationRow>, contacts: usize) -> HashMap<String, Vec<Observation>> {
     let mut grouped = Grouped::with_capacity(contacts);
     for r in rows {
         grouped.push(&r.contact_id, Observation::new(r.observed_at, r.score));
     }
-    grouped.done()
+    grouped.into_map()
 }
 
 /// The observations at or before `now` of the contacts in `span`, a batch of `contacts`.
@@ -151,9 +110,9 @@ pub(super) async fn observations_in(
     span: Span<'_>,
     now: DateTime<Utc>,
     contacts: usize,
-) -> sqlx::Result<HashMap<String, Vec<Observation>>> {
+) -> sqlx::Result<ByContact> {
     match span {
-        Span::Ids(ids) => observations_of(db, ids, now).await,
+        Span::Ids(ids) => Ok(ByContact::ById(observations_of(db, ids, now).await?)),
         Span::Range(first, last) => observations_between(db, (first, last), now, contacts).await,
     }
 }

@@ -52,7 +52,7 @@ pub async fn candidates(
         .into_iter()
         .map(|r| Candidate {
             facts: ContactFacts {
-                observations: observations.remove(&r.contact_id).unwrap_or_default(),
+                observations: observations.take(&r.contact_id),
                 channel_preference: r.channel,
                 best_contact_window: r.best_window,
                 last_handover_at: handovers.get(&r.contact_id).copied(),

@@ -8,6 +8,7 @@ mod deferrals;
 pub mod explain;
 pub mod facts;
 pub mod figures;
+mod grouped;
 pub mod load;
 pub mod metrics;
 pub mod outcomes;
