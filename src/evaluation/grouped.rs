@@ -51,8 +51,8 @@ impl Grouped {
 ///
 /// The candidates come in the database's contact order, and so do the observations read by
 /// range: nearly always the next group is the next candidate's, and is taken without a lookup. (A
-/// map keyed by contact, filled and emptied once per contact, was about 5 % of pesync's
-/// instructions in a run.) At the first candidate whose group is not next — a contact with no
+/// map keyed by contact, filled and emptied once per contact, cost 1.8 % of pesync's instructions
+/// in a run and a full pass.) At the first candidate whose group is not next — a contact with no
 /// observation, or a group of a contact in the range but not in the batch — the groups left are
 /// put in a map and the rest of the batch looks its contacts up there, so nothing depends on how
 /// the database orders the ids.
