@@ -25,9 +25,8 @@ use crate::domain::thresholds::Thresholds;
 #[derive(Debug, Clone)]
 pub struct ContactRules<'a> {
     pub(super) facts: &'a ContactFacts,
-    /// The instant decided at, with the window reads made at it.
+    /// The instant decided at (`moment.now()`), with the window reads made at it.
     pub(super) moment: &'a Moment,
-    pub(super) now: DateTime<Utc>,
     pub(super) say: Sentences,
     pub(super) series: ScoreSeries,
     pub(super) effective: Option<f64>,
@@ -74,7 +73,6 @@ impl<'a> ContactRules<'a> {
                 .map(|w| moment.window(w, None)),
             facts,
             moment,
-            now,
             say,
         }
     }

@@ -121,12 +121,9 @@ pub fn evaluate_with(
 /// and sentences): what a run calls once per campaign.
 pub fn evaluate_for(contact: &ContactRules, campaign: &Campaign) -> Evaluation {
     let ContactRules {
-        facts,
-        moment,
-        now,
-        say,
-        ..
+        facts, moment, say, ..
     } = *contact;
+    let now = moment.now();
     let route = channel_route(facts, campaign);
     let window = WindowInForce::of(facts, contact.own_window.as_ref(), campaign, moment, say);
     // Every rule, in the SPEC's order; each is evaluated whatever the earlier ones decided.

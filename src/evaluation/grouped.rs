@@ -67,20 +67,20 @@ pub(super) enum ByContact {
 impl ByContact {
     /// The observations of `contact`, once (none when it has none).
     pub(super) fn take(&mut self, contact: &str) -> Vec<Observation> {
-        if let Self::InOrder { groups, next } = self {
-            match groups.get_mut(*next) {
-                Some((id, list)) if id == contact => {
-                    *next += 1;
-                    return std::mem::take(list);
-                }
-                // Every group was taken by an earlier candidate.
-                None => return Vec::new(),
-                Some(_) => *self = Self::ById(groups.drain(*next..).collect()),
-            }
-        }
         match self {
             Self::ById(map) => map.remove(contact).unwrap_or_default(),
-            Self::InOrder { .. } => Vec::new(),
+            Self::InOrder { groups, next } => match groups.get_mut(*next) {
+                Some((id, list)) if id == contact => {
+                    *next += 1;
+                    std::mem::take(list)
+                }
+                // Every group was taken by an earlier candidate.
+                None => Vec::new(),
+                Some(_) => {
+                    *self = Self::ById(groups.drain(*next..).collect());
+                    self.take(contact)
+                }
+            },
         }
     }
 }

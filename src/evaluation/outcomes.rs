@@ -115,18 +115,19 @@ pub(super) fn push_json_string(out: &mut String, s: &str) {
 /// ([`stored_sentences::push_window`]), and `write!` through the formatter took a third more
 /// instructions.
 pub(super) fn push_u32(out: &mut String, v: u32) {
+    let width = v.checked_ilog10().map_or(1, |d| d as usize + 1);
     let mut text = [0u8; 10];
-    let mut at = text.len();
-    let mut rest = v;
-    loop {
-        at -= 1;
-        text[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+    digits(&mut text[..width], v);
+    out.push_str(std::str::from_utf8(&text[..width]).expect("ASCII digits"));
+}
+
+/// Writes `v` in decimal over `places`, zero-padded; the leading digits beyond them are dropped
+/// (the callers' places fit their values).
+pub(super) fn digits(places: &mut [u8], mut v: u32) {
+    for place in places.iter_mut().rev() {
+        *place = b'0' + (v % 10) as u8;
+        v /= 10;
     }
-    out.push_str(std::str::from_utf8(&text[at..]).expect("ASCII digits"));
 }
 
 /// Reads the stored form back, rendering the sentences stored as their parts with what the

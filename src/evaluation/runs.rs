@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use sqlx::PgConnection;
 
+use super::outcomes::digits;
 use super::stored_sentences::RiseParts;
 use crate::domain::thresholds::Thresholds;
 use crate::eligibility::{Campaign, Evaluation, Tier};
@@ -178,14 +179,6 @@ fn push_instant(out: &mut String, t: DateTime<Utc>) {
     // A leap second's nanoseconds run past a billion; PostgreSQL has no leap seconds either.
     digits(&mut text[21..27], time.nanosecond() / 1000 % 1_000_000);
     out.push_str(std::str::from_utf8(&text).expect("ASCII"));
-}
-
-/// Writes `v` in decimal over `places`, zero-padded (the caller's ranges fit).
-fn digits(places: &mut [u8], mut v: u32) {
-    for place in places.iter_mut().rev() {
-        *place = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
 }
 
 /// Decisions per minute and reason since `since`, one per campaign of each run, on the

@@ -101,8 +101,12 @@ pub(super) async fn due(
     )
     .fetch_all(&mut *db)
     .await?;
+    let mut windows = WindowTexts::default();
     let rows = rows.into_iter().map(|r| Scored {
-        best_window: r.best_window.as_deref().and_then(window_of_text),
+        best_window: r
+            .best_window
+            .as_deref()
+            .and_then(|text| windows.parse(text)),
         contact_id: r.contact_id,
         observed_seq: r.observed_seq,
         channel: r.channel,

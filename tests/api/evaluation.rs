@@ -793,6 +793,22 @@ async fn a_copy_read_that_fails_leaves_its_connection_usable() {
     assert_eq!(read.unwrap(), 5000);
 }
 
+/// A temporary table `name (seq serial, n text, body text)` for the COPY tests below.
+async fn copy_table(conn: &mut sqlx::PgConnection, name: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TEMP TABLE {name} (seq serial, n text, body text)"
+    )))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+}
+
+/// Row `n`'s body in the COPY tests: multi-byte text of lengths from none to 700 bytes, so rows
+/// fall across the edges of the chunks they are sent in.
+fn copy_body(n: usize) -> String {
+    format!("{n}:{}", "é".repeat(n % 350))
+}
+
 /// Rows go to `COPY … FROM STDIN` in chunks as they are encoded (`copy::copy_in`): a COPY many
 /// chunks long stores every row intact and in order, and one without rows is not sent at all.
 #[tokio::test]
@@ -801,15 +817,11 @@ async fn a_copy_sent_in_chunks_stores_every_row_intact() {
 
     let app = spawn_app().await;
     let mut conn = app.pool.acquire().await.unwrap();
-    sqlx::raw_sql("CREATE TEMP TABLE chunks (seq serial, n text, body text)")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    copy_table(&mut conn, "chunks").await;
     // About 1 MB of rows: several chunks of 128 KiB and a partial one, rows across their edges.
-    let body = |n: usize| format!("{n}:{}", "é".repeat(n % 350));
     let statement = "COPY chunks (n, body) FROM STDIN (FORMAT binary)";
     let stored = copy_in(&mut conn, statement, 0..3000, |c, n| {
-        c.row(2).text(&n.to_string()).text(&body(n));
+        c.row(2).text(&n.to_string()).text(&copy_body(n));
     })
     .await
     .unwrap();
@@ -818,7 +830,8 @@ async fn a_copy_sent_in_chunks_stores_every_row_intact() {
         .fetch_all(&mut *conn)
         .await
         .unwrap();
-    let expected: Vec<(String, String)> = (0..3000).map(|n| (n.to_string(), body(n))).collect();
+    let expected: Vec<(String, String)> =
+        (0..3000).map(|n| (n.to_string(), copy_body(n))).collect();
     assert!(rows == expected, "every row, intact and in order");
 
     let nothing = copy_in(
@@ -843,15 +856,11 @@ async fn rows_encoded_ahead_are_stored_whole_or_as_kept() {
 
     let app = spawn_app().await;
     let mut conn = app.pool.acquire().await.unwrap();
-    sqlx::raw_sql("CREATE TEMP TABLE ahead (seq serial, n text, body text)")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    let body = |n: usize| format!("{n}:{}", "é".repeat(n % 350));
+    copy_table(&mut conn, "ahead").await;
     let mut rows = EncodedRows::default();
     for n in 0..3000 {
         rows.push(|c| {
-            c.row(2).text(&n.to_string()).text(&body(n));
+            c.row(2).text(&n.to_string()).text(&copy_body(n));
         });
     }
     let statement = "COPY ahead (n, body) FROM STDIN (FORMAT binary)";
@@ -860,7 +869,8 @@ async fn rows_encoded_ahead_are_stored_whole_or_as_kept() {
     let all = copy_in_encoded(&mut conn, statement, &rows).await.unwrap();
     assert_eq!(all, 3000);
     let stored: Vec<(String, String)> = sqlx::query_as(read).fetch_all(&mut *conn).await.unwrap();
-    let expected: Vec<(String, String)> = (0..3000).map(|n| (n.to_string(), body(n))).collect();
+    let expected: Vec<(String, String)> =
+        (0..3000).map(|n| (n.to_string(), copy_body(n))).collect();
     assert!(stored == expected, "every row, in order");
 
     sqlx::raw_sql("TRUNCATE ahead")
@@ -880,7 +890,7 @@ async fn rows_encoded_ahead_are_stored_whole_or_as_kept() {
     let stored: Vec<(String, String)> = sqlx::query_as(read).fetch_all(&mut *conn).await.unwrap();
     let expected: Vec<(String, String)> = (0..3000)
         .filter(|n| n % 10 != 7)
-        .map(|n| (n.to_string(), body(n)))
+        .map(|n| (n.to_string(), copy_body(n)))
         .collect();
     assert_eq!(some, expected.len() as u64);
     assert!(stored == expected, "the kept rows, in order");

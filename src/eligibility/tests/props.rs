@@ -257,10 +257,6 @@ proptest! {
             }
         }
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// Contacts sharing one moment (a run's batch) decide what each decides alone, though the
     /// moment hands out window reads made for other contacts and campaigns.
