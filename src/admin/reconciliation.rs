@@ -3,6 +3,8 @@
 //! for their dedup key then (they never claimed it while parked) and go to the lane their timestamp
 //! calls for now.
 
+use std::collections::HashSet;
+
 use actix_web::{get, post, web};
 use uuid::Uuid;
 
@@ -75,15 +77,21 @@ async fn release_items(state: &AppState, req: &IdsRequest) -> Result<Results, Ap
     let items = lock_parked(&mut tx, req).await?;
     let (_, thresholds) = registry::thresholds::current(&mut *tx).await?;
 
-    let contenders = items
+    let contenders: Vec<([u8; 32], Uuid)> = items
         .iter()
         .filter_map(|(_, p)| p.as_ref())
         .filter_map(|p| {
             <[u8; 32]>::try_from(p.dedup_key.as_slice())
                 .ok()
                 .map(|k| (k, p.id))
-        });
-    let winners = admit::claim_winners(&mut tx, contenders, now, &thresholds).await?;
+        })
+        .collect();
+    let won = admit::claim_winners(&mut tx, contenders.iter().copied(), now, &thresholds).await?;
+    let winners: HashSet<Uuid> = contenders
+        .iter()
+        .zip(won)
+        .filter_map(|(&(_, id), won)| won.then_some(id))
+        .collect();
     // A released item is no longer a future one (the operator vouched for it): real-time or, by
     // age, backfill; never back to reconciliation.
     let rules = TimeRules {

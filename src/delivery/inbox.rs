@@ -14,7 +14,6 @@
 //! the contact back. The events wait at least their ordering hold anyway, so the drain's delay
 //! (`GATHER` after a commit in this instance, `POLL` for the others) costs no delivery time.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -41,21 +40,25 @@ pub async fn add<'a>(
     ready_at: DateTime<Utc>,
     work: impl IntoIterator<Item = (&'a str, Lane)>,
 ) -> sqlx::Result<()> {
-    // Each contact once per lane: the drain's upsert would merge them anyway, and a bulk request
-    // often carries many events of one contact.
-    let mut realtime = BTreeSet::new();
-    let mut backfill = BTreeSet::new();
+    // Each contact once per lane, in order: the drain's upsert would merge them anyway, and a bulk
+    // request often carries many events of one contact. A list sorted and deduplicated once, not a
+    // set built contact by contact: the admission of `bench ingest`'s requests took 10 % fewer
+    // instructions (callgrind, issue 12 §3).
+    let mut realtime = Vec::new();
+    let mut backfill = Vec::new();
     for (contact, lane) in work {
         match lane {
-            Lane::Realtime => realtime.insert(contact),
-            Lane::Backfill => backfill.insert(contact),
+            Lane::Realtime => realtime.push(contact),
+            Lane::Backfill => backfill.push(contact),
         };
     }
     if realtime.is_empty() && backfill.is_empty() {
         return Ok(());
     }
-    let realtime: Vec<&str> = realtime.into_iter().collect();
-    let backfill: Vec<&str> = backfill.into_iter().collect();
+    for contacts in [&mut realtime, &mut backfill] {
+        contacts.sort_unstable();
+        contacts.dedup();
+    }
     sqlx::query!(
         "INSERT INTO delivery_inbox (ready_at, realtime, backfill) VALUES ($1, $2, $3)",
         ready_at,

@@ -2,18 +2,16 @@
 //! key, all in the caller's transaction. Shared by ingestion and quarantine replay, so a replay runs
 //! exactly the pipeline a fresh event does (SPEC §3).
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::outcome::{EventResult, Status};
-use super::plan::{Planned, PlannedEvent};
+use super::plan::{Intake, Planned, PlannedEvent};
 use super::store::{self, NewEvent, NewQuarantine, Versions};
 use crate::delivery::{Lane, inbox};
 use crate::domain::thresholds::Thresholds;
-use crate::normalize::Route;
+use crate::normalize::{QuarantineReason, Route};
 
 pub struct Admission<'a> {
     pub source: &'a str,
@@ -42,7 +40,10 @@ pub async fn admit(
         Planned::Event(e) if e.route() != Route::Reconciliation => Some((e.dedup_key, e.event_id)),
         _ => None,
     });
-    let winners = claim_winners(tx, contenders, adm.now, adm.thresholds).await?;
+    // Whether each contender won, in the order of `items`.
+    let mut won = claim_winners(tx, contenders, adm.now, adm.thresholds)
+        .await?
+        .into_iter();
 
     let mut results = Vec::with_capacity(items.len());
     let mut quarantine = Vec::new();
@@ -59,24 +60,20 @@ pub async fn admit(
                 r.status = Status::Quarantined;
                 r.reason = Some(reason.as_str().to_owned());
                 r.detail = Some(detail.clone());
-                quarantine.push(NewQuarantine {
-                    id: Uuid::new_v4(),
-                    reason: reason.as_str().to_owned(),
-                    detail,
-                    raw,
-                    intake: intake.as_str(),
-                });
+                quarantine.push(new_quarantine(reason, detail, raw, intake));
             }
             Planned::Event(e) => {
                 let route = e.route();
                 let reason = route.reason();
                 r.reason = reason.map(str::to_owned);
+                // The contenders were the events outside reconciliation, in this order.
+                let lost = route != Route::Reconciliation && !won.next().unwrap_or(false);
                 match route {
                     Route::Reconciliation => {
                         r.status = Status::Reconciliation;
                         r.event_id = Some(e.event_id);
                     }
-                    _ if !winners.contains(&e.event_id) => {
+                    _ if lost => {
                         r.status = Status::Duplicate;
                         r.reason = None;
                         r.request_id = Some(e.request_id);
@@ -113,28 +110,44 @@ pub async fn admit(
     Ok(results)
 }
 
-/// SPEC §4: which of `contenders` (dedup key, event id) win their key within the dedup window;
-/// the others are duplicates. Among equal keys only the first competes (a later one in the same
-/// batch is a duplicate of it whatever the outcome). The one owner of the dedup claim, for
-/// ingestion and for the release of reconciliation items alike.
+/// SPEC §4: whether each of `contenders` (dedup key, event id), in the order given, wins its key
+/// within the dedup window; the others are duplicates. Among equal keys only the first competes (a
+/// later one in the same batch is a duplicate of it whatever the outcome). The one owner of the
+/// dedup claim, for ingestion and for the release of reconciliation items alike.
 pub async fn claim_winners(
     tx: &mut PgConnection,
     contenders: impl IntoIterator<Item = ([u8; 32], Uuid)>,
     now: DateTime<Utc>,
     thresholds: &Thresholds,
-) -> sqlx::Result<HashSet<Uuid>> {
-    let mut seen = HashSet::new();
-    let mut contenders: Vec<([u8; 32], Uuid)> = contenders
-        .into_iter()
-        .filter(|(key, _)| seen.insert(*key))
-        .collect();
-    contenders.sort(); // a fixed lock order keeps concurrent batches from deadlocking
-    let won = store::claim_dedup_keys(tx, &contenders, now, thresholds.dedup_window()).await?;
-    Ok(contenders
-        .iter()
-        .filter(|(k, _)| won.contains(k))
-        .map(|(_, id)| *id)
-        .collect())
+) -> sqlx::Result<Vec<bool>> {
+    let offered: Vec<([u8; 32], Uuid)> = contenders.into_iter().collect();
+    // Each key's first contender, in key order: a fixed lock order keeps concurrent batches from
+    // deadlocking. The sort is stable, so the first of equal keys is the one kept.
+    let mut first: Vec<usize> = (0..offered.len()).collect();
+    first.sort_by(|&a, &b| offered[a].0.cmp(&offered[b].0));
+    first.dedup_by(|b, a| offered[*a].0 == offered[*b].0);
+    let keys: Vec<([u8; 32], Uuid)> = first.iter().map(|&i| offered[i]).collect();
+    let claimed = store::claim_dedup_keys(tx, &keys, now, thresholds.dedup_window()).await?;
+    let mut won = vec![false; offered.len()];
+    for i in first {
+        won[i] = claimed.won(&offered[i].0);
+    }
+    Ok(won)
+}
+
+fn new_quarantine(
+    reason: QuarantineReason,
+    detail: String,
+    raw: serde_json::Value,
+    intake: Intake,
+) -> NewQuarantine {
+    NewQuarantine {
+        id: Uuid::new_v4(),
+        reason: reason.as_str().to_owned(),
+        detail,
+        raw,
+        intake: intake.as_str(),
+    }
 }
 
 fn new_event(e: PlannedEvent, lane: Option<Lane>, reason: Option<&str>) -> NewEvent {

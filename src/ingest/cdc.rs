@@ -54,7 +54,7 @@ pub fn plan_change(item: Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Chang
             intake: Intake::Cdc,
         }),
         Ok(Translated::Event(envelope)) => ChangePlan::Planned(
-            match plan::plan_json(&envelope, || raw.to_string(), reg, now) {
+            match plan::plan_json(&envelope, None, || raw.to_string(), reg, now) {
                 Planned::Quarantine { reason, detail, .. } => Planned::Quarantine {
                     reason,
                     detail,

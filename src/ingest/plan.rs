@@ -102,21 +102,29 @@ pub fn plan(item: &Item, reg: &Documents<'_>, now: DateTime<Utc>) -> Planned {
     };
     plan_json(
         raw,
-        || line.map_or_else(|| raw.to_string(), |text| text.to_string()),
+        line.map(|text| &**text),
+        || line.map_or_else(|| raw.to_string(), |text| String::from(&**text)),
         reg,
         now,
     )
 }
 
-/// Plans one JSON event; `stored` gives the text its row keeps as `raw` (the event itself, or the
-/// change event a CDC source sent), produced only for an event that is stored.
+/// Plans one JSON event, parsed from the text `parsed_from` when it is known (an NDJSON line);
+/// `stored` gives the text its row keeps as `raw` (the event itself, or the change event a CDC
+/// source sent), produced only for an event that is stored.
 pub fn plan_json(
     raw: &Value,
+    parsed_from: Option<&str>,
     stored: impl FnOnce() -> String,
     reg: &Documents<'_>,
     now: DateTime<Utc>,
 ) -> Planned {
-    match normalize::normalize(raw, reg.mapping, reg.manifest, &reg.time_rules(), now) {
+    let (mapping, manifest, time) = (reg.mapping, reg.manifest, &reg.time_rules());
+    let normalized = match parsed_from {
+        Some(text) => normalize::normalize_parsed(raw, text, mapping, manifest, time, now),
+        None => normalize::normalize(raw, mapping, manifest, time, now),
+    };
+    match normalized {
         Err(rej) => Planned::Quarantine {
             // An event holding a NUL cannot be stored as it is: its JSON text (NUL escaped) is.
             raw: match rej.reason {

@@ -54,8 +54,26 @@ pub async fn insert_quarantine(
     Ok(())
 }
 
-/// Registers dedup keys; returns the ones that are new. A key is new when never seen, or when its
-/// first sighting is at least `window` old, in which case the sighting is replaced (SPEC §4). The
+/// Which keys [`claim_dedup_keys`] registered.
+#[derive(Debug)]
+pub enum Claimed {
+    /// Every key: all were new, as in most requests (told without a set of them).
+    All,
+    /// These keys; the others are duplicates.
+    These(HashSet<[u8; 32]>),
+}
+
+impl Claimed {
+    pub fn won(&self, key: &[u8; 32]) -> bool {
+        match self {
+            Self::All => true,
+            Self::These(won) => won.contains(key),
+        }
+    }
+}
+
+/// Registers dedup keys; says which are new. A key is new when never seen, or when its first
+/// sighting is at least `window` old, in which case the sighting is replaced (SPEC §4). The
 /// unique key makes concurrent requests with the same key queue behind each other, so exactly one
 /// of them wins. Keys must be distinct within one call.
 ///
@@ -70,14 +88,14 @@ pub async fn claim_dedup_keys(
     keys: &[([u8; 32], Uuid)],
     now: DateTime<Utc>,
     window: Duration,
-) -> sqlx::Result<HashSet<[u8; 32]>> {
+) -> sqlx::Result<Claimed> {
     if keys.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(Claimed::All);
     }
-    let k: Vec<Vec<u8>> = keys.iter().map(|(k, _)| k.to_vec()).collect();
+    let k: Vec<&[u8]> = keys.iter().map(|(k, _)| &k[..]).collect();
     let ids: Vec<Uuid> = keys.iter().map(|(_, id)| *id).collect();
     if keys.len() >= PLAIN_INSERT_FROM && all_new(tx, &k, &ids, now).await? {
-        return Ok(keys.iter().map(|(k, _)| *k).collect());
+        return Ok(Claimed::All);
     }
     let won = sqlx::query_scalar!(
         r#"INSERT INTO dedup_keys (dedup_key, first_seen, event_id)
@@ -86,17 +104,18 @@ pub async fn claim_dedup_keys(
            SET first_seen = EXCLUDED.first_seen, event_id = EXCLUDED.event_id
            WHERE dedup_keys.first_seen <= $4
            RETURNING dedup_key"#,
-        &k,
+        &k as &[&[u8]],
         &ids,
         now,
         now - window
     )
     .fetch_all(&mut *tx)
     .await?;
-    Ok(won
-        .into_iter()
-        .filter_map(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
-        .collect())
+    Ok(Claimed::These(
+        won.into_iter()
+            .filter_map(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
+            .collect(),
+    ))
 }
 
 /// From how many keys [`claim_dedup_keys`] tries a plain insert first.
@@ -105,7 +124,7 @@ pub const PLAIN_INSERT_FROM: usize = 16;
 /// Inserts keys that are all new, in a savepoint; `false`, with nothing inserted, when one is not.
 async fn all_new(
     tx: &mut PgConnection,
-    keys: &[Vec<u8>],
+    keys: &[&[u8]],
     ids: &[Uuid],
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
@@ -113,7 +132,7 @@ async fn all_new(
     let inserted = sqlx::query!(
         r#"INSERT INTO dedup_keys (dedup_key, first_seen, event_id)
            SELECT k, $3, id FROM UNNEST($1::bytea[], $2::uuid[]) AS t(k, id)"#,
-        keys,
+        keys as &[&[u8]],
         ids,
         now
     )

@@ -111,7 +111,9 @@ fn coerce_declared(
     declared: Declared<'_>,
     attributes: &BTreeMap<&str, Renamed<'_>>,
 ) -> Result<(Map<String, Value>, Vec<String>), Rejection> {
-    let mut out = Map::new();
+    // Built in name order, then made a map at once: sorted input is bulk-loaded, where inserting
+    // each searched the map (issue 12 §3).
+    let mut out = Vec::with_capacity(attributes.len());
     let mut stripped = Vec::new();
     for (&name, renamed) in attributes {
         let Some(attr) = declared.get(name) else {
@@ -133,11 +135,11 @@ fn coerce_declared(
                         ),
                     )
                 })?;
-                out.insert(name.to_owned(), coerced);
+                out.push((name.to_owned(), coerced));
             }
         }
     }
-    Ok((out, stripped))
+    Ok((out.into_iter().collect(), stripped))
 }
 
 /// The event type's declarations, with `crm_record_id` forced to a required string. A validated

@@ -94,8 +94,39 @@ pub fn normalize(
     time: &TimeRules,
     now: DateTime<Utc>,
 ) -> Result<Normalized, Rejection> {
+    stages(raw, text::nul_path(raw), mapping, manifest, time, now)
+}
+
+/// [`normalize`] of an event parsed from the JSON `text` (an NDJSON line): its value is walked for
+/// a NUL only when the text may write one ([`text::json_may_hold_nul`]). The same verdict, for
+/// less work on every line that holds none.
+pub fn normalize_parsed(
+    raw: &Value,
+    json: &str,
+    mapping: &Mapping,
+    manifest: &Manifest,
+    time: &TimeRules,
+    now: DateTime<Utc>,
+) -> Result<Normalized, Rejection> {
+    let nul = if text::json_may_hold_nul(json) {
+        text::nul_path(raw)
+    } else {
+        None
+    };
+    stages(raw, nul, mapping, manifest, time, now)
+}
+
+/// The stages, with `nul` the path of the first NUL in `raw` (`text::nul_path`).
+fn stages(
+    raw: &Value,
+    nul: Option<String>,
+    mapping: &Mapping,
+    manifest: &Manifest,
+    time: &TimeRules,
+    now: DateTime<Utc>,
+) -> Result<Normalized, Rejection> {
     // 0. Characters: first, so that no later stage (nor its detail) carries a NUL toward the database.
-    if let Some(path) = text::nul_path(raw) {
+    if let Some(path) = nul {
         let field = if path.is_empty() { "the event" } else { &path };
         return Err(Rejection::new(
             QuarantineReason::InvalidCharacters,

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::domain::text;
-use crate::normalize::tests::{run, run_with};
+use crate::normalize::tests::{run, run_parsed, run_with};
 use crate::normalize::{Manifest, Mapping, QuarantineReason};
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -88,6 +88,15 @@ proptest! {
             }
             Ok(n) => prop_assert!(!text::holds_nul(&n.pe_body())),
         }
+    }
+
+    #[test]
+    fn an_event_parsed_from_its_text_is_judged_as_its_value(raw in any_json()) {
+        // serde_json writes a NUL as `\u0000`, which is what lets the text stand in for a walk.
+        let json = raw.to_string();
+        prop_assert_eq!(run_parsed(&raw, &json), run(&raw));
+        let pretty = serde_json::to_string_pretty(&raw).unwrap();
+        prop_assert_eq!(run_parsed(&raw, &pretty), run(&raw));
     }
 
     #[test]

@@ -34,6 +34,15 @@ pub(super) fn run_with(
     normalize(raw, mapping, manifest, &TimeRules::default(), now())
 }
 
+/// [`run`] of an event parsed from `json`, as ingestion normalizes an NDJSON line.
+pub(super) fn run_parsed(
+    raw: &Value,
+    json: &str,
+) -> Result<crate::normalize::Normalized, Rejection> {
+    let (mapping, manifest) = (Mapping::default(), Manifest::default_v1());
+    crate::normalize::normalize_parsed(raw, json, &mapping, &manifest, &TimeRules::default(), now())
+}
+
 pub(super) fn run(raw: &Value) -> Result<crate::normalize::Normalized, Rejection> {
     run_with(raw, &Mapping::default(), &Manifest::default_v1())
 }

@@ -279,6 +279,41 @@ async fn a_batch_mixing_new_and_seen_keys_is_decided_key_by_key() {
     assert_eq!(again, vec!["duplicate"; n]);
 }
 
+/// Keys all new but one repeated inside the request: the plain insert takes each key once, the
+/// first event of the two wins it and the later one is its duplicate, whatever the key's order.
+#[tokio::test]
+async fn a_key_repeated_in_a_request_of_new_keys_is_won_by_its_first_event() {
+    let app = app_with_source().await;
+    let n = pesync::ingest::store::PLAIN_INSERT_FROM + 4;
+    // Record ids that sort in the opposite order of their events, and a repeat of the fourth.
+    let mut records: Vec<String> = (0..n).map(|i| format!("OPP-{:03}", n - i)).collect();
+    records[n - 2] = records[3].clone();
+    let body = Value::Array(records.iter().map(|r| event("c-1", r, app.now())).collect());
+    let r = app.ingest("crm", &body).await;
+    let statuses: Vec<&str> = r.iter().map(|x| x["status"].as_str().unwrap()).collect();
+    let mut expected = vec!["accepted"; n];
+    expected[n - 2] = "duplicate";
+    assert_eq!(statuses, expected);
+    assert_eq!(r[n - 2]["request_id"], r[3]["request_id"]);
+    let stored: String = sqlx::query_scalar(
+        "SELECT e.id::text FROM events e JOIN dedup_keys k ON k.event_id = e.id \
+         WHERE e.attributes ->> 'crm_record_id' = $1",
+    )
+    .bind(&records[3])
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        r[3]["event_id"],
+        stored.as_str(),
+        "the first event holds the key"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM events").await,
+        n as i64 - 1
+    );
+}
+
 #[tokio::test]
 async fn concurrent_requests_with_the_same_key_accept_exactly_one() {
     let app = app_with_source().await;
