@@ -157,7 +157,7 @@ fn new_event(e: PlannedEvent, lane: Option<Lane>, reason: Option<&str>) -> NewEv
         contact_id: n.contact_id,
         event_type: n.event_type,
         event_timestamp: n.event_timestamp,
-        attributes: serde_json::Value::Object(n.attributes),
+        attributes: n.attributes,
         raw: e.raw,
         request_id: e.request_id,
         dedup_key: e.dedup_key,

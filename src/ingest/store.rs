@@ -11,6 +11,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::delivery::Lane;
+use crate::normalize::Attributes;
 
 pub struct NewQuarantine {
     pub id: Uuid,
@@ -152,7 +153,7 @@ pub struct NewEvent {
     pub contact_id: String,
     pub event_type: String,
     pub event_timestamp: DateTime<Utc>,
-    pub attributes: Value,
+    pub attributes: Attributes,
     /// JSON text (`PlannedEvent::raw`).
     pub raw: String,
     pub request_id: Uuid,
@@ -188,7 +189,7 @@ pub async fn insert_events(
     let contacts: Vec<&str> = events.iter().map(|e| e.contact_id.as_str()).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     let ts: Vec<DateTime<Utc>> = events.iter().map(|e| e.event_timestamp).collect();
-    let attrs: Vec<Json<&Value>> = events.iter().map(|e| Json(&e.attributes)).collect();
+    let attrs: Vec<Json<&Attributes>> = events.iter().map(|e| Json(&e.attributes)).collect();
     let raws: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
     let rids: Vec<Uuid> = events.iter().map(|e| e.request_id).collect();
     let keys: Vec<&[u8]> = events.iter().map(|e| &e.dedup_key[..]).collect();

@@ -10,8 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::normalize::checked::Attributes;
 use crate::normalize::coerce::{coerce, describe};
 use crate::normalize::manifest::{AttrType, AttributeSpec, CRM_RECORD_ID, EventTypeSpec, Presence};
 use crate::normalize::mapping::Renamed;
@@ -21,7 +22,7 @@ use crate::normalize::reason::{QuarantineReason, Rejection};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
     /// Canonical names, coerced values; optional nulls and deprecated attributes removed.
-    pub attributes: Map<String, Value>,
+    pub attributes: Attributes,
     /// The deprecated attributes the event carried (canonical names, sorted), for metrics.
     pub stripped: Vec<String>,
     pub crm_record_id: String,
@@ -33,14 +34,14 @@ pub fn check_manifest(
     spec: &EventTypeSpec,
     attributes: &BTreeMap<&str, Renamed<'_>>,
 ) -> Result<Checked, Rejection> {
-    let declared = Declared(spec);
-    let undeclared: Vec<&str> = attributes
-        .keys()
-        .copied()
-        .filter(|name| !declared.contains(name))
+    let joined = joined(Declared(spec), attributes);
+    let undeclared: Vec<&str> = joined
+        .iter()
+        .filter(|j| j.declared.is_none())
+        .map(|j| j.name)
         .collect();
-    check_required(event_type, declared, attributes, &undeclared)?;
-    let (out, stripped) = coerce_declared(declared, attributes)?;
+    check_required(event_type, &joined, &undeclared)?;
+    let (out, stripped) = coerce_declared(&joined)?;
     if let Some(&name) = undeclared.first() {
         let renamed = &attributes[name];
         return Err(Rejection::new(
@@ -67,18 +68,62 @@ pub fn check_manifest(
     })
 }
 
+/// One name of the declarations or of the attributes sent (or both), in name order.
+struct Joined<'n, 'a> {
+    name: &'n str,
+    declared: Option<AttributeSpec>,
+    sent: Option<&'n Renamed<'a>>,
+}
+
+/// The declarations and the attributes sent side by side, in name order: one pass over the two
+/// sorted lists. Looking each name up in the other list instead was most of this stage's work
+/// (issue 12 §3).
+fn joined<'n, 'a>(
+    declared: Declared<'n>,
+    attributes: &'n BTreeMap<&'n str, Renamed<'a>>,
+) -> Vec<Joined<'n, 'a>> {
+    let mut declared = declared.iter().peekable();
+    let mut sent = attributes.iter().peekable();
+    let mut joined = Vec::with_capacity(attributes.len() + 8);
+    loop {
+        let order = match (declared.peek(), sent.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((d, _)), Some((s, _))) => (*d).cmp(**s),
+        };
+        let next = match order {
+            std::cmp::Ordering::Less => declared.next().map(|(n, d)| (n, Some(d), None)),
+            std::cmp::Ordering::Greater => sent.next().map(|(n, r)| (*n, None, Some(r))),
+            std::cmp::Ordering::Equal => declared
+                .next()
+                .zip(sent.next())
+                .map(|((n, d), (_, r))| (n, Some(d), Some(r))),
+        };
+        // Always `Some`: the side taken was peeked.
+        let Some((name, declared, sent)) = next else {
+            break;
+        };
+        joined.push(Joined {
+            name,
+            declared,
+            sent,
+        });
+    }
+    joined
+}
+
 /// The first pass: every required attribute is present, not null (and the record id not blank).
 fn check_required(
     event_type: &str,
-    declared: Declared<'_>,
-    attributes: &BTreeMap<&str, Renamed<'_>>,
+    joined: &[Joined<'_, '_>],
     undeclared: &[&str],
 ) -> Result<(), Rejection> {
-    for (name, attr) in declared.iter() {
-        if attr.presence != Presence::Required {
+    for j in joined {
+        let (name, sent) = (j.name, j.sent);
+        if j.declared.is_none_or(|d| d.presence != Presence::Required) {
             continue;
         }
-        let sent = attributes.get(name);
         let problem = match sent.map(|r| r.value) {
             None => Some("missing"),
             Some(Value::Null) => Some("null"),
@@ -107,16 +152,12 @@ fn check_required(
 
 /// The second pass: every declared value coerced to its type; deprecated ones are stripped (and
 /// returned, sorted, for metrics) and optional nulls omitted. Undeclared names are skipped here.
-fn coerce_declared(
-    declared: Declared<'_>,
-    attributes: &BTreeMap<&str, Renamed<'_>>,
-) -> Result<(Map<String, Value>, Vec<String>), Rejection> {
-    // Built in name order, then made a map at once: sorted input is bulk-loaded, where inserting
-    // each searched the map (issue 12 §3).
-    let mut out = Vec::with_capacity(attributes.len());
+fn coerce_declared(joined: &[Joined<'_, '_>]) -> Result<(Attributes, Vec<String>), Rejection> {
+    // In name order, as `joined` is.
+    let mut out = Vec::with_capacity(joined.len());
     let mut stripped = Vec::new();
-    for (&name, renamed) in attributes {
-        let Some(attr) = declared.get(name) else {
+    for j in joined {
+        let (name, Some(attr), Some(renamed)) = (j.name, j.declared, j.sent) else {
             continue;
         };
         match (attr.presence, renamed.value) {
@@ -139,7 +180,7 @@ fn coerce_declared(
             }
         }
     }
-    Ok((out.into_iter().collect(), stripped))
+    Ok((Attributes::from_sorted(out), stripped))
 }
 
 /// The event type's declarations, with `crm_record_id` forced to a required string. A validated
@@ -154,17 +195,6 @@ struct Declared<'a>(&'a EventTypeSpec);
 const RECORD_ID: AttributeSpec = AttributeSpec::new(AttrType::String, Presence::Required);
 
 impl<'a> Declared<'a> {
-    fn get(self, name: &str) -> Option<AttributeSpec> {
-        if name == CRM_RECORD_ID {
-            return Some(RECORD_ID);
-        }
-        self.0.attributes.get(name).copied()
-    }
-
-    fn contains(self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     /// Every declaration in name order, `crm_record_id` at its place.
     fn iter(self) -> impl Iterator<Item = (&'a str, AttributeSpec)> {
         use std::ops::Bound::{Excluded, Unbounded};
@@ -233,6 +263,42 @@ mod tests {
         check_with(&Mapping::default(), &spec(), attrs)
     }
 
+    proptest::proptest! {
+        /// The merged view is what looking each name up would give: every declared or sent name
+        /// once, in order, with its declaration (`crm_record_id` forced) and what was sent.
+        #[test]
+        fn the_joined_view_is_each_name_looked_up_on_both_sides(
+            names in proptest::collection::btree_set(
+                proptest::sample::select(vec!["amount", "a", "crm_record_id", "count", "flag",
+                    "legacy", "seen_at", "zz", "crm", "crm_record_idx", ""]), 0..8),
+            with_record_id in proptest::bool::ANY,
+        ) {
+            let mut spec = spec();
+            if !with_record_id {
+                spec.attributes.remove(CRM_RECORD_ID);
+            }
+            let sent: serde_json::Map<String, Value> =
+                names.iter().map(|n| (n.to_string(), json!(1))).collect();
+            let mapping = Mapping::default();
+            let attributes = mapping.rename_attributes(&sent).unwrap();
+            let joined = joined(Declared(&spec), &attributes);
+            let mut expected: Vec<&str> = spec.attributes.keys().map(String::as_str)
+                .chain([CRM_RECORD_ID]).chain(names.iter().copied()).collect();
+            expected.sort_unstable();
+            expected.dedup();
+            let got: Vec<&str> = joined.iter().map(|j| j.name).collect();
+            proptest::prop_assert_eq!(&got, &expected);
+            for j in &joined {
+                let declared = match j.name {
+                    CRM_RECORD_ID => Some(RECORD_ID),
+                    name => spec.attributes.get(name).copied(),
+                };
+                proptest::prop_assert_eq!(j.declared, declared, "{}", j.name);
+                proptest::prop_assert_eq!(j.sent.map(|r| r.source_key), attributes.get(j.name).map(|r| r.source_key));
+            }
+        }
+    }
+
     fn rejected(attrs: Value) -> (QuarantineReason, String) {
         let err = check(attrs).unwrap_err();
         (err.reason, err.detail)
@@ -246,7 +312,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            Value::Object(checked.attributes),
+            Value::from(checked.attributes),
             json!({"crm_record_id": "88421", "amount": 2450.0, "count": 3, "flag": true,
                    "seen_at": "2024-11-15T14:32:00Z"})
         );
@@ -257,7 +323,7 @@ mod tests {
             check(json!({"crm_record_id": "R", "amount": 1, "count": null, "legacy": null}))
                 .unwrap();
         assert_eq!(
-            Value::Object(checked.attributes),
+            Value::from(checked.attributes),
             json!({"crm_record_id": "R", "amount": 1})
         );
         assert_eq!(checked.stripped, ["legacy"]);

@@ -5,6 +5,7 @@
 
 pub mod attributes;
 pub mod cdc_mapping;
+pub mod checked;
 pub mod coerce;
 pub mod dedup;
 pub mod envelope;
@@ -20,11 +21,12 @@ mod props;
 mod tests;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::domain::text;
 
+pub use crate::normalize::checked::Attributes;
 pub use crate::normalize::manifest::{
     AttrType, AttributeSpec, EventTypeSpec, Manifest, Presence, default_v1_json,
 };
@@ -41,7 +43,7 @@ pub struct Normalized {
     /// In UTC.
     pub event_timestamp: DateTime<Utc>,
     /// Canonical names, flat, coerced; deprecated attributes and optional nulls removed.
-    pub attributes: Map<String, Value>,
+    pub attributes: Attributes,
     pub crm_record_id: String,
     /// Deprecated attributes the source sent and that were stripped (canonical names, sorted).
     pub stripped: Vec<String>,

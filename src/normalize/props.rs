@@ -108,8 +108,8 @@ proptest! {
             Ok(n) => {
                 let declared = &manifest.event_types[&n.event_type].attributes;
                 prop_assert!(!n.crm_record_id.trim().is_empty());
-                prop_assert_eq!(&n.attributes["crm_record_id"], &json!(n.crm_record_id));
-                for (name, value) in &n.attributes {
+                prop_assert_eq!(n.attributes.get("crm_record_id"), Some(&json!(n.crm_record_id)));
+                for (name, value) in n.attributes.iter() {
                     prop_assert!(declared.contains_key(name), "undeclared {}", name);
                     prop_assert!(!value.is_object() && !value.is_array() && !value.is_null());
                 }

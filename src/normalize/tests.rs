@@ -213,7 +213,7 @@ fn mapping_renames_fields_and_event_types() {
     let n = run_with(&raw, &m, &Manifest::default_v1()).unwrap();
     assert_eq!(n.event_type, "crm.transaction");
     assert_eq!(
-        Value::Object(n.attributes),
+        Value::from(n.attributes),
         json!({"transaction_value": 99.5, "crm_record_id": "88421"})
     );
     // The dedup key is taken after mapping: the same event sent with canonical names is a duplicate.
@@ -251,7 +251,7 @@ fn deprecated_attributes_are_stripped_and_reported() {
     let n = run_with(&raw, &Mapping::default(), &manifest).unwrap();
     assert_eq!(n.stripped, ["legacy_score"]);
     assert_eq!(
-        Value::Object(n.attributes),
+        Value::from(n.attributes),
         json!({"crm_record_id": "R", "transaction_value": 1})
     );
 }
@@ -263,7 +263,7 @@ fn optional_nulls_are_omitted_and_required_nulls_refused() {
     ))
     .unwrap();
     assert_eq!(
-        Value::Object(n.attributes),
+        Value::from(n.attributes),
         json!({"crm_record_id": "R", "transaction_value": 1})
     );
     let err = run(&event(
@@ -289,7 +289,7 @@ fn behavior_integers_follow_the_integer_rule() {
     );
     let n = run(&raw).unwrap();
     assert_eq!(
-        Value::Object(n.attributes),
+        Value::from(n.attributes),
         json!({"crm_record_id": "S1", "session_duration_seconds": 42, "pages_viewed": 42})
     );
     for bad in [json!("42.5"), json!(42.5)] {
