@@ -42,13 +42,11 @@ pub async fn replay_dead_letters(
     _: Writer,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> Result<web::Json<Results>, ApiError> {
+) -> Result<Results, ApiError> {
     let req: IdsRequest = parse_document(&body)?;
     // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
     // it runs again (see `db::retry`).
-    crate::platform::db::retry::retry_conflicts(|| replay_items(&state, &req))
-        .await
-        .map(web::Json)
+    crate::platform::db::retry::retry_conflicts(|| replay_items(&state, &req)).await
 }
 
 /// The replay, in one transaction.

@@ -97,13 +97,11 @@ pub async fn replay_quarantine(
     _: Writer,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> Result<web::Json<Results>, ApiError> {
+) -> Result<Results, ApiError> {
     let req: QuarantineRequest = parse_document(&body)?;
     // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
     // it runs again (see `db::retry`).
-    crate::platform::db::retry::retry_conflicts(|| replay_items(&state, &req))
-        .await
-        .map(web::Json)
+    crate::platform::db::retry::retry_conflicts(|| replay_items(&state, &req)).await
 }
 
 /// Events to admit, by source (each has its own mapping version): (answer index, item, plan).
@@ -214,7 +212,7 @@ pub async fn discard_quarantine(
     _: Writer,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> Result<web::Json<Results>, ApiError> {
+) -> Result<Results, ApiError> {
     let req: QuarantineRequest = parse_document(&body)?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
@@ -235,5 +233,5 @@ pub async fn discard_quarantine(
     }
     quarantine::mark_discarded(&mut tx, &ids, now).await?;
     tx.commit().await?;
-    Ok(web::Json(Results { results }))
+    Ok(Results { results })
 }

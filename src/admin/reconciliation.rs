@@ -61,13 +61,11 @@ pub async fn release_reconciliation(
     _: Writer,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> Result<web::Json<Results>, ApiError> {
+) -> Result<Results, ApiError> {
     let req: IdsRequest = parse_document(&body)?;
     // A deadlock with ingestion or delivery over the same rows rolls the whole transaction back:
     // it runs again (see `db::retry`).
-    crate::platform::db::retry::retry_conflicts(|| release_items(&state, &req))
-        .await
-        .map(web::Json)
+    crate::platform::db::retry::retry_conflicts(|| release_items(&state, &req)).await
 }
 
 /// The release, in one transaction.
@@ -138,7 +136,7 @@ pub async fn discard_reconciliation(
     _: Writer,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> Result<web::Json<Results>, ApiError> {
+) -> Result<Results, ApiError> {
     let req: IdsRequest = parse_document(&body)?;
     let mut tx = state.pool.begin().await?;
     let items = lock_parked(&mut tx, &req).await?;
@@ -154,5 +152,5 @@ pub async fn discard_reconciliation(
         results.push(r);
     }
     tx.commit().await?;
-    Ok(web::Json(Results { results }))
+    Ok(Results { results })
 }

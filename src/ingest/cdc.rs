@@ -130,7 +130,7 @@ pub async fn ingest_changes(
     path: web::Path<String>,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<web::Json<Results>, ApiError> {
+) -> Result<Results, ApiError> {
     let now = state.clock.now();
     let source = super::authenticated_source(&state, &path.into_inner(), &req, &body, now).await?;
 
@@ -147,7 +147,7 @@ pub async fn ingest_changes(
     })?;
     let items = body::split_request(format, &body, body::MAX_EVENTS, "change events")?;
     if items.is_empty() {
-        return Ok(web::Json(Results { results: vec![] }));
+        return Ok(Results { results: vec![] });
     }
     // Skips depend on the change and the mapping only: decided once, outside the transaction.
     let skips: Vec<Option<Skip>> = items.iter().map(|i| skip_of(i, &source)).collect();
@@ -168,9 +168,9 @@ pub async fn ingest_changes(
     let counters = &crate::ingest::metrics::INTAKE;
     counters.received(items.len() as u64);
     counters.cdc_skipped(skips.iter().flatten().count() as u64);
-    Ok(web::Json(Results {
+    Ok(Results {
         results: merge(&skips, results),
-    }))
+    })
 }
 
 fn skip_of(item: &Item, source: &registry::sources::Source) -> Option<Skip> {

@@ -54,13 +54,13 @@ pub async fn ingest_events(
     path: web::Path<String>,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<web::Json<Results>, ApiError> {
+) -> Result<Results, ApiError> {
     let now = state.clock.now();
     let source = authenticated_source(&state, &path.into_inner(), &req, &body, now).await?;
 
     let items = body::from_request(&req, &body, body::MAX_EVENTS, "events")?;
     if items.is_empty() {
-        return Ok(web::Json(Results { results: vec![] }));
+        return Ok(Results { results: vec![] });
     }
 
     // A deadlock with a concurrent batch (say, the same dedup keys in another order) rolls the
@@ -69,7 +69,7 @@ pub async fn ingest_events(
         crate::platform::db::retry::retry_conflicts(|| store_items(&state, &source, &items, now))
             .await?;
     crate::ingest::metrics::INTAKE.received(results.len() as u64);
-    Ok(web::Json(Results { results }))
+    Ok(Results { results })
 }
 
 /// The source a request names, once the request is authenticated for it (404, 401). Authentication
