@@ -112,8 +112,8 @@ async fn upsert<C: AsRef<str> + Ord>(
 /// The work of an enqueue, one entry per (contact, lane) at its earliest time, in (contact, lane)
 /// order: `ON CONFLICT` may touch a row only once per statement, and a fixed lock order keeps
 /// concurrent batches from deadlocking. A list sorted once, not a map filled entry by entry: a
-/// drain merges a few requests' contacts, and the map was 2.6 % of the service's instructions in
-/// `bench ingest` (issue 12 §3).
+/// drain merges a few requests' contacts, and the map was about 2 % of the service's instructions
+/// in `bench ingest` (callgrind, issue 12 §3).
 fn merged<C: Ord>(
     work: impl IntoIterator<Item = (C, Lane, DateTime<Utc>)>,
 ) -> Vec<((C, Lane), DateTime<Utc>)> {

@@ -75,8 +75,9 @@ pub struct Results {
 
 impl Results {
     /// The answer's JSON, byte for byte what `serde_json` writes for it, written directly: the
-    /// field names, statuses and ids need no escaping, and going through the serializer was 6 % of
-    /// the service's instructions in `bench ingest` (issue 12 §3). Reasons and details, which can
+    /// field names, statuses and ids need no escaping, and going through the serializer was 4 % of
+    /// the service's instructions in `bench ingest` (callgrind; a quarter of that now, issue 12
+    /// §3). Reasons and details, which can
     /// hold anything, still go through `serde_json`.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(32 + self.results.len() * 140);

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 /// Checked attributes in name order, each name once; serialized as a JSON object. A list, not a
 /// map: ingestion only writes them out (as the event's `attributes`), and building and dropping a
-/// map per event was about 4 % of the service's CPU in `bench ingest` (issue 12 §3).
+/// map per event was about 3 % of the service's instructions in `bench ingest` (callgrind, issue
+/// 12 §3).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Attributes(Vec<(String, Value)>);
 
