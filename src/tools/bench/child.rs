@@ -102,6 +102,11 @@ impl Service {
         cpu::peak_rss_mib(self.process())
     }
 
+    /// Its CPU seconds so far; unknown once it has exited.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        cpu::cpu_seconds(self.process())
+    }
+
     fn process(&self) -> Process {
         Process::Id(self.child.id())
     }

@@ -82,7 +82,7 @@ impl Meter {
 }
 
 /// CPU seconds so far of a process.
-fn cpu_seconds(process: Process) -> Option<f64> {
+pub fn cpu_seconds(process: Process) -> Option<f64> {
     let stat = std::fs::read_to_string(process.file("stat")).ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     let rest = &stat[stat.rfind(')')? + 2..];

@@ -78,6 +78,11 @@ impl BenchApp {
         self.service.peak_rss_mib()
     }
 
+    /// The serving process's CPU seconds so far.
+    pub(super) fn cpu_seconds(&self) -> Option<f64> {
+        self.service.cpu_seconds()
+    }
+
     /// Stops the child and waits until it is gone (its database is dropped next); then points to
     /// its log if it logged anything.
     pub(super) async fn stop(self) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@
 //! normalization, the source/manifest/thresholds reads and the delivery-queue upsert.
 
 mod baseline;
+mod per_item;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +27,7 @@ use baseline::{baseline, create_baseline_tables};
 pub const LONG_ABOUT: &str = "Measures batched ingestion (SPEC §9): creates a scratch database on the configured PostgreSQL server (DATABASE_URL; dropped afterwards), starts the service as a `pesync serve` child process on a free port (no delivery configured) and creates a source, then in each run:\n\n\
   ingestion: posts --batches signed NDJSON batches of --batch-size new events to POST /v1/sources/{source}/events from --concurrency concurrent HTTP clients, and measures events/s;\n\
   baseline:  inserts the same number of equivalent rows (events + dedup keys, the statements the ingestion path uses, one transaction per batch) straight into identical scratch tables over --concurrency connections, and measures rows/s.\n\n\
-The two sides alternate which goes first. Each run is printed, then the medians and the ratio ingestion / baseline (the bar: at least 0.5), and the peak RSS of the serving child process over the runs. Build with --release.";
+The two sides alternate which goes first. Each run is printed, then the medians and the ratio ingestion / baseline (the bar: at least 0.5), the CPU per item of each side (the serving process's and PostgreSQL's µs per event, PostgreSQL's per baseline row: unlike the rates, they do not move with the machine's speed of the moment), and the peak RSS of the serving child process over the runs. Build with --release.";
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
@@ -115,16 +116,20 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
         app.reset_peak_rss();
         let mut ingested = Vec::new();
         let mut inserted = Vec::new();
+        let (mut ingestion_cpu, mut baseline_cpu) = (Vec::new(), Vec::new());
+        let pool = &db.pool;
         for r in 0..runs {
             let tag = format!("r{r}");
             // Alternate which side goes first, so drift on a shared machine hits both alike.
-            let (i, b) = if r % 2 == 0 {
-                let i = app.ingest(&shape, &tag).await?;
-                (i, baseline(&baseline_pool, &shape, &tag).await?)
+            let ((i, ic), (b, bc)) = if r % 2 == 0 {
+                let i = per_item::ingestion(&app, pool, &shape, &tag).await?;
+                (i, per_item::baseline_rows(&baseline_pool, pool, &shape, &tag).await?)
             } else {
-                let b = baseline(&baseline_pool, &shape, &tag).await?;
-                (app.ingest(&shape, &tag).await?, b)
+                let b = per_item::baseline_rows(&baseline_pool, pool, &shape, &tag).await?;
+                (per_item::ingestion(&app, pool, &shape, &tag).await?, b)
             };
+            ingestion_cpu.push(ic);
+            baseline_cpu.push(bc);
             let (ir, br) = (rate(shape.events(), i), rate(shape.events(), b));
             println!(
                 "run {}/{runs}: ingestion {ir:>9.0} events/s ({:.2} s)   baseline {br:>9.0} rows/s ({:.2} s)   ratio {:.2}",
@@ -141,6 +146,7 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
             "median: ingestion {mi:.0} events/s, baseline {mb:.0} rows/s, ratio {:.2} (bar: ≥ 0.50)",
             mi / mb
         );
+        println!("{}", per_item::report(&ingestion_cpu, &baseline_cpu));
         println!(
             "peak RSS of the service process (pesync serve, without the HTTP clients): {}",
             super::cpu::mib_text(app.peak_rss_mib())
