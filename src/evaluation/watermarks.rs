@@ -9,7 +9,7 @@
 
 use std::cmp::Ordering;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 
 /// Contacts and the observation sequence each was evaluated at, in jsonb's key order.
 #[derive(Debug)]
@@ -36,11 +36,7 @@ fn jsonb_key_order(a: &str, b: &str) -> Ordering {
 
 impl Serialize for Watermarks<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (contact, seq) in &self.0 {
-            map.serialize_entry(contact, seq)?;
-        }
-        map.end()
+        s.collect_map(self.0.iter().map(|(contact, seq)| (contact, seq)))
     }
 }
 

@@ -82,27 +82,29 @@ fn joined<'n, 'a>(
     declared: Declared<'n>,
     attributes: &'n BTreeMap<&'n str, Renamed<'a>>,
 ) -> Vec<Joined<'n, 'a>> {
-    let mut declared = declared.iter().peekable();
-    let mut sent = attributes.iter().peekable();
+    let mut declarations = declared.iter().peekable();
+    let mut sends = attributes.iter().peekable();
     let mut joined = Vec::with_capacity(attributes.len() + 8);
     loop {
-        let order = match (declared.peek(), sent.peek()) {
+        let (name, declared, sent) = match (declarations.peek().copied(), sends.peek().copied()) {
             (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some((d, _)), Some((s, _))) => (*d).cmp(**s),
-        };
-        let next = match order {
-            std::cmp::Ordering::Less => declared.next().map(|(n, d)| (n, Some(d), None)),
-            std::cmp::Ordering::Greater => sent.next().map(|(n, r)| (*n, None, Some(r))),
-            std::cmp::Ordering::Equal => declared
-                .next()
-                .zip(sent.next())
-                .map(|((n, d), (_, r))| (n, Some(d), Some(r))),
-        };
-        // Always `Some`: the side taken was peeked.
-        let Some((name, declared, sent)) = next else {
-            break;
+            (Some((d, spec)), Some((&s, renamed))) if d == s => {
+                declarations.next();
+                sends.next();
+                (d, Some(spec), Some(renamed))
+            }
+            (Some((d, spec)), Some((&s, _))) if d < s => {
+                declarations.next();
+                (d, Some(spec), None)
+            }
+            (Some((d, spec)), None) => {
+                declarations.next();
+                (d, Some(spec), None)
+            }
+            (_, Some((&s, renamed))) => {
+                sends.next();
+                (s, None, Some(renamed))
+            }
         };
         joined.push(Joined {
             name,

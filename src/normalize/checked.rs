@@ -1,7 +1,7 @@
 //! The attributes of a normalized event, as stage 4 leaves them: canonical names in name order,
 //! each once, with their coerced values.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// Checked attributes in name order, each name once; serialized as a JSON object. A list, not a
@@ -30,14 +30,6 @@ impl Attributes {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v))
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl From<Attributes> for Map<String, Value> {
@@ -54,11 +46,7 @@ impl From<Attributes> for Value {
 
 impl Serialize for Attributes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in &self.0 {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -85,7 +73,10 @@ mod tests {
         assert_eq!(a.get(""), None);
         let names: Vec<&str> = a.iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["amount", "crm_record_id", "flag"]);
-        assert_eq!((a.len(), Attributes::default().is_empty()), (3, true));
+        assert_eq!(
+            (a.iter().count(), Attributes::default().iter().count()),
+            (3, 0)
+        );
         assert_eq!(serde_json::to_string(&Attributes::default()).unwrap(), "{}");
     }
 }

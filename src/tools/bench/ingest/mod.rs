@@ -121,12 +121,15 @@ async fn measure(db: &ScratchDb, shape: Shape, runs: usize) -> anyhow::Result<()
         for r in 0..runs {
             let tag = format!("r{r}");
             // Alternate which side goes first, so drift on a shared machine hits both alike.
+            let n = shape.events();
+            let ingestion = || per_item::measured(pool, Some(&app), n, app.ingest(&shape, &tag));
+            let inserts = || per_item::measured(pool, None, n, baseline(&baseline_pool, &shape, &tag));
             let ((i, ic), (b, bc)) = if r % 2 == 0 {
-                let i = per_item::ingestion(&app, pool, &shape, &tag).await?;
-                (i, per_item::baseline_rows(&baseline_pool, pool, &shape, &tag).await?)
+                let i = ingestion().await?;
+                (i, inserts().await?)
             } else {
-                let b = per_item::baseline_rows(&baseline_pool, pool, &shape, &tag).await?;
-                (per_item::ingestion(&app, pool, &shape, &tag).await?, b)
+                let b = inserts().await?;
+                (ingestion().await?, b)
             };
             ingestion_cpu.push(ic);
             baseline_cpu.push(bc);

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use super::{Shape, baseline::baseline};
 use crate::tools::bench::cpu::Meter;
 use crate::tools::bench::median;
 use crate::tools::bench::service::BenchApp;
@@ -30,37 +29,24 @@ impl PerItem {
     }
 }
 
-/// An ingestion run (`BenchApp::ingest`), with the service's and PostgreSQL's CPU per event.
-/// `pool` is one on the benchmark's database: its backends are the ones counted.
-pub(super) async fn ingestion(
-    app: &BenchApp,
+/// One side's run (`run`, which says how long it took), with PostgreSQL's CPU per item and, given
+/// the serving `app`, its CPU per item too. `pool` is one on the benchmark's database: its backends
+/// are the ones counted.
+pub(super) async fn measured(
     pool: &PgPool,
-    shape: &Shape,
-    tag: &str,
+    app: Option<&BenchApp>,
+    items: usize,
+    run: impl Future<Output = anyhow::Result<Duration>>,
 ) -> anyhow::Result<(Duration, PerItem)> {
     let meter = Meter::start(pool).await;
-    let service = app.cpu_seconds();
-    let took = app.ingest(shape, tag).await?;
-    let service = app.cpu_seconds().zip(service).map(|(b, a)| b - a);
+    let service = app.and_then(BenchApp::cpu_seconds);
+    let took = run.await?;
+    let service = app
+        .and_then(BenchApp::cpu_seconds)
+        .zip(service)
+        .map(|(b, a)| b - a);
     let cost = meter.stop(pool).await;
-    let per = PerItem::of(service, cost.postgres_cpu_seconds, shape.events());
-    Ok((took, per))
-}
-
-/// A baseline run (`baseline::baseline` over `baseline_pool`), with PostgreSQL's CPU per row.
-pub(super) async fn baseline_rows(
-    baseline_pool: &PgPool,
-    pool: &PgPool,
-    shape: &Shape,
-    tag: &str,
-) -> anyhow::Result<(Duration, PerItem)> {
-    let meter = Meter::start(pool).await;
-    let took = baseline(baseline_pool, shape, tag).await?;
-    let cost = meter.stop(pool).await;
-    Ok((
-        took,
-        PerItem::of(None, cost.postgres_cpu_seconds, shape.events()),
-    ))
+    Ok((took, PerItem::of(service, cost.postgres_cpu_seconds, items)))
 }
 
 /// The line of the medians: the service's and PostgreSQL's µs per event of ingestion, PostgreSQL's
