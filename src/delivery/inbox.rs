@@ -12,7 +12,7 @@
 //! transaction that enqueues its contacts. A worker that deletes an idle queue row while a request
 //! is still open cannot lose that request's events either: its inbox row, once committed, brings
 //! the contact back. The events wait at least their ordering hold anyway, so the drain's delay
-//! (`GATHER` after a commit in this instance, `POLL` for the others) costs no delivery time.
+//! (`gather_after` a commit in this instance, `POLL` for the others) costs no delivery time.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -30,9 +30,23 @@ use crate::platform::db::retry::retry_conflicts;
 const DRAIN_BATCH: i64 = 64;
 /// How often the drain looks without being woken: for other instances' requests.
 const POLL: StdDuration = StdDuration::from_millis(100);
-/// How long a woken drain waits for more commits: at hundreds of single-event requests a second,
-/// one drain per request would double the transactions.
+/// How long a woken drain waits for more commits, at least: at hundreds of single-event requests a
+/// second, one drain per request would double the transactions.
 const GATHER: StdDuration = StdDuration::from_millis(20);
+/// How long at most: well under the shortest ordering hold (one second: SPEC §9 takes whole
+/// seconds), so the contacts are in the queue before their events are ready.
+const GATHER_MAX: StdDuration = StdDuration::from_millis(200);
+
+/// How long a woken drain gathers after one that moved `moved` rows: `GATHER` for each, up to
+/// `GATHER_MAX`. A drain that found several requests saw a busy instance, and the next one serving
+/// more requests costs PostgreSQL less per event: one transaction, and each contact looked up once
+/// for all of them (a bulk load's requests share contacts). In `bench ingest`, PostgreSQL's CPU per
+/// event fell 4 % (issue 12 §3; docs/BENCHMARKS.md). A quiet instance, or a test's single request,
+/// waits `GATHER` as before.
+fn gather_after(moved: usize) -> StdDuration {
+    let rows = u32::try_from(moved.max(1)).unwrap_or(u32::MAX);
+    GATHER.saturating_mul(rows).min(GATHER_MAX)
+}
 
 /// Appends one row for `work` (contact, lane): its contacts have events ready from `ready_at` on.
 pub async fn add<'a>(
@@ -110,7 +124,7 @@ pub async fn drain(pool: &PgPool) -> sqlx::Result<usize> {
     Ok(rows.len())
 }
 
-/// Drains until shutdown: `GATHER` after a wake-up (`wake`, rung after each commit that added a
+/// Drains until shutdown: [`gather_after`] a wake-up (`wake`, rung after each commit that added a
 /// row in this instance), else every `POLL`; a full batch is followed by the next at once. Errors
 /// (the database restarting; a deadlock with a worker, after a few quick tries) are logged; the rows
 /// stay for the next try.
@@ -122,10 +136,10 @@ pub async fn run(
     while !shutdown.is_cancelled() {
         match retry_conflicts(|| drain(&pool)).await {
             Ok(n) if n as i64 == DRAIN_BATCH => continue,
-            Ok(_) => tokio::select! {
+            Ok(n) => tokio::select! {
                 _ = shutdown.cancelled() => break,
                 // Woken: a moment more, so the commits of a busy instance share one drain.
-                _ = wake.notified() => tokio::time::sleep(GATHER).await,
+                _ = wake.notified() => tokio::time::sleep(gather_after(n)).await,
                 _ = tokio::time::sleep(POLL) => {}
             },
             Err(e) => {
@@ -138,4 +152,20 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drain_gathers_longer_after_finding_more_requests_within_the_bound() {
+        assert_eq!(gather_after(0), GATHER, "a quiet instance");
+        assert_eq!(gather_after(1), GATHER, "one request");
+        assert_eq!(gather_after(3), GATHER * 3);
+        assert_eq!(gather_after(10), GATHER_MAX);
+        assert_eq!(gather_after(usize::MAX), GATHER_MAX);
+        // The bound holds whatever the hold: the shortest ordering hold is one second.
+        assert!(GATHER_MAX < StdDuration::from_secs(1));
+    }
 }
