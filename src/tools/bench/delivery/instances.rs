@@ -122,7 +122,7 @@ pub(super) async fn ingest(
     // What the instance's inbox drain had not moved yet: into the queue now, so that the delivering
     // instance's measured time is delivery alone.
     let pool = crate::platform::db::connect(&db.url).await?;
-    while crate::delivery::inbox::drain(&pool).await? > 0 {}
+    while crate::delivery::inbox::drain(&pool).await?.requests > 0 {}
     pool.close().await;
     Ok(())
 }
