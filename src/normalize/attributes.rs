@@ -35,15 +35,9 @@ pub fn check_manifest(
     attributes: &BTreeMap<&str, Renamed<'_>>,
 ) -> Result<Checked, Rejection> {
     let joined = joined(Declared(spec), attributes);
-    let undeclared: Vec<&str> = joined
-        .iter()
-        .filter(|j| j.declared.is_none())
-        .map(|j| j.name)
-        .collect();
-    check_required(event_type, &joined, &undeclared)?;
+    check_required(event_type, &joined)?;
     let (out, stripped) = coerce_declared(&joined)?;
-    if let Some(&name) = undeclared.first() {
-        let renamed = &attributes[name];
+    if let Some((name, renamed)) = undeclared(&joined).next() {
         return Err(Rejection::new(
             QuarantineReason::UnknownAttribute,
             format!(
@@ -115,12 +109,18 @@ fn joined<'n, 'a>(
     joined
 }
 
+/// The names sent that nothing declares, in name order, with what was sent.
+fn undeclared<'j, 'n: 'j, 'a: 'j>(
+    joined: &'j [Joined<'n, 'a>],
+) -> impl Iterator<Item = (&'n str, &'n Renamed<'a>)> + 'j {
+    joined
+        .iter()
+        .filter(|j| j.declared.is_none())
+        .filter_map(|j| Some((j.name, j.sent?)))
+}
+
 /// The first pass: every required attribute is present, not null (and the record id not blank).
-fn check_required(
-    event_type: &str,
-    joined: &[Joined<'_, '_>],
-    undeclared: &[&str],
-) -> Result<(), Rejection> {
+fn check_required(event_type: &str, joined: &[Joined<'_, '_>]) -> Result<(), Rejection> {
     for j in joined {
         let (name, sent) = (j.name, j.sent);
         if j.declared.is_none_or(|d| d.presence != Presence::Required) {
@@ -140,6 +140,7 @@ fn check_required(
             let sent_as = sent.map(|r| sent_as(name, r)).unwrap_or_default();
             let mut detail =
                 format!("attributes.{name}{sent_as} is required for {event_type} but {problem}");
+            let undeclared: Vec<&str> = undeclared(joined).map(|(name, _)| name).collect();
             if !undeclared.is_empty() {
                 detail.push_str(&format!(
                     " (undeclared attributes present: {})",

@@ -333,3 +333,21 @@ fn timestamps_are_normalized_to_utc() {
     );
     assert_eq!(n.pe_body()["event_timestamp"], "2024-11-15T14:32:00Z");
 }
+
+/// An NDJSON line is walked for a NUL only when its text writes one: a line whose JSON escapes a
+/// NUL (`\u0000`, the only way JSON writes one) is still `invalid_characters`, naming where.
+#[test]
+fn a_line_escaping_a_nul_is_invalid_characters_when_normalized_from_its_text() {
+    let line = r#"{"contact_id": "c-1", "event_type": "crm.transaction",
+        "event_timestamp": "2024-11-15T14:32:00Z",
+        "attributes": {"crm_record_id": "R\u0000", "transaction_value": 1}}"#;
+    let raw: Value = serde_json::from_str(line).unwrap();
+    let err = run_parsed(&raw, line).unwrap_err();
+    assert_eq!(err.reason, QuarantineReason::InvalidCharacters);
+    assert!(err.detail.contains("crm_record_id"), "{}", err.detail);
+    assert_eq!(
+        run(&raw).unwrap_err(),
+        err,
+        "the same verdict as a walk of the value"
+    );
+}
